@@ -1,0 +1,232 @@
+"""The one fetcher: feeds, keys and archives over http(s) or from local paths, with limits.
+
+Limits live in one frozen `FetchConfig`. A download never reads more than its limit (a feed's maximum
+size, an archive's declared size) and a server that sends more, or less, is an error. Redirects are
+bounded and may not go from https to http. No host is contacted but the one in the URL (and the hosts
+it redirects to): there is no built-in mirror or lookup service.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
+from urllib.parse import unquote, urlsplit
+
+from zeroxl.errors import DownloadError, VerificationError
+
+if TYPE_CHECKING:
+    import httpx
+
+CHUNK = 64 * 1024
+
+
+@dataclass(frozen=True)
+class FetchConfig:
+    max_feed_bytes: int = 4 << 20
+    max_key_bytes: int = 256 << 10
+    connect_timeout: float = 10.0
+    read_timeout: float = 30.0
+    max_redirects: int = 5
+    user_agent: str = "0xl/0.1"
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """A fetched document, or `data is None` when the server said it has not changed (HTTP 304)."""
+
+    data: bytes | None
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+def is_remote(url: str) -> bool:
+    return url.startswith(("http://", "https://"))
+
+
+def local_path(url: str) -> Path:
+    """The file a local feed or archive location names: an absolute path or a file:// URL."""
+    if url.startswith("file://"):
+        parts = urlsplit(url)
+        if parts.netloc not in ("", "localhost"):
+            raise DownloadError(f"cannot fetch {url}: file URLs must name a local file")
+        return Path(unquote(parts.path))
+    path = Path(url)
+    if not path.is_absolute():
+        raise DownloadError(f"cannot fetch {url!r}: expected an http(s) URL or an absolute path")
+    return path
+
+
+ProgressFn = Callable[[int], None]
+
+
+class Fetcher:
+    def __init__(self, config: FetchConfig | None = None) -> None:
+        self.config = config or FetchConfig()
+        self._client: httpx.Client | None = None
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def __enter__(self) -> Fetcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _http(self) -> httpx.Client:
+        if self._client is None:
+            import httpx  # imported here: it costs start-up time that `0xl list` must not pay
+
+            c = self.config
+            self._client = httpx.Client(
+                timeout=httpx.Timeout(c.read_timeout, connect=c.connect_timeout),
+                follow_redirects=False,
+                headers={"User-Agent": c.user_agent},
+                trust_env=False,  # no proxies or netrc picked up from the environment
+            )
+        return self._client
+
+    # -- documents (feeds, keys) ------------------------------------------------------------------
+
+    def fetch(
+        self,
+        url: str,
+        *,
+        max_bytes: int,
+        what: str,
+        etag: str | None = None,
+        last_modified: str | None = None,
+    ) -> Fetched:
+        """Fetch URL whole into memory, refusing more than MAX_BYTES.
+
+        ETAG and LAST_MODIFIED make the request conditional: an unchanged document comes back as
+        `Fetched(None)` without its body.
+        """
+        if not is_remote(url):
+            path = local_path(url)
+            try:
+                with path.open("rb") as f:
+                    data = f.read(max_bytes + 1)
+            except OSError as e:
+                raise DownloadError(f"cannot read {what} {path}: {e.strerror}") from e
+            if len(data) > max_bytes:
+                raise DownloadError(f"{what} {path} is larger than the limit of {max_bytes} bytes")
+            return Fetched(data)
+        headers = {}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        with self._open(url, what=what, headers=headers) as response:
+            if response.status_code == 304:
+                return Fetched(None, etag, last_modified)
+            declared = response.headers.get("Content-Length")
+            if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+                raise DownloadError(f"{what} {url} is larger than the limit of {max_bytes} bytes")
+            buf = bytearray()
+            for chunk in self._chunks(response, url, what):
+                buf += chunk
+                if len(buf) > max_bytes:
+                    raise DownloadError(f"{what} {url} is larger than the limit of {max_bytes} bytes")
+            return Fetched(bytes(buf), response.headers.get("ETag"), response.headers.get("Last-Modified"))
+
+    # -- archives -----------------------------------------------------------------------------------
+
+    def download(self, url: str, out: BinaryIO, *, size: int, what: str, progress: ProgressFn | None = None) -> None:
+        """Copy exactly SIZE bytes from URL into OUT; more or fewer is a VerificationError."""
+        if not is_remote(url):
+            path = local_path(url)
+            try:
+                with path.open("rb") as f:
+                    self._copy(iter(lambda: f.read(CHUNK), b""), out, size=size, url=url, what=what, progress=progress)
+            except OSError as e:
+                raise DownloadError(f"cannot read {what} {path}: {e.strerror}") from e
+            return
+        with self._open(url, what=what, headers={}) as response:
+            declared = response.headers.get("Content-Length")
+            if declared is not None and declared.isdigit() and int(declared) != size:
+                raise VerificationError(
+                    f"{what} {url} has {declared} bytes but the feed says {size}",
+                    hint="the archive on the server is not the one the publisher signed",
+                )
+            self._copy(self._chunks(response, url, what), out, size=size, url=url, what=what, progress=progress)
+
+    @staticmethod
+    def _copy(chunks: Iterable[bytes], out: BinaryIO, *, size: int, url: str, what: str, progress: ProgressFn | None) -> None:
+        total = 0
+        for chunk in chunks:
+            total += len(chunk)
+            if total > size:
+                raise VerificationError(
+                    f"{what} {url} is larger than the {size} bytes the feed declares",
+                    hint="the archive on the server is not the one the publisher signed",
+                )
+            out.write(chunk)
+            if progress:
+                progress(len(chunk))
+        if total != size:
+            raise VerificationError(f"{what} {url} has {total} bytes but the feed declares {size}")
+
+    # -- HTTP plumbing ------------------------------------------------------------------------------
+
+    def _open(self, url: str, *, what: str, headers: dict[str, str]) -> _Response:
+        import httpx
+
+        client = self._http()
+        current = url
+        for _ in range(self.config.max_redirects + 1):
+            try:
+                request = client.build_request("GET", current, headers=headers)
+                response = client.send(request, stream=True)
+            except httpx.TimeoutException as e:
+                raise DownloadError(f"cannot fetch {what} {current}: the server did not answer in time") from e
+            except httpx.HTTPError as e:
+                raise DownloadError(f"cannot fetch {what} {current}: {_reason(e)}") from e
+            if response.is_redirect:
+                target = str(response.next_request.url) if response.next_request else None
+                response.close()
+                if target is None:
+                    raise DownloadError(f"cannot fetch {what} {current}: redirect without a location")
+                if current.startswith("https://") and not target.startswith("https://"):
+                    raise DownloadError(f"cannot fetch {what} {url}: refusing a redirect from https to {target}")
+                current = target
+                continue
+            if response.status_code not in (200, 304):
+                response.close()
+                raise DownloadError(f"cannot fetch {what} {current}: HTTP {response.status_code} {response.reason_phrase}")
+            return _Response(response)
+        raise DownloadError(f"cannot fetch {what} {url}: more than {self.config.max_redirects} redirects")
+
+    @staticmethod
+    def _chunks(response: httpx.Response, url: str, what: str) -> Iterator[bytes]:
+        import httpx
+
+        try:
+            yield from response.iter_bytes(CHUNK)
+        except httpx.HTTPError as e:
+            raise DownloadError(f"cannot fetch {what} {url}: {_reason(e)}") from e
+
+
+class _Response:
+    """A streamed response that is closed however the `with` block ends."""
+
+    def __init__(self, raw: httpx.Response) -> None:
+        self.raw = raw
+
+    def __enter__(self) -> httpx.Response:
+        return self.raw
+
+    def __exit__(self, *exc: object) -> None:
+        self.raw.close()
+
+
+def _reason(e: Exception) -> str:
+    text = str(e) or type(e).__name__
+    if "Connection refused" in text or "ConnectError" in type(e).__name__:
+        return f"connection failed ({text})"
+    return text
+

@@ -1,0 +1,1 @@
+"""0xl's state on disk: atomic files, locks, versioned service records and their history."""

@@ -1,0 +1,37 @@
+"""Sizes as users and feeds write them: 256M, 1G, 4096 (bytes). Binary multiples, like xl and LVM."""
+
+from __future__ import annotations
+
+import re
+
+from zeroxl.errors import UsageError
+
+_SUFFIX = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+_SIZE = re.compile(r"([0-9]{1,15})([KMGT]?)(?:i?B)?", re.IGNORECASE)
+
+
+def parse_size(text: str, *, what: str = "size") -> int:
+    """Bytes in TEXT ('256M', '1G', '1048576'); zero, negative and unknown suffixes are refused."""
+    m = _SIZE.fullmatch(text.strip())
+    if not m:
+        raise UsageError(f"invalid {what} {text!r}", hint="write a positive whole number with K, M, G or T, e.g. 256M")
+    value = int(m.group(1)) * _SUFFIX[m.group(2).upper()]
+    if value <= 0:
+        raise UsageError(f"invalid {what} {text!r}: it must be greater than zero")
+    return value
+
+
+def format_size(n: int) -> str:
+    for suffix in ("T", "G", "M", "K"):
+        unit = _SUFFIX[suffix]
+        if n >= unit and n % unit == 0:
+            return f"{n // unit}{suffix}"
+    return str(n)
+
+
+def human_size(n: float) -> str:
+    for suffix in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024:
+            return f"{n:.0f} {suffix}" if suffix == "B" else f"{n:.1f} {suffix}"
+        n /= 1024
+    return f"{n:.1f} TiB"
