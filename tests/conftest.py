@@ -1,0 +1,42 @@
+"""Fixtures shared by the whole suite: an isolated ZEROXL_HOME, a publisher key, a loopback server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.gpgkeys import Publisher, make_publisher
+from tests.support.http import StaticServer
+
+
+@pytest.fixture
+def zhome(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh ZEROXL_HOME for this test, set in the environment for in-process and child 0xl."""
+    home = tmp_path / "zhome"
+    monkeypatch.setenv("ZEROXL_HOME", str(home))
+    return home
+
+
+@pytest.fixture(scope="session")
+def publisher(tmp_path_factory: pytest.TempPathFactory) -> Publisher:
+    """A publisher's signing key, made once per test session (key generation is the slow part)."""
+    return make_publisher(tmp_path_factory.mktemp("publisher") / "gnupg")
+
+
+@pytest.fixture(scope="session")
+def other_publisher(tmp_path_factory: pytest.TempPathFactory) -> Publisher:
+    return make_publisher(tmp_path_factory.mktemp("other") / "gnupg", "Other Publisher", "other@example.org")
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[StaticServer]:
+    """An HTTP server on 127.0.0.1 serving tmp_path/www."""
+    root = tmp_path / "www"
+    root.mkdir()
+    srv = StaticServer(root)
+    try:
+        yield srv
+    finally:
+        srv.stop()

@@ -1,0 +1,51 @@
+"""A static HTTP server on 127.0.0.1 for tests: serves a directory, can be stopped to play dead."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import threading
+from pathlib import Path
+
+
+class _Handler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - signature of the base class
+        pass
+
+
+class _Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    requests_seen: list[str]
+
+
+class StaticServer:
+    """Serves ROOT at http://127.0.0.1:PORT/ in a thread. `requests` lists the paths asked for."""
+
+    def __init__(self, root: Path, port: int = 0) -> None:
+        self.root = root
+        outer = self
+
+        class Handler(_Handler):
+            def do_GET(self) -> None:
+                outer.requests.append(self.path)
+                super().do_GET()
+
+        self.requests: list[str] = []
+        handler = functools.partial(Handler, directory=str(root))
+        self.httpd = _Server(("127.0.0.1", port), handler)
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def domain(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join()
