@@ -111,11 +111,14 @@ def spawn(
     env: Mapping[str, str] | None = None,
     new_session: bool = True,
     pass_fds: Sequence[int] = (),
+    die_with_parent: bool = False,
 ) -> subprocess.Popen[bytes]:
     """Start ARGS in the background (its own session and process group) and return at once.
 
     Used for long-lived processes: the unix backend's supervisor and the service it supervises.
     `env` replaces the environment rather than extending it: a service gets only what 0xl gives it.
+    With `die_with_parent` the kernel kills the child when the process that started it dies
+    (PR_SET_PDEATHSIG), so a killed supervisor never leaves an unsupervised service behind.
     """
     argv = tuple(str(a) for a in args)
     try:
@@ -129,9 +132,19 @@ def spawn(
             start_new_session=new_session,
             pass_fds=tuple(pass_fds),
             close_fds=True,
+            preexec_fn=_die_with_parent if die_with_parent else None,  # noqa: PLW1509 - single-threaded callers
         )
     except OSError as e:
         log.debug("%s: cannot start: %s", describe(argv), e)
         raise CommandFailed(f"cannot start {argv[0]}: {e.strerror or e}") from e
     log.debug("%s -> started pid %d", describe(argv), child.pid)
     return child
+
+
+def _die_with_parent() -> None:
+    import ctypes
+    import signal
+
+    pr_set_pdeathsig = 1
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)

@@ -27,7 +27,10 @@ class Publisher:
         env = dict(os.environ, GNUPGHOME=str(self.gnupghome), LC_ALL="C")
         return subprocess.run(
             ["gpg", "--batch", "--quiet", "--pinentry-mode", "loopback", "--passphrase", "", *args],
-            input=input, env=env, check=True, capture_output=True,
+            input=input,
+            env=env,
+            check=True,
+            capture_output=True,
         ).stdout
 
     def sign(self, data: bytes) -> bytes:
@@ -53,9 +56,23 @@ def make_publisher(directory: Path, name: str = "Test Publisher", email: str = "
     uid = f"{name} <{email}>"
     env = dict(os.environ, GNUPGHOME=str(directory), LC_ALL="C")
     subprocess.run(
-        ["gpg", "--batch", "--quiet", "--pinentry-mode", "loopback", "--passphrase", "",
-         "--quick-generate-key", uid, "ed25519", "sign", "never"],
-        env=env, check=True, capture_output=True,
+        [
+            "gpg",
+            "--batch",
+            "--quiet",
+            "--pinentry-mode",
+            "loopback",
+            "--passphrase",
+            "",
+            "--quick-generate-key",
+            uid,
+            "ed25519",
+            "sign",
+            "never",
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
     )
     out = subprocess.run(
         ["gpg", "--batch", "--with-colons", "--list-secret-keys", uid], env=env, check=True, capture_output=True

@@ -1,0 +1,27 @@
+"""Disks of services: LVM volumes when a volume group is configured, else sparse files."""
+
+from __future__ import annotations
+
+from zeroxl.config import Config
+from zeroxl.disks.base import DiskProvider
+from zeroxl.paths import Home
+
+
+def provider(home: Home, config: Config) -> DiskProvider:
+    if config.volume_group:
+        from zeroxl.disks.lvm import LvmDisks  # type: ignore[import-not-found,unused-ignore]
+
+        return LvmDisks(config.volume_group)  # type: ignore[no-any-return,unused-ignore]
+    from zeroxl.disks.file import FileDisks
+
+    return FileDisks(home.disks)
+
+
+def all_providers(home: Home, config: Config) -> list[DiskProvider]:
+    """Where kept disks may be: the file disks always, and the volume group if one is configured."""
+    from zeroxl.disks.file import FileDisks
+
+    providers: list[DiskProvider] = [FileDisks(home.disks)]
+    if config.volume_group:
+        providers.insert(0, provider(home, config))
+    return providers

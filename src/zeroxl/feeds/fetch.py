@@ -156,7 +156,9 @@ class Fetcher:
             self._copy(self._chunks(response, url, what), out, size=size, url=url, what=what, progress=progress)
 
     @staticmethod
-    def _copy(chunks: Iterable[bytes], out: BinaryIO, *, size: int, url: str, what: str, progress: ProgressFn | None) -> None:
+    def _copy(
+        chunks: Iterable[bytes], out: BinaryIO, *, size: int, url: str, what: str, progress: ProgressFn | None
+    ) -> None:
         total = 0
         for chunk in chunks:
             total += len(chunk)
@@ -197,7 +199,9 @@ class Fetcher:
                 continue
             if response.status_code not in (200, 304):
                 response.close()
-                raise DownloadError(f"cannot fetch {what} {current}: HTTP {response.status_code} {response.reason_phrase}")
+                raise DownloadError(
+                    f"cannot fetch {what} {current}: HTTP {response.status_code} {response.reason_phrase}"
+                )
             return _Response(response)
         raise DownloadError(f"cannot fetch {what} {url}: more than {self.config.max_redirects} redirects")
 
@@ -229,4 +233,3 @@ def _reason(e: Exception) -> str:
     if "Connection refused" in text or "ConnectError" in type(e).__name__:
         return f"connection failed ({text})"
     return text
-

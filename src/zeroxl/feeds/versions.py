@@ -99,20 +99,26 @@ class VersionRange:
 
 
 def _parse_alternative(text: str) -> Callable[[Version], bool]:
+    if ".." in text:
+        low_text, _, high_text = text.partition("..")
+        if high_text and not high_text.startswith("!"):
+            raise ValueError(f"invalid version range {text!r}: the upper bound is written ..!VERSION")
+        low = _bound(low_text, text)
+        high = _bound(high_text[1:], text)
+        return lambda v: (low is None or v >= low) and (high is None or v < high)
+    if text.startswith("!"):
+        excluded = _bound(text[1:], text)
+        return lambda v: v != excluded
+    exact = _bound(text, text)
+    return lambda v: v == exact
+
+
+def _bound(text: str, whole: str) -> Version | None:
+    if not text:
+        if whole.startswith("!") or ".." not in whole:
+            raise ValueError(f"invalid version range {whole!r}")
+        return None
     try:
-        if ".." in text:
-            low_text, _, high_text = text.partition("..")
-            low = Version.parse(low_text) if low_text else None
-            high: Version | None = None
-            if high_text:
-                if not high_text.startswith("!"):
-                    raise ValueError(f"invalid version range {text!r}: the upper bound is written ..!VERSION")
-                high = Version.parse(high_text[1:])
-            return lambda v: (low is None or v >= low) and (high is None or v < high)
-        if text.startswith("!"):
-            excluded = Version.parse(text[1:])
-            return lambda v: v != excluded
-        exact = Version.parse(text)
-        return lambda v: v == exact
+        return Version.parse(text)
     except ValueError as e:
-        raise ValueError(f"invalid version range {text!r}: {e}") from None
+        raise ValueError(f"invalid version range {whole!r}: {e}") from None

@@ -1,0 +1,225 @@
+"""The unix backend: a service's program (a Mirage unikernel's Unix build, or any Linux/POSIX program)
+as a supervised background process.
+
+The program is the implementation's `run` command: its path inside the store entry, the command's
+`<arg>`s, then `--KEY=VALUE` for each `--arg KEY=VALUE`. It runs in the service's data directory
+(ZEROXL_HOME/services/NAME/data) with a small fixed environment. Each disk is a sparse file; the
+program finds it as `./NAME` in its working directory (a symbolic link) and in the environment
+variable `ZEROXL_DISK_<NAME>` (upper case, '-' as '_').
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from zeroxl import proc
+from zeroxl.backends.base import FAILED, RUNNING, STOPPED, BackendContext, RuntimeStatus
+from zeroxl.backends.procinfo import Identity, alive, session_members
+from zeroxl.errors import BackendError
+from zeroxl.state import atomic
+from zeroxl.state.service import Service
+
+LOG_MAX = 1 << 20
+START_TIMEOUT = 10.0
+_LIVE_STATES = ("running", "backoff", "stopping")
+
+
+def disk_env_name(disk: str) -> str:
+    return "ZEROXL_DISK_" + disk.upper().replace("-", "_")
+
+
+def service_argv(svc: Service, impl_dir: Path) -> list[str]:
+    """The program and its arguments: all from the verified feed and the operator's --arg values."""
+    if svc.current is None or not svc.current.command_path:
+        raise BackendError(
+            f"the selected version of {svc.feed} has no run command",
+            hint="the publisher must give the implementation a <command name='run' path=...>",
+        )
+    program = (impl_dir / svc.current.command_path).resolve()
+    if not program.is_relative_to(impl_dir.resolve()):
+        raise BackendError(f"the run command {svc.current.command_path!r} points outside its implementation")
+    if not program.is_file() or not os.access(program, os.X_OK):
+        raise BackendError(f"the run command {svc.current.command_path} is not an executable file in {impl_dir}")
+    return [str(program), *svc.current.command_args, *(f"--{k}={v}" for k, v in sorted(svc.args.items()))]
+
+
+class UnixBackend:
+    name = "unix"
+
+    def __init__(self, ctx: BackendContext) -> None:
+        self.ctx = ctx
+
+    # -- paths --------------------------------------------------------------------------------------
+
+    def _dir(self, svc: Service) -> Path:
+        return self.ctx.home.service_dir(svc.name)
+
+    def _state_path(self, svc: Service) -> Path:
+        return self._dir(svc) / "unix" / "state.json"
+
+    def workdir(self, svc: Service) -> Path:
+        return self._dir(svc) / "data"
+
+    def log_path(self, svc: Service) -> Path:
+        return self._dir(svc) / "log"
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+
+    def check(self, svc: Service, impl_dir: Path) -> None:
+        service_argv(svc, impl_dir)
+
+    def start(self, svc: Service, impl_dir: Path) -> None:
+        argv = service_argv(svc, impl_dir)
+        if self.status(svc).state == RUNNING:
+            return
+        self._kill_leftovers(svc)
+        workdir = self.workdir(svc)
+        workdir.mkdir(parents=True, exist_ok=True)
+        env = {
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "HOME": str(workdir),
+            "LANG": "C.UTF-8",
+            "ZEROXL_SERVICE": svc.name,
+        }
+        for disk in svc.disks:
+            env[disk_env_name(disk.name)] = disk.location
+            link = workdir / disk.name
+            if link.is_symlink() or not link.exists():
+                with contextlib.suppress(FileNotFoundError):
+                    link.unlink()
+                link.symlink_to(disk.location)
+        u = self.ctx.config.unix
+        unix_dir = self._dir(svc) / "unix"
+        atomic.write_json(
+            unix_dir / "spec.json",
+            {
+                "argv": argv,
+                "cwd": str(workdir),
+                "env": env,
+                "log_max": LOG_MAX,
+                "restart_limit": u.restart_limit,
+                "restart_window": u.restart_window,
+                "stop_timeout": u.stop_timeout,
+                "version": svc.current.version if svc.current else None,
+            },
+        )
+        with contextlib.suppress(FileNotFoundError):
+            self._state_path(svc).unlink()
+        with (unix_dir / "supervisor.log").open("ab") as errlog:
+            sup = proc.spawn(
+                [sys.executable, "-m", "zeroxl.backends.supervisor", str(self._dir(svc))],
+                cwd=self._dir(svc),
+                stdout=errlog.fileno(),
+                stderr=errlog.fileno(),
+            )
+        self._wait_started(svc, sup.pid)
+
+    def _wait_started(self, svc: Service, sup_pid: int) -> None:
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            state = self._read_state(svc)
+            if state is not None and state["supervisor"]["pid"] == sup_pid:
+                if state["state"] in ("running", "backoff"):
+                    return
+                if state["state"] == "failed":
+                    raise BackendError(f"{svc.name} did not start: {state['detail']}", hint=f"see 0xl logs {svc.name}")
+            try:
+                waited, _ = os.waitpid(sup_pid, os.WNOHANG)
+            except ChildProcessError:  # not our child: started by another 0xl process
+                waited = 0 if _pid_exists(sup_pid) else sup_pid
+            if waited:
+                state = self._read_state(svc)
+                detail = state["detail"] if state else "its supervisor exited at once"
+                raise BackendError(f"{svc.name} did not start: {detail}", hint=f"see 0xl logs {svc.name}")
+            time.sleep(0.02)
+        raise BackendError(f"{svc.name} did not start within {START_TIMEOUT:g} s", hint=f"see 0xl logs {svc.name}")
+
+    def stop(self, svc: Service, *, timeout: float | None = None) -> None:
+        grace = self.ctx.config.unix.stop_timeout if timeout is None else timeout
+        state = self._read_state(svc)
+        if state is not None:
+            sup = Identity.from_json(state["supervisor"])
+            if alive(sup):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(sup.pid, signal.SIGTERM)
+                if not _wait_gone(sup, grace + 5.0):
+                    # The supervisor does not answer: kill it; PR_SET_PDEATHSIG takes the service with it.
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(sup.pid, signal.SIGKILL)
+                    _wait_gone(sup, 5.0)
+        self._kill_leftovers(svc)
+        state = self._read_state(svc)
+        if state is not None and state["state"] in _LIVE_STATES:
+            state.update(state="stopped", pid=None, started=None, detail="stopped (its supervisor was gone)")
+            atomic.write_json(self._state_path(svc), state)
+
+    def _kill_leftovers(self, svc: Service) -> None:
+        """Kill what remains of the service's session when its supervisor died without cleaning up."""
+        state = self._read_state(svc)
+        pid = state.get("pid") if state else None
+        if not pid or (state and alive(Identity.from_json(state["supervisor"]))):
+            return
+        for member in session_members(int(pid)):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(member, signal.SIGKILL)
+
+    def status(self, svc: Service) -> RuntimeStatus:
+        state = self._read_state(svc)
+        if state is None:
+            return RuntimeStatus(STOPPED)
+        restarts, last_exit = int(state.get("restarts", 0)), state.get("last_exit")
+        if alive(Identity.from_json(state["supervisor"])) and state["state"] in _LIVE_STATES:
+            return RuntimeStatus(
+                RUNNING,
+                pid=state.get("pid"),
+                started=state.get("started"),
+                restarts=restarts,
+                last_exit=last_exit,
+                detail=state.get("detail", ""),
+            )
+        if state["state"] in _LIVE_STATES:
+            # Killed supervisor, or a host that restarted: nothing runs, whatever the file says.
+            detail = "its supervisor is gone (killed, or the host restarted)"
+            return RuntimeStatus(
+                FAILED if svc.desired == "running" else STOPPED, restarts=restarts, last_exit=last_exit, detail=detail
+            )
+        kind = FAILED if state["state"] == "failed" else STOPPED
+        return RuntimeStatus(kind, restarts=restarts, last_exit=last_exit, detail=state.get("detail", ""))
+
+    def cleanup(self, svc: Service) -> None:
+        import shutil
+
+        shutil.rmtree(self._dir(svc) / "unix", ignore_errors=True)
+
+    def _read_state(self, svc: Service) -> dict[str, Any] | None:
+        try:
+            data: dict[str, Any] = json.loads(self._state_path(svc).read_bytes())
+        except (FileNotFoundError, ValueError):
+            return None
+        return data
+
+
+def _wait_gone(ident: Identity, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not alive(ident):
+            return True
+        time.sleep(0.05)
+    return not alive(ident)
+
+
+def _pid_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,120 @@
+"""The host's configuration and policy: ZEROXL_HOME/config.toml, typed and validated on load.
+
+Every key is optional. A file that does not parse, or a value of the wrong type, is an error naming the
+key: a policy that silently falls back to "no limit" would be worse than none.
+
+    [policy]
+    max_memory = 1024            # MiB per service
+    max_total_memory = 4096      # MiB for all services together
+    max_disk_size = "20G"
+    bridges = ["xenbr0"]         # bridges a service may be attached to
+
+    [disks]
+    volume_group = "vg0"         # disks are LVM volumes there; without it, sparse files
+
+    [trust]
+    key_info_server = "https://keys.example.org"   # hints about unknown keys; none by default
+
+    [store]
+    keep = 3                     # implementations kept per service for rollback
+
+    [unix]
+    stop_timeout = 10            # seconds between SIGTERM and SIGKILL
+    restart_limit = 5            # restarts within restart_window before the service is failed
+    restart_window = 60
+
+    [mirrors]
+    "https://example.org/feeds/" = "http://mirror.lan/example/"
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from zeroxl.errors import UsageError
+from zeroxl.units import parse_size
+
+
+@dataclass(frozen=True)
+class Policy:
+    max_memory: int | None = None
+    max_total_memory: int | None = None
+    max_disk_size: int | None = None
+    bridges: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class UnixSettings:
+    stop_timeout: float = 10.0
+    restart_limit: int = 5
+    restart_window: float = 60.0
+
+
+@dataclass(frozen=True)
+class Config:
+    policy: Policy = field(default_factory=Policy)
+    volume_group: str | None = None
+    key_info_server: str | None = None
+    keep: int = 3
+    unix: UnixSettings = field(default_factory=UnixSettings)
+    mirrors: dict[str, str] = field(default_factory=dict)
+
+
+def _get(table: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
+    value = table.get(key)
+    if value is not None and (not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool)):
+        raise UsageError(f"config.toml: [{where}] {key} has the wrong type ({type(value).__name__})")
+    return value
+
+
+def _table(data: dict[str, Any], name: str) -> dict[str, Any]:
+    table = data.get(name, {})
+    if not isinstance(table, dict):
+        raise UsageError(f"config.toml: [{name}] must be a table")
+    return table
+
+
+def load(path: Path) -> Config:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return Config()
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise UsageError(f"{path} is not valid TOML: {e}") from e
+    pol = _table(data, "policy")
+    size = _get(pol, "max_disk_size", (str, int), "policy")
+    bridges = _get(pol, "bridges", list, "policy")
+    if bridges is not None and not all(isinstance(b, str) for b in bridges):
+        raise UsageError("config.toml: [policy] bridges must be a list of names")
+    policy = Policy(
+        max_memory=_get(pol, "max_memory", int, "policy"),
+        max_total_memory=_get(pol, "max_total_memory", int, "policy"),
+        max_disk_size=parse_size(str(size), what="[policy] max_disk_size") if size is not None else None,
+        bridges=tuple(bridges) if bridges is not None else None,
+    )
+    disks = _table(data, "disks")
+    trust = _table(data, "trust")
+    store = _table(data, "store")
+    unix = _table(data, "unix")
+    mirrors = _table(data, "mirrors")
+    if not all(isinstance(v, str) for v in mirrors.values()):
+        raise UsageError("config.toml: [mirrors] maps an origin prefix to a mirror location (strings)")
+    defaults = UnixSettings()
+    keep = _get(store, "keep", int, "store")
+    if keep is not None and keep < 1:
+        raise UsageError("config.toml: [store] keep must be at least 1")
+    return Config(
+        policy=policy,
+        volume_group=_get(disks, "volume_group", str, "disks"),
+        key_info_server=_get(trust, "key_info_server", str, "trust"),
+        keep=keep if keep is not None else 3,
+        unix=UnixSettings(
+            stop_timeout=float(_get(unix, "stop_timeout", (int, float), "unix") or defaults.stop_timeout),
+            restart_limit=_get(unix, "restart_limit", int, "unix") or defaults.restart_limit,
+            restart_window=float(_get(unix, "restart_window", (int, float), "unix") or defaults.restart_window),
+        ),
+        mirrors=dict(mirrors),
+    )

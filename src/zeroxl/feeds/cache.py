@@ -1,0 +1,78 @@
+"""Verified feeds as last fetched: one JSON file per feed URL under ZEROXL_HOME/feeds.
+
+The cache serves two purposes: replay protection (a newly fetched feed signed earlier than the cached
+one is refused) and conditional requests (ETag / Last-Modified). Only feeds that passed verification
+and trust are written here, and only once the command that fetched them has succeeded. The feed's
+bytes and what is known about them live in one file, so one atomic write keeps them consistent.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from zeroxl.errors import StateError
+from zeroxl.state import atomic
+
+_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+
+
+def escape(url: str) -> str:
+    """A file name for URL, reversible, as 0install escapes feed URLs for its cache (`%2f` for '/')."""
+    return "".join(c if c in _SAFE else "".join(f"%{b:02x}" for b in c.encode()) for c in url)
+
+
+@dataclass(frozen=True)
+class CachedFeed:
+    url: str
+    data: bytes  # the whole signed feed, as fetched
+    signed: int  # the signature's creation time (seconds since the epoch)
+    fingerprint: str
+    fetched: float
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+class FeedCache:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def path(self, url: str) -> Path:
+        return self.root / f"{escape(url)}.json"
+
+    def load(self, url: str) -> CachedFeed | None:
+        try:
+            d = json.loads(self.path(url).read_bytes())
+            return CachedFeed(
+                url=d["url"],
+                data=base64.b64decode(d["data"]),
+                signed=int(d["signed"]),
+                fingerprint=d["fingerprint"],
+                fetched=float(d["fetched"]),
+                etag=d.get("etag"),
+                last_modified=d.get("last_modified"),
+            )
+        except FileNotFoundError:
+            return None
+        except (ValueError, KeyError, TypeError) as e:
+            # Not "never seen": that would silently switch off the replay check for this feed.
+            raise StateError(
+                f"the cached copy of feed {url} ({self.path(url)}) is damaged: {e}",
+                hint="remove that file to accept the feed as new",
+            ) from e
+
+    def save(self, entry: CachedFeed) -> None:
+        atomic.write_json(
+            self.path(entry.url),
+            {
+                "url": entry.url,
+                "data": base64.b64encode(entry.data).decode("ascii"),
+                "signed": entry.signed,
+                "fingerprint": entry.fingerprint,
+                "fetched": entry.fetched,
+                "etag": entry.etag,
+                "last_modified": entry.last_modified,
+            },
+        )

@@ -1,0 +1,333 @@
+"""Feed XML (0install's interface format) to the typed model in `feeds.model`.
+
+Parsing uses defusedxml: entity declarations, external entities and DTDs are refused, so an entity
+bomb is an error rather than a few gigabytes of memory. Attributes and commands inherit from enclosing
+`<group>`s as in 0install. What a service needs from its host (`NEEDS_NS`) is validated here, so that
+later code only ever sees typed, checked values.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from zeroxl.errors import UsageError, VerificationError
+from zeroxl.feeds.model import (
+    FEED_NS,
+    NEEDS_NS,
+    Arch,
+    Archive,
+    BlockDevice,
+    BootArg,
+    Command,
+    Feed,
+    FileSource,
+    Implementation,
+    Recipe,
+    RemoveStep,
+    RenameStep,
+    Retrieval,
+    ServiceNeeds,
+    Stability,
+    Step,
+)
+from zeroxl.feeds.versions import Version
+from zeroxl.units import parse_size
+
+if TYPE_CHECKING:
+    from xml.etree.ElementTree import Element
+
+_F = "{" + FEED_NS + "}"
+_N = "{" + NEEDS_NS + "}"
+_INHERITED = ("version", "released", "stability", "arch", "main", "license")
+_NAME = re.compile(r"[a-z][a-z0-9_-]{0,31}")
+_DIGEST_ALGS = ("sha256new", "sha256", "sha1new", "sha1")
+_MAX_MEMORY_MIB = 1 << 20
+_MAX_PATTERN = 256
+
+
+class FeedFormatError(VerificationError):
+    """The feed is not a well-formed 0install feed, or declares values 0xl refuses."""
+
+
+@dataclass
+class _Scope:
+    attrs: dict[str, str] = field(default_factory=dict)
+    commands: dict[str, Command] = field(default_factory=dict)
+    needs: Element | None = None
+
+
+def parse_feed(data: bytes, *, url: str, check_uri: bool = True) -> Feed:
+    """Parse the signed part of a feed fetched from URL.
+
+    With CHECK_URI the root's `uri` must equal URL, as 0install requires of a remote feed: a feed
+    signed for one address cannot be served as another.
+    """
+    import defusedxml.ElementTree as SafeET
+    from defusedxml import DefusedXmlException
+
+    try:
+        root = SafeET.fromstring(data, forbid_dtd=True)
+    except DefusedXmlException as e:
+        raise FeedFormatError(f"feed {url} was refused: it declares a DTD or entities ({type(e).__name__})") from e
+    except ET.ParseError as e:
+        raise FeedFormatError(f"feed {url} is not well-formed XML: {e}") from e
+    if root.tag != _F + "interface":
+        raise FeedFormatError(f"{url} is not a 0install feed (its root element is {root.tag})")
+    uri = root.get("uri")
+    if check_uri and uri is not None and uri != url:
+        raise FeedFormatError(
+            f"URL mismatch in feed: fetched from {url} but it says it is {uri}",
+            hint="a feed must be served from the address it was signed for",
+        )
+    name = _text(root, "name")
+    summary = _text(root, "summary")
+    if not name:
+        raise FeedFormatError(f"feed {url} has no <name>")
+    impls: list[Implementation] = []
+    _walk(root, _Scope(), impls, url)
+    return Feed(
+        url=uri or url,
+        name=name,
+        summary=summary or "",
+        description=_text(root, "description"),
+        homepage=_text(root, "homepage"),
+        implementations=tuple(impls),
+    )
+
+
+def _text(root: Element, tag: str) -> str | None:
+    el = root.find(_F + tag)
+    return " ".join(el.text.split()) if el is not None and el.text else None
+
+
+def _walk(parent: Element, scope: _Scope, out: list[Implementation], url: str) -> None:
+    for child in parent:
+        if child.tag not in (_F + "group", _F + "implementation"):
+            continue
+        inner = _Scope(dict(scope.attrs), dict(scope.commands), scope.needs)
+        for key in _INHERITED:
+            if key in child.attrib:
+                inner.attrs[key] = child.attrib[key]
+        for cmd_el in child.findall(_F + "command"):
+            cmd = _command(cmd_el, url)
+            inner.commands[cmd.name] = cmd
+        needs_el = child.find(_N + "needs")
+        if needs_el is not None:
+            inner.needs = needs_el
+        if child.tag == _F + "group":
+            _walk(child, inner, out, url)
+        else:
+            out.append(_implementation(child, inner, url))
+
+
+def _command(el: Element, url: str) -> Command:
+    name = el.get("name")
+    if not name:
+        raise FeedFormatError(f"feed {url}: a <command> has no name")
+    args = tuple((a.text or "") for a in el.findall(_F + "arg"))
+    return Command(name=name, path=el.get("path"), args=args)
+
+
+def _implementation(el: Element, scope: _Scope, url: str) -> Implementation:
+    impl_id = el.get("id")
+    if not impl_id:
+        raise FeedFormatError(f"feed {url}: an <implementation> has no id")
+    where = f"feed {url}, implementation {impl_id}"
+    attrs = scope.attrs
+    version_text = attrs.get("version")
+    if not version_text:
+        raise FeedFormatError(f"{where}: no version")
+    try:
+        version = Version.parse(version_text)
+        arch = Arch.parse(attrs.get("arch"))
+        stability = Stability.parse(attrs.get("stability", "testing"))
+    except ValueError as e:
+        raise FeedFormatError(f"{where}: {e}") from None
+    commands = dict(scope.commands)
+    if "main" in attrs and "run" not in commands:
+        commands["run"] = Command("run", attrs["main"])
+    return Implementation(
+        id=impl_id,
+        version=version,
+        arch=arch,
+        stability=stability,
+        digests=_digests(el, impl_id),
+        retrievals=tuple(_retrievals(el, where)),
+        commands=commands,
+        released=attrs.get("released"),
+        license=attrs.get("license"),
+        needs=_needs(scope.needs, where) if scope.needs is not None else ServiceNeeds(),
+    )
+
+
+def _digests(el: Element, impl_id: str) -> dict[str, str]:
+    digests: dict[str, str] = {}
+    for md in el.findall(_F + "manifest-digest"):
+        for alg in _DIGEST_ALGS:
+            if md.get(alg):
+                digests[alg] = md.attrib[alg]
+    # Older feeds put the digest only in the id: "sha256new_XXXX" or "sha1new=XXXX".
+    for alg in _DIGEST_ALGS:
+        for sep in ("_", "="):
+            if impl_id.startswith(alg + sep):
+                digests.setdefault(alg, impl_id[len(alg) + 1 :])
+    return digests
+
+
+def _int(el: Element, attr: str, where: str, *, default: int | None = None) -> int:
+    text = el.get(attr)
+    if text is None:
+        if default is None:
+            raise FeedFormatError(f"{where}: <{_local(el.tag)}> has no {attr}")
+        return default
+    if not text.isdigit():
+        raise FeedFormatError(f"{where}: {attr}={text!r} is not a whole number")
+    return int(text)
+
+
+def _local(tag: str) -> str:
+    return tag.rpartition("}")[2]
+
+
+def _archive(el: Element, where: str) -> Archive:
+    href = el.get("href")
+    if not href:
+        raise FeedFormatError(f"{where}: <archive> has no href")
+    return Archive(
+        href=href,
+        size=_int(el, "size", where),
+        extract=el.get("extract"),
+        dest=el.get("dest"),
+        type=el.get("type"),
+        start_offset=_int(el, "start-offset", where, default=0),
+    )
+
+
+def _file(el: Element, where: str) -> FileSource:
+    href, dest = el.get("href"), el.get("dest")
+    if not href or not dest:
+        raise FeedFormatError(f"{where}: <file> needs href and dest")
+    return FileSource(href=href, size=_int(el, "size", where), dest=dest, executable=el.get("executable") == "true")
+
+
+def _retrievals(el: Element, where: str) -> list[Retrieval]:
+    found: list[Retrieval] = []
+    for child in el:
+        if child.tag == _F + "archive":
+            found.append(_archive(child, where))
+        elif child.tag == _F + "file":
+            found.append(_file(child, where))
+        elif child.tag == _F + "recipe":
+            steps = _steps(child, where)
+            if steps is not None:
+                found.append(Recipe(steps))
+    return found
+
+
+def _steps(recipe: Element, where: str) -> tuple[Step, ...] | None:
+    """The steps of a recipe, or None when it uses a step 0xl does not implement (0install skips those too)."""
+    steps: list[Step] = []
+    for child in recipe:
+        tag = child.tag
+        if tag == _F + "archive":
+            steps.append(_archive(child, where))
+        elif tag == _F + "file":
+            steps.append(_file(child, where))
+        elif tag == _F + "rename":
+            source, dest = child.get("source"), child.get("dest")
+            if not source or not dest:
+                raise FeedFormatError(f"{where}: <rename> needs source and dest")
+            steps.append(RenameStep(source, dest))
+        elif tag == _F + "remove":
+            path = child.get("path")
+            if not path:
+                raise FeedFormatError(f"{where}: <remove> needs path")
+            steps.append(RemoveStep(path))
+        elif tag.startswith(_F):
+            return None
+    return tuple(steps)
+
+
+# -- what a service needs from its host (docs/feed-service-needs.md) ---------------------------------
+
+
+def _needs(el: Element, where: str) -> ServiceNeeds:
+    where = f"{where}: <needs>"
+    memory_min = _memory(el, "memory-min", where)
+    memory = _memory(el, "memory", where)
+    if memory_min is not None and memory is not None and memory < memory_min:
+        raise FeedFormatError(f"{where}: memory={memory} is below memory-min={memory_min}")
+    xen_type = el.get("xen-type", "pvh")
+    if xen_type not in ("pvh", "pv"):
+        raise FeedFormatError(f"{where}: xen-type={xen_type!r} is not pvh or pv")
+    blocks: list[BlockDevice] = []
+    networks: list[str] = []
+    args: list[BootArg] = []
+    for child in el:
+        tag = child.tag
+        if tag == _N + "block":
+            name = _name(child, where)
+            size_text = child.get("min-size", "1M")
+            try:
+                size = parse_size(size_text, what="min-size")
+            except UsageError:
+                raise FeedFormatError(f"{where}: block {name}: invalid min-size {size_text!r}") from None
+            blocks.append(BlockDevice(name, size))
+        elif tag == _N + "network":
+            networks.append(_name(child, where))
+        elif tag == _N + "arg":
+            args.append(_boot_arg(child, where))
+        elif tag.startswith(_N):
+            raise FeedFormatError(f"{where}: unknown element <{_local(tag)}>")
+    for kind, names in (("block", [b.name for b in blocks]), ("network", networks), ("arg", [a.name for a in args])):
+        if len(set(names)) != len(names):
+            raise FeedFormatError(f"{where}: a {kind} name is declared twice")
+    return ServiceNeeds(
+        memory_min=memory_min,
+        memory=memory,
+        blocks=tuple(blocks),
+        networks=tuple(networks),
+        args=tuple(args),
+        xen_type=xen_type,
+    )
+
+
+def _memory(el: Element, attr: str, where: str) -> int | None:
+    text = el.get(attr)
+    if text is None:
+        return None
+    if not text.isdigit() or not 0 < int(text) <= _MAX_MEMORY_MIB:
+        raise FeedFormatError(f"{where}: {attr}={text!r} is not a number of MiB between 1 and {_MAX_MEMORY_MIB}")
+    return int(text)
+
+
+def _name(el: Element, where: str) -> str:
+    name = el.get("name", "")
+    if not _NAME.fullmatch(name):
+        raise FeedFormatError(
+            f"{where}: <{_local(el.tag)}> name {name!r} is not a short lower-case identifier ([a-z][a-z0-9_-]*)"
+        )
+    return name
+
+
+def _boot_arg(el: Element, where: str) -> BootArg:
+    name = _name(el, where)
+    pattern = el.get("pattern")
+    if pattern is None:
+        raise FeedFormatError(f"{where}: arg {name} has no pattern")
+    if len(pattern) > _MAX_PATTERN:
+        raise FeedFormatError(f"{where}: arg {name}: the pattern is longer than {_MAX_PATTERN} characters")
+    try:
+        compiled = re.compile(pattern)
+    except re.error as e:
+        raise FeedFormatError(f"{where}: arg {name}: invalid pattern {pattern!r}: {e}") from None
+    default = el.get("default")
+    if default is not None and not compiled.fullmatch(default):
+        raise FeedFormatError(f"{where}: arg {name}: the default {default!r} does not match its own pattern")
+    required = el.get("required", "false")
+    if required not in ("true", "false"):
+        raise FeedFormatError(f"{where}: arg {name}: required={required!r} is not true or false")
+    return BootArg(name=name, pattern=pattern, required=required == "true", default=default)

@@ -1,0 +1,497 @@
+"""The use cases: add, run, stop, destroy, list, status — each one a transaction on one service.
+
+A use case takes keyword arguments from the CLI, holds the service's lock while it changes anything,
+and either completes or undoes what it did (disks created, store entries added, files written), so
+that a failure leaves ZEROXL_HOME as it found it. Nothing here prints: results are returned, and the
+few interactions (confirming an unknown key, showing download progress) are callbacks in `Ui`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import re
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from zeroxl import config as config_mod
+from zeroxl.backends.base import FAILED, RUNNING, Backend, BackendContext, RuntimeStatus, get_backend
+from zeroxl.errors import ConflictError, NotFoundError, PolicyError, UsageError
+from zeroxl.paths import Home
+from zeroxl.state.history import History
+from zeroxl.state.lock import locked
+from zeroxl.state.service import Disk, Records, Selected, Service, check_name, now
+
+if TYPE_CHECKING:
+    from zeroxl.feeds.fetch import Fetcher
+    from zeroxl.feeds.load import ConfirmFn, FeedLoader, LoadedFeed
+    from zeroxl.feeds.model import Implementation, ServiceNeeds
+    from zeroxl.feeds.store import Store
+
+ProgressFactory = Callable[[str, int], AbstractContextManager[Callable[[int], None]]]
+
+_ARG_KEY = re.compile(r"[a-z][a-z0-9_-]{0,31}")
+_MAX_ARG_VALUE = 4096
+
+
+@dataclass
+class Ui:
+    """How the core talks to the person at the terminal, if there is one."""
+
+    confirm_key: ConfirmFn | None = None
+    progress: ProgressFactory | None = None
+    info: Callable[[str], None] = field(default=lambda _msg: None)
+
+
+# -- parsing what the operator typed, before anything is written ---------------------------------------
+
+
+def parse_args(pairs: list[str]) -> dict[str, str]:
+    args: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not _ARG_KEY.fullmatch(key):
+            raise UsageError(
+                f"invalid --arg {pair!r}", hint="write KEY=VALUE with a lower-case KEY, e.g. --arg port=8080"
+            )
+        if len(value) > _MAX_ARG_VALUE or any(c in value for c in "\0\n\r"):
+            raise UsageError(f"invalid --arg {key}: the value is too long or contains a line break")
+        if key in args:
+            raise UsageError(f"--arg {key} is given twice")
+        args[key] = value
+    return args
+
+
+def parse_disk_specs(specs: list[str]) -> list[tuple[str | None, int]]:
+    from zeroxl.disks.base import check_disk_name
+    from zeroxl.units import parse_size
+
+    out: list[tuple[str | None, int]] = []
+    for spec in specs:
+        name, sep, size = spec.rpartition("=")
+        out.append((check_disk_name(name) if sep else None, parse_size(size, what="disk size")))
+    return out
+
+
+def check_args(args: dict[str, str], needs: ServiceNeeds, *, declared_only: bool) -> dict[str, str]:
+    """Validate --arg values against what the feed declares; return them.
+
+    With DECLARED_ONLY (VM backends, where arguments become a kernel command line) or when the feed
+    declares any argument, every key must be declared and every value must match its pattern.
+    """
+    if needs.args or declared_only:
+        for key, value in args.items():
+            decl = needs.arg(key)
+            if decl is None:
+                known = ", ".join(a.name for a in needs.args) or "none"
+                raise UsageError(f"--arg {key}: the service does not declare this argument (it declares: {known})")
+            if not re.fullmatch(decl.pattern, value):
+                raise UsageError(
+                    f"--arg {key}={value!r} does not match the pattern the service declares ({decl.pattern})"
+                )
+    missing = [a.name for a in needs.args if a.required and a.default is None and a.name not in args]
+    if missing:
+        raise UsageError(f"the service needs --arg {' --arg '.join(m + '=...' for m in missing)}")
+    return args
+
+
+def plan_disks(specs: list[tuple[str | None, int]], needs: ServiceNeeds, max_size: int | None) -> list[tuple[str, int]]:
+    """Map `--disk [NAME=]SIZE` onto the block devices the feed declares (or one disk named `data`)."""
+    from zeroxl.disks.base import DEFAULT_DISK
+    from zeroxl.units import format_size
+
+    declared = {b.name: b for b in needs.blocks}
+    unnamed = [size for name, size in specs if name is None]
+    planned: dict[str, int] = {}
+    free_names = [b.name for b in needs.blocks if b.name not in {n for n, _ in specs if n}] or (
+        [] if needs.blocks else [DEFAULT_DISK]
+    )
+    if len(unnamed) > len(free_names):
+        raise UsageError(
+            "more unnamed --disk options than the service has disks"
+            + (f" (it declares: {', '.join(declared)})" if declared else ""),
+            hint="name each disk: --disk NAME=SIZE",
+        )
+    for given, size in specs:
+        name = given if given is not None else free_names.pop(0)
+        if declared and name not in declared:
+            raise UsageError(f"--disk {name}: the service declares no such disk (it declares: {', '.join(declared)})")
+        if name in planned:
+            raise UsageError(f"--disk {name} is given twice")
+        planned[name] = size
+    for name, block in declared.items():
+        if name not in planned:
+            raise UsageError(
+                f"the service needs a disk {name!r} of at least {format_size(block.min_size)}",
+                hint=f"add --disk {name}=SIZE",
+            )
+        if planned[name] < block.min_size:
+            raise UsageError(
+                f"--disk {name}: {planned[name]} bytes is below the {format_size(block.min_size)} the service needs"
+            )
+    for name, size in planned.items():
+        if max_size is not None and size > max_size:
+            raise PolicyError(f"--disk {name}: {format_size(size)} is over the host's limit of {format_size(max_size)}")
+    return list(planned.items())
+
+
+def selected_from(impl: Implementation) -> Selected:
+    run = impl.commands.get("run")
+    return Selected(
+        id=impl.id,
+        version=str(impl.version),
+        digest=impl.store_name,
+        arch=str(impl.arch),
+        stability=str(impl.stability),
+        command_path=run.path if run else None,
+        command_args=run.args if run else (),
+        needs=impl.needs,
+    )
+
+
+# -- views returned to the CLI ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ServiceView:
+    service: Service
+    runtime: RuntimeStatus
+
+    def to_json(self) -> dict[str, Any]:
+        s, r = self.service, self.runtime
+        return {
+            "name": s.name,
+            "state": r.state,
+            "version": s.current.version if s.current else None,
+            "backend": s.backend,
+            "feed": s.feed,
+            "channel": s.channel,
+            "versions": s.versions,
+            "target": s.target,
+            "pid": r.pid,
+            "started": r.started,
+            "uptime": round(time.time() - r.started, 1) if r.started and r.state == RUNNING else None,
+            "restarts": r.restarts,
+            "last_exit": r.last_exit,
+            "detail": r.detail,
+            "disks": [d.to_json() for d in s.disks],
+            "args": s.args,
+            "latest": s.latest,
+            **({"runtime": r.extra} if r.extra else {}),
+        }
+
+
+@dataclass(frozen=True)
+class DiskRow:
+    service: str
+    disk: Disk
+    in_use: bool  # False: kept after its service was destroyed
+
+
+@dataclass(frozen=True)
+class DestroyResult:
+    name: str
+    kept_disks: tuple[Disk, ...]
+    deleted_disks: tuple[Disk, ...]
+
+
+# -- the application ----------------------------------------------------------------------------------
+
+
+class App:
+    def __init__(self, home: Home | None = None, ui: Ui | None = None) -> None:
+        self.home = home or Home.from_env()
+        self.ui = ui or Ui()
+        self.records = Records(self.home.services)
+
+    @cached_property
+    def config(self) -> config_mod.Config:
+        return config_mod.load(self.home.config_file)
+
+    @cached_property
+    def fetcher(self) -> Fetcher:
+        from zeroxl.feeds.fetch import Fetcher
+
+        return Fetcher()
+
+    @cached_property
+    def loader(self) -> FeedLoader:
+        from zeroxl.feeds.load import FeedLoader
+
+        return FeedLoader(self.home, self.config, self.fetcher)
+
+    @cached_property
+    def store(self) -> Store:
+        from zeroxl.feeds.store import Store
+
+        return Store(self.home.store, self.home.tmp)
+
+    def backend(self, name: str) -> Backend:
+        return get_backend(name, BackendContext(self.home, self.config))
+
+    @contextlib.contextmanager
+    def lock(self, name: str, wait: float = 0.0) -> Iterator[None]:
+        with locked(self.home.locks / f"service-{name}.lock", what=f"service {name}", wait=wait):
+            yield
+
+    def close(self) -> None:
+        if "fetcher" in self.__dict__:
+            self.fetcher.close()
+
+    # -- add ------------------------------------------------------------------------------------------
+
+    def add(
+        self,
+        name: str,
+        feed_url: str,
+        *,
+        trust_key: str | None = None,
+        args: list[str] | None = None,
+        disks: list[str] | None = None,
+        channel: str = "stable",
+        versions: str | None = None,
+        backend: str | None = None,
+        memory: int | None = None,
+        networks: list[str] | None = None,
+    ) -> Service:
+        from zeroxl.feeds.select import Channel, Requirements, Target, select
+        from zeroxl.feeds.trust import normalise_fingerprint
+        from zeroxl.feeds.versions import VersionRange
+
+        check_name(name)
+        arg_values = parse_args(args or [])
+        disk_specs = parse_disk_specs(disks or [])
+        try:
+            chan = Channel(channel)
+        except ValueError:
+            raise UsageError(f"invalid channel {channel!r}", hint="use stable or testing") from None
+        try:
+            vrange = VersionRange.parse(versions) if versions else None
+        except ValueError as e:
+            raise UsageError(str(e), hint="e.g. --version 2.0..!3 (from 2.0, before 3)") from None
+        fpr = normalise_fingerprint(trust_key) if trust_key else None
+        if memory is not None and memory <= 0:
+            raise UsageError(f"invalid --memory {memory}: it must be a positive number of MiB")
+        if backend is not None:
+            self.backend(backend)  # refuses an unknown name before anything is fetched
+
+        with self.lock(name):
+            if self.records.exists(name):
+                raise ConflictError(
+                    f"a service named {name} exists already", hint=f"see 0xl status {name}, or 0xl destroy {name}"
+                )
+            loaded = self.loader.load(feed_url, trust_key=fpr, confirm=self.ui.confirm_key)
+            backend_name = backend or self._choose_backend(loaded)
+            from zeroxl.backends.base import target_for
+
+            target = Target.parse(target_for(backend_name))
+            impl = select(loaded.feed, Requirements(target, chan, vrange))
+            check_args(arg_values, impl.needs, declared_only=target.vm)
+            planned = plan_disks(disk_specs, impl.needs, self.config.policy.max_disk_size)
+            svc = Service(
+                name=name,
+                feed=feed_url,
+                backend=backend_name,
+                target=str(target),
+                channel=str(chan),
+                versions=versions,
+                args=arg_values,
+                memory=memory,
+                networks=tuple(networks or ()),
+                current=selected_from(impl),
+            )
+            with self._transaction(name) as undo:
+                impl_dir = self._ensure(impl, undo)
+                self.backend(backend_name).check(svc, impl_dir)
+                svc = self._make_disks(svc, planned, undo)
+                self.records.save(svc)
+                History(self.records.dir(name)).record("add", to=svc.current, message=f"added from {feed_url}")
+                self.loader.commit(loaded)
+            return svc
+
+    def _choose_backend(self, loaded: LoadedFeed) -> str:
+        from zeroxl.backends.base import xen_available
+
+        if xen_available() and any(i.arch.os == "Xen" for i in loaded.feed.implementations):
+            return "xen"
+        return "unix"
+
+    def _ensure(self, impl: Implementation, undo: list[Callable[[], None]]) -> Path:
+        existing = self.store.path(impl)
+        if existing is not None:
+            return existing
+        total = sum(getattr(r, "size", 0) for r in impl.retrievals[:1])
+        if self.ui.progress is not None:
+            with self.ui.progress(f"{impl.version}", total) as progress:
+                path = self.store.ensure(impl, self.fetcher, progress=progress)
+        else:
+            path = self.store.ensure(impl, self.fetcher)
+        undo.append(lambda: self.store.remove(impl.store_name))
+        return path
+
+    def _make_disks(self, svc: Service, planned: list[tuple[str, int]], undo: list[Callable[[], None]]) -> Service:
+        from dataclasses import replace
+
+        from zeroxl.disks import provider
+
+        disks = provider(self.home, self.config)
+        made: list[Disk] = []
+        for disk_name, size in planned:
+            kept = disks.find(svc.name, disk_name)
+            if kept is not None:
+                if kept.size != size:
+                    raise ConflictError(
+                        f"a kept disk {disk_name} of {svc.name} exists with {kept.size} bytes, not {size}",
+                        hint=f"reuse it with --disk {disk_name}={kept.size}, "
+                        f"or delete it: 0xl disk delete {svc.name} {disk_name}",
+                    )
+                self.ui.info(f"reusing the kept disk {disk_name} of {svc.name} ({kept.location})")
+                made.append(kept)
+                continue
+            disk = disks.create(svc.name, disk_name, size)
+            undo.append(functools.partial(disks.delete, disk))
+            made.append(disk)
+        return replace(svc, disks=tuple(made))
+
+    @contextlib.contextmanager
+    def _transaction(self, name: str) -> Iterator[list[Callable[[], None]]]:
+        """Run a block that creates things; on any failure (Ctrl-C too) undo them, newest first."""
+        undo: list[Callable[[], None]] = []
+        service_dir = self.records.dir(name)
+        existed = service_dir.exists()
+        try:
+            yield undo
+        except BaseException:
+            for step in reversed(undo):
+                with contextlib.suppress(Exception):
+                    step()
+            if not existed:
+                shutil.rmtree(service_dir, ignore_errors=True)
+            raise
+
+    # -- run / stop -----------------------------------------------------------------------------------
+
+    def impl_dir(self, svc: Service) -> Path:
+        """The store entry of the service's current version, fetched again (and verified) if it was removed."""
+        if svc.current is None:
+            raise NotFoundError(f"service {svc.name} has no version selected", hint=f"run 0xl update {svc.name}")
+        path = self.store.root / svc.current.digest
+        if path.is_dir():
+            return path
+        feed = self.loader.cached_feed(svc.feed)
+        impl = next((i for i in (feed.implementations if feed else ()) if i.store_name == svc.current.digest), None)
+        if impl is None:
+            raise NotFoundError(
+                f"version {svc.current.version} of {svc.name} is no longer in the store or in its feed",
+                hint=f"run 0xl update {svc.name}",
+            )
+        return self.store.ensure(impl, self.fetcher)
+
+    def run(self, name: str, *, wait: float = 0.0) -> tuple[Service, bool]:
+        """Start NAME; returns the service and False if it was running already."""
+        with self.lock(name, wait):
+            svc = self.records.load(name)
+            be = self.backend(svc.backend)
+            if be.status(svc).state == RUNNING:
+                return svc, False
+            be.start(svc, self.impl_dir(svc))
+            svc = self._save(svc, desired="running")
+            return svc, True
+
+    def stop(self, name: str, *, timeout: float | None = None, wait: float = 0.0) -> tuple[Service, bool]:
+        with self.lock(name, wait):
+            svc = self.records.load(name)
+            be = self.backend(svc.backend)
+            was_running = be.status(svc).state == RUNNING
+            be.stop(svc, timeout=timeout)
+            svc = self._save(svc, desired="stopped")
+            return svc, was_running
+
+    def _save(self, svc: Service, **changes: Any) -> Service:
+        from dataclasses import replace
+
+        svc = replace(svc, updated=now(), **changes)
+        self.records.save(svc)
+        return svc
+
+    # -- destroy ----------------------------------------------------------------------------------------
+
+    def destroy(self, name: str, *, delete_disks: bool = False, wait: float = 0.0) -> DestroyResult:
+        from zeroxl.disks import all_providers
+
+        with self.lock(name, wait):
+            svc = self.records.load(name)
+            be = self.backend(svc.backend)
+            be.stop(svc)
+            be.cleanup(svc)
+            deleted: list[Disk] = []
+            if delete_disks:
+                providers = {p.kind: p for p in all_providers(self.home, self.config)}
+                for disk in svc.disks:
+                    providers[disk.kind].delete(disk)
+                    deleted.append(disk)
+            # The record goes first: a crash after it leaves only files no command reads.
+            self.records.path(name).unlink()
+            shutil.rmtree(self.records.dir(name), ignore_errors=True)
+            kept = () if delete_disks else svc.disks
+            return DestroyResult(name, tuple(kept), tuple(deleted))
+
+    # -- reading ----------------------------------------------------------------------------------------
+
+    def view(self, svc: Service) -> ServiceView:
+        try:
+            runtime = self.backend(svc.backend).status(svc)
+        except Exception as e:  # a broken backend must not hide the other services from `list`
+            runtime = RuntimeStatus(FAILED, detail=f"status unavailable: {e}")
+        return ServiceView(svc, runtime)
+
+    def list_services(self) -> list[ServiceView]:
+        views = []
+        for name in self.records.names():
+            with contextlib.suppress(NotFoundError):  # destroyed while we were listing
+                views.append(self.view(self.records.load(name)))
+        return views
+
+    def status(self, name: str) -> ServiceView:
+        return self.view(self.records.load(name))
+
+    def log_path(self, name: str) -> Path:
+        svc = self.records.load(name)
+        return self.backend(svc.backend).log_path(svc)
+
+    # -- disks ------------------------------------------------------------------------------------------
+
+    def disks(self) -> list[DiskRow]:
+        from zeroxl.disks import all_providers
+
+        in_use = {(n, d.location) for n in self.records.names() for d in self.records.load(n).disks}
+        return [
+            DiskRow(kept.service, kept.disk, (kept.service, kept.disk.location) in in_use)
+            for prov in all_providers(self.home, self.config)
+            for kept in prov.list()
+        ]
+
+    def delete_disk(self, service: str, disk_name: str) -> Disk:
+        from zeroxl.disks import all_providers
+        from zeroxl.disks.base import check_disk_name
+
+        check_name(service)
+        check_disk_name(disk_name)
+        with self.lock(service):
+            if self.records.exists(service) and any(d.name == disk_name for d in self.records.load(service).disks):
+                raise ConflictError(
+                    f"disk {disk_name} belongs to the service {service}, which exists",
+                    hint=f"destroy the service first: 0xl destroy {service} [--delete-disks]",
+                )
+            for prov in all_providers(self.home, self.config):
+                disk = prov.find(service, disk_name)
+                if disk is not None:
+                    prov.delete(disk)
+                    return disk
+        raise NotFoundError(f"no disk {disk_name} of {service}", hint="see 0xl disk list")

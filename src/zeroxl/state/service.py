@@ -1,0 +1,235 @@
+"""The record of one service: what the operator asked for and what it runs now.
+
+Stored as ZEROXL_HOME/services/NAME/service.json, versioned (`schema`) and migrated on read, always
+written atomically. The running implementation's command and needs are copied from the verified feed
+when it is selected, so that starting a service never needs the network or the feed again.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from zeroxl.errors import NotFoundError, StateError, UsageError
+from zeroxl.feeds.model import BlockDevice, BootArg, ServiceNeeds
+from zeroxl.state import atomic
+
+SCHEMA = 1
+_NAME = re.compile(r"[a-z][a-z0-9-]{0,30}")
+
+
+def check_name(name: str) -> str:
+    """A service name: lower-case letters, digits and '-', starting with a letter, at most 31 long.
+
+    It becomes a directory name, an xl domain name and part of an LVM volume name, so nothing else.
+    """
+    if not _NAME.fullmatch(name) or name.endswith("-"):
+        raise UsageError(
+            f"invalid service name {name!r}",
+            hint="use 1-31 lower-case letters, digits and '-', starting with a letter, e.g. mail or web-2",
+        )
+    return name
+
+
+def now() -> float:
+    return round(time.time(), 3)
+
+
+@dataclass(frozen=True)
+class Disk:
+    name: str
+    size: int
+    kind: str  # "file" | "lvm"
+    location: str  # a file path, or VG/LV
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Disk:
+        return cls(name=d["name"], size=int(d["size"]), kind=d["kind"], location=d["location"])
+
+
+def needs_to_json(n: ServiceNeeds) -> dict[str, Any]:
+    return asdict(n)
+
+
+def needs_from_json(d: dict[str, Any]) -> ServiceNeeds:
+    return ServiceNeeds(
+        memory_min=d.get("memory_min"),
+        memory=d.get("memory"),
+        blocks=tuple(BlockDevice(b["name"], int(b["min_size"])) for b in d.get("blocks", [])),
+        networks=tuple(d.get("networks", [])),
+        args=tuple(
+            BootArg(a["name"], a["pattern"], bool(a.get("required")), a.get("default")) for a in d.get("args", [])
+        ),
+        xen_type=d.get("xen_type", "pvh"),
+    )
+
+
+@dataclass(frozen=True)
+class Selected:
+    """The implementation a service runs (or ran): enough to start it without the feed."""
+
+    id: str
+    version: str
+    digest: str  # store directory name, sha256new_...
+    arch: str
+    stability: str
+    command_path: str | None
+    command_args: tuple[str, ...] = ()
+    needs: ServiceNeeds = field(default_factory=ServiceNeeds)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "version": self.version,
+            "digest": self.digest,
+            "arch": self.arch,
+            "stability": self.stability,
+            "command": {"path": self.command_path, "args": list(self.command_args)},
+            "needs": needs_to_json(self.needs),
+        }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Selected:
+        cmd = d.get("command") or {}
+        return cls(
+            id=d["id"],
+            version=d["version"],
+            digest=d["digest"],
+            arch=d["arch"],
+            stability=d.get("stability", "stable"),
+            command_path=cmd.get("path"),
+            command_args=tuple(cmd.get("args", ())),
+            needs=needs_from_json(d.get("needs") or {}),
+        )
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """How an update decides that the new version is healthy."""
+
+    settle: float = 3.0  # seconds it must stay up
+    log: str | None = None  # a regex a log line must match
+    tcp: str | None = None  # HOST:PORT that must accept a connection
+    timeout: float = 30.0
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    feed: str
+    backend: str
+    target: str
+    channel: str = "stable"
+    versions: str | None = None
+    args: dict[str, str] = field(default_factory=dict)
+    memory: int | None = None
+    networks: tuple[str, ...] = ()
+    disks: tuple[Disk, ...] = ()
+    current: Selected | None = None
+    desired: str = "stopped"  # what the operator last asked: "running" or "stopped"
+    ready: Readiness = field(default_factory=Readiness)
+    latest: dict[str, Any] | None = None  # newest version on the channel at the last check
+    created: float = field(default_factory=now)
+    updated: float = field(default_factory=now)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA,
+            "name": self.name,
+            "feed": self.feed,
+            "backend": self.backend,
+            "target": self.target,
+            "channel": self.channel,
+            "versions": self.versions,
+            "args": dict(self.args),
+            "memory": self.memory,
+            "networks": list(self.networks),
+            "disks": [d.to_json() for d in self.disks],
+            "current": self.current.to_json() if self.current else None,
+            "desired": self.desired,
+            "ready": asdict(self.ready),
+            "latest": self.latest,
+            "created": self.created,
+            "updated": self.updated,
+        }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Service:
+        d = migrate(d)
+        return cls(
+            name=d["name"],
+            feed=d["feed"],
+            backend=d["backend"],
+            target=d["target"],
+            channel=d.get("channel", "stable"),
+            versions=d.get("versions"),
+            args=dict(d.get("args") or {}),
+            memory=d.get("memory"),
+            networks=tuple(d.get("networks") or ()),
+            disks=tuple(Disk.from_json(x) for x in d.get("disks") or ()),
+            current=Selected.from_json(d["current"]) if d.get("current") else None,
+            desired=d.get("desired", "stopped"),
+            ready=Readiness(**(d.get("ready") or {})),
+            latest=d.get("latest"),
+            created=float(d.get("created", 0)),
+            updated=float(d.get("updated", 0)),
+        )
+
+
+def migrate(d: dict[str, Any]) -> dict[str, Any]:
+    """Bring a record written by an older 0xl up to SCHEMA; refuse one written by a newer 0xl."""
+    schema = d.get("schema")
+    if not isinstance(schema, int):
+        raise StateError("a service record has no schema version")
+    if schema > SCHEMA:
+        raise StateError(
+            f"service {d.get('name')} was written by a newer 0xl (schema {schema}; this one reads up to {SCHEMA})",
+            hint="upgrade 0xl",
+        )
+    # No older schemas exist yet; each future change adds a step here: `if schema == 1: ...; schema = 2`.
+    return d
+
+
+class Records:
+    """Service records under ZEROXL_HOME/services, one directory per service."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def dir(self, name: str) -> Path:
+        return self.root / name
+
+    def path(self, name: str) -> Path:
+        return self.root / name / "service.json"
+
+    def exists(self, name: str) -> bool:
+        return self.path(name).is_file()
+
+    def load(self, name: str) -> Service:
+        check_name(name)
+        path = self.path(name)
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            raise NotFoundError(f"no service named {name!r}", hint="see `0xl list`") from None
+        try:
+            return Service.from_json(json.loads(raw))
+        except (ValueError, KeyError, TypeError) as e:
+            raise StateError(f"the record of service {name} ({path}) cannot be read: {e}") from e
+
+    def save(self, svc: Service) -> None:
+        atomic.write_json(self.path(svc.name), svc.to_json())
+
+    def names(self) -> list[str]:
+        try:
+            entries = sorted(p.name for p in self.root.iterdir() if (p / "service.json").is_file())
+        except FileNotFoundError:
+            return []
+        return [n for n in entries if _NAME.fullmatch(n)]
