@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.support.feeds import FeedSite
 from tests.support.gpgkeys import Publisher, make_publisher
 from tests.support.http import StaticServer
+from tests.support.zx import Result, stop_everything, zx_inprocess, zx_process
 
 
 @pytest.fixture
@@ -40,3 +42,35 @@ def server(tmp_path: Path) -> Iterator[StaticServer]:
         yield srv
     finally:
         srv.stop()
+
+
+@pytest.fixture
+def site(server: StaticServer, publisher: Publisher) -> FeedSite:
+    """A feed site served on 127.0.0.1, signed by the session's publisher."""
+    return FeedSite(server.root, server.url, publisher)
+
+
+@pytest.fixture
+def zx(zhome: Path) -> Iterator[Callable[..., Result]]:
+    """Run `0xl` as a separate process against this test's ZEROXL_HOME; kills what it left running."""
+
+    def run(*args: str, input: str | None = None, timeout: float = 60) -> Result:
+        return zx_process(*args, home=zhome, input=input, timeout=timeout)
+
+    try:
+        yield run
+    finally:
+        stop_everything(zhome)
+
+
+@pytest.fixture
+def zxi(zhome: Path) -> Iterator[Callable[..., Result]]:
+    """Run `0xl` in this process through main(): the fast way to test refusals."""
+
+    def run(*args: str) -> Result:
+        return zx_inprocess(*args, home=zhome)
+
+    try:
+        yield run
+    finally:
+        stop_everything(zhome)

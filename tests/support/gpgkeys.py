@@ -33,11 +33,12 @@ class Publisher:
             capture_output=True,
         ).stdout
 
-    def sign(self, data: bytes) -> bytes:
-        """DATA followed by 0install's signature block, signed by the primary key."""
+    def sign(self, data: bytes, *, at: int | None = None) -> bytes:
+        """DATA followed by 0install's signature block, signed by the primary key (at time AT if given)."""
         if not data.endswith(b"\n"):
             data += b"\n"
-        sig = self.gpg("--detach-sign", "--local-user", self.fingerprint + "!", "--output", "-", input=data)
+        when = ["--faked-system-time", f"{at}!"] if at is not None else []
+        sig = self.gpg(*when, "--detach-sign", "--local-user", self.fingerprint + "!", "--output", "-", input=data)
         return data + b"<!-- Base64 Signature\n" + base64.encodebytes(sig) + b"\n-->\n"
 
     def armored_public_key(self) -> bytes:

@@ -28,6 +28,8 @@ def _parse_key(text: str) -> Key:
         parts.pop()
     else:
         parts.append("")
+    if not parts[0]:
+        raise ValueError(f"invalid version {text!r}: it must start with a number")
     key: list[int | tuple[int, ...]] = []
     for i, part in enumerate(parts):
         if i % 2 == 0:

@@ -1,0 +1,92 @@
+"""The core promise, end to end with real gpg, a feed served on 127.0.0.1 and real processes:
+add a signed feed, run it, see it answer, stop it, destroy it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.support.feeds import FeedSite, Impl
+from tests.support.zx import free_port, http_get, snapshot, wait_for
+
+
+def test_add_run_answer_stop_destroy(site: FeedSite, zx, zhome: Path) -> None:
+    url = site.publish("web", [Impl("1.0")])
+    port = free_port()
+    r = zx("add", "web", url, "--trust-key", site.publisher.fingerprint, "--arg", f"port={port}")
+    assert r.rc == 0, r
+    assert "added web" in r.out and "version 1.0" in r.out
+
+    listed = json.loads(zx("list", "--json").out)
+    assert [(s["name"], s["state"], s["version"], s["backend"], s["feed"]) for s in listed] == [
+        ("web", "stopped", "1.0", "unix", url)
+    ]
+
+    r = zx("run", "web")
+    assert r.rc == 0, r
+    assert wait_for(lambda: http_get(port) == "web 1.0\n"), zx("logs", "web").out
+
+    status = json.loads(zx("status", "web", "--json").out)
+    assert status["state"] == "running" and status["pid"] and status["restarts"] == 0
+    assert "listening on" in zx("logs", "web").out
+    assert zx("run", "web").out.strip() == "web is already running (version 1.0)"
+
+    r = zx("stop", "web")
+    assert r.rc == 0 and "stopped" in r.out, r
+    assert http_get(port) is None
+    assert json.loads(zx("status", "web", "--json").out)["state"] == "stopped"
+
+    r = zx("destroy", "web")
+    assert r.rc == 0, r
+    assert json.loads(zx("list", "--json").out) == []
+    assert not (zhome / "services" / "web").exists()
+
+
+def test_trust_key_is_recorded_for_the_feed_domain_only(site: FeedSite, zx, server) -> None:
+    url = site.publish("web", [Impl("1.0")])
+    assert zx("add", "web", url, "--trust-key", site.publisher.fingerprint).rc == 0
+    trusted = json.loads(zx("trust", "list", "--json").out)
+    assert trusted == [{"fingerprint": site.publisher.fingerprint, "domains": [server.domain]}]
+    # A second service from the same site needs no --trust-key any more.
+    assert zx("add", "web2", url).rc == 0
+
+
+def test_disk_is_a_sparse_file_the_program_can_find(site: FeedSite, zx, zhome: Path) -> None:
+    url = site.publish("web", [Impl("1.0")])
+    port = free_port()
+    r = zx("add", "web", url, "--trust-key", site.publisher.fingerprint, "--arg", f"port={port}", "--disk", "256M")
+    assert r.rc == 0, r
+    disk = zhome / "disks" / "web" / "data.img"
+    assert disk.stat().st_size == 256 << 20
+    assert disk.stat().st_blocks == 0  # sparse
+    assert zx("run", "web").rc == 0
+    assert wait_for(lambda: "listening" in zx("logs", "web").out)
+    assert f"env ZEROXL_DISK_DATA={disk}" in zx("logs", "web").out
+    assert (zhome / "services" / "web" / "data" / "data").resolve() == disk
+
+    r = zx("destroy", "web")
+    assert r.rc == 0 and "kept disk data" in r.out, r
+    assert disk.exists()
+    disks = json.loads(zx("disk", "list", "--json").out)
+    assert [(d["service"], d["name"], d["in_use"]) for d in disks] == [("web", "data", False)]
+
+    # Re-adding the service reuses its kept disk; a different size is refused rather than lost.
+    r = zx("add", "web", url, "--arg", f"port={port}", "--disk", "128M")
+    assert r.rc == 7 and "kept disk" in r.err, r
+    assert zx("add", "web", url, "--arg", f"port={port}", "--disk", "256M").rc == 0
+    assert zx("destroy", "web", "--delete-disks").rc == 0
+    assert not disk.exists()
+    assert json.loads(zx("disk", "list", "--json").out) == []
+
+
+def test_kept_disk_can_be_deleted_later(site: FeedSite, zx, zhome: Path) -> None:
+    url = site.publish("web", [Impl("1.0")])
+    assert zx("add", "web", url, "--trust-key", site.publisher.fingerprint, "--disk", "1M").rc == 0
+    r = zx("disk", "delete", "web", "data")
+    assert r.rc == 7, r  # still in use
+    assert zx("destroy", "web").rc == 0
+    before = snapshot(zhome)
+    assert zx("disk", "delete", "web", "nosuch").rc == 3
+    assert snapshot(zhome) == before
+    assert zx("disk", "delete", "web", "data").rc == 0
+    assert not (zhome / "disks" / "web" / "data.img").exists()

@@ -1,0 +1,194 @@
+"""Bad input gets one clear message and a documented exit status, and changes nothing.
+
+Each test starts from a home that already holds a service and a trusted key, makes one bad request,
+and checks the exit status, the message, and that store, trust, feeds, services and disks are as before.
+"""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from tests.support.feeds import FeedSite, Impl, pack, web_files
+from tests.support.gpgkeys import Publisher
+from tests.support.http import StaticServer
+from tests.support.zx import snapshot
+
+
+@pytest.fixture
+def home(site: FeedSite, zxi, zhome: Path) -> Path:
+    url = site.publish("base", [Impl("1.0")])
+    r = zxi("add", "base", url, "--trust-key", site.publisher.fingerprint)
+    assert r.rc == 0, r
+    return zhome
+
+
+def refused(zxi, home: Path, args: list[str], status: int, message: str) -> str:
+    before = snapshot(home)
+    r = zxi(*args)
+    assert r.rc == status, r
+    assert message in r.err, r
+    assert r.err.startswith("0xl: error: "), r
+    assert "Traceback" not in r.err
+    assert snapshot(home) == before, "the failed command changed ZEROXL_HOME"
+    return r.err
+
+
+def test_feed_edited_after_signing_is_refused(site: FeedSite, zxi, home: Path) -> None:
+    url = site.publish("web", [Impl("1.0")])
+    path = site.root / "web.xml"
+    path.write_bytes(path.read_bytes().replace(b"web test service", b"web evil service"))
+    refused(zxi, home, ["add", "web", url], 4, "modified after signing")
+
+
+def test_feed_signed_by_an_untrusted_key_is_refused_with_the_command_to_trust_it(
+    site: FeedSite, zxi, home: Path, other_publisher: Publisher, server: StaticServer
+) -> None:
+    url = site.publish("web", [Impl("1.0")], signer=other_publisher)
+    err = refused(zxi, home, ["add", "web", url], 4, "not trusted")
+    assert f"0xl trust add {other_publisher.fingerprint} --domain {server.domain}" in err
+
+
+def test_trust_key_that_did_not_sign_the_feed_is_refused(
+    site: FeedSite, zxi, home: Path, other_publisher: Publisher
+) -> None:
+    url = site.publish("web", [Impl("1.0")], signer=other_publisher)
+    refused(zxi, home, ["add", "web", url, "--trust-key", site.publisher.fingerprint], 4, "not trusted")
+
+
+def test_key_trusted_for_another_domain_is_refused(site: FeedSite, zxi, home: Path, other_publisher: Publisher) -> None:
+    assert zxi("trust", "add", other_publisher.fingerprint, "--domain", "example.org").rc == 0
+    url = site.publish("web", [Impl("1.0")], signer=other_publisher)
+    refused(zxi, home, ["add", "web", url], 4, "not trusted for 127.0.0.1")
+
+
+def test_replayed_older_feed_is_refused(site: FeedSite, zxi, home: Path) -> None:
+    # The base feed was signed now; an older signature of the same URL must not replace it.
+    url = site.publish("base", [Impl("1.0")], at=1_600_000_000)
+    err = refused(zxi, home, ["add", "web", url], 4, "before the copy already seen")
+    assert "2020-09-13" in err
+
+
+def test_feed_over_the_size_limit_is_refused(site: FeedSite, zxi, home: Path) -> None:
+    xml = site.feed_xml("web", [Impl("1.0")])
+    padded = xml.replace(b"</interface>", b"<!--" + b"x" * (5 << 20) + b"-->\n</interface>")
+    (site.root / "web.xml").write_bytes(site.publisher.sign(padded))
+    refused(zxi, home, ["add", "web", site.url("web")], 5, "larger than the limit")
+
+
+def test_entity_bomb_is_refused(site: FeedSite, zxi, home: Path) -> None:
+    xml = site.feed_xml("web", [Impl("1.0")])
+    bomb = xml.replace(
+        b'<?xml version="1.0" ?>',
+        b'<?xml version="1.0" ?>\n<!DOCTYPE i [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">'
+        b'<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;"><!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;">]>',
+    ).replace(b"<summary>web test service", b"<summary>&d;")
+    (site.root / "web.xml").write_bytes(site.publisher.sign(bomb))
+    refused(zxi, home, ["add", "web", site.url("web")], 4, "DTD or entities")
+
+
+def test_archive_larger_than_declared_is_refused(site: FeedSite, zxi, home: Path) -> None:
+    impl = Impl("1.0")
+    site.add_archive("web", impl)
+    impl.archive_size -= 10
+    url = site.publish("web", [impl])
+    refused(zxi, home, ["add", "web", url], 4, "bytes")
+
+
+def test_archive_with_another_digest_is_refused(site: FeedSite, zxi, home: Path) -> None:
+    impl = Impl("1.0")
+    site.add_archive("web", impl)
+    data, _ = pack(web_files("1.0-other"))
+    (site.root / "archives" / impl.href.rsplit("/", 1)[1]).write_bytes(data)
+    impl.archive_size = len(data)
+    url = site.publish("web", [impl])
+    refused(zxi, home, ["add", "web", url], 4, "digest")
+
+
+def hostile(site: FeedSite, name: str, member: tarfile.TarInfo, data: bytes = b"") -> str:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        ok = tarfile.TarInfo("bin/web")
+        body = b"#!/bin/sh\n"
+        ok.size, ok.mode = len(body), 0o755
+        tar.addfile(ok, io.BytesIO(body))
+        member.size = len(data)
+        tar.addfile(member, io.BytesIO(data) if data else None)
+    (site.root / "archives" / f"{name}.tar.gz").write_bytes(buf.getvalue())
+    impl = Impl(
+        "1.0", digest="A" * 52, archive_size=len(buf.getvalue()), href=f"{site.base_url}/archives/{name}.tar.gz"
+    )
+    return site.publish(name, [impl])
+
+
+def _symlink(name: str, target: str) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type, info.linkname = tarfile.SYMTYPE, target
+    return info
+
+
+@pytest.mark.parametrize(
+    ("member", "data"),
+    [
+        (tarfile.TarInfo("../escape"), b"x"),
+        (tarfile.TarInfo("/etc/escape"), b"x"),
+        (_symlink("link", "/etc/passwd"), b""),
+        (_symlink("link", "../../../../etc"), b""),
+    ],
+    ids=["dotdot", "absolute", "symlink-absolute", "symlink-relative"],
+)
+def test_archive_escaping_its_directory_is_refused(site: FeedSite, zxi, home: Path, member, data) -> None:
+    url = hostile(site, "web", member, data)
+    refused(zxi, home, ["add", "web", url], 4, "")
+
+
+def test_no_implementation_for_this_host_is_refused(site: FeedSite, zxi, home: Path) -> None:
+    url = site.publish("web", [Impl("1.0", arch="Xen-x86_64")])
+    refused(zxi, home, ["add", "web", url], 8, "no implementation")
+
+
+def test_no_version_in_range_is_refused(site: FeedSite, zxi, home: Path) -> None:
+    url = site.publish("web", [Impl("1.0"), Impl("2.0")])
+    refused(zxi, home, ["add", "web", url, "--version", "3.0.."], 8, "not in version range 3.0..")
+
+
+def test_unreachable_server_is_refused(site: FeedSite, zxi, home: Path, server: StaticServer) -> None:
+    url = site.publish("web", [Impl("1.0")])
+    server.stop()
+    refused(zxi, home, ["add", "web", url], 5, "cannot fetch feed")
+
+
+def test_missing_feed_is_a_download_error(site: FeedSite, zxi, home: Path) -> None:
+    refused(zxi, home, ["add", "web", site.url("nosuch")], 5, "HTTP 404")
+
+
+def test_unknown_service_is_not_found(zxi, home: Path) -> None:
+    for command in (
+        ["run", "nosuch"],
+        ["stop", "nosuch"],
+        ["status", "nosuch"],
+        ["destroy", "nosuch"],
+        ["logs", "nosuch"],
+    ):
+        refused(zxi, home, command, 3, "no service named 'nosuch'")
+
+
+def test_duplicate_name_is_refused(site: FeedSite, zxi, home: Path) -> None:
+    refused(zxi, home, ["add", "base", site.url("base")], 7, "exists already")
+
+
+@pytest.mark.parametrize("name", ["../x", "a b", "", "X", "a/b"])
+def test_unsafe_names_are_refused(site: FeedSite, zxi, home: Path, name: str) -> None:
+    refused(zxi, home, ["add", name, site.url("base")], 2, "invalid service name")
+
+
+@pytest.mark.parametrize("size", ["-1", "1Q", "0"])
+def test_bad_disk_sizes_are_refused(site: FeedSite, zxi, home: Path, size: str) -> None:
+    refused(zxi, home, ["add", "web", site.url("base"), f"--disk={size}"], 2, "invalid disk size")
+
+
+def test_bad_fingerprint_is_refused(site: FeedSite, zxi, home: Path) -> None:
+    refused(zxi, home, ["add", "web", site.url("base"), "--trust-key", "nonsense"], 2, "fingerprint")

@@ -1,0 +1,116 @@
+"""Running 0xl as its users do (a subprocess) and in-process (fast, for error paths), and checking
+that a failed command left ZEROXL_HOME as it was."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from zeroxl.cli.main import main
+
+# What "changes nothing" covers: everything but the keyring (gpg may import a key it fetched before the
+# trust decision, as 0install does), locks and scratch space.
+WATCHED = ("store", "trustdb.xml", "services", "feeds", "disks")
+
+
+@dataclass
+class Result:
+    rc: int
+    out: str
+    err: str
+
+    def __str__(self) -> str:
+        return f"exit {self.rc}\n--- stdout\n{self.out}--- stderr\n{self.err}"
+
+
+def zx_process(*args: str, home: Path, input: str | None = None, timeout: float = 60) -> Result:
+    """`0xl ARGS` as a separate process (stdin is not a terminal)."""
+    env = dict(os.environ, ZEROXL_HOME=str(home))
+    p = subprocess.run(
+        [sys.executable, "-m", "zeroxl", *args],
+        env=env,
+        input=input or "",
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    return Result(p.returncode, p.stdout, p.stderr)
+
+
+def zx_inprocess(*args: str, home: Path) -> Result:
+    """`0xl ARGS` called through `main()` in this process; ZEROXL_HOME must be set in os.environ."""
+    assert os.environ.get("ZEROXL_HOME") == str(home)
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        rc = main(list(args))
+    return Result(rc, out.getvalue(), err.getvalue())
+
+
+def snapshot(home: Path) -> dict[str, str]:
+    """A digest of every watched file and directory under HOME."""
+    snap: dict[str, str] = {}
+    for top in WATCHED:
+        base = home / top
+        if not base.exists():
+            continue
+        paths = [base, *base.rglob("*")] if base.is_dir() else [base]
+        for p in paths:
+            rel = str(p.relative_to(home))
+            if p.is_symlink():
+                snap[rel] = "link:" + os.readlink(p)
+            elif p.is_dir():
+                if any(p.iterdir()):
+                    snap[rel] = "dir"
+            else:
+                snap[rel] = hashlib.sha256(p.read_bytes()).hexdigest()
+    return snap
+
+
+def stop_everything(home: Path) -> None:
+    """Kill every supervisor and service process a test left running under HOME."""
+    for state in (home / "services").glob("*/unix/state.json"):
+        with contextlib.suppress(Exception):
+            d = json.loads(state.read_text())
+            for pid in (d.get("supervisor", {}).get("pid"), d.get("pid")):
+                if pid:
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.kill(int(pid), signal.SIGKILL)
+            if d.get("pid"):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(int(d["pid"]), signal.SIGKILL)
+
+
+def wait_for(predicate: object, timeout: float = 15.0, interval: float = 0.05) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return True
+        time.sleep(interval)
+    return False
+
+
+def http_get(port: int, timeout: float = 2.0) -> str | None:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=timeout) as r:
+            return r.read().decode()
+    except OSError:
+        return None
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

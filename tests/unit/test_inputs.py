@@ -1,0 +1,114 @@
+"""What the operator types is checked before anything is written: names, sizes, arguments, disks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from zeroxl import config
+from zeroxl.errors import PolicyError, UsageError
+from zeroxl.feeds.model import BlockDevice, BootArg, ServiceNeeds
+from zeroxl.services import check_args, parse_args, parse_disk_specs, plan_disks
+from zeroxl.state.service import check_name
+from zeroxl.units import format_size, parse_size
+
+
+@pytest.mark.parametrize("bad", ["../x", "a b", "", "A", "1abc", "x" * 32, "web-", "we/b", "web.1", "-web", "wéb"])
+def test_unsafe_service_names_are_refused(bad: str) -> None:
+    with pytest.raises(UsageError, match="invalid service name"):
+        check_name(bad)
+
+
+@pytest.mark.parametrize("good", ["web", "mail-2", "a", "x" * 31])
+def test_plain_service_names_are_accepted(good: str) -> None:
+    assert check_name(good) == good
+
+
+@pytest.mark.parametrize(
+    ("text", "n"), [("256M", 256 << 20), ("1G", 1 << 30), ("4096", 4096), ("2k", 2048), ("1GiB", 1 << 30)]
+)
+def test_sizes(text: str, n: int) -> None:
+    assert parse_size(text) == n
+
+
+@pytest.mark.parametrize("bad", ["-1", "1Q", "0", "", "M", "1.5G", "0M", " ", "1e9"])
+def test_bad_sizes_are_refused(bad: str) -> None:
+    with pytest.raises(UsageError, match="invalid size|greater than zero"):
+        parse_size(bad)
+
+
+def test_format_size_round_trips() -> None:
+    for n in (1, 1024, 256 << 20, 3 << 30, 1000):
+        assert parse_size(format_size(n)) == n
+
+
+def test_args_are_key_value_pairs() -> None:
+    assert parse_args(["port=8080", "ipv4=10.0.0.2/24", "empty="]) == {
+        "port": "8080",
+        "ipv4": "10.0.0.2/24",
+        "empty": "",
+    }
+    for bad in (["port"], ["Port=1"], ["--port=1"], ["a=1", "a=2"], ["a=x\ny"]):
+        with pytest.raises(UsageError):
+            parse_args(bad)
+
+
+NEEDS = ServiceNeeds(args=(BootArg("ipv4", r"[0-9./]+", required=True), BootArg("mode", "a|b", default="a")))
+
+
+def test_declared_args_must_match_their_patterns() -> None:
+    assert check_args({"ipv4": "10.0.0.2/24"}, NEEDS, declared_only=True)
+    with pytest.raises(UsageError, match="does not match"):
+        check_args({"ipv4": "10.0.0.2 extra=1"}, NEEDS, declared_only=True)
+    with pytest.raises(UsageError, match="does not declare"):
+        check_args({"ipv4": "1", "console": "x"}, NEEDS, declared_only=False)
+    with pytest.raises(UsageError, match="needs --arg ipv4"):
+        check_args({"mode": "b"}, NEEDS, declared_only=True)
+
+
+def test_undeclared_args_pass_only_to_processes_of_feeds_that_declare_none() -> None:
+    assert check_args({"port": "80"}, ServiceNeeds(), declared_only=False) == {"port": "80"}
+    with pytest.raises(UsageError):
+        check_args({"port": "80"}, ServiceNeeds(), declared_only=True)
+
+
+def test_disks_map_onto_declared_blocks() -> None:
+    needs = ServiceNeeds(blocks=(BlockDevice("storage", 64 << 20), BlockDevice("log", 1 << 20)))
+    assert plan_disks(parse_disk_specs(["256M", "log=8M"]), needs, None) == [("storage", 256 << 20), ("log", 8 << 20)]
+    with pytest.raises(UsageError, match="below"):
+        plan_disks(parse_disk_specs(["1M", "log=1M"]), needs, None)
+    with pytest.raises(UsageError, match="needs a disk 'log'"):
+        plan_disks(parse_disk_specs(["256M"]), needs, None)
+    with pytest.raises(UsageError, match="declares no such disk"):
+        plan_disks(parse_disk_specs(["256M", "log=1M", "other=1M"]), needs, None)
+    with pytest.raises(PolicyError, match="over the host's limit"):
+        plan_disks(parse_disk_specs(["2G", "log=1M"]), needs, 1 << 30)
+
+
+def test_one_unnamed_disk_without_declared_blocks_is_called_data() -> None:
+    assert plan_disks(parse_disk_specs(["256M"]), ServiceNeeds(), None) == [("data", 256 << 20)]
+    with pytest.raises(UsageError, match="more unnamed"):
+        plan_disks(parse_disk_specs(["1M", "2M"]), ServiceNeeds(), None)
+    for bad in (["x=0"], ["-1"], ["1Q"], ["../a=1M"]):
+        with pytest.raises(UsageError):
+            parse_disk_specs(bad)
+
+
+def test_config_is_typed(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    assert config.load(path) == config.Config()
+    path.write_text(
+        '[policy]\nmax_memory = 512\nmax_disk_size = "10G"\nbridges = ["xenbr0"]\n[disks]\nvolume_group = "vg0"\n'
+    )
+    c = config.load(path)
+    assert (c.policy.max_memory, c.policy.max_disk_size, c.policy.bridges, c.volume_group) == (
+        512,
+        10 << 30,
+        ("xenbr0",),
+        "vg0",
+    )
+    for bad in ('[policy]\nmax_memory = "lots"\n', "[policy\n", '[policy]\nbridges = "xenbr0"\n', "policy = 1\n"):
+        path.write_text(bad)
+        with pytest.raises(UsageError, match="config.toml|not valid TOML"):
+            config.load(path)

@@ -1,0 +1,142 @@
+"""Feed XML to the typed model: inheritance, refusals, and the service-needs namespace."""
+
+from __future__ import annotations
+
+import pytest
+
+from zeroxl.feeds.model import Archive, FileSource, Recipe, Stability
+from zeroxl.feeds.parse import FeedFormatError, parse_feed
+
+URL = "http://example.org/web.xml"
+HEAD = (
+    f'<?xml version="1.0"?>\n<interface xmlns="http://zero-install.sourceforge.net/2004/injector/interface" uri="{URL}"'
+)
+NEEDS = 'xmlns:s="urn:x-0xl:service:1"'
+
+
+def feed(body: str, extra: str = "") -> bytes:
+    return f"{HEAD} {extra}><name>web</name><summary>a web server</summary>{body}</interface>".encode()
+
+
+def test_groups_pass_attributes_and_commands_down() -> None:
+    f = parse_feed(
+        feed(
+            """<group arch="Linux-x86_64" stability="stable" license="MIT">
+                 <command name="run" path="bin/web"><arg>--quiet</arg></command>
+                 <group version="1.0">
+                   <implementation id="sha256new_AAA" released="2026-01-01">
+                     <manifest-digest sha256new="AAA"/><archive href="http://x/a.tgz" size="10" extract="web-1.0"/>
+                   </implementation>
+                 </group>
+                 <implementation id="b" version="2.0" stability="testing" main="bin/other">
+                   <manifest-digest sha256new="BBB"/><file href="http://x/b" size="3" dest="bin/other" executable="true"/>
+                 </implementation>
+               </group>"""
+        ),
+        url=URL,
+    )
+    a, b = f.implementations
+    assert (str(a.version), str(a.arch), a.stability, a.license) == ("1.0", "Linux-x86_64", Stability.STABLE, "MIT")
+    assert a.commands["run"].path == "bin/web" and a.commands["run"].args == ("--quiet",)
+    assert a.retrievals == (Archive("http://x/a.tgz", 10, extract="web-1.0"),)
+    assert a.store_name == "sha256new_AAA"
+    assert b.stability is Stability.TESTING
+    assert b.commands["run"].path == "bin/web"  # an inherited <command> wins over the deprecated main=
+    assert b.retrievals == (FileSource("http://x/b", 3, "bin/other", executable=True),)
+
+
+def test_recipe_steps_are_read_and_unknown_steps_make_it_unusable() -> None:
+    f = parse_feed(
+        feed(
+            """<implementation id="a" version="1"><manifest-digest sha256new="A"/>
+                 <recipe><archive href="http://x/a.tgz" size="5"/><rename source="a" dest="b"/><remove path="c"/></recipe>
+                 <recipe><archive href="http://x/a.tgz" size="5"/><copy-from id="x"/></recipe>
+               </implementation>"""
+        ),
+        url=URL,
+    )
+    (recipe,) = f.implementations[0].retrievals
+    assert isinstance(recipe, Recipe) and len(recipe.steps) == 3
+
+
+def test_url_mismatch_is_refused() -> None:
+    with pytest.raises(FeedFormatError, match="URL mismatch"):
+        parse_feed(feed(""), url="http://evil.example/web.xml")
+
+
+def test_entity_bomb_is_refused() -> None:
+    bomb = (
+        b'<?xml version="1.0"?>\n<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;">'
+        b'<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;">]>\n'
+        b'<interface xmlns="http://zero-install.sourceforge.net/2004/injector/interface"><name>&lol3;</name></interface>'
+    )
+    with pytest.raises(FeedFormatError, match="DTD or entities"):
+        parse_feed(bomb, url=URL)
+
+
+@pytest.mark.parametrize(
+    ("xml", "message"),
+    [
+        ("<not-a-feed/>", "not well-formed|not a 0install feed"),
+        (f"{HEAD}><summary>s</summary></interface>", "no <name>"),
+        (f'{HEAD}><name>n</name><implementation version="1"/></interface>', "has no id"),
+        (f'{HEAD}><name>n</name><implementation id="a"/></interface>', "no version"),
+        (f'{HEAD}><name>n</name><implementation id="a" version="x"/></interface>', "invalid version"),
+        (f'{HEAD}><name>n</name><implementation id="a" version="1" arch="Linux"/></interface>', "invalid arch"),
+        (f'{HEAD}><name>n</name><implementation id="a" version="1" stability="great"/></interface>', "stability"),
+        (
+            f'{HEAD}><name>n</name><implementation id="a" version="1"><archive href="h" size="-1"/></implementation></interface>',
+            "not a whole number",
+        ),
+    ],
+)
+def test_malformed_feeds_are_refused_with_a_reason(xml: str, message: str) -> None:
+    with pytest.raises(FeedFormatError, match=message):
+        parse_feed(xml.encode(), url=URL)
+
+
+def needs(inner: str, attrs: str = "") -> bytes:
+    return feed(
+        f'<implementation id="a" version="1" arch="Xen-x86_64"><manifest-digest sha256new="A"/>'
+        f"<s:needs {attrs}>{inner}</s:needs></implementation>",
+        NEEDS,
+    )
+
+
+def test_service_needs_are_typed() -> None:
+    f = parse_feed(
+        needs(
+            '<s:block name="storage" min-size="64M"/><s:network name="service"/>'
+            '<s:arg name="ipv4" pattern="[0-9./]+" required="true"/><s:arg name="mode" pattern="a|b" default="a"/>',
+            'memory-min="32" memory="128" xen-type="pv"',
+        ),
+        url=URL,
+    )
+    n = f.implementations[0].needs
+    assert (n.memory_min, n.memory, n.xen_type) == (32, 128, "pv")
+    assert [(b.name, b.min_size) for b in n.blocks] == [("storage", 64 << 20)]
+    assert n.networks == ("service",)
+    assert n.arg("ipv4") is not None and n.arg("ipv4").required  # type: ignore[union-attr]
+    assert n.arg("mode").default == "a"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("inner", "attrs", "message"),
+    [
+        ("", 'memory="0"', "memory"),
+        ("", 'memory="lots"', "memory"),
+        ("", 'memory-min="64" memory="32"', "below memory-min"),
+        ("", 'xen-type="hvm"', "xen-type"),
+        ('<s:block name="../etc" />', "", "not a short lower-case identifier"),
+        ('<s:block name="a" min-size="1Q"/>', "", "min-size"),
+        ('<s:network name="A B"/>', "", "identifier"),
+        ('<s:arg name="ip"/>', "", "no pattern"),
+        ('<s:arg name="ip" pattern="(["/>', "", "invalid pattern"),
+        ('<s:arg name="ip" pattern="[0-9]+" default="x"/>', "", "does not match its own pattern"),
+        ('<s:arg name="ip" pattern="x"/><s:arg name="ip" pattern="y"/>', "", "declared twice"),
+        ("<s:kernel-cmdline>evil</s:kernel-cmdline>", "", "unknown element"),
+    ],
+)
+def test_nonsense_needs_are_refused(inner: str, attrs: str, message: str) -> None:
+    with pytest.raises(FeedFormatError, match=message):
+        parse_feed(needs(inner, attrs), url=URL)
