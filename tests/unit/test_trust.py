@@ -169,14 +169,19 @@ def test_database_is_written_byte_for_byte_as_0install_writes_it() -> None:
     assert TrustDB.from_bytes(expected) == db
 
 
-def test_keys_and_domains_are_sorted_as_0install_sorts_them() -> None:
-    db = TrustDB([(OTHER, ["z.example", "*", "a.example:80"]), (PRIMARY, ["b.example"])])
+def test_keys_and_domains_are_ordered_as_0install_orders_them() -> None:
+    # Keys in descending order of fingerprint, domains ascending: checked against 0install's own
+    # output in tests/integration/test_trust_interop.py.
+    db = TrustDB([(PRIMARY, ["b.example"]), (OTHER, ["z.example", "*", "a.example:80"]), (SUBKEY, ["c"])])
     assert db.to_bytes() == (
         HEAD + f'<trusted-keys xmlns="{TRUST_NS}">'.encode()
-        + f'<key fingerprint="{PRIMARY}"><domain value="b.example"/></key>'.encode()
         + f'<key fingerprint="{OTHER}"><domain value="*"/><domain value="a.example:80"/>'.encode()
-        + b'<domain value="z.example"/></key></trusted-keys>'
+        + b'<domain value="z.example"/></key>'
+        + f'<key fingerprint="{PRIMARY}"><domain value="b.example"/></key>'.encode()
+        + f'<key fingerprint="{SUBKEY}"><domain value="c"/></key>'.encode()
+        + b"</trusted-keys>"
     )
+    assert [fpr for fpr, _ in db.entries()] == [SUBKEY, PRIMARY, OTHER]
 
 
 def test_empty_database_is_an_empty_root_element() -> None:

@@ -165,13 +165,18 @@ class TrustDB:
         return db
 
     def to_bytes(self) -> bytes:
-        """The database as 0install writes it: XML declaration, no indentation, sorted, no final newline."""
+        """The database as 0install writes it: XML declaration, no indentation, no final newline.
+
+        Keys come in *descending* order of fingerprint and domains in ascending order: 0install
+        folds its sorted map of keys into a list back to front (XString.Map.map_bindings), and
+        lists each key's set of domains in order.
+        """
         parts = [f'<?xml version="1.0" encoding="UTF-8"?>\n<trusted-keys xmlns="{TRUST_NS}"']
         if not self._keys:
             parts.append("/>")
         else:
             parts.append(">")
-            for fpr, domains in self.entries():
+            for fpr, domains in reversed(self.entries()):
                 parts.append(f'<key fingerprint="{_attr(fpr)}">')
                 parts.extend(f'<domain value="{_attr(d)}"/>' for d in domains)
                 parts.append("</key>")
@@ -221,7 +226,7 @@ class TrustDB:
         return True
 
     def entries(self) -> list[tuple[str, list[str]]]:
-        """(fingerprint, sorted domains) for every key, sorted by fingerprint, as 0install orders them."""
+        """(fingerprint, sorted domains) for every key, sorted by fingerprint."""
         return [(fpr, sorted(self._keys[fpr])) for fpr in sorted(self._keys)]
 
     def __eq__(self, other: object) -> bool:
