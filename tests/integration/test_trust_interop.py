@@ -64,6 +64,14 @@ class ZeroInstall:
             check=False,
         )
 
+    def import_key(self, pub: Publisher) -> None:
+        subprocess.run(
+            ["gpg", "--batch", "--homedir", self.gnupghome, "--import"],
+            input=pub.armored_public_key(),
+            capture_output=True,
+            check=True,
+        )
+
     def download(self, url: str, answer: str | None = None) -> subprocess.CompletedProcess[str]:
         return self.run("download", "--xml", url, answer=answer)
 
@@ -181,19 +189,23 @@ def downloaded(zi: ZeroInstall, site: Site) -> bool:
 # -- 0xl's trust database, read by 0install ----------------------------------------------------------
 
 
-def test_trustdb_written_by_0xl_lets_0install_download_without_a_prompt(
+def test_trustdb_written_by_0xl_lets_0install_select_and_download_without_a_prompt(
     zi: ZeroInstall, site: Site, publisher: Publisher
 ) -> None:
     site.publish(publisher.sign(site.feed()))
-    site.publish_key(publisher)
+    zi.import_key(publisher)  # 0install's keyring already holds the key: nothing is fetched for it
     TrustDB([(publisher.fingerprint, [domain_of(site.url)])]).save(zi.trustdb)
 
+    selected = zi.run("select", "--xml", site.url)
     done = zi.download(site.url)
 
+    assert selected.returncode == 0, selected.stderr
+    assert site.digest in selected.stdout
     assert done.returncode == 0, done.stderr
-    assert "[Y/N]" not in done.stderr
+    assert "[Y/N]" not in selected.stderr + done.stderr
     assert site.digest in done.stdout
     assert downloaded(zi, site)
+    assert not [r for r in site.server.requests if r.endswith(".gpg")]
 
 
 def test_without_trust_0install_asks_and_fails_with_stdin_closed(
