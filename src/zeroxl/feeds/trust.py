@@ -36,7 +36,7 @@ _FINGERPRINT = re.compile(r"[0-9A-F]{40}")
 _DOMAIN_OF_URL = re.compile(r"https?://(?:[^/]*@)?([^*/]+)/")
 # What `domain_of` can return for a URL one can fetch: printable ASCII (hosts in URLs are ASCII,
 # international names as punycode), no slash, no star. Kept this narrow so a saved file is always XML.
-_SITE = re.compile(r"[!-)+-.0-~]+")
+_SITE = re.compile(r"[\x21-\x29\x2b-\x2e\x30-\x7e]+")  # '!'..'~' except '*' (0x2a) and '/' (0x2f)
 
 
 class UntrustedKey(VerificationError):
