@@ -1,0 +1,319 @@
+"""The trust database in 0install's format, trust domains, and the decisions made on them (no IO)."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from zeroxl.errors import StateError, UsageError
+from zeroxl.feeds.gpg import SigInfo
+from zeroxl.feeds.trust import (
+    TRUST_NS,
+    ReplayedFeed,
+    TrustDB,
+    UntrustedKey,
+    check_not_replayed,
+    check_trusted,
+    domain_of,
+    normalise_fingerprint,
+)
+
+PRIMARY = "8CE381503423072CB0F14C5C398DB73A2908A249"
+SUBKEY = "33E7F5A0D5C919247A81D96E6F03C8F32EFF4C29"
+OTHER = "B2D86688EC680A5F170306F1520CB69191349AE8"
+SITE_CHARS = st.characters(min_codepoint=0x21, max_codepoint=0x7E, exclude_characters="/*")
+HEAD = b'<?xml version="1.0" encoding="UTF-8"?>\n'
+
+
+def keys(inner: str) -> bytes:
+    """A database document with INNER inside its root element."""
+    return f'<trusted-keys xmlns="{TRUST_NS}">{inner}</trusted-keys>'.encode()
+
+
+def sig(fpr: str = PRIMARY, ts: int = 1_700_000_000, primary: str = PRIMARY) -> SigInfo:
+    return SigInfo(fingerprint=fpr, primary_fingerprint=primary, timestamp=ts)
+
+
+# -- fingerprints -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        PRIMARY,
+        PRIMARY.lower(),
+        "8CE3 8150 3423 072C B0F1  4C5C 398D B73A 2908 A249",  # as gpg prints it for people
+        f"  {PRIMARY}\n",
+    ],
+)
+def test_fingerprint_spellings_normalise_to_upper_hex(text: str) -> None:
+    assert normalise_fingerprint(text) == PRIMARY
+
+
+@pytest.mark.parametrize(
+    "text", ["", PRIMARY[:-1], PRIMARY + "0", "0x" + PRIMARY[2:], PRIMARY[:-1] + "G", "398DB73A2908A249", "*"]
+)
+def test_anything_but_a_fingerprint_is_a_usage_error(text: str) -> None:
+    with pytest.raises(UsageError, match="not an OpenPGP fingerprint"):
+        normalise_fingerprint(text)
+
+
+# -- trust domains, as 0install's Trust.domain_from_url ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "domain"),
+    [
+        ("http://example.org/feed.xml", "example.org"),
+        ("https://example.org/a/b/feed.xml", "example.org"),
+        ("http://example.org:8080/feed.xml", "example.org:8080"),
+        # The port is kept as written: a default port is not dropped, so it is another domain.
+        ("http://example.org:80/feed.xml", "example.org:80"),
+        ("https://example.org:443/feed.xml", "example.org:443"),
+        # Case is kept too (0install compares domains as strings).
+        ("http://Example.ORG/feed.xml", "Example.ORG"),
+        # User info is not part of the domain; the match for it is greedy, up to the last '@'.
+        ("http://user:pw@example.org/feed.xml", "example.org"),
+        ("http://a@b@example.org/feed.xml", "example.org"),
+        ("http://[::1]:8080/feed.xml", "[::1]:8080"),
+        ("http://127.0.0.1:43689/feeds/hello.xml", "127.0.0.1:43689"),
+    ],
+)
+def test_domain_is_host_and_port_as_0install_computes_it(url: str, domain: str) -> None:
+    assert domain_of(url) == domain
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://example.org",  # 0install requires a slash after the host
+        "ftp://example.org/feed.xml",
+        "HTTP://example.org/feed.xml",  # the scheme is matched case-sensitively
+        "file:///srv/feed.xml",
+        "/srv/feed.xml",
+        "http:///feed.xml",
+        "http://*.example.org/feed.xml",  # no '*' in a host: a feed can never be in domain '*'
+    ],
+)
+def test_url_without_a_domain_is_refused(url: str) -> None:
+    with pytest.raises(UsageError, match="cannot tell which site"):
+        domain_of(url)
+
+
+# -- the database -----------------------------------------------------------------------------------
+
+
+def test_key_is_trusted_only_for_its_domains() -> None:
+    db = TrustDB()
+    db.add(PRIMARY, "example.org")
+    assert db.trusted(PRIMARY, "example.org")
+    assert not db.trusted(PRIMARY, "example.org:8080")
+    assert not db.trusted(PRIMARY, "evil.example")
+    assert not db.trusted(OTHER, "example.org")
+
+
+def test_star_domain_trusts_a_key_everywhere() -> None:
+    db = TrustDB([(PRIMARY, ["*"])])
+    assert db.trusted(PRIMARY, "example.org")
+    assert db.trusted(PRIMARY, "127.0.0.1:1234")
+    assert not db.trusted(OTHER, "example.org")
+
+
+def test_add_and_remove_report_whether_anything_changed() -> None:
+    db = TrustDB()
+    assert db.add(PRIMARY.lower(), "a.example")
+    assert not db.add(PRIMARY, "a.example")
+    assert db.add(PRIMARY, "b.example")
+    assert db.entries() == [(PRIMARY, ["a.example", "b.example"])]
+    assert not db.remove(PRIMARY, "c.example")
+    assert not db.remove(OTHER)
+    assert db.remove(PRIMARY, "a.example")
+    assert db.entries() == [(PRIMARY, ["b.example"])]
+    assert db.remove(PRIMARY, "b.example")  # the last domain takes the key with it, as in 0install
+    assert db.entries() == []
+    db.add(PRIMARY, "a.example")
+    db.add(PRIMARY, "b.example")
+    assert db.remove(PRIMARY)
+    assert db.entries() == []
+
+
+@pytest.mark.parametrize("domain", ["", "a b", "a.org/path", "*.a.org", "a\nb", "caf\u00e9.example"])
+def test_domain_that_names_no_site_is_refused(domain: str) -> None:
+    with pytest.raises(UsageError):
+        TrustDB().add(PRIMARY, domain)
+
+
+def test_bad_fingerprint_is_refused_before_anything_changes() -> None:
+    db = TrustDB()
+    with pytest.raises(UsageError):
+        db.add("not a key", "example.org")
+    with pytest.raises(UsageError):
+        db.add(PRIMARY, "a/b")
+    assert db.entries() == []
+
+
+def test_database_is_written_byte_for_byte_as_0install_writes_it() -> None:
+    # What 0install 2.18 wrote after trusting a key (captured from a real run): declaration and
+    # newline, default namespace on the root, no whitespace, no final newline.
+    expected = (
+        HEAD + b'<trusted-keys xmlns="http://zero-install.sourceforge.net/2007/injector/trust">'
+        b'<key fingerprint="26F63AAA43ACCC687059367932FCA8FFE30BE351">'
+        b'<domain value="127.0.0.1:43689"/></key></trusted-keys>'
+    )
+    db = TrustDB([("26F63AAA43ACCC687059367932FCA8FFE30BE351", ["127.0.0.1:43689"])])
+    assert db.to_bytes() == expected
+    assert TrustDB.from_bytes(expected) == db
+
+
+def test_keys_and_domains_are_ordered_as_0install_orders_them() -> None:
+    # Keys in descending order of fingerprint, domains ascending: checked against 0install's own
+    # output in tests/integration/test_trust_interop.py.
+    db = TrustDB([(PRIMARY, ["b.example"]), (OTHER, ["z.example", "*", "a.example:80"]), (SUBKEY, ["c"])])
+    assert db.to_bytes() == (
+        HEAD + f'<trusted-keys xmlns="{TRUST_NS}">'.encode()
+        + f'<key fingerprint="{OTHER}"><domain value="*"/><domain value="a.example:80"/>'.encode()
+        + b'<domain value="z.example"/></key>'
+        + f'<key fingerprint="{PRIMARY}"><domain value="b.example"/></key>'.encode()
+        + f'<key fingerprint="{SUBKEY}"><domain value="c"/></key>'.encode()
+        + b"</trusted-keys>"
+    )
+    assert [fpr for fpr, _ in db.entries()] == [SUBKEY, PRIMARY, OTHER]
+
+
+def test_empty_database_is_an_empty_root_element() -> None:
+    assert TrustDB().to_bytes() == HEAD + f'<trusted-keys xmlns="{TRUST_NS}"/>'.encode()
+
+
+def test_hand_written_database_with_whitespace_and_prefixes_is_read() -> None:
+    data = f"""<?xml version='1.0'?>
+<!-- trusted by hand -->
+<t:trusted-keys xmlns:t="{TRUST_NS}">
+  <t:key fingerprint="{PRIMARY}">
+    <t:domain value="example.org"/>
+    <t:domain value="example.org:8443"/>
+  </t:key>
+  <t:key fingerprint="{OTHER}"/>
+  <other xmlns="urn:x-unknown"/>
+</t:trusted-keys>
+""".encode()
+    db = TrustDB.from_bytes(data)
+    assert db.entries() == [(PRIMARY, ["example.org", "example.org:8443"])]
+
+
+def test_missing_file_is_an_empty_database(tmp_path: Path) -> None:
+    assert TrustDB.load(tmp_path / "trustdb.xml").entries() == []
+
+
+def test_save_then_load_round_trips_and_is_world_readable(tmp_path: Path) -> None:
+    path = tmp_path / "home" / "trustdb.xml"
+    db = TrustDB([(PRIMARY, ["example.org", "*"]), (SUBKEY, ["127.0.0.1:8000"])])
+    db.save(path)
+    assert TrustDB.load(path) == db
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    assert [p.name for p in path.parent.iterdir()] == ["trustdb.xml"]  # no temporary file left
+
+
+@given(
+    st.dictionaries(
+        st.text(alphabet="0123456789ABCDEF", min_size=40, max_size=40),
+        st.sets(
+            st.text(alphabet=SITE_CHARS, min_size=1) | st.just("*"),
+            min_size=1,
+            max_size=4,
+        ),
+        max_size=5,
+    )
+)
+def test_any_database_survives_writing_and_reading(keys: dict[str, set[str]]) -> None:
+    db = TrustDB(keys.items())
+    again = TrustDB.from_bytes(db.to_bytes())
+    assert again == db
+    assert again.to_bytes() == db.to_bytes()
+
+
+def test_special_characters_are_escaped_as_0install_escapes_them() -> None:
+    db = TrustDB([(PRIMARY, ['a&b<c>"d\'e'])])
+    assert b'<domain value="a&amp;b&lt;c&gt;&quot;d\'e"/>' in db.to_bytes()
+
+
+@pytest.mark.parametrize(
+    ("data", "why"),
+    [
+        (b"", "corrupt"),
+        (b"<trusted-keys", "corrupt"),
+        (HEAD + f'<trusted-keys xmlns="{TRUST_NS}"><key fingerprint="{PRIMARY}">'.encode(), "corrupt"),
+        (b"<trusted-keys/>", "not trusted-keys in namespace"),  # 0install would ignore every key here
+        (f'<trust xmlns="{TRUST_NS}"/>'.encode(), "not trusted-keys"),
+        (keys('<key><domain value="a"/></key>'), "no fingerprint"),
+        (keys(f'<key fingerprint="{PRIMARY}"><domain/></key>'), "has no value"),
+        (keys(f'<key fingerprint="{PRIMARY.lower()}"><domain value="a"/></key>'), "upper-case"),
+        (
+            keys(f'<key fingerprint="{PRIMARY}"><domain value="a"/></key>' * 2),
+            "listed twice",
+        ),
+    ],
+)
+def test_corrupt_database_is_an_error_not_an_empty_database(data: bytes, why: str) -> None:
+    with pytest.raises(StateError, match=why):
+        TrustDB.from_bytes(data)
+
+
+def test_entity_expansion_in_the_database_is_refused() -> None:
+    bomb = b'<?xml version="1.0"?><!DOCTYPE t [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;">]>' + keys(
+        f'<key fingerprint="{PRIMARY}"><domain value="&b;"/></key>'
+    )
+    with pytest.raises(StateError, match="corrupt"):
+        TrustDB.from_bytes(bomb)
+
+
+def test_unreadable_database_is_a_state_error(tmp_path: Path) -> None:
+    (tmp_path / "trustdb.xml").mkdir()
+    with pytest.raises(StateError, match="cannot read"):
+        TrustDB.load(tmp_path / "trustdb.xml")
+
+
+# -- decisions --------------------------------------------------------------------------------------
+
+
+def test_signature_by_a_trusted_key_is_accepted() -> None:
+    check_trusted(sig(), "example.org", TrustDB([(PRIMARY, ["example.org"])]))
+
+
+def test_signature_by_a_key_trusted_for_another_site_is_refused() -> None:
+    db = TrustDB([(PRIMARY, ["example.org"])])
+    with pytest.raises(UntrustedKey) as e:
+        check_trusted(sig(), "evil.example", db)
+    assert (e.value.fingerprint, e.value.domain) == (PRIMARY, "evil.example")
+    assert "not trusted to sign feeds from evil.example" in e.value.message
+    assert e.value.exit_status == 4
+
+
+def test_trusting_the_primary_key_does_not_cover_a_signing_subkey() -> None:
+    # As 0install: trust is keyed on the fingerprint gpg reports in VALIDSIG, the subkey's.
+    db = TrustDB([(PRIMARY, ["example.org"])])
+    with pytest.raises(UntrustedKey) as e:
+        check_trusted(sig(fpr=SUBKEY), "example.org", db)
+    assert e.value.fingerprint == SUBKEY
+    check_trusted(sig(fpr=SUBKEY), "example.org", TrustDB([(SUBKEY, ["example.org"])]))
+
+
+def test_expired_or_revoked_key_is_judged_by_trust_alone_as_in_0install() -> None:
+    db = TrustDB([(PRIMARY, ["example.org"])])
+    worn = SigInfo(PRIMARY, PRIMARY, 1, key_expired=True, key_revoked=True)
+    check_trusted(worn, "example.org", db)
+
+
+def test_replayed_older_feed_is_refused() -> None:
+    with pytest.raises(ReplayedFeed, match="before the copy 0xl already has") as e:
+        check_not_replayed(sig(ts=1000), sig(ts=2000), feed_url="http://example.org/f.xml")
+    assert e.value.exit_status == 4
+
+
+def test_same_or_newer_feed_is_not_a_replay() -> None:
+    check_not_replayed(sig(ts=2000), sig(ts=2000), feed_url="http://example.org/f.xml")
+    check_not_replayed(sig(ts=2001), sig(ts=2000), feed_url="http://example.org/f.xml")
+    check_not_replayed(sig(ts=5), None, feed_url="http://example.org/f.xml")
