@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -21,15 +22,23 @@ def zhome(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
+def _stop_agent(pub: Publisher) -> None:
+    subprocess.run(["gpgconf", "--homedir", str(pub.gnupghome), "--kill", "gpg-agent"], check=False)
+
+
 @pytest.fixture(scope="session")
-def publisher(tmp_path_factory: pytest.TempPathFactory) -> Publisher:
+def publisher(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Publisher]:
     """A publisher's signing key, made once per test session (key generation is the slow part)."""
-    return make_publisher(tmp_path_factory.mktemp("publisher") / "gnupg")
+    pub = make_publisher(tmp_path_factory.mktemp("publisher") / "gnupg")
+    yield pub
+    _stop_agent(pub)
 
 
 @pytest.fixture(scope="session")
-def other_publisher(tmp_path_factory: pytest.TempPathFactory) -> Publisher:
-    return make_publisher(tmp_path_factory.mktemp("other") / "gnupg", "Other Publisher", "other@example.org")
+def other_publisher(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Publisher]:
+    pub = make_publisher(tmp_path_factory.mktemp("other") / "gnupg", "Other Publisher", "other@example.org")
+    yield pub
+    _stop_agent(pub)
 
 
 @pytest.fixture

@@ -13,14 +13,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from zeroxl.config import Config
-from zeroxl.errors import DownloadError, VerificationError
+from zeroxl.errors import DownloadError
 from zeroxl.feeds.cache import CachedFeed, FeedCache
 from zeroxl.feeds.fetch import Fetcher, is_remote
 from zeroxl.feeds.gpg import Gpg, SigInfo
 from zeroxl.feeds.model import Feed
 from zeroxl.feeds.parse import parse_feed
 from zeroxl.feeds.signature import split_signed
-from zeroxl.feeds.trust import TrustDB, UntrustedKey, check_trusted, domain_of
+from zeroxl.feeds.trust import ReplayedFeed, TrustDB, UntrustedKey, check_trusted, domain_of
 from zeroxl.feeds.verify import verify_feed
 from zeroxl.paths import Home
 from zeroxl.state.lock import locked
@@ -93,11 +93,7 @@ class FeedLoader:
         domain = trust_domain(url)
         new_trust = self._decide_trust(sig, domain, url, trust_key, confirm)
         if cached is not None and sig.timestamp < cached.signed:
-            raise VerificationError(
-                f"feed {url} was refused: it was signed at {_iso(sig.timestamp)}, before the copy already "
-                f"seen (signed at {_iso(cached.signed)})",
-                hint="a server, or someone in between, is replaying an old version of the feed",
-            )
+            raise ReplayedFeed(url, cached.signed, sig.timestamp)
         signed_part, _ = split_signed(data)
         feed = parse_feed(signed_part, url=url, check_uri=is_remote(url))
         entry = CachedFeed(
@@ -146,13 +142,7 @@ class FeedLoader:
                 return (sig.fingerprint, domain)
             if confirm is not None and trust_key is None and confirm(self.describe_key(sig, domain, url)):
                 return (sig.fingerprint, domain)
-            raise UntrustedKey(
-                f"feed {url} is signed by key {sig.fingerprint}, which is not trusted for {domain}"
-                + (f" (--trust-key named {trust_key})" if trust_key else ""),
-                fingerprint=sig.fingerprint,
-                domain=domain,
-                hint=f"if you trust this publisher, run: 0xl trust add {sig.fingerprint} --domain {domain}",
-            ) from None
+            raise
         return None
 
     def describe_key(self, sig: SigInfo, domain: str, url: str) -> UnknownKey:
@@ -166,6 +156,3 @@ class FeedLoader:
             )
         return UnknownKey(sig.fingerprint, tuple(info.uids), domain, url, hints)
 
-
-def _iso(ts: int) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ts))

@@ -45,8 +45,8 @@ class UntrustedKey(VerificationError):
     def __init__(self, fingerprint: str, domain: str) -> None:
         super().__init__(
             f"the feed is signed by key {fingerprint}, which is not trusted to sign feeds from {domain}",
-            hint=f"if the publisher confirms the fingerprint {spaced(fingerprint)}, "
-            f"add it to 0xl's trust database for {domain}",
+            hint=f"if the publisher confirms the fingerprint {spaced(fingerprint)}, trust it with: "
+            f"0xl trust add {fingerprint} --domain {domain}",
         )
         self.fingerprint = fingerprint
         self.domain = domain

@@ -1,0 +1,85 @@
+"""`0xl list --json` with 0, 100 and 1,000 services, against `0install select --offline` of a cached
+feed (the peer) and `python3 -c pass`; peak memory of `0xl list`."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from bench.common import median_time, peak_rss_kib, report, run_cmd, zeroxl
+from tests.support.feeds import FeedSite, Impl
+from tests.support.gpgkeys import make_publisher
+from tests.support.http import StaticServer
+from zeroxl.paths import Home
+from zeroxl.state.service import Records, Selected, Service
+
+
+def make_services(home: Path, n: int) -> None:
+    records = Records(Home(home).services)
+    for i in range(n):
+        records.save(
+            Service(
+                name=f"svc-{i}",
+                feed=f"http://127.0.0.1:1/svc-{i}.xml",
+                backend="unix",
+                target="Linux-x86_64",
+                args={"port": str(10000 + i)},
+                current=Selected(f"id{i}", "1.0", "sha256new_X", "*-*", "stable", "bin/web"),
+            )
+        )
+
+
+def zeroinstall_with_cached_feed(tmp: Path) -> tuple[list[str], dict[str, str]]:
+    pub = make_publisher(tmp / "pub")
+    www = tmp / "www"
+    www.mkdir()
+    server = StaticServer(www)
+    site = FeedSite(www, server.url, pub)
+    url = site.publish("web", [Impl("1.0"), Impl("2.0")])
+    base = tmp / "0install"
+    trust = base / "config" / "0install.net" / "injector"
+    trust.mkdir(parents=True)
+    (trust / "trustdb.xml").write_text(
+        '<?xml version="1.0" ?>\n<trusted-keys xmlns="http://zero-install.sourceforge.net/2007/injector/trust">'
+        f'<key fingerprint="{pub.fingerprint}"><domain value="{server.domain}"/></key></trusted-keys>\n'
+    )
+    gnupg = tmp / "0install-gnupg"
+    gnupg.mkdir(mode=0o700)
+    env = dict(os.environ, ZEROINSTALL_PORTABLE_BASE=str(base), GNUPGHOME=str(gnupg))
+    run_cmd(["0install", "select", "--console", url], env=env)  # fetch and cache once
+    server.stop()  # offline from here on
+    return ["0install", "select", "--offline", url], env
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as t:
+        tmp = Path(t)
+        peer_cmd, peer_env = zeroinstall_with_cached_feed(tmp)
+        peer = median_time(lambda: run_cmd(peer_cmd, env=peer_env))
+        python = median_time(lambda: run_cmd([sys.executable, "-c", "pass"]))
+        rows = [
+            ("0install select --offline (cached feed)", f"{peer * 1000:.0f} ms"),
+            ("python3 -c pass", f"{python * 1000:.0f} ms"),
+        ]
+        for n in (0, 100, 1000):
+            home = tmp / f"home-{n}"
+            make_services(home, n)
+            env = dict(os.environ, ZEROXL_HOME=str(home))
+            cmd = zeroxl("list", "--json")
+            t_list = median_time(lambda c=cmd, e=env: run_cmd(c, env=e))  # type: ignore[misc]
+            rows.append(
+                (
+                    f"0xl list --json, {n} services",
+                    f"{t_list * 1000:.0f} ms = {t_list / peer:.2f}x 0install select, {t_list / python:.2f}x python -c pass",
+                )
+            )
+            if n == 100:
+                rows.append(("peak memory of 0xl list, 100 services", f"{peak_rss_kib(cmd, env) / 1024:.1f} MiB"))
+        print("list")
+        report(rows)
+
+
+if __name__ == "__main__":
+    main()
