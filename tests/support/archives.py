@@ -15,6 +15,9 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+from xml.sax.saxutils import quoteattr
+
+from zeroxl.feeds.model import Archive, FileSource, Recipe, RemoveStep, RenameStep, Retrieval, Step
 
 Kind = Literal["file", "dir", "symlink", "hardlink", "chr", "blk", "fifo"]
 Compression = Literal["", "gz", "bz2", "xz"]
@@ -257,6 +260,23 @@ class ZeroInstall:
     def verify(self, entry: Path) -> subprocess.CompletedProcess[bytes]:
         return self.run("store", "verify", entry, check=False)
 
+    def download(
+        self, digest: str, retrieval: Retrieval, workdir: Path
+    ) -> subprocess.CompletedProcess[bytes]:
+        """`0install download` of a local (so unsigned) feed with one implementation of DIGEST."""
+        feed = workdir / "oracle-feed.xml"
+        feed.write_text(feed_xml(digest, retrieval))
+        return self.run("download", "--console", feed, check=False)
+
+    def retrieval_digest(self, retrieval: Retrieval, workdir: Path) -> str:
+        """The digest of what 0install builds from RETRIEVAL. It is offered a feed with a wrong digest
+        and refuses it, saying which digest the contents really have."""
+        out = self.download("A" * 52, retrieval, workdir)
+        assert out.returncode != 0
+        text = out.stderr.decode() + out.stdout.decode()
+        line = next(ln for ln in text.splitlines() if ln.startswith("Actual digest: sha256new_"))
+        return line.removeprefix("Actual digest: sha256new_").strip()
+
 
 def listing(root: Path) -> list[tuple[str, str, int | None]]:
     """(path, kind and mode, mtime of files) for everything under ROOT, sorted; [] if ROOT is missing."""
@@ -270,3 +290,50 @@ def listing(root: Path) -> list[tuple[str, str, int | None]]:
             mtime = int(st.st_mtime) if path.is_file() and not path.is_symlink() else None
             out.append((str(path.relative_to(root)), oct(st.st_mode), mtime))
     return sorted(out)
+
+
+# -- feeds for the oracle --------------------------------------------------------------------------
+
+
+def feed_xml(digest: str, retrieval: Retrieval) -> str:
+    return (
+        '<?xml version="1.0" ?>\n'
+        '<interface xmlns="http://zero-install.sourceforge.net/2004/injector/interface">\n'
+        "  <name>oracle</name><summary>what 0install makes of a retrieval</summary>\n"
+        '  <implementation id="oracle" version="1.0" main="none">\n'
+        f'    <manifest-digest sha256new="{digest}"/>\n'
+        f"    {retrieval_xml(retrieval)}\n"
+        "  </implementation>\n"
+        "</interface>\n"
+    )
+
+
+def retrieval_xml(retrieval: Retrieval | Step) -> str:
+    if isinstance(retrieval, Recipe):
+        return "<recipe>" + "".join(retrieval_xml(s) for s in retrieval.steps) + "</recipe>"
+    if isinstance(retrieval, Archive):
+        attrs = {
+            "href": retrieval.href,
+            "size": str(retrieval.size),
+            "extract": retrieval.extract,
+            "dest": retrieval.dest,
+            "type": retrieval.type,
+            "start-offset": str(retrieval.start_offset) if retrieval.start_offset else None,
+        }
+        return "<archive" + _attrs(attrs) + "/>"
+    if isinstance(retrieval, FileSource):
+        attrs = {
+            "href": retrieval.href,
+            "size": str(retrieval.size),
+            "dest": retrieval.dest,
+            "executable": "true" if retrieval.executable else None,
+        }
+        return "<file" + _attrs(attrs) + "/>"
+    if isinstance(retrieval, RenameStep):
+        return "<rename" + _attrs({"source": retrieval.source, "dest": retrieval.dest}) + "/>"
+    assert isinstance(retrieval, RemoveStep)
+    return "<remove" + _attrs({"path": retrieval.path}) + "/>"
+
+
+def _attrs(attrs: dict[str, str | None]) -> str:
+    return "".join(f" {k}={quoteattr(v)}" for k, v in attrs.items() if v is not None)
