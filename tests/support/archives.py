@@ -279,7 +279,8 @@ class ZeroInstall:
 
 
 def listing(root: Path) -> list[tuple[str, str, int | None]]:
-    """(path, kind and mode, mtime of files) for everything under ROOT, sorted; [] if ROOT is missing."""
+    """(path, kind and mode, mtime of files) for everything under ROOT, sorted; [] if ROOT is missing.
+    The mtime of a store entry's `.manifest` is when it was written, so it is left out."""
     if not root.exists():
         return []
     out = []
@@ -287,7 +288,8 @@ def listing(root: Path) -> list[tuple[str, str, int | None]]:
         for name in dirnames + filenames:
             path = Path(dirpath) / name
             st = path.lstat()
-            mtime = int(st.st_mtime) if path.is_file() and not path.is_symlink() else None
+            regular = path.is_file() and not path.is_symlink()
+            mtime = int(st.st_mtime) if regular and path != root / ".manifest" else None
             out.append((str(path.relative_to(root)), oct(st.st_mode), mtime))
     return sorted(out)
 
