@@ -330,6 +330,8 @@ class _Writer:
     and unzip without `-K` drop setuid, setgid and sticky bits, so 0install's store never sees them
     (its `fixup_permissions` refuses any that appear anyway). Stripping keeps 0xl's trees, and so the
     digests, the same as 0install's. Only "any execute bit" survives, as that enters the manifest.
+    (GNU tar would also apply the umask; any usual umask, 022 or 077, keeps some execute bit of an
+    executable, so the manifest is the same, and 0xl's does not depend on who runs it.)
     """
 
     def __init__(self, root: Path, extract: str | None, limits: ExtractLimits, *, durable: bool) -> None:
@@ -778,11 +780,11 @@ def _merge(source: Path, target: Path) -> None:
                 if dst_mode is not None:
                     stack.append((src, dst))
                     continue
-            elif dst_mode is not None:
-                if stat.S_ISDIR(dst_mode):
-                    raise VerificationError(f"archive would replace directory {entry.name!r} with a file")
-                dst.unlink()
+            elif dst_mode is not None and stat.S_ISDIR(dst_mode):
+                raise VerificationError(f"archive would replace directory {entry.name!r} with a file")
             try:
+                if dst_mode is not None and not entry.is_dir(follow_symlinks=False):
+                    dst.unlink()
                 src.rename(dst)
             except OSError as e:
                 raise StateError(f"cannot move {src} to {dst}: {e.strerror}") from e

@@ -203,6 +203,8 @@ class Store:
                 path.chmod(0o755)  # moving a directory to another parent rewrites its `..` entry
                 path.rename(work / "removed")
             except OSError as e:
+                with contextlib.suppress(OSError):
+                    path.chmod(0o555)
                 raise StateError(f"cannot remove {path}: {e.strerror}") from e
             fsync_dir(self.root)
 
