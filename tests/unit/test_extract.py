@@ -1,0 +1,314 @@
+"""Unpacking archives: what lands in the tree, and every way an archive may try to leave it.
+
+Whether the result digests as 0install's own unpacking does is checked against the real 0install in
+tests/integration/test_store_digest.py.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import stat
+import struct
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tests.support import archives as A
+from zeroxl.errors import VerificationError
+from zeroxl.feeds import extract as X
+
+KINDS = ["x.tar", "x.tar.gz", "x.tar.bz2", "x.tar.xz", "x.zip"]
+MIME = {
+    "x.tar": X.TAR,
+    "x.tar.gz": X.TAR_GZ,
+    "x.tar.bz2": X.TAR_BZ2,
+    "x.tar.xz": X.TAR_XZ,
+    "x.zip": X.ZIP,
+}
+
+
+def _unpack(tmp_path: Path, name: str, members, **kwargs) -> Path:
+    archive = A.write_archive(tmp_path / name, members)
+    tree = tmp_path / "tree"
+    tree.mkdir(exist_ok=True)
+    X.unpack(archive, tree, mime_type=MIME[name], scratch=tmp_path / "scratch", **kwargs)
+    return tree
+
+
+def _outside(tmp_path: Path) -> list[str]:
+    """What exists next to the tree, other than what the test made: nothing should."""
+    return sorted(p.name for p in tmp_path.iterdir() if p.name not in {"tree", *KINDS})
+
+
+@pytest.mark.parametrize("name", KINDS)
+def test_archive_unpacks_contents_execute_bits_mtimes_and_symlinks(tmp_path: Path, name: str) -> None:
+    tree = _unpack(tmp_path, name, A.SAMPLE)
+    pkg = tree / "pkg"
+    assert (pkg / "README").read_bytes() == b"A unikernel.\n"
+    assert (pkg / "README").stat().st_mtime == 1_500_000_000
+    assert (pkg / "bin" / "service").stat().st_mode & 0o111
+    assert not (pkg / "README").stat().st_mode & 0o111
+    assert os.readlink(pkg / "bin" / "current") == "service"
+    assert (pkg / "empty").read_bytes() == b""
+    assert (pkg / "share" / "empty").is_dir()
+    assert _outside(tmp_path) == []  # the scratch directory is gone
+
+
+@pytest.mark.parametrize("name", KINDS)
+def test_extract_takes_the_contents_of_one_top_level_directory(tmp_path: Path, name: str) -> None:
+    members = [*A.SAMPLE, A.file("other/file", b"not taken")]
+    tree = _unpack(tmp_path, name, members, extract="pkg")
+    assert sorted(p.name for p in tree.iterdir()) == ["README", "bin", "empty", "share"]
+
+
+@pytest.mark.parametrize("name", ["x.tar.gz", "x.zip"])
+def test_dest_puts_the_archive_in_a_subdirectory(tmp_path: Path, name: str) -> None:
+    tree = _unpack(tmp_path, name, A.SAMPLE, extract="pkg", dest="lib/pkg")
+    assert (tree / "lib" / "pkg" / "bin" / "service").is_file()
+
+
+def test_second_archive_merges_into_the_first(tmp_path: Path) -> None:
+    tree = _unpack(tmp_path, "x.tar", [A.file("a/one", b"1"), A.file("a/same", b"old")])
+    _unpack(tmp_path, "x.zip", [A.file("a/two", b"2"), A.file("a/same", b"new")])
+    assert sorted(p.name for p in (tree / "a").iterdir()) == ["one", "same", "two"]
+    assert (tree / "a" / "same").read_bytes() == b"new"
+
+
+def test_archive_that_would_replace_a_directory_with_a_file_is_refused(tmp_path: Path) -> None:
+    _unpack(tmp_path, "x.tar", [A.file("a/one", b"1")])
+    with pytest.raises(VerificationError, match="directory"):
+        _unpack(tmp_path, "x.zip", [A.file("a", b"file over a directory")])
+
+
+@pytest.mark.parametrize("dest", ["../up", "/abs", ".", "a/../../b", "a\\b"])
+def test_dest_outside_the_tree_is_refused(tmp_path: Path, dest: str) -> None:
+    with pytest.raises(VerificationError, match="path"):
+        _unpack(tmp_path, "x.tar", A.SAMPLE, dest=dest)
+
+
+def test_dest_through_a_symlink_is_refused(tmp_path: Path) -> None:
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "link").symlink_to(tmp_path)
+    with pytest.raises(VerificationError, match="symlink"):
+        _unpack(tmp_path, "x.tar", A.SAMPLE, dest="link/inside")
+
+
+@pytest.mark.parametrize("extract", ["pkg/bin", "../pkg", "-pkg", "pkg;rm", ""])
+def test_extract_attribute_that_0install_would_refuse_is_refused(tmp_path: Path, extract: str) -> None:
+    with pytest.raises(VerificationError, match="extract"):
+        _unpack(tmp_path, "x.tar", A.SAMPLE, extract=extract)
+
+
+def test_missing_extract_directory_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(VerificationError, match="'nothere' not found"):
+        _unpack(tmp_path, "x.tar", A.SAMPLE, extract="nothere")
+
+
+@pytest.mark.parametrize("name", ["x.tar.gz", "x.zip"])
+def test_start_offset_skips_a_self_extracting_prefix(tmp_path: Path, name: str) -> None:
+    archive = A.write_archive(tmp_path / name, A.SAMPLE)
+    prefix = b"#!/bin/sh\necho self-extracting\nexit 0\n"
+    archive.write_bytes(prefix + archive.read_bytes())
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    X.unpack(archive, tree, mime_type=MIME[name], scratch=tmp_path / "s", start_offset=len(prefix))
+    assert (tree / "pkg" / "README").read_bytes() == b"A unikernel.\n"
+
+
+# -- hostile archives -------------------------------------------------------------------------------
+
+ZIPPABLE = [k for k, members in A.HOSTILE.items() if all(m.kind != "hardlink" for m in members)]
+
+
+@pytest.mark.parametrize("attack", sorted(A.HOSTILE))
+@pytest.mark.parametrize("name", ["x.tar", "x.zip"])
+def test_hostile_archive_is_refused_naming_the_member(tmp_path: Path, attack: str, name: str) -> None:
+    if name == "x.zip" and attack not in ZIPPABLE:
+        pytest.skip("zip has no hard links")
+    members = A.HOSTILE[attack]
+    with pytest.raises(VerificationError) as caught:
+        _unpack(tmp_path, name, members)
+    assert repr(members[-1].name) in caught.value.message
+    assert _outside(tmp_path) == []
+    assert not Path("/tmp/zeroxl-absolute-escape").exists()
+
+
+@pytest.mark.parametrize("attack", ["symlink_absolute", "symlink_relative", "dotdot", "device"])
+def test_hostile_member_outside_extract_is_refused_too(tmp_path: Path, attack: str) -> None:
+    members = [
+        *A.SAMPLE,
+        *(
+            A.Member("junk/" + m.name.removeprefix("pkg/"), m.data, m.kind, m.mode, target=m.target)
+            for m in A.HOSTILE[attack]
+        ),
+    ]
+    with pytest.raises(VerificationError):
+        _unpack(tmp_path, "x.tar", members, extract="pkg")
+
+
+def test_symlink_that_is_harmless_in_the_archive_but_escapes_after_extract_is_refused(tmp_path: Path) -> None:
+    # Inside the archive pkg/up -> .. stays in it; once `extract=pkg` takes pkg as the top, it leaves.
+    with pytest.raises(VerificationError, match="outside"):
+        _unpack(tmp_path, "x.tar", [A.directory("pkg"), A.symlink("pkg/up", "..")], extract="pkg")
+
+
+def test_symlink_chain_that_escapes_only_when_resolved_is_refused(tmp_path: Path) -> None:
+    # Each target, read as text from where its link is, stays in the tree; resolved, `e` leaves it:
+    # a/b/c/s is the top, so a/b/c/s/x/../.. is the top's parent.
+    members = [A.directory("a/b/c"), A.symlink("a/b/c/s", "../../.."), A.symlink("e", "a/b/c/s/x/../..")]
+    with pytest.raises(VerificationError, match="symlink e leads outside"):
+        _unpack(tmp_path, "x.tar", members)
+
+
+def test_symlinks_within_the_tree_are_kept(tmp_path: Path) -> None:
+    members = [
+        A.file("lib/libx.so.1", b"elf"),
+        A.symlink("lib/libx.so", "libx.so.1"),
+        A.symlink("bin/lib", "../lib"),
+        A.symlink("dangling", "not/there"),
+    ]
+    tree = _unpack(tmp_path, "x.tar", members)
+    assert os.readlink(tree / "bin" / "lib") == "../lib"
+    X.check_symlinks(tree)
+
+
+def test_setuid_setgid_and_sticky_bits_are_stripped_not_kept(tmp_path: Path) -> None:
+    members = [
+        A.directory("d", mode=0o3777),
+        A.file("d/suid", b"x", mode=0o4755),
+        A.file("d/sgid", b"x", mode=0o2644),
+        A.file("d/sticky", b"x", mode=0o1644),
+    ]
+    tree = _unpack(tmp_path, "x.tar", members)
+    modes = {p.name: stat.S_IMODE(p.lstat().st_mode) for p in [tree / "d", *(tree / "d").iterdir()]}
+    assert modes == {"d": 0o755, "suid": 0o755, "sgid": 0o644, "sticky": 0o644}
+
+
+def test_decompression_bomb_is_stopped_by_the_byte_limit(tmp_path: Path) -> None:
+    archive = tmp_path / "x.tar.gz"
+    archive.write_bytes(A.bomb_tar_gz(64 << 20))
+    assert archive.stat().st_size < 200_000
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    limits = X.ExtractLimits(max_bytes=1 << 20)
+    with pytest.raises(VerificationError, match=r"'zeros'.*limit"):
+        X.unpack(archive, tree, mime_type=X.TAR_GZ, scratch=tmp_path / "s", limits=limits)
+    assert _outside(tmp_path) == []
+
+
+def test_archive_with_too_many_members_is_refused(tmp_path: Path) -> None:
+    members = [A.file(f"f{i}") for i in range(11)]
+    with pytest.raises(VerificationError, match="more than 10 members"):
+        _unpack(tmp_path, "x.zip", members, limits=X.ExtractLimits(max_members=10))
+
+
+@pytest.mark.parametrize("name", KINDS)
+def test_truncated_archive_is_refused_as_corrupt(tmp_path: Path, name: str) -> None:
+    members = [A.file("big", os.urandom(100_000)), A.file("after", b"x")]
+    archive = A.write_archive(tmp_path / name, members)
+    archive.write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    with pytest.raises(VerificationError, match="corrupt or truncated"):
+        X.unpack(archive, tree, mime_type=MIME[name], scratch=tmp_path / "s")
+    assert _outside(tmp_path) == []
+
+
+def test_hardlink_inside_the_archive_shares_the_file(tmp_path: Path) -> None:
+    tree = _unpack(tmp_path, "x.tar", [A.file("a", b"data", mtime=1234), A.hardlink("b", "a")])
+    assert (tree / "b").read_bytes() == b"data"
+    assert (tree / "a").stat().st_ino == (tree / "b").stat().st_ino
+
+
+def test_hardlink_to_a_symlink_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(VerificationError, match="not a regular file"):
+        _unpack(tmp_path, "x.tar", [A.symlink("s", "x"), A.hardlink("h", "s")])
+
+
+def test_later_member_replaces_an_earlier_file(tmp_path: Path) -> None:
+    tree = _unpack(tmp_path, "x.tar", [A.file("a", b"first"), A.file("a", b"second")])
+    assert (tree / "a").read_bytes() == b"second"
+
+
+def test_pax_mtime_fraction_is_kept_to_the_nanosecond(tmp_path: Path) -> None:
+    members = [A.Member("f", b"x", pax_mtime="1700000000.999999999"), A.Member("g", b"x", pax_mtime="-5.5")]
+    tree = _unpack(tmp_path, "x.tar", members)
+    assert (tree / "f").stat().st_mtime_ns == 1_700_000_000_999_999_999
+    assert (tree / "g").stat().st_mtime_ns == -5_500_000_000
+
+
+def _zip_with(info: zipfile.ZipInfo) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr(info, b"x")
+    return buf.getvalue()
+
+
+def test_zip_extended_timestamp_wins_over_the_dos_time(tmp_path: Path) -> None:
+    info = zipfile.ZipInfo("ut", (2020, 5, 6, 7, 8, 12))
+    info.extra = struct.pack("<HHBl", 0x5455, 5, 1, 1_234_567_891)
+    (tmp_path / "x.zip").write_bytes(_zip_with(info))
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    X.unpack(tmp_path / "x.zip", tree, mime_type=X.ZIP, scratch=tmp_path / "s")
+    assert (tree / "ut").stat().st_mtime == 1_234_567_891
+
+
+def test_zip_dos_time_is_read_as_utc_and_non_unix_entries_are_not_executable(tmp_path: Path) -> None:
+    info = zipfile.ZipInfo("dos", (2020, 5, 6, 7, 8, 12))
+    info.create_system = 0  # MS-DOS: no Unix mode, so no execute bit
+    info.external_attr = 0x20
+    (tmp_path / "x.zip").write_bytes(_zip_with(info))
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    X.unpack(tmp_path / "x.zip", tree, mime_type=X.ZIP, scratch=tmp_path / "s")
+    assert (tree / "dos").stat().st_mtime == 1_588_748_892
+    assert not (tree / "dos").stat().st_mode & 0o111
+
+
+# -- types and paths --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "mime"),
+    [
+        ("http://example.org/x-1.0.tar.gz", X.TAR_GZ),
+        ("http://example.org/x.tgz", X.TAR_GZ),
+        ("http://example.org/x.tar.bz2", X.TAR_BZ2),
+        ("http://example.org/x.tbz", X.TAR_BZ2),
+        ("http://example.org/x.tar.xz", X.TAR_XZ),
+        ("http://example.org/x.txz", X.TAR_XZ),
+        ("http://example.org/x.tar.lzma", X.TAR_LZMA),
+        ("http://example.org/x.tlz", X.TAR_LZMA),
+        ("/srv/x.tar", X.TAR),
+        ("http://example.org/x.ZIP", X.ZIP),
+        ("http://example.org/v1.2/x.tar.gz", X.TAR_GZ),
+        ("http://example.org/x.deb", "application/x-deb"),
+    ],
+)
+def test_type_is_guessed_from_the_url_as_0install_does(url: str, mime: str) -> None:
+    assert X.type_from_url(url) == mime
+
+
+@pytest.mark.parametrize(
+    "url", ["http://example.org/x.tbz2", "http://example.org/x", "http://example.org/x.tar.gz?a=b"]
+)
+def test_type_0install_cannot_guess_is_refused(url: str) -> None:
+    with pytest.raises(VerificationError, match="cannot guess"):
+        X.type_from_url(url)
+
+
+def test_type_0xl_cannot_unpack_is_refused() -> None:
+    with pytest.raises(VerificationError, match="unsupported archive type 'application/x-deb'"):
+        X.archive_type("http://example.org/x.deb", None)
+    assert X.archive_type("http://example.org/x.bin", X.TAR_GZ) == X.TAR_GZ
+
+
+def test_path_within_ignores_dots_and_refuses_what_0install_refuses(tmp_path: Path) -> None:
+    assert X.path_within(tmp_path, "./a//b/") == tmp_path / "a" / "b"
+    for bad in ("", ".", "/etc", "a/../b", "a\\b"):
+        with pytest.raises(VerificationError):
+            X.path_within(tmp_path, bad)

@@ -1,0 +1,163 @@
+"""The sha256new manifest, checked against a manifest and digest that 0install 2.18 printed for the same
+tree (the interop tests in tests/integration/test_store_digest.py compare with the live program)."""
+
+from __future__ import annotations
+
+import os
+import tracemalloc
+from pathlib import Path
+
+import pytest
+
+from zeroxl.errors import VerificationError
+from zeroxl.feeds import manifest
+
+
+def _golden_tree(root: Path) -> Path:
+    """The tree behind GOLDEN: odd mtimes (a fraction just under a second, one before 1970), an
+    executable, a symlink, an empty file and an empty directory."""
+    (root / "sub" / "empty").mkdir(parents=True)
+    (root / "a").write_bytes(b"hello\n")
+    os.utime(root / "a", ns=(1_700_000_000_999_999_999, 1_700_000_000_999_999_999))
+    (root / "empty").write_bytes(b"")
+    os.utime(root / "empty", ns=(-5_500_000_000, -5_500_000_000))
+    (root / "sub" / "run").write_bytes(b"x")
+    (root / "sub" / "run").chmod(0o755)
+    os.utime(root / "sub" / "run", (1_600_000_000, 1_600_000_000))
+    (root / "link").symlink_to("a")
+    return root
+
+
+# Printed by `0install store manifest DIR sha256new` (0install 2.18, Debian 0install-core 2.18-2).
+GOLDEN = (
+    b"F 5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03 1700000000 6 a\n"
+    b"F e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855 -5 0 empty\n"
+    b"S ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb 1 link\n"
+    b"D /sub\n"
+    b"X 2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881 1600000000 1 run\n"
+    b"D /sub/empty\n"
+)
+GOLDEN_DIGEST = "Z34YW6ZYK2VL7GNXJMUR3H3MODGI5EM46WBGT5S6U5FZ3ZB4SN7Q"
+
+
+def test_manifest_is_byte_for_byte_what_0install_wrote(tmp_path: Path) -> None:
+    tree = _golden_tree(tmp_path / "t")
+    assert manifest.manifest_bytes(tree) == GOLDEN
+    assert manifest.manifest_text(tree) == GOLDEN.decode()
+    assert manifest.digest(tree) == GOLDEN_DIGEST
+
+
+def test_digest_is_unpadded_upper_case_base32() -> None:
+    assert manifest.digest_of_manifest(GOLDEN) == GOLDEN_DIGEST
+    assert manifest.is_digest(GOLDEN_DIGEST)
+    assert manifest.digest_of_manifest(b"") == "4OYMIQUY7QOBJGX36TEJS35ZEQT24QPEMSNZGTFESWMRW6CSXBKQ"
+
+
+@pytest.mark.parametrize(
+    ("mtime_ns", "expected"),
+    [
+        (0, 0),
+        (1_700_000_000_000_000_000, 1_700_000_000),
+        # Python's st_mtime rounds this up to 1700000001.0; OCaml's stat steps back below the second.
+        (1_700_000_000_999_999_999, 1_700_000_000),
+        (1_700_000_000_500_000_000, 1_700_000_000),
+        # Before 1970 the float is truncated towards zero, so -5.5 s is written as -5.
+        (-5_500_000_000, -5),
+        (-5_000_000_000, -5),
+        (-1, 0),
+    ],
+)
+def test_mtime_is_truncated_like_ocamls_float_stat(mtime_ns: int, expected: int) -> None:
+    assert manifest.manifest_mtime(mtime_ns) == expected
+
+
+def test_files_come_before_subdirectories_each_sorted_by_bytes(tmp_path: Path) -> None:
+    for name in ("b", "B", "a", "é", "a b"):
+        (tmp_path / name).write_bytes(b"")
+        os.utime(tmp_path / name, (0, 0))
+    for name in ("0dir", "zdir"):
+        (tmp_path / name).mkdir()
+    (tmp_path / "0dir" / "inner").mkdir()
+    names = [
+        line.split(b" ", 4)[-1] if line.startswith(b"F") else line
+        for line in manifest.manifest_bytes(tmp_path).splitlines()
+    ]
+    assert names == [b"B", b"a", b"a b", b"b", "é".encode(), b"D /0dir", b"D /0dir/inner", b"D /zdir"]
+
+
+def test_top_level_manifest_file_is_left_out_but_not_elsewhere(tmp_path: Path) -> None:
+    (tmp_path / ".manifest").write_bytes(b"anything")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / ".manifest").write_bytes(b"x")
+    text = manifest.manifest_text(tmp_path)
+    assert text.splitlines()[0] == "D /sub"
+    assert text.splitlines()[1].endswith(" 1 .manifest")
+
+
+def test_top_level_manifest_symlink_is_listed(tmp_path: Path) -> None:
+    (tmp_path / ".manifest").symlink_to("x")
+    assert manifest.manifest_text(tmp_path).startswith("S ")
+
+
+def test_any_execute_bit_makes_a_file_executable(tmp_path: Path) -> None:
+    for mode, name in ((0o644, "plain"), (0o744, "user"), (0o654, "group"), (0o645, "other")):
+        (tmp_path / name).write_bytes(b"")
+        (tmp_path / name).chmod(mode)
+    kinds = {line.split()[-1]: line[0] for line in manifest.manifest_text(tmp_path).splitlines()}
+    assert kinds == {"plain": "F", "user": "X", "group": "X", "other": "X"}
+
+
+def test_name_that_is_not_utf8_is_kept_as_bytes(tmp_path: Path) -> None:
+    (Path(os.fsdecode(bytes(tmp_path) + b"/\xff\xfe"))).write_bytes(b"")
+    data = manifest.manifest_bytes(tmp_path)
+    assert data.endswith(b" 0 \xff\xfe\n")
+    assert manifest.manifest_text(tmp_path).encode("utf-8", "surrogateescape") == data
+
+
+def test_fifo_in_tree_is_refused(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe")
+    with pytest.raises(VerificationError, match="pipe"):
+        manifest.digest(tmp_path)
+
+
+def test_newline_in_directory_name_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "a\nb").mkdir()
+    with pytest.raises(VerificationError, match="newline"):
+        manifest.digest(tmp_path)
+
+
+def test_newline_in_file_name_is_refused_as_it_could_forge_manifest_lines(tmp_path: Path) -> None:
+    # 0install 2.18 accepts this one (it checks directory names only); the manifest spec rejects it.
+    (tmp_path / "a\nF 0 0 0 b").write_bytes(b"")
+    with pytest.raises(VerificationError, match="newline"):
+        manifest.digest(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",
+        "../../etc",
+        GOLDEN_DIGEST.lower(),
+        GOLDEN_DIGEST + "=",
+        GOLDEN_DIGEST[:-1],
+        GOLDEN_DIGEST[:-1] + "1",
+    ],
+)
+def test_malformed_digest_never_becomes_a_store_name(value: str) -> None:
+    assert not manifest.is_digest(value)
+    with pytest.raises(VerificationError):
+        manifest.store_name(value)
+
+
+def test_large_file_is_hashed_without_reading_it_into_memory(tmp_path: Path) -> None:
+    big = tmp_path / "big"
+    with big.open("wb") as f:
+        f.truncate(256 << 20)  # sparse: cheap to make, but read in full when hashed
+    tracemalloc.start()
+    try:
+        manifest.digest(tmp_path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 << 20
