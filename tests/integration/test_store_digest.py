@@ -103,7 +103,7 @@ _trees = st.recursive(
 ).filter(lambda t: isinstance(t, dict))
 
 
-def _build(root: Path, node: dict) -> None:  # type: ignore[type-arg]
+def _build(root: Path, node: dict) -> None:
     root.mkdir()
     for name, child in node.items():
         path = root / name
@@ -121,7 +121,7 @@ def _build(root: Path, node: dict) -> None:  # type: ignore[type-arg]
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(tree=_trees)
-def test_random_trees_digest_as_0install_digests_them(tree: dict, oracle: A.ZeroInstall) -> None:  # type: ignore[type-arg]
+def test_random_trees_digest_as_0install_digests_them(tree: dict, oracle: A.ZeroInstall) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "t"
         _build(root, tree)
@@ -182,7 +182,7 @@ _members = st.lists(
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(members=_members)
-def test_random_tar_unpacks_as_0install_unpacks_it(members: list, oracle: A.ZeroInstall) -> None:  # type: ignore[type-arg]
+def test_random_tar_unpacks_as_0install_unpacks_it(members: list, oracle: A.ZeroInstall) -> None:
     # Each path is a file; a later file below an earlier one's path would be refused by both tools
     # for different reasons, so such archives are left out.
     paths: list[str] = []

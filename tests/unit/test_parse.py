@@ -12,6 +12,7 @@ HEAD = (
     f'<?xml version="1.0"?>\n<interface xmlns="http://zero-install.sourceforge.net/2004/injector/interface" uri="{URL}"'
 )
 NEEDS = 'xmlns:s="urn:x-0xl:service:1"'
+A, B = "A" * 52, "B" * 52
 
 
 def feed(body: str, extra: str = "") -> bytes:
@@ -21,15 +22,15 @@ def feed(body: str, extra: str = "") -> bytes:
 def test_groups_pass_attributes_and_commands_down() -> None:
     f = parse_feed(
         feed(
-            """<group arch="Linux-x86_64" stability="stable" license="MIT">
+            f"""<group arch="Linux-x86_64" stability="stable" license="MIT">
                  <command name="run" path="bin/web"><arg>--quiet</arg></command>
                  <group version="1.0">
-                   <implementation id="sha256new_AAA" released="2026-01-01">
-                     <manifest-digest sha256new="AAA"/><archive href="http://x/a.tgz" size="10" extract="web-1.0"/>
+                   <implementation id="sha256new_{A}" released="2026-01-01">
+                     <manifest-digest sha256new="{A}"/><archive href="http://x/a.tgz" size="10" extract="web-1.0"/>
                    </implementation>
                  </group>
                  <implementation id="b" version="2.0" stability="testing" main="bin/other">
-                   <manifest-digest sha256new="BBB"/><file href="http://x/b" size="3" dest="bin/other" executable="true"/>
+                   <manifest-digest sha256new="{B}"/><file href="http://x/b" size="3" dest="bin/other" executable="true"/>
                  </implementation>
                </group>"""
         ),
@@ -39,7 +40,7 @@ def test_groups_pass_attributes_and_commands_down() -> None:
     assert (str(a.version), str(a.arch), a.stability, a.license) == ("1.0", "Linux-x86_64", Stability.STABLE, "MIT")
     assert a.commands["run"].path == "bin/web" and a.commands["run"].args == ("--quiet",)
     assert a.retrievals == (Archive("http://x/a.tgz", 10, extract="web-1.0"),)
-    assert a.store_name == "sha256new_AAA"
+    assert a.store_name == f"sha256new_{A}"
     assert b.stability is Stability.TESTING
     assert b.commands["run"].path == "bin/web"  # an inherited <command> wins over the deprecated main=
     assert b.retrievals == (FileSource("http://x/b", 3, "bin/other", executable=True),)
@@ -48,7 +49,7 @@ def test_groups_pass_attributes_and_commands_down() -> None:
 def test_recipe_steps_are_read_and_unknown_steps_make_it_unusable() -> None:
     f = parse_feed(
         feed(
-            """<implementation id="a" version="1"><manifest-digest sha256new="A"/>
+            f"""<implementation id="a" version="1"><manifest-digest sha256new="{A}"/>
                  <recipe><archive href="http://x/a.tgz" size="5"/><rename source="a" dest="b"/><remove path="c"/></recipe>
                  <recipe><archive href="http://x/a.tgz" size="5"/><copy-from id="x"/></recipe>
                </implementation>"""
@@ -97,7 +98,7 @@ def test_malformed_feeds_are_refused_with_a_reason(xml: str, message: str) -> No
 
 def needs(inner: str, attrs: str = "") -> bytes:
     return feed(
-        f'<implementation id="a" version="1" arch="Xen-x86_64"><manifest-digest sha256new="A"/>'
+        f'<implementation id="a" version="1" arch="Xen-x86_64"><manifest-digest sha256new="{A}"/>'
         f"<s:needs {attrs}>{inner}</s:needs></implementation>",
         NEEDS,
     )
@@ -140,3 +141,10 @@ def test_service_needs_are_typed() -> None:
 def test_nonsense_needs_are_refused(inner: str, attrs: str, message: str) -> None:
     with pytest.raises(FeedFormatError, match=message):
         parse_feed(needs(inner, attrs), url=URL)
+
+
+@pytest.mark.parametrize("digest", ["../../etc", "abc", "A" * 51, "a" * 52, "A" * 51 + "1"])
+def test_malformed_sha256new_digest_is_refused(digest: str) -> None:
+    xml = feed(f'<implementation id="x" version="1"><manifest-digest sha256new="{digest}"/></implementation>')
+    with pytest.raises(FeedFormatError, match="is not a sha256new digest"):
+        parse_feed(xml, url=URL)

@@ -156,14 +156,16 @@ class Supervisor:
 
     def _pump(self, child: subprocess.Popen[bytes], out: int) -> int:
         kill_at: float | None = None
+        grace = 0.0
         open_out = True
         while True:
             if self.stopping and kill_at is None:
                 self.write_state("stopping")
                 self._signal_group(child.pid, signal.SIGTERM)
-                kill_at = time.monotonic() + float(self.spec["stop_timeout"])
+                grace = self._stop_timeout()
+                kill_at = time.monotonic() + grace
             if kill_at is not None and time.monotonic() >= kill_at:
-                self.log.event(f"still running {self.spec['stop_timeout']} s after SIGTERM; sending SIGKILL")
+                self.log.event(f"still running {grace:g} s after SIGTERM; sending SIGKILL")
                 self._signal_group(child.pid, signal.SIGKILL)
                 kill_at = float("inf")
             fds = [self.wake_r] + ([out] if open_out else [])
@@ -185,6 +187,13 @@ class Supervisor:
                 self._signal_group(child.pid, signal.SIGKILL)
                 self._drain(out)
                 return returncode
+
+    def _stop_timeout(self) -> float:
+        """The grace period: `0xl stop --timeout` leaves it in unix/stop.json before signalling us."""
+        try:
+            return float(json.loads((self.dir / "unix" / "stop.json").read_bytes())["timeout"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return float(self.spec["stop_timeout"])
 
     def _drain(self, out: int) -> None:
         os.set_blocking(out, False)

@@ -110,8 +110,9 @@ class UnixBackend:
                 "version": svc.current.version if svc.current else None,
             },
         )
-        with contextlib.suppress(FileNotFoundError):
-            self._state_path(svc).unlink()
+        for stale in (self._state_path(svc), unix_dir / "stop.json"):
+            with contextlib.suppress(FileNotFoundError):
+                stale.unlink()
         with (unix_dir / "supervisor.log").open("ab") as errlog:
             sup = proc.spawn(
                 [sys.executable, "-m", "zeroxl.backends.supervisor", str(self._dir(svc))],
@@ -126,8 +127,8 @@ class UnixBackend:
         while time.monotonic() < deadline:
             state = self._read_state(svc)
             if state is not None and state["supervisor"]["pid"] == sup_pid:
-                if state["state"] in ("running", "backoff"):
-                    return
+                if state["state"] in ("running", "backoff") or state.get("last_exit") == "0":
+                    return  # running, or it already did its work and exited cleanly
                 if state["state"] == "failed":
                     raise BackendError(f"{svc.name} did not start: {state['detail']}", hint=f"see 0xl logs {svc.name}")
             try:
@@ -147,6 +148,7 @@ class UnixBackend:
         if state is not None:
             sup = Identity.from_json(state["supervisor"])
             if alive(sup):
+                atomic.write_json(self._dir(svc) / "unix" / "stop.json", {"timeout": grace})
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(sup.pid, signal.SIGTERM)
                 if not _wait_gone(sup, grace + 5.0):

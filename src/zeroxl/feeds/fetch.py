@@ -188,7 +188,7 @@ class Fetcher:
                 raise DownloadError(f"cannot fetch {what} {current}: the server did not answer in time") from e
             except httpx.HTTPError as e:
                 raise DownloadError(f"cannot fetch {what} {current}: {_reason(e)}") from e
-            if response.is_redirect:
+            if response.is_redirect and response.status_code != 304:
                 target = str(response.next_request.url) if response.next_request else None
                 response.close()
                 if target is None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from zeroxl.errors import UsageError, VerificationError
+from zeroxl.feeds.manifest import is_digest
 from zeroxl.feeds.model import (
     FEED_NS,
     NEEDS_NS,
@@ -174,6 +175,9 @@ def _digests(el: Element, impl_id: str) -> dict[str, str]:
         for sep in ("_", "="):
             if impl_id.startswith(alg + sep):
                 digests.setdefault(alg, impl_id[len(alg) + 1 :])
+    # The sha256new digest becomes a directory name in the store: only the exact form is accepted.
+    if "sha256new" in digests and not is_digest(digests["sha256new"]):
+        raise FeedFormatError(f"implementation {impl_id}: {digests['sha256new']!r} is not a sha256new digest")
     return digests
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from zeroxl.errors import SelectionError
 from zeroxl.feeds.model import Arch, Feed, Implementation, Stability
+from zeroxl.feeds.store import usable_retrieval
 from zeroxl.feeds.versions import VersionRange
 
 # CPUs whose code an x86_64 host also runs, as 0install ranks them.
@@ -89,8 +90,8 @@ def _rejection(impl: Implementation, req: Requirements) -> str | None:
         return f"not in version range {req.versions}"
     if impl.sha256new is None:
         return "no sha256new digest (0xl verifies only sha256new)"
-    if not impl.retrievals:
-        return "no archive or file to download"
+    if usable_retrieval(impl) is None:
+        return "no archive or file that 0xl can unpack"
     return None
 
 
