@@ -118,9 +118,7 @@ def test_loosened_home_and_edited_options_are_restored(tmp_path: Path) -> None:
     assert (home / "gpg.conf").read_text() == OPTIONS
 
 
-def test_users_own_keyring_is_never_consulted(
-    gpg: Gpg, publisher: Publisher, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_users_own_keyring_is_never_consulted(gpg: Gpg, publisher: Publisher, monkeypatch: pytest.MonkeyPatch) -> None:
     # The user's GNUPGHOME holds the publisher's key; 0xl must still not know it.
     monkeypatch.setenv("GNUPGHOME", str(publisher.gnupghome))
     before = sorted(p.name for p in publisher.gnupghome.iterdir())
@@ -229,24 +227,18 @@ def test_import_returns_the_fingerprint_and_is_idempotent(gpg: Gpg, publisher: P
     assert [k.fingerprint for k in gpg.list_keys()] == [publisher.fingerprint]
 
 
-def test_key_needed_by_its_subkey_id_is_found_in_the_file(
-    gpg: Gpg, subkey_publisher: tuple[Publisher, str]
-) -> None:
+def test_key_needed_by_its_subkey_id_is_found_in_the_file(gpg: Gpg, subkey_publisher: tuple[Publisher, str]) -> None:
     pub, subkey = subkey_publisher
     assert gpg.import_key(pub.armored_public_key(), subkey[-16:]) == [pub.fingerprint]
 
 
-def test_key_file_holding_another_key_is_refused(
-    gpg: Gpg, publisher: Publisher, other_publisher: Publisher
-) -> None:
+def test_key_file_holding_another_key_is_refused(gpg: Gpg, publisher: Publisher, other_publisher: Publisher) -> None:
     with pytest.raises(VerificationError, match=f"holds key {other_publisher.fingerprint}, not the key"):
         gpg.import_key(other_publisher.armored_public_key(), publisher.keyid)
     assert gpg.list_keys() == []
 
 
-def test_key_file_with_an_extra_key_is_refused(
-    gpg: Gpg, publisher: Publisher, other_publisher: Publisher
-) -> None:
+def test_key_file_with_an_extra_key_is_refused(gpg: Gpg, publisher: Publisher, other_publisher: Publisher) -> None:
     both = publisher.armored_public_key() + other_publisher.armored_public_key()
     with pytest.raises(VerificationError, match="holds 2 keys; 0xl imports only the key"):
         gpg.import_key(both, publisher.keyid)
@@ -289,9 +281,7 @@ def test_file_that_is_not_a_key_is_refused(gpg: Gpg, data: bytes) -> None:
 # -- showing keys --------------------------------------------------------------------------------
 
 
-def test_key_info_shows_uids_and_finds_a_key_by_its_subkey(
-    gpg: Gpg, subkey_publisher: tuple[Publisher, str]
-) -> None:
+def test_key_info_shows_uids_and_finds_a_key_by_its_subkey(gpg: Gpg, subkey_publisher: tuple[Publisher, str]) -> None:
     pub, subkey = subkey_publisher
     gpg.import_key(pub.armored_public_key(), pub.keyid)
     info = gpg.key_info(subkey.lower())

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import io
 import os
-import time
 import tarfile
+import time
 from pathlib import Path
 
 import pytest

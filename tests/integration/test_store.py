@@ -286,9 +286,7 @@ def test_stopped_server_leaves_store_untouched(
     assert snapshot(store) == before
 
 
-def test_server_dying_mid_download_leaves_store_untouched(
-    store: Store, fetcher: Fetcher, stocked: Path
-) -> None:
+def test_server_dying_mid_download_leaves_store_untouched(store: Store, fetcher: Fetcher, stocked: Path) -> None:
     data = A.tar_bytes([A.file("blob", os.urandom(200_000))], "gz")
     with _RawServer(data, behaviour="die") as raw:
         before = snapshot(store)
@@ -297,9 +295,7 @@ def test_server_dying_mid_download_leaves_store_untouched(
     assert snapshot(store) == before
 
 
-def test_decompression_bomb_is_stopped_by_the_store_limits(
-    server: StaticServer, home: Home, fetcher: Fetcher
-) -> None:
+def test_decompression_bomb_is_stopped_by_the_store_limits(server: StaticServer, home: Home, fetcher: Fetcher) -> None:
     store = Store.for_home(home, limits=ExtractLimits(max_bytes=4 << 20))
     url = serve_bytes(server, "bomb.tar.gz", A.bomb_tar_gz(256 << 20))
     with pytest.raises(VerificationError, match="limit"):
@@ -450,9 +446,7 @@ def test_add_directory_copies_a_tree_that_0install_then_verifies(
     assert manifest.manifest_bytes(path) == manifest.manifest_bytes(src)
 
 
-def test_add_directory_with_wrong_digest_leaves_store_untouched(
-    store: Store, tmp_path: Path, stocked: Path
-) -> None:
+def test_add_directory_with_wrong_digest_leaves_store_untouched(store: Store, tmp_path: Path, stocked: Path) -> None:
     src = A.make_tree(tmp_path / "src", A.SAMPLE)
     before = snapshot(store)
     with pytest.raises(VerificationError, match="incorrect manifest"):

@@ -239,9 +239,7 @@ def test_trust_for_the_host_without_its_port_or_by_another_name_counts_in_neithe
         check_trusted(verify_with_0xl(data, site.url, gpg, fetch_key), domain_of(site.url), db)
 
 
-def test_star_domain_written_by_0xl_is_honoured_by_0install(
-    zi: ZeroInstall, site: Site, publisher: Publisher
-) -> None:
+def test_star_domain_written_by_0xl_is_honoured_by_0install(zi: ZeroInstall, site: Site, publisher: Publisher) -> None:
     site.publish(publisher.sign(site.feed()))
     site.publish_key(publisher)
     TrustDB([(publisher.fingerprint, ["*"])]).save(zi.trustdb)
@@ -280,10 +278,12 @@ def test_trustdb_grown_by_0install_after_0xl_wrote_it_is_read_by_0xl(
 
     db = TrustDB.load(zi.trustdb)
 
-    assert sorted(db.entries()) == sorted([
-        (other_publisher.fingerprint, ["*", "example.org:8080"]),
-        (publisher.fingerprint, [site.server.domain]),
-    ])
+    assert sorted(db.entries()) == sorted(
+        [
+            (other_publisher.fingerprint, ["*", "example.org:8080"]),
+            (publisher.fingerprint, [site.server.domain]),
+        ]
+    )
     assert db.to_bytes() == zi.trustdb.read_bytes()
 
 
@@ -334,9 +334,7 @@ def test_feed_edited_after_signing_is_refused_by_both(
         verify_with_0xl(tampered, site.url, gpg, fetch_key)
 
 
-def test_0install_fetches_the_missing_key_where_key_url_says(
-    zi: ZeroInstall, site: Site, publisher: Publisher
-) -> None:
+def test_0install_fetches_the_missing_key_where_key_url_says(zi: ZeroInstall, site: Site, publisher: Publisher) -> None:
     site.publish(publisher.sign(site.feed()))
     site.publish_key(publisher)
     TrustDB([(publisher.fingerprint, [site.server.domain])]).save(zi.trustdb)

@@ -176,9 +176,7 @@ def test_feed_signed_by_a_subkey_fetches_the_subkey_id_and_reports_the_subkey(
     assert key_requests(server) == [f"/feeds/{subkey[-16:]}.gpg"]
 
 
-def test_unsigned_feed_is_refused_without_fetching_anything(
-    gpg: Gpg, server: StaticServer, fetch_key: Fetch
-) -> None:
+def test_unsigned_feed_is_refused_without_fetching_anything(gpg: Gpg, server: StaticServer, fetch_key: Fetch) -> None:
     url = server.url + FEED_PATH
     with pytest.raises(VerificationError, match="no signature block"):
         verify_feed(feed_text(url), feed_url=url, gpg=gpg, fetch_key=fetch_key)

@@ -233,9 +233,7 @@ class ZeroInstall:
     def run(self, *args: str | Path, check: bool = True) -> subprocess.CompletedProcess[bytes]:
         env = dict(os.environ, ZEROINSTALL_PORTABLE_BASE=str(self.base), LC_ALL="C.UTF-8")
         env.pop("DISPLAY", None)
-        return subprocess.run(
-            ["0install", *map(str, args)], capture_output=True, env=env, check=check, timeout=60
-        )
+        return subprocess.run(["0install", *map(str, args)], capture_output=True, env=env, check=check, timeout=60)
 
     def digest(self, path: Path, extract: str | None = None) -> str:
         """`0install digest --algorithm=sha256new PATH [EXTRACT]`, without the `sha256new_` prefix."""
@@ -260,9 +258,7 @@ class ZeroInstall:
     def verify(self, entry: Path) -> subprocess.CompletedProcess[bytes]:
         return self.run("store", "verify", entry, check=False)
 
-    def download(
-        self, digest: str, retrieval: Retrieval, workdir: Path
-    ) -> subprocess.CompletedProcess[bytes]:
+    def download(self, digest: str, retrieval: Retrieval, workdir: Path) -> subprocess.CompletedProcess[bytes]:
         """`0install download` of a local (so unsigned) feed with one implementation of DIGEST."""
         feed = workdir / "oracle-feed.xml"
         feed.write_text(feed_xml(digest, retrieval))

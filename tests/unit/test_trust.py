@@ -174,7 +174,8 @@ def test_keys_and_domains_are_ordered_as_0install_orders_them() -> None:
     # output in tests/integration/test_trust_interop.py.
     db = TrustDB([(PRIMARY, ["b.example"]), (OTHER, ["z.example", "*", "a.example:80"]), (SUBKEY, ["c"])])
     assert db.to_bytes() == (
-        HEAD + f'<trusted-keys xmlns="{TRUST_NS}">'.encode()
+        HEAD
+        + f'<trusted-keys xmlns="{TRUST_NS}">'.encode()
         + f'<key fingerprint="{OTHER}"><domain value="*"/><domain value="a.example:80"/>'.encode()
         + b'<domain value="z.example"/></key>'
         + f'<key fingerprint="{PRIMARY}"><domain value="b.example"/></key>'.encode()
@@ -236,7 +237,7 @@ def test_any_database_survives_writing_and_reading(keys: dict[str, set[str]]) ->
 
 
 def test_special_characters_are_escaped_as_0install_escapes_them() -> None:
-    db = TrustDB([(PRIMARY, ['a&b<c>"d\'e'])])
+    db = TrustDB([(PRIMARY, ["a&b<c>\"d'e"])])
     assert b'<domain value="a&amp;b&lt;c&gt;&quot;d\'e"/>' in db.to_bytes()
 
 

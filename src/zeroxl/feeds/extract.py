@@ -195,9 +195,7 @@ def unpack(
         if extract is not None:
             source = scratch / extract
             if not source.is_dir() or source.is_symlink():
-                raise VerificationError(
-                    f"top-level directory {extract!r} not found in archive {archive.name}"
-                )
+                raise VerificationError(f"top-level directory {extract!r} not found in archive {archive.name}")
         _merge(source, target)
     finally:
         rmtree(scratch)
@@ -270,9 +268,7 @@ def _check_link_target(member: str, base_depth: int, target: str) -> None:
             continue
         depth += -1 if part == ".." else 1
         if depth < 0:
-            raise VerificationError(
-                f"archive member {member!r} is a symlink pointing outside the tree ({target})"
-            )
+            raise VerificationError(f"archive member {member!r} is a symlink pointing outside the tree ({target})")
 
 
 def _check_hardlink_target(member: str, target: str) -> list[str]:
@@ -311,8 +307,7 @@ def _check_symlink(root: Path, link: Path) -> None:
             target = os.readlink(candidate)  # noqa: PTH115 - as above
             if target.startswith("/"):
                 raise VerificationError(
-                    f"symlink {link.relative_to(root)} leads through {candidate.relative_to(root)} "
-                    "to an absolute path"
+                    f"symlink {link.relative_to(root)} leads through {candidate.relative_to(root)} to an absolute path"
                 )
             pending.extend(reversed(target.split("/")))
             continue
@@ -357,8 +352,7 @@ class _Writer:
     def _account(self, name: str, size: int) -> None:
         if self.bytes + size > self.limits.max_bytes:
             raise VerificationError(
-                f"archive member {name!r} takes the unpacked size over the limit of "
-                f"{self.limits.max_bytes} bytes",
+                f"archive member {name!r} takes the unpacked size over the limit of {self.limits.max_bytes} bytes",
                 hint="the limit guards against decompression bombs",
             )
 
@@ -587,9 +581,7 @@ def _unpack_zip(fileobj: BinaryIO, writer: _Writer) -> None:
             _unpack_zip_member(archive, fileobj, info, writer)
 
 
-def _unpack_zip_member(
-    archive: zipfile.ZipFile, fileobj: BinaryIO, info: zipfile.ZipInfo, writer: _Writer
-) -> None:
+def _unpack_zip_member(archive: zipfile.ZipFile, fileobj: BinaryIO, info: zipfile.ZipInfo, writer: _Writer) -> None:
     name = _zip_name(info)
     mode = info.external_attr >> 16 if info.create_system == _ZIP_UNIX else 0
     is_link = stat.S_ISLNK(mode)
@@ -638,9 +630,7 @@ def _zip_name(info: zipfile.ZipInfo) -> str:
     if info.flag_bits & _UTF8_FLAG or info.filename.isascii():
         return info.filename
     if info.create_system != _ZIP_UNIX:
-        raise VerificationError(
-            f"archive member {info.filename!r} has a non-ASCII name in an unknown encoding"
-        )
+        raise VerificationError(f"archive member {info.filename!r} has a non-ASCII name in an unknown encoding")
     return os.fsdecode(info.filename.encode("cp437"))
 
 
@@ -774,9 +764,7 @@ def _merge(source: Path, target: Path) -> None:
                 dst_mode = None
             if entry.is_dir(follow_symlinks=False):
                 if dst_mode is not None and not stat.S_ISDIR(dst_mode):
-                    raise VerificationError(
-                        f"archive would unpack directory {entry.name!r} over a non-directory"
-                    )
+                    raise VerificationError(f"archive would unpack directory {entry.name!r} over a non-directory")
                 if dst_mode is not None:
                     stack.append((src, dst))
                     continue

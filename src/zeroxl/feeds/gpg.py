@@ -167,9 +167,7 @@ class Gpg:
 
     # -- keys ---------------------------------------------------------------------------------------
 
-    def import_key(
-        self, armored: bytes, expect_keyid: str | None = None, *, source: str = "the key file"
-    ) -> list[str]:
+    def import_key(self, armored: bytes, expect_keyid: str | None = None, *, source: str = "the key file") -> list[str]:
         """Import the public key in ARMORED; return the primary fingerprints imported.
 
         With EXPECT_KEYID (a 16-hex key id or a 40-hex fingerprint, of the primary key or of a
@@ -184,9 +182,7 @@ class Gpg:
         if any(k.secret for k in keys):
             raise VerificationError(f"{source} holds a secret key; 0xl imports public keys only")
         if len(keys) > MAX_KEYS_PER_FILE:
-            raise VerificationError(
-                f"{source} holds {len(keys)} keys; 0xl imports at most {MAX_KEYS_PER_FILE} at once"
-            )
+            raise VerificationError(f"{source} holds {len(keys)} keys; 0xl imports at most {MAX_KEYS_PER_FILE} at once")
         if expect_keyid is not None:
             wanted = expect_keyid.upper()
             if not (_KEYID.fullmatch(wanted) or _FPR.fullmatch(wanted)):
@@ -202,11 +198,13 @@ class Gpg:
                     f"{source} holds {len(keys)} keys; 0xl imports only the key {wanted} that signed the feed"
                 )
         done = self._run(["--status-fd", "1", "--import"], input=armored)
-        imported = sorted({
-            parts[2]
-            for parts in _status_lines(done.stdout.decode("utf-8", "replace"))
-            if parts[0] == "IMPORT_OK" and len(parts) > 2 and _FPR.fullmatch(parts[2])
-        })
+        imported = sorted(
+            {
+                parts[2]
+                for parts in _status_lines(done.stdout.decode("utf-8", "replace"))
+                if parts[0] == "IMPORT_OK" and len(parts) > 2 and _FPR.fullmatch(parts[2])
+            }
+        )
         if not imported:
             why = done.stderr_text().splitlines()[-1:] or [f"exit status {done.returncode}"]
             raise VerificationError(f"gpg did not import {source} ({why[0]})")
@@ -287,8 +285,7 @@ def parse_verify_status(stdout: str, *, stderr: str = "") -> SigInfo:
     if bad:
         raise BadSignature(
             "signature does not match: the feed was modified after signing",
-            hint="someone changed the feed on its way to you, "
-            "or the publisher edited it without signing it again",
+            hint="someone changed the feed on its way to you, or the publisher edited it without signing it again",
         )
     for args in errors:
         keyid = args[0].upper() if args else ""
@@ -298,9 +295,7 @@ def parse_verify_status(stdout: str, *, stderr: str = "") -> SigInfo:
             raise MissingKey(keyid, fpr)
         if reason == _ERR_UNSUPPORTED_ALGORITHM:
             algo = args[1] if len(args) > 1 else "?"
-            raise VerificationError(
-                f"the feed's signature uses an algorithm gpg does not support (number {algo})"
-            )
+            raise VerificationError(f"the feed's signature uses an algorithm gpg does not support (number {algo})")
         raise VerificationError(f"gpg could not check the feed's signature (reason code {reason})")
     if not valid:
         detail = stderr.splitlines()[-1:] or ["gpg reported no signature"]
@@ -338,9 +333,7 @@ class _KeyBuilder:
     subkeys: list[str] = field(default_factory=list)
 
     def build(self) -> KeyInfo:
-        return KeyInfo(
-            self.fingerprint, tuple(self.uids), tuple(self.subkeys), self.revoked, self.expired, self.secret
-        )
+        return KeyInfo(self.fingerprint, tuple(self.uids), tuple(self.subkeys), self.revoked, self.expired, self.secret)
 
 
 def parse_colons(stdout: str) -> list[KeyInfo]:
@@ -352,9 +345,7 @@ def parse_colons(stdout: str) -> list[KeyInfo]:
         record = fields[0]
         if record in ("pub", "sec"):
             validity = fields[1] if len(fields) > 1 else ""
-            builders.append(
-                _KeyBuilder(secret=record == "sec", revoked=validity == "r", expired=validity == "e")
-            )
+            builders.append(_KeyBuilder(secret=record == "sec", revoked=validity == "r", expired=validity == "e"))
             fpr_owner = "primary"
         elif not builders:
             continue

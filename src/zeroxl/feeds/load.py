@@ -155,4 +155,3 @@ class FeedLoader:
                 (h.vote, h.message) for h in keyinfo.lookup(self.config.key_info_server, sig.fingerprint, self.fetcher)
             )
         return UnknownKey(sig.fingerprint, tuple(info.uids), domain, url, hints)
-

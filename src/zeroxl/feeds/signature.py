@@ -64,9 +64,7 @@ def split_signed(data: bytes) -> tuple[bytes, bytes]:
     sig_end = max(len(data[:end_marker].rstrip(_PADDING)), sig_start)
     text = data[sig_start:sig_end].replace(b"\n", b"").replace(b"\r", b"")
     if not _BASE64.fullmatch(text):
-        raise VerificationError(
-            "the feed's signature block is malformed: invalid characters in the base64 signature"
-        )
+        raise VerificationError("the feed's signature block is malformed: invalid characters in the base64 signature")
     if not text:
         raise VerificationError("the feed's signature block is empty")
     if len(text) % 4 == 1:

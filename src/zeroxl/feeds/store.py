@@ -105,9 +105,7 @@ class Store:
             return []
         except OSError as e:
             raise StateError(f"cannot list the store {self.root}: {e.strerror}") from e
-        return sorted(
-            n for n in names if _is_entry_name(n) and self._existing(n.removeprefix(manifest.PREFIX))
-        )
+        return sorted(n for n in names if _is_entry_name(n) and self._existing(n.removeprefix(manifest.PREFIX)))
 
     # -- adding ---------------------------------------------------------------------------------------
 

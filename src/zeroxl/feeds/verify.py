@@ -58,6 +58,4 @@ def verify_feed(data: bytes, *, feed_url: str, gpg: Gpg, fetch_key: Callable[[st
         return gpg.verify(signed, sig)
     except MissingKey as still:
         # import_key saw the key in the file; gpg disagreeing now is not worth a second round.
-        raise VerificationError(
-            f"the key imported from {url} still does not verify the feed's signature"
-        ) from still
+        raise VerificationError(f"the key imported from {url} still does not verify the feed's signature") from still
