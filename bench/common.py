@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 
 def median_time(fn: Callable[[], object], runs: int = 7, warmup: int = 1) -> float:
@@ -20,6 +21,29 @@ def median_time(fn: Callable[[], object], runs: int = 7, warmup: int = 1) -> flo
         fn()
         samples.append(time.perf_counter() - t)
     return statistics.median(samples)
+
+
+def interleaved(cmds: dict[str, Callable[[], object]], rounds: int = 15) -> dict[str, list[float]]:
+    """Time each command once per round, in turn, so that a change in the machine's load hits all
+    of them alike; returns every sample per command."""
+    for fn in cmds.values():
+        fn()  # warm-up: page cache, .pyc files
+    samples: dict[str, list[float]] = {k: [] for k in cmds}
+    for _ in range(rounds):
+        for key, fn in cmds.items():
+            t = time.perf_counter()
+            fn()
+            samples[key].append(time.perf_counter() - t)
+    return samples
+
+
+def ratio(samples: dict[str, list[float]], a: str, b: str) -> float:
+    """The median over rounds of A's time divided by B's time in the same round."""
+    return statistics.median(x / y for x, y in zip(samples[a], samples[b], strict=True))
+
+
+def ms(samples: list[float]) -> str:
+    return f"{statistics.median(samples) * 1000:.0f} ms"
 
 
 def run_cmd(args: Sequence[str], env: dict[str, str] | None = None, check: bool = True) -> None:
@@ -34,7 +58,8 @@ def peak_rss_kib(args: Sequence[str], env: dict[str, str] | None = None) -> int:
 
 
 def zeroxl(*args: str) -> list[str]:
-    return [sys.executable, "-m", "zeroxl", *args]
+    # The console script, as users run it (not `python -m`, which adds runpy).
+    return [str(Path(sys.executable).with_name("0xl")), *args]
 
 
 def report(rows: list[tuple[str, str]]) -> None:
@@ -43,4 +68,4 @@ def report(rows: list[tuple[str, str]]) -> None:
         print(f"  {key:<{width}}  {value}")
 
 
-__all__ = ["median_time", "peak_rss_kib", "report", "resource", "run_cmd", "zeroxl"]
+__all__ = ["interleaved", "median_time", "ms", "peak_rss_kib", "ratio", "report", "resource", "run_cmd", "zeroxl"]

@@ -7,7 +7,10 @@ what to do. `cli.main` is the only place that turns them into exit statuses (see
 from __future__ import annotations
 
 import enum
-from typing import ClassVar
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs `0xl list` time
+if TYPE_CHECKING:
+    from typing import ClassVar
 
 
 class ExitStatus(enum.IntEnum):

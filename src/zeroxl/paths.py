@@ -7,23 +7,45 @@ disk; the callers create what they need.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from pathlib import Path
+
+TYPE_CHECKING = False  # `0xl list` reaches this module and does without typing and pathlib
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+def home_dir() -> str:
+    """ZEROXL_HOME as a string (without importing pathlib)."""
+    env = os.environ.get("ZEROXL_HOME")
+    if env:
+        return os.path.abspath(env)  # noqa: PTH100
+    if os.geteuid() == 0:
+        return "/var/lib/0xl"
+    xdg = os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share")  # noqa: PTH111
+    return f"{xdg}/0xl"
 
 
 def default_home() -> Path:
-    env = os.environ.get("ZEROXL_HOME")
-    if env:
-        return Path(env).absolute()
-    if os.geteuid() == 0:
-        return Path("/var/lib/0xl")
-    xdg = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(xdg) / "0xl"
+    from pathlib import Path
+
+    return Path(home_dir())
 
 
-@dataclass(frozen=True)
 class Home:
-    root: Path
+    """The paths under one ZEROXL_HOME (a plain class: `0xl list` must not pay for dataclasses)."""
+
+    __slots__ = ("root",)
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Home) and other.root == self.root
+
+    def __hash__(self) -> int:
+        return hash(self.root)
+
+    def __repr__(self) -> str:
+        return f"Home({self.root!r})"
 
     @classmethod
     def from_env(cls) -> Home:

@@ -12,7 +12,6 @@ import contextlib
 import functools
 import re
 import shutil
-import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -21,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from zeroxl import config as config_mod
-from zeroxl.backends.base import FAILED, RUNNING, Backend, BackendContext, RuntimeStatus, get_backend
+from zeroxl.backends.base import RUNNING, Backend, BackendContext, get_backend
 from zeroxl.errors import ConflictError, NotFoundError, PolicyError, UsageError
 from zeroxl.paths import Home
 from zeroxl.state.history import History
@@ -156,35 +155,6 @@ def selected_from(impl: Implementation) -> Selected:
 
 
 # -- views returned to the CLI ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ServiceView:
-    service: Service
-    runtime: RuntimeStatus
-
-    def to_json(self) -> dict[str, Any]:
-        s, r = self.service, self.runtime
-        return {
-            "name": s.name,
-            "state": r.state,
-            "version": s.current.version if s.current else None,
-            "backend": s.backend,
-            "feed": s.feed,
-            "channel": s.channel,
-            "versions": s.versions,
-            "target": s.target,
-            "pid": r.pid,
-            "started": r.started,
-            "uptime": round(time.time() - r.started, 1) if r.started and r.state == RUNNING else None,
-            "restarts": r.restarts,
-            "last_exit": r.last_exit,
-            "detail": r.detail,
-            "disks": [d.to_json() for d in s.disks],
-            "args": s.args,
-            "latest": s.latest,
-            **({"runtime": r.extra} if r.extra else {}),
-        }
 
 
 @dataclass(frozen=True)
@@ -443,23 +413,6 @@ class App:
             return DestroyResult(name, tuple(kept), tuple(deleted))
 
     # -- reading ----------------------------------------------------------------------------------------
-
-    def view(self, svc: Service) -> ServiceView:
-        try:
-            runtime = self.backend(svc.backend).status(svc)
-        except Exception as e:  # a broken backend must not hide the other services from `list`
-            runtime = RuntimeStatus(FAILED, detail=f"status unavailable: {e}")
-        return ServiceView(svc, runtime)
-
-    def list_services(self) -> list[ServiceView]:
-        views = []
-        for name in self.records.names():
-            with contextlib.suppress(NotFoundError):  # destroyed while we were listing
-                views.append(self.view(self.records.load(name)))
-        return views
-
-    def status(self, name: str) -> ServiceView:
-        return self.view(self.records.load(name))
 
     def log_path(self, name: str) -> Path:
         svc = self.records.load(name)

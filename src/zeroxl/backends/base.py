@@ -6,11 +6,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from zeroxl.backends.states import FAILED, RUNNING, STOPPED
 from zeroxl.config import Config
 from zeroxl.paths import Home
 from zeroxl.state.service import Service
 
-RUNNING, STOPPED, FAILED = "running", "stopped", "failed"
+__all__ = ["FAILED", "RUNNING", "STOPPED", "Backend", "BackendContext", "RuntimeStatus", "get_backend"]
 
 
 @dataclass(frozen=True)

@@ -1,16 +1,35 @@
-"""Telling a live process from a dead one whose pid was reused, or one from before a reboot."""
+"""Telling a live process from a dead one whose pid was reused, or one from before a reboot.
+
+Kept free of heavy imports (pathlib included): `0xl list` calls it for every service.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
+import os
 
 
-@dataclass(frozen=True)
 class Identity:
-    pid: int
-    starttime: int  # clock ticks since boot, field 22 of /proc/PID/stat
-    boot_id: str
+    """A process as the kernel knows it: pid, start time (clock ticks since boot), and the boot."""
+
+    __slots__ = ("boot_id", "pid", "starttime")
+
+    def __init__(self, pid: int, starttime: int, boot_id: str) -> None:
+        self.pid = pid
+        self.starttime = starttime
+        self.boot_id = boot_id
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Identity) and (self.pid, self.starttime, self.boot_id) == (
+            other.pid,
+            other.starttime,
+            other.boot_id,
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.pid, self.starttime, self.boot_id))
+
+    def __repr__(self) -> str:
+        return f"Identity(pid={self.pid}, starttime={self.starttime}, boot_id={self.boot_id!r})"
 
     def to_json(self) -> dict[str, object]:
         return {"pid": self.pid, "starttime": self.starttime, "boot_id": self.boot_id}
@@ -20,16 +39,24 @@ class Identity:
         return cls(int(str(d["pid"])), int(str(d["starttime"])), str(d["boot_id"]))
 
 
+_boot_id: str | None = None
+
+
 def boot_id() -> str:
-    try:
-        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
-    except OSError:
-        return ""
+    global _boot_id  # noqa: PLW0603 - read once per process: it changes only with a reboot
+    if _boot_id is None:
+        try:
+            with open("/proc/sys/kernel/random/boot_id") as f:  # noqa: PTH123
+                _boot_id = f.read().strip()
+        except OSError:
+            _boot_id = ""
+    return _boot_id
 
 
 def _stat_fields(pid: int) -> list[str] | None:
     try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
+        with open(f"/proc/{pid}/stat") as f:  # noqa: PTH123 - the cheapest read, called per service
+            raw = f.read()
     except OSError:
         return None
     # The command name (field 2) is in parentheses and may contain spaces or ')': split after the last ')'.
@@ -50,9 +77,9 @@ def alive(ident: Identity | None) -> bool:
 def session_members(sid: int) -> list[int]:
     """Live processes in session SID (a supervised service leads its own session)."""
     found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            fields = _stat_fields(int(entry.name))
+    for entry in os.listdir("/proc"):  # noqa: PTH208
+        if entry.isdigit():
+            fields = _stat_fields(int(entry))
             if fields is not None and fields[2] != "Z" and int(fields[5]) == sid:
-                found.append(int(entry.name))
+                found.append(int(entry))
     return found

@@ -11,7 +11,6 @@ variable `ZEROXL_DISK_<NAME>` (upper case, '-' as '_').
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import sys
@@ -20,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from zeroxl import proc
-from zeroxl.backends.base import FAILED, RUNNING, STOPPED, BackendContext, RuntimeStatus
+from zeroxl.backends import unixstate
+from zeroxl.backends.base import RUNNING, BackendContext, RuntimeStatus
 from zeroxl.backends.procinfo import Identity, alive, session_members
 from zeroxl.errors import BackendError
 from zeroxl.state import atomic
@@ -28,7 +28,6 @@ from zeroxl.state.service import Service
 
 LOG_MAX = 1 << 20
 START_TIMEOUT = 10.0
-_LIVE_STATES = ("running", "backoff", "stopping")
 
 
 def disk_env_name(disk: str) -> str:
@@ -158,7 +157,7 @@ class UnixBackend:
                     _wait_gone(sup, 5.0)
         self._kill_leftovers(svc)
         state = self._read_state(svc)
-        if state is not None and state["state"] in _LIVE_STATES:
+        if state is not None and state["state"] in unixstate.LIVE_STATES:
             state.update(state="stopped", pid=None, started=None, detail="stopped (its supervisor was gone)")
             atomic.write_json(self._state_path(svc), state)
 
@@ -173,27 +172,7 @@ class UnixBackend:
                 os.kill(member, signal.SIGKILL)
 
     def status(self, svc: Service) -> RuntimeStatus:
-        state = self._read_state(svc)
-        if state is None:
-            return RuntimeStatus(STOPPED)
-        restarts, last_exit = int(state.get("restarts", 0)), state.get("last_exit")
-        if alive(Identity.from_json(state["supervisor"])) and state["state"] in _LIVE_STATES:
-            return RuntimeStatus(
-                RUNNING,
-                pid=state.get("pid"),
-                started=state.get("started"),
-                restarts=restarts,
-                last_exit=last_exit,
-                detail=state.get("detail", ""),
-            )
-        if state["state"] in _LIVE_STATES:
-            # Killed supervisor, or a host that restarted: nothing runs, whatever the file says.
-            detail = "its supervisor is gone (killed, or the host restarted)"
-            return RuntimeStatus(
-                FAILED if svc.desired == "running" else STOPPED, restarts=restarts, last_exit=last_exit, detail=detail
-            )
-        kind = FAILED if state["state"] == "failed" else STOPPED
-        return RuntimeStatus(kind, restarts=restarts, last_exit=last_exit, detail=state.get("detail", ""))
+        return RuntimeStatus(**unixstate.runtime(self._dir(svc), svc.desired))
 
     def cleanup(self, svc: Service) -> None:
         import shutil
@@ -201,11 +180,7 @@ class UnixBackend:
         shutil.rmtree(self._dir(svc) / "unix", ignore_errors=True)
 
     def _read_state(self, svc: Service) -> dict[str, Any] | None:
-        try:
-            data: dict[str, Any] = json.loads(self._state_path(svc).read_bytes())
-        except (FileNotFoundError, ValueError):
-            return None
-        return data
+        return unixstate.read_state(self._dir(svc))
 
 
 def _wait_gone(ident: Identity, seconds: float) -> bool:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
-from zeroxl.feeds.load import UnknownKey
+if TYPE_CHECKING:
+    from zeroxl.feeds.load import UnknownKey
 
 
 def on_terminal() -> bool:

@@ -17,8 +17,8 @@ from typing import Any
 from zeroxl.errors import NotFoundError, StateError, UsageError
 from zeroxl.feeds.model import BlockDevice, BootArg, ServiceNeeds
 from zeroxl.state import atomic
+from zeroxl.state.schema import SCHEMA, migrate
 
-SCHEMA = 1
 _NAME = re.compile(r"[a-z][a-z0-9-]{0,30}")
 
 
@@ -181,20 +181,6 @@ class Service:
             created=float(d.get("created", 0)),
             updated=float(d.get("updated", 0)),
         )
-
-
-def migrate(d: dict[str, Any]) -> dict[str, Any]:
-    """Bring a record written by an older 0xl up to SCHEMA; refuse one written by a newer 0xl."""
-    schema = d.get("schema")
-    if not isinstance(schema, int):
-        raise StateError("a service record has no schema version")
-    if schema > SCHEMA:
-        raise StateError(
-            f"service {d.get('name')} was written by a newer 0xl (schema {schema}; this one reads up to {SCHEMA})",
-            hint="upgrade 0xl",
-        )
-    # No older schemas exist yet; each future change adds a step here: `if schema == 1: ...; schema = 2`.
-    return d
 
 
 class Records:

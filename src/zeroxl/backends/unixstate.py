@@ -1,0 +1,57 @@
+"""What a unix service is doing, read from its supervisor's state file and checked against /proc.
+
+Separate from the backend so that `0xl list` can answer without importing anything heavy
+(pathlib included: paths here are strings).
+"""
+
+from __future__ import annotations
+
+import json
+
+from zeroxl.backends.procinfo import Identity, alive
+from zeroxl.backends.states import FAILED, RUNNING, STOPPED
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs `0xl list` time
+if TYPE_CHECKING:
+    import os
+    from typing import Any
+
+LIVE_STATES = ("running", "backoff", "stopping")
+
+
+def read_state(service_dir: os.PathLike[str] | str) -> dict[str, Any] | None:
+    try:
+        with open(f"{service_dir}/unix/state.json", "rb") as f:  # noqa: PTH123 - cheap, called per service
+            data: dict[str, Any] = json.load(f)
+    except (FileNotFoundError, ValueError):
+        return None
+    return data
+
+
+def supervisor_alive(state: dict[str, Any]) -> bool:
+    return alive(Identity.from_json(state["supervisor"]))
+
+
+def runtime(service_dir: os.PathLike[str] | str, desired: str) -> dict[str, Any]:
+    """The service's runtime status: state, pid, started, restarts, last_exit, detail."""
+    state = read_state(service_dir)
+    if state is None:
+        return {"state": STOPPED}
+    common = {"restarts": int(state.get("restarts", 0)), "last_exit": state.get("last_exit")}
+    if state["state"] in LIVE_STATES:
+        if supervisor_alive(state):
+            return {
+                "state": RUNNING,
+                "pid": state.get("pid"),
+                "started": state.get("started"),
+                "detail": state.get("detail", ""),
+                **common,
+            }
+        # Killed supervisor, or a host that restarted: nothing runs, whatever the file says.
+        return {
+            "state": FAILED if desired == "running" else STOPPED,
+            "detail": "its supervisor is gone (killed, or the host restarted)",
+            **common,
+        }
+    kind = FAILED if state["state"] == "failed" else STOPPED
+    return {"state": kind, "detail": state.get("detail", ""), **common}

@@ -1,0 +1,284 @@
+"""The commands of `0xl` and their argument parser: parse, call the core with keyword arguments,
+render the result. No logic beyond that; errors propagate to `cli.main`, which maps them to exit
+statuses. Modules beyond argparse are imported inside the command that needs them.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from zeroxl import __version__
+from zeroxl.cli.main import list_services
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from zeroxl.services import App
+
+    Handler = Callable[[argparse.Namespace], int]
+
+
+def _app() -> App:
+    from zeroxl.cli import interact
+    from zeroxl.services import App, Ui
+
+    terminal = interact.on_terminal()
+    ui = Ui(
+        confirm_key=interact.confirm_key if terminal else None,
+        progress=interact.progress if terminal else None,
+        info=interact.info,
+    )
+    return App(ui=ui)
+
+
+# -- services -------------------------------------------------------------------------------------------
+
+
+def cmd_add(a: argparse.Namespace) -> int:
+    app = _app()
+    try:
+        svc = app.add(
+            a.name,
+            a.feed,
+            trust_key=a.trust_key,
+            args=a.arg,
+            disks=a.disk,
+            channel=a.channel,
+            versions=a.version,
+            backend=a.backend,
+            memory=a.memory,
+            networks=a.net,
+        )
+    finally:
+        app.close()
+    version = svc.current.version if svc.current else "?"
+    disks = "".join(f", disk {d.name} ({d.location})" for d in svc.disks)
+    print(f"added {svc.name}: {svc.feed} version {version} for {svc.target} ({svc.backend}){disks}")
+    return 0
+
+
+def cmd_run(a: argparse.Namespace) -> int:
+    svc, started = _app().run(a.name, wait=a.wait)
+    version = svc.current.version if svc.current else "?"
+    print(f"{svc.name} {'started' if started else 'is already running'} (version {version})")
+    return 0
+
+
+def cmd_stop(a: argparse.Namespace) -> int:
+    svc, was_running = _app().stop(a.name, timeout=a.timeout, wait=a.wait)
+    print(f"{svc.name} {'stopped' if was_running else 'was not running'}")
+    return 0
+
+
+def cmd_destroy(a: argparse.Namespace) -> int:
+    result = _app().destroy(a.name, delete_disks=a.delete_disks, wait=a.wait)
+    print(f"destroyed {result.name}")
+    for disk in result.deleted_disks:
+        print(f"deleted disk {disk.name} ({disk.location})")
+    for disk in result.kept_disks:
+        print(f"kept disk {disk.name} ({disk.location}); delete it with: 0xl disk delete {result.name} {disk.name}")
+    return 0
+
+
+def cmd_list(a: argparse.Namespace) -> int:
+    return list_services(json=a.json)
+
+
+def cmd_status(a: argparse.Namespace) -> int:
+    from zeroxl import views
+    from zeroxl.cli import render
+    from zeroxl.paths import default_home
+    from zeroxl.units import format_size
+
+    d = views.status(default_home(), a.name)
+    if a.json:
+        render.print_json(d)
+        return 0
+    pairs = [
+        ("name", d["name"]),
+        ("state", d["state"] + (f" ({d['detail']})" if d["detail"] else "")),
+        ("version", d["version"] or "-"),
+        ("channel", d["channel"] + (f", versions {d['versions']}" if d["versions"] else "")),
+        ("feed", d["feed"]),
+        ("backend", f"{d['backend']} ({d['target']})"),
+    ]
+    if d["latest"]:
+        pairs.append(("latest", f"{d['latest'].get('version')} (checked {render.when(d['latest'].get('checked'))})"))
+    if d["pid"]:
+        pairs.append(("pid", str(d["pid"])))
+    if d["uptime"] is not None:
+        pairs.append(("uptime", render.duration(d["uptime"])))
+    pairs.append(("restarts", str(d["restarts"])))
+    if d["last_exit"] is not None:
+        pairs.append(("last exit", d["last_exit"]))
+    for key, value in sorted((d.get("runtime") or {}).items()):
+        pairs.append((key, str(value)))
+    for disk in d["disks"]:
+        pairs.append((f"disk {disk['name']}", f"{format_size(disk['size'])} {disk['kind']} {disk['location']}"))
+    for key, value in sorted(d["args"].items()):
+        pairs.append((f"arg {key}", value))
+    render.fields(pairs)
+    return 0
+
+
+def cmd_logs(a: argparse.Namespace) -> int:
+    from zeroxl.cli.logs import show
+
+    return show(_app().log_path(a.name), lines=a.lines, follow=a.follow)
+
+
+# -- trust ------------------------------------------------------------------------------------------------
+
+
+def cmd_trust_add(a: argparse.Namespace) -> int:
+    from zeroxl.trusting import trust_add
+
+    fpr, domain = trust_add(a.fingerprint, a.domain)
+    print(f"trusted {fpr} for {domain}")
+    return 0
+
+
+def cmd_trust_list(a: argparse.Namespace) -> int:
+    from zeroxl.cli import render
+    from zeroxl.trusting import trust_list
+
+    entries = trust_list()
+    if a.json:
+        render.print_json([{"fingerprint": f, "domains": ds} for f, ds in entries])
+        return 0
+    render.table(["FINGERPRINT", "DOMAINS"], [[f, " ".join(ds)] for f, ds in entries])
+    return 0
+
+
+def cmd_trust_remove(a: argparse.Namespace) -> int:
+    from zeroxl.trusting import trust_remove
+
+    fpr = trust_remove(a.fingerprint, a.domain)
+    print(f"no longer trusting {fpr}" + (f" for {a.domain}" if a.domain else ""))
+    return 0
+
+
+# -- disks ------------------------------------------------------------------------------------------------
+
+
+def cmd_disk_list(a: argparse.Namespace) -> int:
+    from zeroxl.cli import render
+    from zeroxl.units import format_size
+
+    app = _app()
+    rows = app.disks()
+    if a.json:
+        render.print_json([{"service": r.service, "in_use": r.in_use, **r.disk.to_json()} for r in rows])
+        return 0
+    render.table(
+        ["SERVICE", "DISK", "SIZE", "KIND", "IN USE", "LOCATION"],
+        [
+            [
+                r.service,
+                r.disk.name,
+                format_size(r.disk.size),
+                r.disk.kind,
+                "yes" if r.in_use else "no (kept)",
+                r.disk.location,
+            ]
+            for r in rows
+        ],
+    )
+    return 0
+
+
+def cmd_disk_delete(a: argparse.Namespace) -> int:
+    disk = _app().delete_disk(a.service, a.disk)
+    print(f"deleted disk {disk.name} of {a.service} ({disk.location})")
+    return 0
+
+
+# -- the parser ---------------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    import argparse
+
+    p = argparse.ArgumentParser(
+        prog="0xl",
+        description="Deploy services published as signed 0install feeds.",
+        epilog="Exit statuses: see docs/exit-status.md.",
+    )
+    p.add_argument("--version", action="version", version=f"0xl {__version__}")
+    p.add_argument("--debug", action="store_true", help="log external commands and show tracebacks")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, handler: Handler, help: str) -> argparse.ArgumentParser:
+        sp = sub.add_parser(name, help=help, description=help)
+        sp.set_defaults(handler=handler)
+        return sp
+
+    def waits(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument(
+            "--wait",
+            type=float,
+            default=0.0,
+            metavar="SECONDS",
+            help="wait this long for another 0xl command on the service to finish (default: fail at once)",
+        )
+
+    sp = command("add", cmd_add, "fetch, verify and record a service from a feed")
+    sp.add_argument("name")
+    sp.add_argument("feed", metavar="FEED-URL")
+    sp.add_argument("--trust-key", metavar="FPR", help="trust this key (fingerprint) for the feed's domain")
+    sp.add_argument("--arg", action="append", default=[], metavar="KEY=VALUE", help="an argument for the service")
+    sp.add_argument(
+        "--disk", action="append", default=[], metavar="[NAME=]SIZE", help="a disk for the service, e.g. 256M"
+    )
+    sp.add_argument("--channel", default="stable", choices=["stable", "testing"])
+    sp.add_argument("--version", metavar="RANGE", help="versions to accept, e.g. 2.0..!3")
+    sp.add_argument("--backend", metavar="NAME", help="unix or xen (default: chosen from the feed and the host)")
+    sp.add_argument("--memory", type=int, metavar="MIB", help="memory for a VM, in MiB")
+    sp.add_argument("--net", action="append", default=[], metavar="BRIDGE", help="a bridge for the VM's next network")
+
+    sp = command("run", cmd_run, "start a service")
+    sp.add_argument("name")
+    waits(sp)
+    sp = command("stop", cmd_stop, "stop a service (gracefully, then by force)")
+    sp.add_argument("name")
+    sp.add_argument("--timeout", type=float, metavar="SECONDS", help="grace period before the service is killed")
+    waits(sp)
+    sp = command("destroy", cmd_destroy, "stop and remove a service (its disks are kept unless --delete-disks)")
+    sp.add_argument("name")
+    sp.add_argument("--delete-disks", action="store_true", help="delete the service's disks too")
+    waits(sp)
+    sp = command("list", cmd_list, "list services")
+    sp.add_argument("--json", action="store_true")
+    sp = command("status", cmd_status, "show a service's state")
+    sp.add_argument("name")
+    sp.add_argument("--json", action="store_true")
+    sp = command("logs", cmd_logs, "show a service's output")
+    sp.add_argument("name")
+    sp.add_argument("-f", "--follow", action="store_true", help="keep printing new output")
+    sp.add_argument("-n", "--lines", type=int, default=100, metavar="N", help="how many lines to show (default 100)")
+
+    trust = command("trust", lambda _a: 0, "manage the keys trusted to sign feeds")
+    tsub = trust.add_subparsers(dest="trust_command", required=True, metavar="ACTION")
+    tp = tsub.add_parser("add", help="trust a key for a domain")
+    tp.add_argument("fingerprint", metavar="FPR")
+    tp.add_argument("--domain", required=True, metavar="HOST[:PORT]")
+    tp.set_defaults(handler=cmd_trust_add)
+    tp = tsub.add_parser("list", help="list trusted keys")
+    tp.add_argument("--json", action="store_true")
+    tp.set_defaults(handler=cmd_trust_list)
+    tp = tsub.add_parser("remove", help="stop trusting a key (for one domain, or everywhere)")
+    tp.add_argument("fingerprint", metavar="FPR")
+    tp.add_argument("--domain", metavar="HOST[:PORT]")
+    tp.set_defaults(handler=cmd_trust_remove)
+
+    disk = command("disk", lambda _a: 0, "list and delete disks, including those kept after destroy")
+    dsub = disk.add_subparsers(dest="disk_command", required=True, metavar="ACTION")
+    dp = dsub.add_parser("list", help="list disks")
+    dp.add_argument("--json", action="store_true")
+    dp.set_defaults(handler=cmd_disk_list)
+    dp = dsub.add_parser("delete", help="delete a kept disk")
+    dp.add_argument("service")
+    dp.add_argument("disk")
+    dp.set_defaults(handler=cmd_disk_delete)
+    return p
