@@ -199,7 +199,7 @@ def cmd_feed_sign(a: argparse.Namespace) -> int:
     )
     who = f" ({signed.uids[0]})" if signed.uids else ""
     print(f"signed {a.feed} with {signed.fingerprint}{who}")
-    print(f"wrote {signed.key_file}: publish it beside the feed, where hosts fetch the key")
+    print(f"the public key is in {signed.key_file}: publish it beside the feed, where hosts fetch it")
     return 0
 
 
@@ -261,11 +261,11 @@ def cmd_mirror(a: argparse.Namespace) -> int:
             origins.update(done.origins)
     finally:
         app.close()
-    print(f"hosts use {dest} with, in config.toml:\n  [mirrors]")
+    print("on each host, add to config.toml (with the directory as mounted there, or the URL it is served at):")
+    print("  [mirrors]")
     for origin in sorted(origins):
         host_dir = origin.split("://", 1)[1].rpartition("@")[2]
         print(f'  "{origin}" = "{dest}/{host_dir}"')
-    print("  (or, served over HTTP at http://MIRROR/, the location http://MIRROR/HOST[:PORT]/)")
     return 0
 
 
@@ -305,8 +305,10 @@ def _describe_needs(needs: NeedsSpec) -> str:
     parts = []
     if needs.xen_type:
         parts.append(needs.xen_type)
-    if needs.memory is not None or needs.memory_min is not None:
-        parts.append(f"memory {needs.memory or '-'} MiB (at least {needs.memory_min or '-'})")
+    if needs.memory is not None:
+        parts.append(f"memory {needs.memory} MiB")
+    if needs.memory_min is not None:
+        parts.append(f"at least {needs.memory_min} MiB")
     parts.extend(f"disk {name}" + (f" >= {size}" if size else "") for name, size in needs.blocks)
     parts.extend(f"network {name}" for name in needs.networks)
     parts.extend(f"--{arg.name}" for arg in needs.args)
