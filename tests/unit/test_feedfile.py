@@ -166,3 +166,10 @@ def test_the_root_end_tag_on_a_line_with_other_content(tmp_path: Path) -> None:
     text = ff.with_child(implementation_xml(spec(), ff.indent))
     assert b"</summary>\n  <implementation " in text and text.endswith(b"</implementation>\n</interface>\n")
     assert len(ff.save(text).implementations) == 1
+
+
+def test_text_inside_another_attribute_is_not_taken_for_the_attribute(tmp_path: Path) -> None:
+    tricky = HAND_WRITTEN.replace(b"released='2026-01-01'>", b"""released='2026-01-01' license=' stability="x"'>""")
+    ff = FeedFile.from_bytes(tmp_path / "mail.xml", tricky)
+    text = ff.with_attribute(ff.text, ff.impls[0], "stability", "stable")
+    assert text == tricky.replace(b"""stability="x"'>""", b"""stability="x"' stability="stable">""")

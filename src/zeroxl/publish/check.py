@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from zeroxl.errors import DownloadError, ExitStatus, VerificationError, ZeroxlError
-from zeroxl.feeds.fetch import Fetcher, is_remote
+from zeroxl.feeds.fetch import Fetcher, is_remote, local_path
 from zeroxl.feeds.gpg import Gpg
 from zeroxl.feeds.model import Archive, Feed, FileSource, Implementation, Recipe, Step
 from zeroxl.feeds.parse import parse_feed
@@ -53,7 +53,7 @@ class Report:
 
 
 def check_feed(location: str, *, fetcher: Fetcher, key: str | None = None) -> Report:
-    url = location if is_remote(location) else str(Path(location).resolve())
+    url = _absolute(location)
     expected = normalise_fingerprint(key) if key else None
     fetched = fetcher.fetch(url, max_bytes=fetcher.config.max_feed_bytes, what="feed").data
     if fetched is None:  # pragma: no cover - only a conditional request can get 304
@@ -67,6 +67,16 @@ def check_feed(location: str, *, fetcher: Fetcher, key: str | None = None) -> Re
             store = Store(work / "store", work / "tmp")
             findings.extend(_implementation(impl, store, fetcher) for impl in feed.implementations)
     return Report(url, tuple(findings))
+
+
+def _absolute(location: str) -> str:
+    """A URL as it is; a local feed (a path, relative or not, or a file:// URL) as an absolute path, so
+    that the key beside it is found where 0install would look for it."""
+    if is_remote(location):
+        return location
+    if location.startswith("file://"):
+        return str(local_path(location))
+    return str(Path(location).resolve())
 
 
 def _signature(data: bytes, url: str, gpg: Gpg, fetcher: Fetcher, expected: str | None) -> Finding:

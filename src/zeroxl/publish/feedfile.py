@@ -94,9 +94,9 @@ class FeedFile:
         """TEXT (this document, or one edited only after SITE) with attribute NAME of SITE set to VALUE."""
         tag = text[site.start : site.end]
         written = quote(value)
-        existing = re.compile(rb"(\s" + re.escape(name.encode()) + rb"\s*=\s*)(\"[^\"]*\"|'[^']*')")
-        if existing.search(tag):
-            new_tag = existing.sub(lambda m: m.group(1) + written, tag, count=1)
+        span = _attribute_value(tag, name.encode())
+        if span is not None:
+            new_tag = tag[: span[0]] + written + tag[span[1] :]
         else:
             close = len(tag) - (2 if tag.endswith(b"/>") else 1)
             new_tag = tag[:close].rstrip() + b" " + name.encode() + b"=" + written + tag[close:]
@@ -180,6 +180,25 @@ def _scan(text: bytes) -> tuple[tuple[ImplSite, ...], int, bytes]:
     parser.EndElementHandler = end
     parser.Parse(text, True)  # parse_feed accepted these bytes already
     return tuple(impls), root_end, _indent(text, first_child)
+
+
+_TAG_NAME = re.compile(rb"<[^\s/>]+")
+_ATTRIBUTE = re.compile(rb"""\s+([^\s=/>]+)\s*=\s*("[^"]*"|'[^']*')""")
+
+
+def _attribute_value(tag: bytes, name: bytes) -> tuple[int, int] | None:
+    """The span of attribute NAME's quoted value in the start tag TAG, or None if it has none.
+
+    Attributes are read one after the other from the tag name on, so that text inside another
+    attribute's value is never taken for an attribute.
+    """
+    m = _TAG_NAME.match(tag)
+    pos = m.end() if m else 0
+    while (attr := _ATTRIBUTE.match(tag, pos)) is not None:
+        if attr.group(1) == name:
+            return attr.span(2)
+        pos = attr.end()
+    return None
 
 
 def _tag_end(text: bytes, start: int) -> int:
