@@ -186,20 +186,23 @@ def archive_name(feed_path: Path, version: str, arch: str) -> str:
 
 
 def _pack_beside(feed: FeedFile, directory: Path, version: str, arch: str) -> tuple[Path, bool]:
+    """Pack DIRECTORY beside the feed; returns the archive and whether it is new. An identical archive
+    left there by an earlier run is reused; a different one is never overwritten."""
     out = feed.path.parent / archive_name(feed.path, version, arch)
     fresh = out.with_name(f".{out.name}.new")
-    pack.pack_dir(directory, fresh, mtime=pack.default_mtime())
-    if not out.exists():
-        fresh.replace(out)
-        return out, True
-    same = out.read_bytes() == fresh.read_bytes()
-    fresh.unlink()
-    if not same:
-        raise ConflictError(
-            f"{out} exists already, with other contents",
-            hint="remove it if it is left from an earlier attempt, or publish another version",
-        )
-    return out, False
+    try:
+        pack.pack_dir(directory, fresh, mtime=pack.default_mtime())
+        if not out.exists():
+            fresh.replace(out)
+            return out, True
+        if out.read_bytes() != fresh.read_bytes():
+            raise ConflictError(
+                f"{out} exists already, with other contents",
+                hint="remove it if it is left from an earlier attempt, or publish another version",
+            )
+        return out, False
+    finally:
+        fresh.unlink(missing_ok=True)
 
 
 def _describe(
@@ -254,7 +257,8 @@ def _default_href(feed: FeedFile, archive: Path) -> str:
 
 def _check_served(archive: Path, spec: ArchiveSpec, fetcher: Fetcher) -> None:
     """The archive at its href must be the local one, byte for byte."""
-    local = hashlib.sha256(archive.read_bytes()).hexdigest()
+    with archive.open("rb") as f:
+        local = hashlib.file_digest(f, "sha256").hexdigest()
     with tempfile.TemporaryFile() as out:
         try:
             fetcher.download(spec.href, out, size=spec.size, what="archive")
@@ -264,7 +268,7 @@ def _check_served(archive: Path, spec: ArchiveSpec, fetcher: Fetcher) -> None:
                 hint="upload the new archive first",
             ) from None
         out.seek(0)
-        served = hashlib.sha256(out.read()).hexdigest()
+        served = hashlib.file_digest(out, "sha256").hexdigest()
     if served != local:
         raise VerificationError(f"the archive at {spec.href} is not {archive.name}: its bytes differ")
 
