@@ -76,3 +76,14 @@ def test_mirror_layout_is_host_and_path() -> None:
     url = "http://127.0.0.1:8000/feeds/a%20b.tar.gz"
     location = check_mirrors({origin_of(url): f"{root}/127.0.0.1:8000/"})
     assert mirrored(url, location) == str(mirror_path(root, url))
+
+
+def test_config_toml_mirrors_are_checked_when_the_config_is_loaded(tmp_path: Path) -> None:
+    from zeroxl.config import load
+
+    path = tmp_path / "config.toml"
+    path.write_text('[mirrors]\n"https://example.org/" = "/srv/mirror/example.org/"\n')
+    assert load(path).mirrors == {"https://example.org/": "/srv/mirror/example.org/"}
+    path.write_text('[mirrors]\n"https://example.org" = "/srv/mirror/example.org/"\n')
+    with pytest.raises(UsageError, match=r"\[mirrors\] 'https://example.org': the origin must end with '/'"):
+        load(path)
