@@ -281,4 +281,8 @@ def build_parser() -> argparse.ArgumentParser:
     dp.add_argument("service")
     dp.add_argument("disk")
     dp.set_defaults(handler=cmd_disk_delete)
+
+    from zeroxl.cli.feed_cmds import register as register_publishing
+
+    register_publishing(sub)  # feed init|add|set-stability|sign|check, mirror
     return p
