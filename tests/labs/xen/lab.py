@@ -482,6 +482,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     options = parser.parse_args(argv)
     if not options.script.is_file():
         parser.error(f"no such file: {options.script}")
+    with options.script.open("rb") as f:
+        if f.read(2) != b"#!":
+            parser.error(f"{options.script} has no #! line: dom0 would not know what runs it")
 
     # SIGTERM (CI giving up, a kill) takes the same way out as Ctrl-C, through the clean-up code.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
