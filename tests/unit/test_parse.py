@@ -109,12 +109,12 @@ def test_service_needs_are_typed() -> None:
         needs(
             '<s:block name="storage" min-size="64M"/><s:network name="service"/>'
             '<s:arg name="ipv4" pattern="[0-9./]+" required="true"/><s:arg name="mode" pattern="a|b" default="a"/>',
-            'memory-min="32" memory="128" xen-type="pv"',
+            'memory-min="32" memory="128" xen-type="pv" ramdisk="boot/initrd.img"',
         ),
         url=URL,
     )
     n = f.implementations[0].needs
-    assert (n.memory_min, n.memory, n.xen_type) == (32, 128, "pv")
+    assert (n.memory_min, n.memory, n.xen_type, n.ramdisk) == (32, 128, "pv", "boot/initrd.img")
     assert [(b.name, b.min_size) for b in n.blocks] == [("storage", 64 << 20)]
     assert n.networks == ("service",)
     assert n.arg("ipv4") is not None and n.arg("ipv4").required  # type: ignore[union-attr]
@@ -136,6 +136,14 @@ def test_service_needs_are_typed() -> None:
         ('<s:arg name="ip" pattern="[0-9]+" default="x"/>', "", "does not match its own pattern"),
         ('<s:arg name="ip" pattern="x"/><s:arg name="ip" pattern="y"/>', "", "declared twice"),
         ("<s:kernel-cmdline>evil</s:kernel-cmdline>", "", "unknown element"),
+        ("", 'ramdisk="../initrd.img"', "ramdisk .* is not a plain relative path"),
+        ("", 'ramdisk="/boot/initrd.img"', "not a plain relative path"),
+        ("", 'ramdisk="boot/../../x"', "not a plain relative path"),
+        ("", 'ramdisk="boot//initrd"', "not a plain relative path"),
+        ("", 'ramdisk=""', "not a plain relative path"),
+        ("", 'ramdisk="initrd img"', "not a plain relative path"),
+        ("", 'ramdisk="init&quot;rd"', "not a plain relative path"),
+        ("", 'ramdisk="./initrd"', "not a plain relative path"),
     ],
 )
 def test_nonsense_needs_are_refused(inner: str, attrs: str, message: str) -> None:

@@ -59,6 +59,7 @@ def register(sub: SubParsers[argparse.ArgumentParser]) -> None:
     needs.add_argument("--memory", type=int, metavar="MIB", help="recommended memory")
     needs.add_argument("--memory-min", type=int, metavar="MIB", help="the least memory it runs with")
     needs.add_argument("--xen-type", choices=["pvh", "pv"], help="the Xen guest type (default pvh)")
+    needs.add_argument("--ramdisk", metavar="PATH", help="a file in the archive: the kernel's initial ramdisk")
     needs.add_argument("--block", action="append", default=[], metavar="NAME[=MIN-SIZE]", help="a block device")
     needs.add_argument("--network", action="append", default=[], metavar="NAME", help="a network interface")
     needs.add_argument(
@@ -298,7 +299,7 @@ def _needs(a: argparse.Namespace) -> NeedsSpec:
     args = tuple(
         BootArgSpec(name, pattern, name in a.arg_required, defaults.get(name)) for name, pattern in declared.items()
     )
-    return NeedsSpec(a.memory_min, a.memory, a.xen_type, tuple(blocks), tuple(a.network), args)
+    return NeedsSpec(a.memory_min, a.memory, a.xen_type, tuple(blocks), tuple(a.network), args, a.ramdisk)
 
 
 def _describe_needs(needs: NeedsSpec) -> str:
@@ -312,6 +313,8 @@ def _describe_needs(needs: NeedsSpec) -> str:
     parts.extend(f"disk {name}" + (f" >= {size}" if size else "") for name, size in needs.blocks)
     parts.extend(f"network {name}" for name in needs.networks)
     parts.extend(f"--{arg.name}" for arg in needs.args)
+    if needs.ramdisk:
+        parts.append(f"ramdisk {needs.ramdisk}")
     return f"; needs {', '.join(parts)}" if parts else ""
 
 

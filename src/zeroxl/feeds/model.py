@@ -135,6 +135,7 @@ class ServiceNeeds:
     networks: tuple[str, ...] = ()
     args: tuple[BootArg, ...] = ()
     xen_type: str = "pvh"
+    ramdisk: str | None = None  # a relative path inside the implementation (an initrd for the kernel)
 
     def arg(self, name: str) -> BootArg | None:
         return next((a for a in self.args if a.name == name), None)

@@ -47,6 +47,9 @@ _NAME = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 _DIGEST_ALGS = ("sha256new", "sha256", "sha1new", "sha1")
 _MAX_MEMORY_MIB = 1 << 20
 _MAX_PATTERN = 256
+# A path inside an implementation that 0xl writes into a VM config: plain names only, no `..`.
+_PATH_PART = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._+-]{0,127}")
+_MAX_PATH_PARTS = 16
 
 
 class FeedFormatError(VerificationError):
@@ -267,6 +270,9 @@ def _needs(el: Element, where: str) -> ServiceNeeds:
     xen_type = el.get("xen-type", "pvh")
     if xen_type not in ("pvh", "pv"):
         raise FeedFormatError(f"{where}: xen-type={xen_type!r} is not pvh or pv")
+    ramdisk = el.get("ramdisk")
+    if ramdisk is not None:
+        _relative_path(ramdisk, f"{where}: ramdisk")
     blocks: list[BlockDevice] = []
     networks: list[str] = []
     args: list[BootArg] = []
@@ -296,7 +302,19 @@ def _needs(el: Element, where: str) -> ServiceNeeds:
         networks=tuple(networks),
         args=tuple(args),
         xen_type=xen_type,
+        ramdisk=ramdisk,
     )
+
+
+def _relative_path(path: str, where: str) -> str:
+    """A path inside the implementation: relative, made of plain names (no `.`, `..` or empty parts)."""
+    parts = path.split("/")
+    if len(parts) > _MAX_PATH_PARTS or not all(_PATH_PART.fullmatch(p) for p in parts):
+        raise FeedFormatError(
+            f"{where} {path!r} is not a plain relative path inside the implementation",
+            hint="use names of letters, digits and ._+- separated by /, with no '..' and no leading /",
+        )
+    return path
 
 
 def _memory(el: Element, attr: str, where: str) -> int | None:

@@ -165,6 +165,7 @@ def _new_impl(
         expected_digest=expected_digest,
         command=command,
         default_command=default_command,
+        ramdisk=release.needs.ramdisk,
     )
     r = release
     spec = ImplSpec(digest, r.version, r.arch, r.released, r.stability, archive_spec, command, r.needs)
@@ -214,6 +215,7 @@ def _describe(
     expected_digest: str | None,
     command: str | None,
     default_command: str | None,
+    ramdisk: str | None = None,
 ) -> tuple[str, ArchiveSpec, str]:
     """What ARCHIVE holds: its digest, how the feed refers to it, and the path of its run command."""
     with pack.unpacked(archive, extract=extract) as tree:
@@ -227,6 +229,8 @@ def _describe(
             )
         if not _is_file(tree, command):
             raise UsageError(f"--command {command}: no such file in the archive", hint=f"it holds: {_top_names(tree)}")
+        if ramdisk is not None and not _is_file(tree, ramdisk):
+            raise UsageError(f"--ramdisk {ramdisk}: no such file in the archive", hint=f"it holds: {_top_names(tree)}")
     if expected_digest is not None:
         wanted = expected_digest.removeprefix(manifest.PREFIX)
         if wanted != digest:

@@ -32,6 +32,7 @@ class NeedsSpec:
     blocks: tuple[tuple[str, str | None], ...] = ()  # (name, minimum size such as "64M")
     networks: tuple[str, ...] = ()
     args: tuple[BootArgSpec, ...] = ()
+    ramdisk: str | None = None  # a file in the implementation: the kernel's initial ramdisk
 
     def empty(self) -> bool:
         return self == NeedsSpec()
@@ -109,6 +110,7 @@ def _needs(needs: NeedsSpec) -> list[tuple[int, bytes]]:
         ("memory-min", None if needs.memory_min is None else str(needs.memory_min)),
         ("memory", None if needs.memory is None else str(needs.memory)),
         ("xen-type", needs.xen_type),
+        ("ramdisk", needs.ramdisk),
     )
     children: list[bytes] = []
     for name, min_size in needs.blocks:

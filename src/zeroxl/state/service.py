@@ -68,6 +68,7 @@ def needs_from_json(d: dict[str, Any]) -> ServiceNeeds:
             BootArg(a["name"], a["pattern"], bool(a.get("required")), a.get("default")) for a in d.get("args", [])
         ),
         xen_type=d.get("xen_type", "pvh"),
+        ramdisk=d.get("ramdisk"),
     )
 
 
