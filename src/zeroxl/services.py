@@ -229,6 +229,7 @@ class App:
         backend: str | None = None,
         memory: int | None = None,
         networks: list[str] | None = None,
+        restart: str | None = None,
     ) -> Service:
         from zeroxl.feeds.select import Channel, Requirements, Target, select
         from zeroxl.feeds.trust import normalise_fingerprint
@@ -248,6 +249,9 @@ class App:
         fpr = normalise_fingerprint(trust_key) if trust_key else None
         if memory is not None and memory <= 0:
             raise UsageError(f"invalid --memory {memory}: it must be a positive number of MiB")
+        from zeroxl.policy import DEFAULT_RESTART, check_restart
+
+        restart_policy = check_restart(restart or DEFAULT_RESTART)
         if backend is not None:
             self.backend(backend)  # refuses an unknown name before anything is fetched
 
@@ -274,16 +278,44 @@ class App:
                 args=arg_values,
                 memory=memory,
                 networks=tuple(networks or ()),
+                restart=restart_policy,
                 current=selected_from(impl),
             )
             with self._transaction(name) as undo:
+                if target.vm:
+                    svc = self._plan_vm(svc)  # refused here, over a limit, before anything is fetched or created
                 impl_dir = self._ensure(impl, undo)
                 self.backend(backend_name).check(svc, impl_dir)
                 svc = self._make_disks(svc, planned, undo)
-                self.records.save(svc)
+                with self._allocating(target.vm):
+                    if target.vm:
+                        self._plan_vm(svc)  # again under the host-wide lock: two adds never share the same room
+                    self.records.save(svc)
                 History(self.records.dir(name)).record("add", to=svc.current, message=f"added from {feed_url}")
                 self.loader.commit(loaded)
             return svc
+
+    def _plan_vm(self, svc: Service) -> Service:
+        """SVC with a bridge for every network its feed declares, its memory within the host's policy."""
+        from dataclasses import replace
+
+        from zeroxl.policy import check_memory, plan_bridges
+
+        needs = svc.current.needs if svc.current else None
+        if needs is not None:
+            svc = replace(svc, networks=plan_bridges(svc.networks, needs, self.config.policy))
+        others = [o for o in (self.records.load(n) for n in self.records.names()) if o.backend == svc.backend]
+        check_memory(svc, self.config.policy, others)
+        return svc
+
+    @contextlib.contextmanager
+    def _allocating(self, vm: bool) -> Iterator[None]:
+        """The host-wide lock on what VMs are given (memory), held while a VM service is recorded."""
+        if not vm:
+            yield
+            return
+        with locked(self.home.locks / "allocation.lock", what="the host's allocation of memory", wait=60.0):
+            yield
 
     def _choose_backend(self, loaded: LoadedFeed) -> str:
         from zeroxl.backends.base import xen_available
@@ -417,6 +449,20 @@ class App:
     def log_path(self, name: str) -> Path:
         svc = self.records.load(name)
         return self.backend(svc.backend).log_path(svc)
+
+    def vm_config(self, name: str) -> str:
+        """The VM config (xl.cfg) that `0xl run NAME` would write now. Reads only: nothing is fetched."""
+        svc = self.records.load(name)
+        be = self.backend(svc.backend)
+        from zeroxl.backends.xen import XenBackend
+
+        if not isinstance(be, XenBackend):
+            raise UsageError(f"{name} runs on the {svc.backend} backend, which has no VM config")
+        if svc.current is None or not (self.store.root / svc.current.digest).is_dir():
+            raise NotFoundError(
+                f"the version of {name} to run is not in the store", hint=f"0xl run {name} fetches it again"
+            )
+        return be.config_text(svc, self.store.root / svc.current.digest)
 
     # -- disks ------------------------------------------------------------------------------------------
 

@@ -64,9 +64,9 @@ def get_backend(name: str, ctx: BackendContext) -> Backend:
 
         return UnixBackend(ctx)
     if name == "xen":
-        from zeroxl.backends.xen import XenBackend  # type: ignore[import-not-found,unused-ignore]
+        from zeroxl.backends.xen import XenBackend
 
-        return XenBackend(ctx)  # type: ignore[no-any-return,unused-ignore]
+        return XenBackend(ctx)
     from zeroxl.errors import UsageError
 
     raise UsageError(f"unknown backend {name!r}", hint=f"choose one of: {', '.join(backend_names())}")

@@ -22,7 +22,7 @@ from zeroxl import proc
 from zeroxl.backends import unixstate
 from zeroxl.backends.base import RUNNING, BackendContext, RuntimeStatus
 from zeroxl.backends.procinfo import Identity, alive, session_members
-from zeroxl.errors import BackendError
+from zeroxl.errors import BackendError, UsageError
 from zeroxl.state import atomic
 from zeroxl.state.service import Service
 
@@ -72,6 +72,12 @@ class UnixBackend:
     # -- lifecycle ----------------------------------------------------------------------------------
 
     def check(self, svc: Service, impl_dir: Path) -> None:
+        if svc.restart != "on-failure":
+            raise UsageError(
+                f"--restart {svc.restart}: the unix backend restarts a service that fails, as [unix] in "
+                "config.toml sets (restart_limit, restart_window)",
+                hint="leave out --restart",
+            )
         service_argv(svc, impl_dir)
 
     def start(self, svc: Service, impl_dir: Path) -> None:

@@ -49,6 +49,7 @@ def cmd_add(a: argparse.Namespace) -> int:
             backend=a.backend,
             memory=a.memory,
             networks=a.net,
+            restart=a.restart,
         )
     finally:
         app.close()
@@ -119,6 +120,11 @@ def cmd_status(a: argparse.Namespace) -> int:
     for key, value in sorted(d["args"].items()):
         pairs.append((f"arg {key}", value))
     render.fields(pairs)
+    return 0
+
+
+def cmd_config(a: argparse.Namespace) -> int:
+    print(_app().vm_config(a.name), end="")
     return 0
 
 
@@ -236,6 +242,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--backend", metavar="NAME", help="unix or xen (default: chosen from the feed and the host)")
     sp.add_argument("--memory", type=int, metavar="MIB", help="memory for a VM, in MiB")
     sp.add_argument("--net", action="append", default=[], metavar="BRIDGE", help="a bridge for the VM's next network")
+    sp.add_argument(
+        "--restart",
+        choices=["on-failure", "no"],
+        help="restart a VM when it crashes or reboots (on-failure, the default) or never (no); see docs/xen.md",
+    )
 
     sp = command("run", cmd_run, "start a service")
     sp.add_argument("name")
@@ -253,6 +264,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp = command("status", cmd_status, "show a service's state")
     sp.add_argument("name")
     sp.add_argument("--json", action="store_true")
+    sp = command("config", cmd_config, "print the VM config (xl.cfg) that starting a service would write")
+    sp.add_argument("name")
     sp = command("logs", cmd_logs, "show a service's output")
     sp.add_argument("name")
     sp.add_argument("-f", "--follow", action="store_true", help="keep printing new output")

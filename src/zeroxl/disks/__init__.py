@@ -9,9 +9,9 @@ from zeroxl.paths import Home
 
 def provider(home: Home, config: Config) -> DiskProvider:
     if config.volume_group:
-        from zeroxl.disks.lvm import LvmDisks  # type: ignore[import-not-found,unused-ignore]
+        from zeroxl.disks.lvm import LvmDisks
 
-        return LvmDisks(config.volume_group)  # type: ignore[no-any-return,unused-ignore]
+        return LvmDisks(config.volume_group)
     from zeroxl.disks.file import FileDisks
 
     return FileDisks(home.disks)

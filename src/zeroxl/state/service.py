@@ -133,6 +133,7 @@ class Service:
     memory: int | None = None
     networks: tuple[str, ...] = ()
     disks: tuple[Disk, ...] = ()
+    restart: str = "on-failure"  # restart policy of a VM: on-failure or no (zeroxl.policy, docs/xen.md)
     current: Selected | None = None
     desired: str = "stopped"  # what the operator last asked: "running" or "stopped"
     ready: Readiness = field(default_factory=Readiness)
@@ -153,6 +154,7 @@ class Service:
             "memory": self.memory,
             "networks": list(self.networks),
             "disks": [d.to_json() for d in self.disks],
+            "restart": self.restart,
             "current": self.current.to_json() if self.current else None,
             "desired": self.desired,
             "ready": asdict(self.ready),
@@ -175,6 +177,7 @@ class Service:
             memory=d.get("memory"),
             networks=tuple(d.get("networks") or ()),
             disks=tuple(Disk.from_json(x) for x in d.get("disks") or ()),
+            restart=d.get("restart", "on-failure"),
             current=Selected.from_json(d["current"]) if d.get("current") else None,
             desired=d.get("desired", "stopped"),
             ready=Readiness(**(d.get("ready") or {})),

@@ -1,0 +1,167 @@
+"""The argument builders for xl, xenstore-read and LVM: `--` before operands, and dangerous operands
+refused by raising before anything runs; and the readers of what those tools print."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from zeroxl.backends import xl
+from zeroxl.disks import lvm
+from zeroxl.errors import BackendError, UsageError
+from zeroxl.state.service import Disk
+
+
+def test_xl_commands_end_their_options_before_the_operand() -> None:
+    assert xl.argv("create", config="/var/lib/0xl/services/mail/xen/xl.cfg.new") == [
+        "xl",
+        "create",
+        "--",
+        "/var/lib/0xl/services/mail/xen/xl.cfg.new",
+    ]
+    assert xl.argv("shutdown", "-w", domain="mail") == ["xl", "shutdown", "-w", "--", "mail"]
+    assert xl.argv("create", config="/c/xl.cfg", dry_run=True) == ["xl", "-N", "create", "--", "/c/xl.cfg"]
+    assert xl.argv("list", "-v") == ["xl", "list", "-v", "--"]
+
+
+@pytest.mark.parametrize(
+    ("subcommand", "options", "kw"),
+    [
+        ("create", (), {"config": "relative.cfg"}),
+        ("create", (), {"config": "/a/../../etc/shadow"}),
+        ("create", (), {"config": "/a b"}),
+        ("destroy", (), {"domain": "-F"}),
+        ("destroy", (), {"domain": "Domain-0"}),
+        ("destroy", (), {"domain": "mail;x"}),
+        ("shutdown", ("-a",), {"domain": "mail"}),  # -a: every domain
+        ("destroy", ("-f",), {"domain": "mail"}),
+        ("cpupool-destroy", (), {"domain": "mail"}),
+    ],
+)
+def test_xl_refuses_operands_and_options_it_does_not_expect(
+    subcommand: str, options: tuple[str, ...], kw: dict[str, str]
+) -> None:
+    with pytest.raises(xl.UnsafeOperand):
+        xl.argv(subcommand, *options, **kw)  # type: ignore[arg-type]
+
+
+def test_xenstore_read_takes_a_domain_uuid_only() -> None:
+    uuid = "9a1c1b0e-56e2-4c43-a7f0-5b4c6a9d1e2f"
+    assert xl.start_time_argv(uuid) == ["xenstore-read", "--", f"/vm/{uuid}/start_time"]
+    for bad in ("../../local/domain/0", "-s", uuid + "/x"):
+        with pytest.raises(xl.UnsafeOperand):
+            xl.start_time_argv(bad)
+
+
+XL_LIST_V = """\
+Name                                        ID   Mem VCPUs      State   Time(s)   UUID                            Reason-Code    Security Label
+Domain-0                                     0  1024     1     r-----      25.1 00000000-0000-0000-0000-000000000000        -                -
+mail                                         3   128     1     -b----       2.4 9a1c1b0e-56e2-4c43-a7f0-5b4c6a9d1e2f        -                -
+web                                          4   256     2     ----c-       0.9 1a1c1b0e-56e2-4c43-a7f0-5b4c6a9d1e2f        -                -
+"""
+
+
+def test_xl_list_is_read_by_columns() -> None:
+    domains = xl.parse_list(XL_LIST_V)
+    assert set(domains) == {"Domain-0", "mail", "web"}
+    mail = domains["mail"]
+    assert (mail.domid, mail.memory, mail.vcpus, mail.state, mail.cpu_seconds) == (3, 128, 1, "-b----", 2.4)
+    assert domains["web"].flags == {"c"}
+
+
+@pytest.mark.parametrize("text", ["", "xl: command not implemented\n", "Name ID\nmail x 1 1 r----- 1 u\n"])
+def test_xl_list_output_that_makes_no_sense_is_an_error(text: str) -> None:
+    with pytest.raises(BackendError, match="does not understand"):
+        xl.parse_list(text)
+
+
+# -- LVM -------------------------------------------------------------------------------------------------
+
+
+def test_lvcreate_tags_the_volume_and_ends_options_before_the_volume_group() -> None:
+    argv = lvm.lvcreate_argv("vg0", "0xl-mail-storage", 64 << 20, ["0xl", "0xl.service=mail", "0xl.disk=storage"])
+    assert argv[0] == "lvcreate"
+    assert argv[-2:] == ["--", "vg0"]
+    assert argv[argv.index("--name") + 1] == "0xl-mail-storage"
+    assert argv[argv.index("--size") + 1] == f"{64 << 20}b"
+    tags = [argv[i + 1] for i, a in enumerate(argv) if a == "--addtag"]
+    assert tags == ["0xl", "0xl.service=mail", "0xl.disk=storage"]
+
+
+def test_lvremove_and_lvs_take_one_operand_after_the_end_of_options() -> None:
+    assert lvm.lvremove_argv("vg0", "0xl-mail-storage") == ["lvremove", "--yes", "--", "vg0/0xl-mail-storage"]
+    assert lvm.lvs_argv("vg0")[-2:] == ["--", "vg0"]
+
+
+@pytest.mark.parametrize("vg", ["-vg", "vg/0", "vg 0", "", ".", "..", "vg0\n", "@tag", "a" * 128])
+def test_volume_group_names_that_lvm_could_misread_are_refused(vg: str) -> None:
+    with pytest.raises(UsageError, match="not a volume group name"):
+        lvm.LvmDisks(vg)
+    with pytest.raises(UsageError):
+        lvm.lvs_argv(vg)
+
+
+@pytest.mark.parametrize("name", ["root", "-0xl-a-b", "0xl-a-b/../root", "0xl-A-b", "0xl-a", "@0xl", "0xl-a-b c"])
+def test_volume_names_that_0xl_does_not_make_are_refused(name: str) -> None:
+    with pytest.raises(BackendError, match="not one 0xl makes"):
+        lvm.lvremove_argv("vg0", name)
+    with pytest.raises(BackendError):
+        lvm.lvcreate_argv("vg0", name, 1 << 20, ["0xl"])
+
+
+@pytest.mark.parametrize("tag", ["owner", "0xl.service=A", "0xl,x", "-0xl", "0xl.disk=a b"])
+def test_tags_that_0xl_does_not_set_are_refused(tag: str) -> None:
+    with pytest.raises(BackendError, match="not one 0xl sets"):
+        lvm.lvcreate_argv("vg0", "0xl-a-b", 1 << 20, [tag])
+
+
+def test_disk_names_that_lvm_reserves_are_refused() -> None:
+    assert lvm.lv_name("mail", "storage") == "0xl-mail-storage"
+    with pytest.raises(UsageError, match="'_tmeta', which LVM reserves"):
+        lvm.lv_name("mail", "x_tmeta")
+
+
+def test_sizes_must_be_positive() -> None:
+    with pytest.raises(BackendError):
+        lvm.lvcreate_argv("vg0", "0xl-a-b", 0, ["0xl"])
+
+
+def lvs_json(*lvs: tuple[str, int, str]) -> str:
+    return json.dumps({"report": [{"lv": [{"lv_name": n, "lv_size": str(s), "lv_tags": t} for n, s, t in lvs]}]})
+
+
+def test_only_volumes_with_0xls_tags_are_0xls(monkeypatch: pytest.MonkeyPatch) -> None:
+    from zeroxl import proc
+
+    out = lvs_json(
+        ("0xl-mail-storage", 64 << 20, "0xl,0xl.disk=storage,0xl.service=mail"),
+        ("0xl-web-data", 64 << 20, ""),  # the name alone does not make it 0xl's
+        ("0xl-db-data", 64 << 20, "0xl,0xl.disk=other,0xl.service=db"),  # tags that do not match the name
+        ("root", 8 << 30, "0xl"),
+    )
+    calls: list[list[str]] = []
+
+    def fake_run(args: list[str], **_kw: object) -> proc.Completed:
+        calls.append(list(args))
+        assert args[0] == "lvs", "nothing but lvs may run"
+        return proc.Completed(tuple(args), 0, out.encode(), b"")
+
+    monkeypatch.setattr(proc, "run", fake_run)
+    disks = lvm.LvmDisks("vg0")
+    assert [(k.service, k.disk.name, k.disk.location) for k in disks.list()] == [
+        ("mail", "storage", "vg0/0xl-mail-storage")
+    ]
+    assert disks.find("web", "data") is None
+    with pytest.raises(BackendError, match="does not carry 0xl's tags"):
+        disks.delete(Disk("data", 64 << 20, "lvm", "vg0/0xl-web-data"))
+    with pytest.raises(BackendError, match="not in the volume group vg0"):
+        disks.delete(Disk("data", 64 << 20, "lvm", "vg1/0xl-web-data"))
+    with pytest.raises(BackendError, match="not one 0xl makes"):
+        disks.delete(Disk("data", 64 << 20, "lvm", "vg0/root"))
+    assert all(c[0] == "lvs" for c in calls)
+
+
+def test_lvs_output_that_makes_no_sense_is_an_error() -> None:
+    with pytest.raises(BackendError, match="does not understand"):
+        lvm.parse_lvs("  LV   VG\n")

@@ -1,0 +1,168 @@
+"""What a VM gets on this host: memory and bridges against the feed and the host's policy, stable MACs,
+the restart policy, and the domain built from all of it (pure: no xl, no files)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+import pytest
+
+from zeroxl.backends.xenconfig import ACTIONS, check_macs, domain_config, mac_for, ordered_disks
+from zeroxl.config import Policy
+from zeroxl.errors import BackendError, ConflictError, PolicyError, UsageError
+from zeroxl.feeds.model import BlockDevice, BootArg, ServiceNeeds
+from zeroxl.policy import DEFAULT_MEMORY, check_memory, check_restart, plan_bridges, vm_memory
+from zeroxl.state.service import Disk, Selected, Service
+
+NEEDS = ServiceNeeds(
+    memory_min=64,
+    memory=128,
+    blocks=(BlockDevice("storage", 1 << 20), BlockDevice("log", 1 << 20)),
+    networks=("service", "admin"),
+    args=(BootArg("ipv4", r"[0-9./]+", required=True), BootArg("hostname", "[a-z]+")),
+    xen_type="pvh",
+)
+
+
+def service(name: str = "mail", needs: ServiceNeeds = NEEDS, **kw: object) -> Service:
+    sel = Selected("id", "1.0", "sha256new_X", "Xen-x86_64", "stable", "mail.xen", needs=needs)
+    return Service(name=name, feed="http://x/mail.xml", backend="xen", target="Xen-x86_64", current=sel, **kw)  # type: ignore[arg-type]
+
+
+# -- memory --------------------------------------------------------------------------------------------
+
+
+def test_memory_is_the_operators_then_the_feeds_then_the_default() -> None:
+    assert vm_memory(service(memory=512)) == 512
+    assert vm_memory(service()) == 128
+    assert vm_memory(service(needs=ServiceNeeds())) == DEFAULT_MEMORY
+    assert vm_memory(service(needs=ServiceNeeds(memory_min=1024))) == 1024
+
+
+def test_memory_below_what_the_feed_needs_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="32 MiB of memory is below the 64 MiB"):
+        check_memory(service(memory=32), Policy(), [])
+
+
+def test_memory_over_the_limit_per_service_is_refused_by_policy() -> None:
+    with pytest.raises(PolicyError, match="over the host's limit of 256 MiB per service"):
+        check_memory(service(memory=512), Policy(max_memory=256), [])
+    assert check_memory(service(memory=256), Policy(max_memory=256), []) == 256
+
+
+def test_total_memory_counts_the_other_services_configured_memory() -> None:
+    others = [service("a", memory=300), service("b"), service("mail", memory=999)]  # mail: itself, not counted
+    assert check_memory(service(memory=572), Policy(max_total_memory=1000), others) == 572
+    with pytest.raises(PolicyError, match=r"to 1001 MiB, over its limit of 1000 MiB in total \(428 MiB are taken\)"):
+        check_memory(service(memory=573), Policy(max_total_memory=1000), others)
+
+
+# -- bridges -------------------------------------------------------------------------------------------
+
+
+def test_bridges_map_in_order_and_the_policy_gives_the_default() -> None:
+    policy = Policy(bridges=("xenbr0", "dmz"))
+    assert plan_bridges(["dmz", "xenbr0"], NEEDS, policy) == ("dmz", "xenbr0")
+    assert plan_bridges(["dmz"], NEEDS, policy) == ("dmz", "xenbr0")
+    assert plan_bridges([], NEEDS, policy) == ("xenbr0", "xenbr0")
+
+
+def test_without_a_bridge_list_every_network_needs_a_net() -> None:
+    assert plan_bridges(["br1", "br2"], NEEDS, Policy()) == ("br1", "br2")
+    with pytest.raises(UsageError, match="needs a bridge for its network 'admin'"):
+        plan_bridges(["br1"], NEEDS, Policy())
+
+
+def test_a_bridge_the_policy_does_not_list_is_refused() -> None:
+    with pytest.raises(PolicyError, match="bridge br9 is not one the host allows"):
+        plan_bridges(["br9", "xenbr0"], NEEDS, Policy(bridges=("xenbr0",)))
+    with pytest.raises(PolicyError, match=r"allows services to use \(none\)"):
+        plan_bridges(["br0", "br1"], NEEDS, Policy(bridges=()))
+
+
+@pytest.mark.parametrize("bad", ["br0,script=/x", "", "-br", "a" * 16, "br 0", "br0\n", "../x"])
+def test_bridge_names_are_plain(bad: str) -> None:
+    with pytest.raises(UsageError, match="not a bridge name"):
+        plan_bridges([bad], NEEDS, Policy())
+
+
+def test_more_bridges_than_declared_networks_is_refused() -> None:
+    with pytest.raises(UsageError, match=r"3 --net given, but the service declares 2 network\(s\)"):
+        plan_bridges(["a", "b", "c"], NEEDS, Policy())
+
+
+def test_restart_policies() -> None:
+    assert check_restart("on-failure") == "on-failure" and check_restart("no") == "no"
+    with pytest.raises(UsageError, match="invalid --restart 'always'"):
+        check_restart("always")
+    assert ACTIONS["on-failure"] == ("destroy", "restart", "restart")
+    assert ACTIONS["no"] == ("destroy", "destroy", "preserve")
+
+
+# -- MACs ----------------------------------------------------------------------------------------------
+
+
+def test_macs_are_stable_per_service_and_network_under_xens_oui() -> None:
+    assert mac_for("mail", 0) == mac_for("mail", 0)
+    assert len({mac_for("mail", 0), mac_for("mail", 1), mac_for("web", 0)}) == 3
+    for name in ("mail", "web", "a", "x" * 31):
+        assert re.fullmatch(r"00:16:3e(:[0-9a-f]{2}){3}", mac_for(name, 0))
+    assert mac_for("mail", 0) == "00:16:3e:1a:3f:c8"  # a change would give every guest a new MAC
+
+
+def test_colliding_macs_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    import zeroxl.backends.xenconfig as xc
+
+    monkeypatch.setattr(xc, "mac_for", lambda service, index: f"00:16:3e:00:00:0{index}")
+    with pytest.raises(ConflictError, match="is the one of the service web"):
+        check_macs(service(networks=("a",)), [service("web", networks=("b",))])
+
+
+# -- the domain ----------------------------------------------------------------------------------------
+
+DISKS = (
+    Disk("log", 1 << 30, "file", "/var/lib/0xl/disks/mail/log.img"),
+    Disk("storage", 1 << 30, "lvm", "vg0/0xl-mail-storage"),
+)
+
+
+def test_the_domain_is_built_from_the_record_and_the_feed() -> None:
+    svc = service(args={"hostname": "mx", "ipv4": "10.0.0.2/24"}, networks=("xenbr0", "dmz"), disks=DISKS, restart="no")
+    cfg = domain_config(svc, kernel="/s/mail.xen", ramdisk=None, policy=Policy(), others=[])
+    assert (cfg.name, cfg.type, cfg.kernel, cfg.memory, cfg.vcpus) == ("mail", "pvh", "/s/mail.xen", 128, 1)
+    assert cfg.cmdline == (("ipv4", "10.0.0.2/24"), ("hostname", "mx"))  # in the feed's order
+    assert [(d.vdev, d.target) for d in cfg.disks] == [
+        ("xvda", "/dev/vg0/0xl-mail-storage"),  # the first declared block device
+        ("xvdb", "/var/lib/0xl/disks/mail/log.img"),
+    ]
+    assert [(v.bridge, v.mac) for v in cfg.vifs] == [("xenbr0", mac_for("mail", 0)), ("dmz", mac_for("mail", 1))]
+    assert (cfg.on_poweroff, cfg.on_reboot, cfg.on_crash) == ("destroy", "destroy", "preserve")
+
+
+def test_disks_follow_the_feeds_order() -> None:
+    assert [d.name for d in ordered_disks(service(disks=DISKS))] == ["storage", "log"]
+
+
+def test_an_undeclared_or_mismatching_argument_never_reaches_the_command_line() -> None:
+    base = service(networks=("a", "b"))
+    with pytest.raises(UsageError, match="--arg port is not an argument"):
+        domain_config(replace(base, args={"port": "1"}), kernel="/k", ramdisk=None, policy=Policy(), others=[])
+    with pytest.raises(UsageError, match="does not match the pattern"):
+        domain_config(replace(base, args={"ipv4": "x y"}), kernel="/k", ramdisk=None, policy=Policy(), others=[])
+
+
+def test_the_policy_is_checked_again_when_the_domain_is_built() -> None:
+    svc = service(networks=("a", "b"))
+    with pytest.raises(PolicyError):
+        domain_config(svc, kernel="/k", ramdisk=None, policy=Policy(max_memory=64), others=[])
+    with pytest.raises(PolicyError):
+        domain_config(svc, kernel="/k", ramdisk=None, policy=Policy(bridges=("a",)), others=[])
+    with pytest.raises(UsageError, match="has 1 bridge"):
+        domain_config(replace(svc, networks=("a",)), kernel="/k", ramdisk=None, policy=Policy(), others=[])
+
+
+def test_a_disk_of_an_unknown_kind_is_refused() -> None:
+    svc = service(networks=("a", "b"), disks=(Disk("storage", 1, "nbd", "x"),))
+    with pytest.raises(BackendError, match="cannot attach"):
+        domain_config(svc, kernel="/k", ramdisk=None, policy=Policy(), others=[])
