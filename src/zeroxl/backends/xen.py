@@ -111,10 +111,12 @@ class XenBackend:
             with contextlib.suppress(Exception):
                 self._destroy(svc)
             cfg.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # made by this start, if nothing else is in it
+                cfg.parent.rmdir()
             if isinstance(e, proc.CommandFailed):
                 raise BackendError(
-                    f"{svc.name} did not start: {e.message}{self._diagnose(svc)}",
-                    hint="see /var/log/xen/xl-" + svc.name + ".log and xen-hotplug.log; 0xl --debug shows xl's output",
+                    f"{svc.name} did not start: {self._diagnose(svc)}xl create failed: {_xl_error(e)}",
+                    hint=f"see /var/log/xen/xl-{svc.name}.log and xen-hotplug.log; 0xl --debug shows all xl said",
                 ) from e
             raise
         cfg.replace(self.config_path(svc))
@@ -122,7 +124,7 @@ class XenBackend:
     def _diagnose(self, svc: Service) -> str:
         """A likely cause of a failed `xl create` that xl's own message hides in a hotplug script's log."""
         missing = [b for b in svc.networks if not Path("/sys/class/net", b, "bridge").is_dir()]
-        return f" (there is no bridge {', '.join(missing)} on this host)" if missing else ""
+        return f"there is no bridge {', '.join(missing)} on this host; " if missing else ""
 
     def stop(self, svc: Service, *, timeout: float | None = None) -> None:
         grace = STOP_TIMEOUT if timeout is None else timeout
@@ -203,6 +205,12 @@ class XenBackend:
         # The console log is named after the domain: a new service of the same name starts a new one.
         with contextlib.suppress(OSError):
             self.log_path(svc).unlink()
+
+
+def _xl_error(e: proc.CommandFailed) -> str:
+    """The first error xl printed: the cause, where its last lines are about cleaning up after it."""
+    lines = e.completed.stderr_text().splitlines() if e.completed else []
+    return next((line for line in lines if "error" in line), lines[-1] if lines else e.message)
 
 
 def _state(info: xl.DomainInfo) -> tuple[str, str]:
