@@ -76,7 +76,7 @@ def test_restart_policy_no_keeps_a_crashed_domain(site: FeedSite, zx) -> None:
 
 
 @pytest.mark.parametrize(
-    ("toml", "extra", "status", "message"),
+    "case",
     [
         ("[policy]\nmax_memory = 100\n", [], 9, "over the host's limit of 100 MiB per service"),
         ("[policy]\nmax_total_memory = 100\n", [], 9, "over its limit of 100 MiB in total"),
@@ -88,8 +88,9 @@ def test_restart_policy_no_keeps_a_crashed_domain(site: FeedSite, zx) -> None:
     ],
 )
 def test_a_request_over_the_policy_or_against_the_feed_creates_nothing(
-    site: FeedSite, zx, zhome: Path, toml: str, extra: list[str], status: int, message: str
+    site: FeedSite, zx, zhome: Path, case: tuple[str, list[str], int, str]
 ) -> None:
+    toml, extra, status, message = case
     url = publish(site)
     config_toml(zhome, toml)
     before = snapshot(zhome)
