@@ -336,6 +336,29 @@ def test_a_mirage_build_is_published_with_its_needs_and_0install_ignores_them(zx
     assert selected.returncode == 0 and impl.id in selected.stdout, selected.stderr
 
 
+def test_a_ramdisk_is_declared_only_if_the_archive_has_it(zxi, tmp_path: Path) -> None:
+    build = tmp_path / "dist"
+    (build / "boot").mkdir(parents=True)
+    (build / "vmlinuz").write_bytes(b"\x7fELF not really a kernel")
+    (build / "boot" / "initrd.img").write_bytes(b"not really an initrd")
+    feed = init(zxi, tmp_path / "site", "guest")
+    add = ("feed", "add", str(feed), "--version", "1.0", "--arch", "Xen-x86_64", "--dir", str(build))
+    before = feed.read_bytes()
+
+    r = zxi(*add, "--command", "vmlinuz", "--ramdisk", "boot/initrd")
+    assert r.rc == 2 and "--ramdisk boot/initrd: no such file in the archive" in r.err, r
+    assert feed.read_bytes() == before
+    r = zxi(*add, "--command", "vmlinuz", "--ramdisk", "../initrd.img")
+    assert r.rc == 2, r
+    assert feed.read_bytes() == before
+
+    r = zxi(*add, "--command", "vmlinuz", "--ramdisk", "boot/initrd.img")
+    assert r.rc == 0, r
+    assert "ramdisk boot/initrd.img" in r.out
+    [impl] = parse_feed(feed.read_bytes(), url="x", check_uri=False).implementations
+    assert impl.needs.ramdisk == "boot/initrd.img"
+
+
 # -- set-stability and sign --------------------------------------------------------------------------------
 
 
