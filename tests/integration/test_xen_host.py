@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import textwrap
 from pathlib import Path
 
@@ -65,6 +66,22 @@ def test_add_records_a_xen_service_and_config_prints_its_xl_cfg(site: FeedSite, 
     ]
     # Printing it wrote nothing: the file is written by `run`.
     assert not (zhome / "services" / "mail" / "xen").exists()
+
+
+def test_on_a_host_without_xen_nothing_runs_and_destroy_still_works(site: FeedSite, zx, zhome: Path) -> None:
+    url = publish(site)
+    assert (
+        zx("add", "mail", url, "--trust-key", site.publisher.fingerprint, "--backend", "xen", "--disk", "32M").rc == 0
+    )
+    assert json.loads(zx("status", "mail", "--json").out)["state"] == "stopped"
+    if shutil.which("xl") is None:
+        before = snapshot(zhome)
+        r = zx("run", "mail")
+        assert r.rc == 6 and "mail cannot start: xl is not installed" in r.err, r
+        assert snapshot(zhome) == before
+    r = zx("destroy", "mail", "--delete-disks")
+    assert r.rc == 0 and "deleted disk storage" in r.out, r
+    assert not (zhome / "disks" / "mail").exists()
 
 
 def test_restart_policy_no_keeps_a_crashed_domain(site: FeedSite, zx) -> None:

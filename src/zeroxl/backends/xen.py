@@ -15,12 +15,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import time
 from pathlib import Path
 
 from zeroxl import proc
 from zeroxl.backends import xl, xlcfg
-from zeroxl.backends.base import FAILED, RUNNING, STOPPED, BackendContext, RuntimeStatus
+from zeroxl.backends.base import FAILED, RUNNING, STOPPED, BackendContext, RuntimeStatus, xen_available
 from zeroxl.backends.xenconfig import domain_config
 from zeroxl.errors import BackendError, NotFoundError
 from zeroxl.state import atomic
@@ -96,6 +97,10 @@ class XenBackend:
 
     def start(self, svc: Service, impl_dir: Path) -> None:
         text = self.config_text(svc, impl_dir)
+        if shutil.which(xl.XL) is None:
+            raise BackendError(
+                f"{svc.name} cannot start: xl is not installed", hint="run Xen services on a Xen dom0 (xen-utils)"
+            )
         current = self._domain(svc)
         if current is not None:
             if _state(current)[0] == RUNNING:
@@ -163,6 +168,8 @@ class XenBackend:
     # -- reading ------------------------------------------------------------------------------------
 
     def _domain(self, svc: Service) -> xl.DomainInfo | None:
+        if not xen_available():
+            return None  # not a running dom0 (or no xl): no domain of it can exist
         try:
             done = proc.run(xl.argv("list", "-v"), timeout=XL_TIMEOUT)
         except proc.CommandFailed as e:
@@ -182,7 +189,11 @@ class XenBackend:
         if info is None:
             detail = ""
             if svc.desired == "running":
-                detail = "its domain is gone: it powered off, or was destroyed outside 0xl"
+                detail = (
+                    "its domain is gone: it powered off, or was destroyed outside 0xl"
+                    if xen_available()
+                    else "this host is not running Xen"
+                )
             return RuntimeStatus(state=STOPPED, detail=detail)
         state, detail = _state(info)
         return RuntimeStatus(
@@ -199,8 +210,6 @@ class XenBackend:
         )
 
     def cleanup(self, svc: Service) -> None:
-        import shutil
-
         shutil.rmtree(self._dir(svc), ignore_errors=True)
         # The console log is named after the domain: a new service of the same name starts a new one.
         with contextlib.suppress(OSError):
