@@ -197,6 +197,16 @@ def cmd_disk_delete(a: argparse.Namespace) -> int:
 # -- the parser ---------------------------------------------------------------------------------------------
 
 
+def add_wait_option(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument(
+        "--wait",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="wait this long for another 0xl command on the service to finish (default: fail at once)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     import argparse
 
@@ -214,14 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
         sp.set_defaults(handler=handler)
         return sp
 
-    def waits(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument(
-            "--wait",
-            type=float,
-            default=0.0,
-            metavar="SECONDS",
-            help="wait this long for another 0xl command on the service to finish (default: fail at once)",
-        )
+    waits = add_wait_option
 
     sp = command("add", cmd_add, "fetch, verify and record a service from a feed")
     sp.add_argument("name")
@@ -281,4 +284,8 @@ def build_parser() -> argparse.ArgumentParser:
     dp.add_argument("service")
     dp.add_argument("disk")
     dp.set_defaults(handler=cmd_disk_delete)
+
+    from zeroxl.cli import update_cmds
+
+    update_cmds.register(sub)
     return p
