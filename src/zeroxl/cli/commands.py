@@ -105,6 +105,17 @@ def cmd_status(a: argparse.Namespace) -> int:
     ]
     if d["latest"]:
         pairs.append(("latest", f"{d['latest'].get('version')} (checked {render.when(d['latest'].get('checked'))})"))
+    if d.get("transition"):
+        t = d["transition"]
+        change = f"{t['action']} {t['from']} -> {t['to']}"
+        pairs.append(
+            (
+                "changing",
+                f"{change}, in progress (pid {t['pid']})"
+                if t["live"]
+                else f"{change}, interrupted: the next 0xl command on {d['name']} finishes it (or 0xl doctor)",
+            )
+        )
     if d["pid"]:
         pairs.append(("pid", str(d["pid"])))
     if d["uptime"] is not None:

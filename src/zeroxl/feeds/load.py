@@ -82,14 +82,19 @@ class FeedLoader:
             last_modified=cached.last_modified if cached else None,
         )
         if fetched.data is None:
-            # 304 Not Modified: what we hold was verified when it was saved; check it again anyway,
-            # since trust may have been withdrawn since (`0xl trust remove`).
             if cached is None:
                 raise DownloadError(f"feed {url}: the server answered 304 Not Modified to an unconditional request")
             data, etag, last_modified = cached.data, cached.etag, cached.last_modified
         else:
             data, etag, last_modified = fetched.data, fetched.etag, fetched.last_modified
-        sig = verify_feed(data, feed_url=url, gpg=self.gpg, fetch_key=self._fetch_key)
+        if cached is not None and data == cached.data:
+            # Not modified (304, or the same bytes again): their signature was verified when they were
+            # saved, and the cache is 0xl's own state, so gpg need not say so again (it is most of the
+            # time `0xl update --all` takes over unchanged feeds). Trust is checked again below: it may
+            # have been withdrawn since (`0xl trust remove`).
+            sig = SigInfo(cached.fingerprint, cached.fingerprint, cached.signed)
+        else:
+            sig = verify_feed(data, feed_url=url, gpg=self.gpg, fetch_key=self._fetch_key)
         domain = trust_domain(url)
         new_trust = self._decide_trust(sig, domain, url, trust_key, confirm)
         if cached is not None and sig.timestamp < cached.signed:
