@@ -19,7 +19,8 @@ class _Server(http.server.ThreadingHTTPServer):
 
 
 class StaticServer:
-    """Serves ROOT at http://127.0.0.1:PORT/ in a thread. `requests` lists the paths asked for."""
+    """Serves ROOT at http://127.0.0.1:PORT/ in a thread. `requests` lists the paths asked for,
+    `answers` the (path, status) of each response (304 for a conditional request that matched)."""
 
     def __init__(self, root: Path, port: int = 0) -> None:
         self.root = root
@@ -30,7 +31,12 @@ class StaticServer:
                 outer.requests.append(self.path)
                 super().do_GET()
 
+            def send_response(self, code: int, message: str | None = None) -> None:
+                outer.answers.append((self.path, code))
+                super().send_response(code, message)
+
         self.requests: list[str] = []
+        self.answers: list[tuple[str, int]] = []
         handler = functools.partial(Handler, directory=str(root))
         self.httpd = _Server(("127.0.0.1", port), handler)
         self.port = self.httpd.server_address[1]
