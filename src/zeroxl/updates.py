@@ -5,7 +5,7 @@ share the fetch), concurrently, with conditional requests, and verified as `add`
 that fails verification is an error for its services; no cached copy stands in for it); the chosen
 implementations are downloaded and verified, concurrently too. Nothing has changed yet. Second, one
 service at a time under its lock, the choice is made again against the record as it is now, recorded
-as the newest version available (`latest`), and, unless `--check`, the service is moved to it by
+as the newest version available (`latest`, when it changed), and, unless `--check`, the service is moved to it by
 zeroxl.transition, which checks its health and rolls back on its own.
 
 An update does not take a version its service was rolled back from (by the health check or by `0xl
@@ -16,7 +16,6 @@ One service's failure never stops the others: each gets an `Outcome`.
 from __future__ import annotations
 
 import contextlib
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -30,8 +29,7 @@ from zeroxl.state.lock import locked
 from zeroxl.state.service import Readiness, Selected, Service, now
 
 if TYPE_CHECKING:
-    from zeroxl.feeds.fetch import Fetcher
-    from zeroxl.feeds.load import FeedLoader, LoadedFeed
+    from zeroxl.feeds.load import LoadedFeed
     from zeroxl.feeds.model import Implementation
     from zeroxl.services import App
 
@@ -122,40 +120,21 @@ def check_fits(app: App, svc: Service, sel: Selected, impl_dir: Path) -> None:
     app.backend(svc.backend).check(replace(svc, current=sel), impl_dir)
 
 
-def latest_json(impl: Implementation) -> dict[str, object]:
-    return {"version": str(impl.version), "digest": impl.store_name, "stability": str(impl.stability), "checked": now()}
+def latest_json(svc: Service, impl: Implementation) -> dict[str, object] | None:
+    """The record's `latest` for IMPL, the newest on SVC's channel; None if the record has it already.
+
+    Written only when it changes, with the time it was first seen: an unchanged check writes nothing
+    (a hundred services checked hourly would otherwise mean a hundred synced writes each time).
+    """
+    if svc.latest is not None and svc.latest.get("digest") == impl.store_name:
+        return None
+    return {"version": str(impl.version), "digest": impl.store_name, "stability": str(impl.stability), "since": now()}
 
 
 # -- concurrency helpers ----------------------------------------------------------------------------------
 
 K = TypeVar("K")
 V = TypeVar("V")
-
-
-class _PerThread:
-    """One Fetcher and FeedLoader per worker thread: requests run in parallel without sharing a client."""
-
-    def __init__(self, app: App) -> None:
-        self.app = app
-        self.local = threading.local()
-        self.fetchers: list[Fetcher] = []
-        self.lock = threading.Lock()
-
-    def loader(self) -> FeedLoader:
-        if not hasattr(self.local, "loader"):
-            from zeroxl.feeds.fetch import Fetcher
-            from zeroxl.feeds.load import FeedLoader
-
-            fetcher = Fetcher(self.app.fetcher.config)
-            with self.lock:
-                self.fetchers.append(fetcher)
-            self.local.loader = FeedLoader(self.app.home, self.app.config, fetcher)
-        loader: FeedLoader = self.local.loader
-        return loader
-
-    def close(self) -> None:
-        for f in self.fetchers:
-            f.close()
 
 
 def _each(keys: Sequence[K], work: Callable[[K], V]) -> dict[K, V | ZeroxlError]:
@@ -241,37 +220,35 @@ def _read(app: App, names: Sequence[str], *, retry: bool) -> tuple[dict[str, _Pl
 
 
 def _refresh(app: App, plans: dict[str, _Plan], *, check: bool) -> None:
-    """Stage one: fetch and verify every feed once, choose, download what will be needed."""
-    threads = _PerThread(app)
-    try:
-        urls = sorted({p.svc.feed for p in plans.values()})
-        feeds = _each(urls, lambda url: threads.loader().load(url))
-        for plan in plans.values():
-            loaded = feeds[plan.svc.feed]
-            if isinstance(loaded, ZeroxlError):
-                plan.error = loaded
-                continue
-            plan.loaded = loaded
-            try:
-                plan.choice = choose(plan.svc, loaded, _history(app, plan.svc.name), retry=plan.retry)
-            except ZeroxlError as e:
-                plan.error = e
-        if check:
-            return
-        wanted = {
-            p.choice.pick.store_name: p.choice.pick
-            for p in plans.values()
-            if p.choice is not None and p.svc.current is not None and p.choice.pick.store_name != p.svc.current.digest
-        }
-        keys = sorted(wanted)
-        got = _each(keys, lambda d: app.store.ensure(wanted[d], threads.loader().fetcher))
-        for plan in plans.values():
-            if plan.choice is not None:
-                result = got.get(plan.choice.pick.store_name)
-                if isinstance(result, ZeroxlError):
-                    plan.error = result
-    finally:
-        threads.close()
+    """Stage one: fetch and verify every feed once, choose, download what will be needed.
+
+    The threads share one loader and its HTTP client, which keeps connections to a server open.
+    """
+    urls = sorted({p.svc.feed for p in plans.values()})
+    feeds = _each(urls, app.loader.load)
+    for plan in plans.values():
+        loaded = feeds[plan.svc.feed]
+        if isinstance(loaded, ZeroxlError):
+            plan.error = loaded
+            continue
+        plan.loaded = loaded
+        try:
+            plan.choice = choose(plan.svc, loaded, _history(app, plan.svc.name), retry=plan.retry)
+        except ZeroxlError as e:
+            plan.error = e
+    if check:
+        return
+    wanted = {
+        p.choice.pick.store_name: p.choice.pick
+        for p in plans.values()
+        if p.choice is not None and p.svc.current is not None and p.choice.pick.store_name != p.svc.current.digest
+    }
+    got = _each(sorted(wanted), lambda d: app.store.ensure(wanted[d], app.fetcher))
+    for plan in plans.values():
+        if plan.choice is not None:
+            result = got.get(plan.choice.pick.store_name)
+            if isinstance(result, ZeroxlError):
+                plan.error = result
 
 
 def _history(app: App, name: str) -> list[Entry]:
@@ -287,7 +264,8 @@ def _apply(
     wait: float,
     dropped: set[str],
 ) -> dict[str, Outcome]:
-    """Stage two. Records that only get `latest` are written concurrently; versions change one service at a time."""
+    """Stage two. Services that only may get a new `latest` are done concurrently; versions change one
+    service at a time."""
     outcomes: dict[str, Outcome] = {}
     committed: set[str] = set()
     changing = [
@@ -359,7 +337,9 @@ def _fresh(app: App, plan: _Plan, wait: float) -> Iterator[tuple[Service, Choice
 def _note(app: App, plan: _Plan, *, check: bool, wait: float) -> Outcome:
     """Record the newest version available; report whether an update would change anything."""
     with _fresh(app, plan, wait) as (svc, choice):
-        app.records.save(replace(svc, latest=latest_json(choice.newest), updated=now()))
+        latest = latest_json(svc, choice.newest)
+        if latest is not None:
+            app.records.save(replace(svc, latest=latest, updated=now()))
     version = svc.current.version if svc.current else None
     moves = _moves(svc, choice)
     message = ""
@@ -381,8 +361,11 @@ def _move(app: App, plan: _Plan, *, ready: Callable[[Readiness], Readiness], wai
     from zeroxl.transition import replace_version
 
     with _fresh(app, plan, wait) as (fresh, choice):
-        svc = replace(fresh, latest=latest_json(choice.newest), updated=now())
-        app.records.save(svc)
+        svc = fresh
+        latest = latest_json(svc, choice.newest)
+        if latest is not None:
+            svc = replace(svc, latest=latest, updated=now())
+            app.records.save(svc)
         before = svc.current
         if before is None or not _moves(svc, choice):
             return _note_current(svc, choice)

@@ -131,3 +131,17 @@ def test_doctor_undoes_an_update_whose_0xl_and_guardian_were_killed(site: FeedSi
     assert r.out == "undid the interrupted update of a to 2.0: 1.0 runs again\n"
     assert assert_whole_versions(zx, zhome, ports) == {"a": "1.0", "b": "1.0"}
     assert zx("doctor").out == "nothing to do: no change was left half done\n"
+
+
+def test_ctrl_c_during_an_update_undoes_it_before_exiting(site: FeedSite, zx, zhome: Path) -> None:
+    ports = two_services(zx, site)
+    update = Stoppable(zhome, "started", "update", "a", *FAST)
+    update.wait_stopped()
+    update.proc.send_signal(signal.SIGINT)  # delivered when it goes on
+    assert update.resume() == 130, update.output()
+    assert "0xl: interrupted" in update.output()
+    # Undone by 0xl itself, not left to its guardian.
+    assert record(zhome, "a")["transition"] is None
+    assert assert_whole_versions(zx, zhome, ports) == {"a": "1.0", "b": "1.0"}
+    assert history(zx, "a")[-1] == ("update", "1.0", "2.0", "interrupted")
+    assert "guardian" not in (zhome / "guardian.log").read_text()

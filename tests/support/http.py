@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import http.server
 import threading
+import time
 from pathlib import Path
 
 
@@ -15,20 +16,35 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
 
 class _Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default backlog of 5 drops the connections of a client that fetches many feeds at
+    # once (0xl update --all), and the kernel retries them only after a second.
+    request_queue_size = 128
     requests_seen: list[str]
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        # A client that hangs up mid-answer (0xl refusing an oversized feed) is expected here; the default
+        # prints a traceback to sys.stderr, which may be an in-process 0xl's captured stderr just then.
+        pass
 
 
 class StaticServer:
     """Serves ROOT at http://127.0.0.1:PORT/ in a thread. `requests` lists the paths asked for,
     `answers` the (path, status) of each response (304 for a conditional request that matched)."""
 
-    def __init__(self, root: Path, port: int = 0) -> None:
+    def __init__(self, root: Path, port: int = 0, *, keep_alive: bool = False, delay: float = 0.0) -> None:
+        """With KEEP_ALIVE, speak HTTP/1.1 and keep connections open, as production servers do (the
+        benchmarks); else HTTP/1.0, one connection per request, so that stop() leaves none behind.
+        DELAY (seconds) before each answer plays a server across a network."""
         self.root = root
         outer = self
 
         class Handler(_Handler):
+            protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+
             def do_GET(self) -> None:
                 outer.requests.append(self.path)
+                if delay:
+                    time.sleep(delay)
                 super().do_GET()
 
             def send_response(self, code: int, message: str | None = None) -> None:

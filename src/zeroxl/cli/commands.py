@@ -104,7 +104,7 @@ def cmd_status(a: argparse.Namespace) -> int:
         ("backend", f"{d['backend']} ({d['target']})"),
     ]
     if d["latest"]:
-        pairs.append(("latest", f"{d['latest'].get('version')} (checked {render.when(d['latest'].get('checked'))})"))
+        pairs.append(("latest", f"{d['latest'].get('version')} (newest since {render.when(d['latest'].get('since'))})"))
     if d.get("transition"):
         t = d["transition"]
         change = f"{t['action']} {t['from']} -> {t['to']}"
