@@ -81,15 +81,19 @@ def replace_version(app: App, svc: Service, to: Selected, impl_dir: Path, *, act
         else:
             testhooks.pause("started")
             result = health.check(backend, new, ready, log_offset=offset)
+    except ZeroxlError as e:  # the backend could not stop the old version, say: the update failed
+        result = health.Health(False, e.message, 0.0)
     except BaseException:
         # Ctrl-C, or a failure of 0xl itself: the old version goes back before the error is shown.
-        _roll_back(app, svc, outcome="interrupted", reason="0xl was interrupted while replacing the version")
+        _roll_back(
+            app, svc, outcome="interrupted", reason="0xl was interrupted while replacing the version", ready=ready
+        )
         raise
     if result.ok:
         svc = _done(app, svc, replace(t, message=result.reason))
         return Replaced(_finish_done(app, svc), restarted=True, message=result.reason)
     old = t.from_.version
-    _, restart_error = _roll_back(app, svc, outcome="failed", reason=result.reason)
+    _, restart_error = _roll_back(app, svc, outcome="failed", reason=result.reason, ready=ready)
     if restart_error is not None:
         raise BackendError(
             f"{svc.name}: {to.version} failed its health check ({result.reason}), and {old}, "
@@ -147,8 +151,13 @@ def _finish_done(app: App, svc: Service) -> Service:
     return _save(app, svc, transition=None)
 
 
-def _roll_back(app: App, svc: Service, *, outcome: str, reason: str) -> tuple[Service, ZeroxlError | None]:
-    """Run T's old version again, record why; returns the record and the error if it did not start."""
+def _roll_back(
+    app: App, svc: Service, *, outcome: str, reason: str, ready: Readiness
+) -> tuple[Service, ZeroxlError | None]:
+    """Run T's old version again and wait until it is READY (no settling: it ran before); record why.
+
+    Returns the record and the error if it did not start again, or was not ready.
+    """
     t = svc.transition
     if t is None:
         raise ValueError(f"{svc.name}: no change under way to roll back")
@@ -160,7 +169,11 @@ def _roll_back(app: App, svc: Service, *, outcome: str, reason: str) -> tuple[Se
     try:
         backend.stop(svc)
         testhooks.pause("rolling-back")
+        offset = health.log_size(backend.log_path(svc))
         backend.start(svc, app.impl_dir(svc))
+        again = health.check(backend, svc, replace(ready, settle=0.0), log_offset=offset)
+        if not again.ok:
+            restart_error = BackendError(again.reason)
     except ZeroxlError as e:
         restart_error = e
     if not _recorded(app, svc, t):
@@ -216,6 +229,7 @@ def recover(app: App, svc: Service) -> str:
         svc,
         outcome=t.outcome or "interrupted",
         reason=t.reason or f"0xl was interrupted while replacing {t.from_.version} with {t.to.version}",
+        ready=svc.ready,
     )
     if restart_error is not None:
         return (

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from zeroxl import gc, lineage, testhooks
-from zeroxl.errors import ConflictError, NotFoundError, RolledBackError, SelectionError, UsageError, ZeroxlError
+from zeroxl.errors import ConflictError, RolledBackError, SelectionError, UsageError, ZeroxlError
 from zeroxl.state.history import Entry, History
 from zeroxl.state.lock import locked
 from zeroxl.state.service import Readiness, Selected, Service, now
@@ -313,10 +313,8 @@ def _commit_feed(app: App, plan: _Plan, committed: set[str], outcome: Outcome) -
 @contextlib.contextmanager
 def _fresh(app: App, plan: _Plan, wait: float) -> Iterator[tuple[Service, Choice]]:
     """The service's record under its lock, and the choice made again if the record changed since stage one."""
-    if plan.error is not None:
-        raise plan.error
     if plan.loaded is None or plan.choice is None:
-        raise NotFoundError(f"{plan.svc.name}: nothing was chosen")
+        raise ValueError(f"{plan.svc.name}: nothing was chosen")
     with app.lock(plan.svc.name, wait):
         svc = app.records.load(plan.svc.name)
         if svc.feed != plan.svc.feed:
@@ -336,6 +334,10 @@ def _fresh(app: App, plan: _Plan, wait: float) -> Iterator[tuple[Service, Choice
 
 def _note(app: App, plan: _Plan, *, check: bool, wait: float) -> Outcome:
     """Record the newest version available; report whether an update would change anything."""
+    if plan.error is not None:
+        with app.lock(plan.svc.name, wait):  # finishes a change a killed 0xl left, even when the feed is down
+            pass
+        return _failed(plan, plan.error)
     with _fresh(app, plan, wait) as (svc, choice):
         latest = latest_json(svc, choice.newest)
         if latest is not None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tests.support.feeds import FeedSite, Impl
 from tests.support.killing import Stoppable
-from tests.support.updating import FAST, add_running, answers, publish, record
+from tests.support.updating import FAST, add_running, all_serve, answers, publish, record
 from tests.support.zx import wait_for
 
 
@@ -55,4 +55,4 @@ def test_overlapping_update_all_runs_do_not_collide(site: FeedSite, zx, zhome: P
     assert second.proc.wait(timeout=60) == 0, second.output()
     assert "a: updated 1.0 -> 2.0" in first.output()
     assert second.output().splitlines() == ["a: 2.0 is current", "b: 2.0 is current"]
-    assert wait_for(lambda: {n: answers(p) for n, p in ports.items()} == {"a": "2.0", "b": "2.0"})
+    assert all_serve(ports, {"a": "2.0", "b": "2.0"})

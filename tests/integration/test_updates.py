@@ -13,8 +13,8 @@ import pytest
 
 from tests.support.feeds import FeedSite, Impl, web_files
 from tests.support.http import StaticServer
-from tests.support.updating import FAST, add_running, answers, history, publish, record
-from tests.support.zx import snapshot, wait_for
+from tests.support.updating import FAST, add_running, all_serve, answers, history, publish, record, serves
+from tests.support.zx import snapshot
 
 
 def status(zx, name: str) -> dict:
@@ -36,30 +36,30 @@ def test_update_rollback_and_channels_keep_a_running_service_healthy(site: FeedS
     r = zx("update", "web", *FAST)
     assert r.rc == 0, r
     assert "web: updated 1.0 -> 2.0 (healthy after" in r.out
-    assert answers(port) == "2.0"
+    assert serves(port, "2.0")
     assert history(zx, "web") == [("add", None, "1.0", "ok"), ("update", "1.0", "2.0", "ok")]
 
     publish(site, "web", [v1, v2, v3])
     r = zx("update", "web", *FAST)
     assert r.rc == 10, r
     assert "3.0 failed its health check" in r.err and "rolled back to 2.0, which runs again" in r.err
-    assert answers(port) == "2.0"
+    assert serves(port, "2.0")
     assert history(zx, "web")[-2:] == [("update", "2.0", "3.0", "failed"), ("auto-rollback", "3.0", "2.0", "ok")]
 
     r = zx("rollback", "web", *FAST)
     assert r.rc == 0, r
     assert "rolled back 2.0 -> 1.0" in r.out
-    assert answers(port) == "1.0"
+    assert serves(port, "1.0")
     r = zx("rollback", "web", "--to", "2.0", *FAST)
     assert r.rc == 0, r
-    assert answers(port) == "2.0"
+    assert serves(port, "2.0")
 
     # 4.0 is testing: not for the stable channel; 3.0 was rolled back from: not taken again.
     publish(site, "web", [v1, v2, v3, v4])
     r = zx("update", "web", *FAST)
     assert r.rc == 0, r
     assert "web: 2.0 is current (passing over 3.0" in r.out
-    assert answers(port) == "2.0"
+    assert serves(port, "2.0")
     s = status(zx, "web")
     assert (s["channel"], s["version"], s["latest"]["version"]) == ("stable", "2.0", "3.0")
 
@@ -67,7 +67,7 @@ def test_update_rollback_and_channels_keep_a_running_service_healthy(site: FeedS
     r = zx("update", "web", *FAST)
     assert r.rc == 0, r
     assert "web: updated 2.0 -> 4.0" in r.out
-    assert answers(port) == "4.0"
+    assert serves(port, "4.0")
     s = status(zx, "web")
     assert (s["state"], s["channel"], s["version"], s["latest"]["version"]) == ("running", "testing", "4.0", "4.0")
     assert "channel:   testing" in zx("status", "web").out
@@ -123,7 +123,7 @@ def test_refused_refresh_fails_the_update_and_the_service_keeps_running(
     assert message in r.err and r.err.startswith("0xl: error: "), r
     assert "web: not updated, still 1.0" in r.out
     assert snapshot(zhome) == before, "a refused update changed ZEROXL_HOME"
-    assert answers(port) == "1.0"
+    assert serves(port, "1.0")
     assert status(zx, "web")["state"] == "running"
 
 
@@ -139,7 +139,7 @@ def test_update_all_updates_the_others_when_one_fails(site: FeedSite, zx) -> Non
     assert lines[1] == "b: not updated, still 1.0", r
     assert "0xl: error: b: signature does not match" in r.err
     assert "1 of 3 services were not updated: b" in r.err
-    assert {n: answers(p) for n, p in ports.items()} == {"a": "2.0", "b": "1.0", "c": "2.0"}
+    assert all_serve(ports, {"a": "2.0", "b": "1.0", "c": "2.0"})
 
     # Failures of different kinds: each is reported, and the exit status is the general one.
     publish(site, "a", [Impl("1.0"), Impl("2.0"), Impl("3.0", files=web_files("3.0-bad"))])
@@ -149,7 +149,7 @@ def test_update_all_updates_the_others_when_one_fails(site: FeedSite, zx) -> Non
     assert (outcomes["a"]["state"], outcomes["a"]["error"]["status"]) == ("rolled-back", 10)
     assert (outcomes["b"]["state"], outcomes["b"]["error"]["status"]) == ("failed", 4)
     assert (outcomes["c"]["state"], outcomes["c"]["error"]) == ("current", None)
-    assert {n: answers(p) for n, p in ports.items()} == {"a": "2.0", "b": "1.0", "c": "2.0"}
+    assert all_serve(ports, {"a": "2.0", "b": "1.0", "c": "2.0"})
 
 
 def test_stopped_service_is_updated_without_starting_it(site: FeedSite, zx) -> None:
@@ -162,7 +162,7 @@ def test_stopped_service_is_updated_without_starting_it(site: FeedSite, zx) -> N
     assert (status(zx, "web")["state"], status(zx, "web")["version"]) == ("stopped", "2.0")
     assert answers(port) is None
     assert zx("run", "web").rc == 0
-    assert wait_for(lambda: answers(port) == "2.0")
+    assert serves(port, "2.0")
 
 
 def test_check_reports_what_would_change_and_unchanged_feeds_are_not_sent_again(
@@ -173,7 +173,7 @@ def test_check_reports_what_would_change_and_unchanged_feeds_are_not_sent_again(
     r = zx("update", "web", "--check")
     assert r.rc == 0, r
     assert r.out == "web: 1.0 -> 2.0 available\n"
-    assert answers(port) == "1.0"
+    assert serves(port, "1.0")
     assert record(zhome, "web")["current"]["version"] == "1.0"
     assert status(zx, "web")["latest"]["version"] == "2.0"
     assert [a for a, *_ in history(zx, "web")] == ["add"]
@@ -198,7 +198,7 @@ def test_unchanged_feed_is_refused_once_its_key_is_no_longer_trusted(site: FeedS
     assert r.rc == 4, r
     assert "not trusted" in r.err
     assert server.answers == [("/web.xml", 304)]
-    assert answers(port) == "1.0"
+    assert serves(port, "1.0")
 
 
 def test_readiness_by_log_line_and_tcp_port_decides_health(site: FeedSite, zx) -> None:
@@ -209,7 +209,7 @@ def test_readiness_by_log_line_and_tcp_port_decides_health(site: FeedSite, zx) -
     publish(site, "web", [Impl("1.0"), Impl("2.0")])
     r = zx("update", "web", "--ready-timeout", "10")
     assert r.rc == 0, r
-    assert answers(port) == "2.0"
+    assert serves(port, "2.0")
 
     # Starts and stays up, but never listens nor says it is ready.
     silent = Impl("3.0", files={"bin/web": (b"#!/bin/sh\necho starting\nexec sleep 1000\n", 0o755)})
@@ -218,6 +218,7 @@ def test_readiness_by_log_line_and_tcp_port_decides_health(site: FeedSite, zx) -
     assert r.rc == 10, r
     assert "it was not ready within 1 s" in r.err
     assert "no log line matched 'listening on'" in r.err and f"nothing answered on 127.0.0.1:{port}" in r.err
+    # The rollback waited for 2.0 to be ready again, by the same checks: it answers as 0xl returns.
     assert answers(port) == "2.0"
 
 
@@ -250,7 +251,7 @@ def test_store_keeps_the_last_versions_and_gc_removes_what_nothing_needs(site: F
     # Back to 1.0: no longer stored, so fetched again from the feed and checked against its digest.
     r = zx("rollback", "web", "--to", "1.0", *FAST)
     assert r.rc == 0, r
-    assert answers(port) == "1.0"
+    assert serves(port, "1.0")
     assert f"sha256new_{versions[0].digest}" in {p.name for p in (zhome / "store").iterdir()}
 
     other = Impl("9.0", files={"bin/web": (b"#!/bin/sh\nexec sleep 1000\n", 0o755)})
@@ -269,7 +270,7 @@ def test_store_keeps_the_last_versions_and_gc_removes_what_nothing_needs(site: F
         f"sha256new_{versions[2].digest}",
     }
     assert zx("gc").out == "nothing to remove; kept 2 that services need\n"
-    assert answers(port) == "1.0"
+    assert serves(port, "1.0")
 
 
 def test_rollback_to_a_version_never_run_is_not_found(site: FeedSite, zx) -> None:

@@ -44,6 +44,16 @@ def answers(port: int) -> str | None:
     return text.split()[1] if text else None
 
 
+def serves(port: int, version: str, timeout: float = 10) -> bool:
+    """True once the service on PORT answers with VERSION: a version just (re)started may need a moment
+    to listen when no readiness check (--ready-tcp) made 0xl wait for it."""
+    return wait_for(lambda: answers(port) == version, timeout=timeout)
+
+
+def all_serve(ports: dict[str, int], versions: dict[str, str], timeout: float = 10) -> bool:
+    return wait_for(lambda: {n: answers(p) for n, p in ports.items()} == versions, timeout=timeout)
+
+
 def record(home: Path, name: str) -> dict:
     return json.loads((home / "services" / name / "service.json").read_text())
 

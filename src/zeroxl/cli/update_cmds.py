@@ -85,6 +85,8 @@ def cmd_update(a: argparse.Namespace) -> int:
     else:
         for o in outcomes:
             print(_line(o, check=a.check))
+        if not outcomes:
+            print("no services to update")
     failures = [o for o in outcomes if o.error is not None]
     if not failures:
         return 0
