@@ -338,10 +338,15 @@ def _note(app: App, plan: _Plan, *, check: bool, wait: float) -> Outcome:
         with app.lock(plan.svc.name, wait):  # finishes a change a killed 0xl left, even when the feed is down
             pass
         return _failed(plan, plan.error)
-    with _fresh(app, plan, wait) as (svc, choice):
-        latest = latest_json(svc, choice.newest)
-        if latest is not None:
-            app.records.save(replace(svc, latest=latest, updated=now()))
+    if plan.choice is not None and plan.svc.transition is None and latest_json(plan.svc, plan.choice.newest) is None:
+        # Nothing to write and nothing half done: the record as read a moment ago answers, without its lock
+        # (the common case of a check over many unchanged feeds).
+        svc, choice = plan.svc, plan.choice
+    else:
+        with _fresh(app, plan, wait) as (svc, choice):
+            latest = latest_json(svc, choice.newest)
+            if latest is not None:
+                app.records.save(replace(svc, latest=latest, updated=now()))
     version = svc.current.version if svc.current else None
     moves = _moves(svc, choice)
     message = ""

@@ -92,13 +92,16 @@ def cmd_update(a: argparse.Namespace) -> int:
         return 0
     if len(outcomes) == 1 and failures[0].error is not None:
         raise failures[0].error
-    for o in failures:
-        _report_one(o.name, o.error)
+    if not a.json:  # the JSON says it for each service
+        for o in failures:
+            _report_one(o.name, o.error)
     names = ", ".join(o.name for o in failures)
     raise SomeFailed(
         f"{len(failures)} of {len(outcomes)} services were not updated: {names}",
         tuple(o.error for o in failures if o.error is not None),
-        hint="the others were; see the errors above",
+        hint=None
+        if a.json
+        else "see the error of each above" + ("; the others were" if len(failures) < len(outcomes) else ""),
     )
 
 
@@ -214,7 +217,7 @@ def cmd_set(a: argparse.Namespace) -> int:
 def cmd_gc(a: argparse.Namespace) -> int:
     from zeroxl.cli import render
     from zeroxl.gc import gc
-    from zeroxl.units import format_size
+    from zeroxl.units import human_size
 
     result = gc(_app(), wait=a.wait, dry_run=a.dry_run)
     if a.json:
@@ -228,10 +231,10 @@ def cmd_gc(a: argparse.Namespace) -> int:
         return 0
     verb = "would remove" if a.dry_run else "removed"
     for r in result.removed:
-        print(f"{verb} {r.digest} ({format_size(r.size)})")
+        print(f"{verb} {r.digest} ({human_size(r.size)})")
     total = sum(r.size for r in result.removed)
     done = (
-        f"{verb} {len(result.removed)} implementation(s), {format_size(total)}"
+        f"{verb} {len(result.removed)} implementation(s), {human_size(total)}"
         if result.removed
         else "nothing to remove"
     )

@@ -62,6 +62,7 @@ class FeedLoader:
         self.fetcher = fetcher
         self.cache = FeedCache(home.feeds)
         self._gpg: Gpg | None = None
+        self._trust: tuple[tuple[int, int, int] | None, TrustDB] | None = None
 
     @property
     def gpg(self) -> Gpg:
@@ -71,6 +72,20 @@ class FeedLoader:
 
     def trustdb(self) -> TrustDB:
         return TrustDB.load(self.home.trustdb)
+
+    def _current_trust(self) -> TrustDB:
+        """The trust database as it is now, read again only when the file changed (every write replaces
+        it: a new inode): `0xl update --all` decides trust once per feed."""
+        try:
+            st = self.home.trustdb.stat()
+            key: tuple[int, int, int] | None = (st.st_ino, st.st_mtime_ns, st.st_size)
+        except FileNotFoundError:
+            key = None
+        cached = self._trust
+        if cached is None or cached[0] != key:
+            cached = (key, self.trustdb())
+            self._trust = cached
+        return cached[1]
 
     def load(self, url: str, *, trust_key: str | None = None, confirm: ConfirmFn | None = None) -> LoadedFeed:
         cached = self.cache.load(url)
@@ -141,7 +156,7 @@ class FeedLoader:
         self, sig: SigInfo, domain: str, url: str, trust_key: str | None, confirm: ConfirmFn | None
     ) -> tuple[str, str] | None:
         try:
-            check_trusted(sig, domain, self.trustdb())
+            check_trusted(sig, domain, self._current_trust())
         except UntrustedKey:
             if trust_key is not None and trust_key == sig.fingerprint:
                 return (sig.fingerprint, domain)
