@@ -9,6 +9,7 @@ concurrently matters most)."""
 from __future__ import annotations
 
 import os
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -61,6 +62,7 @@ def measure(*, keep_alive: bool, delay: float = 0.0) -> None:
             answers = [code for path, code in server.answers if path.endswith(".xml")]
         finally:
             server.stop()
+            subprocess.run(["gpgconf", "--homedir", str(pub.gnupghome), "--kill", "gpg-agent"], check=False)
         kind = "HTTP/1.1, connections kept open" if keep_alive else "HTTP/1.0, a connection per request"
         if delay:
             kind += f", answering after {delay * 1000:.0f} ms"
