@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import http.server
 import threading
+import time
 from pathlib import Path
 
 
@@ -19,7 +20,9 @@ class _Server(http.server.ThreadingHTTPServer):
 
 
 class StaticServer:
-    """Serves ROOT at http://127.0.0.1:PORT/ in a thread. `requests` lists the paths asked for."""
+    """Serves ROOT at http://127.0.0.1:PORT/ in a thread. `requests` lists the paths asked for;
+    `redirects` maps a path to the Location a 302 answer sends instead; `stall` makes every answer
+    wait that many seconds first (a server that accepts connections but does not answer)."""
 
     def __init__(self, root: Path, port: int = 0) -> None:
         self.root = root
@@ -28,9 +31,19 @@ class StaticServer:
         class Handler(_Handler):
             def do_GET(self) -> None:
                 outer.requests.append(self.path)
+                if outer.stall:
+                    time.sleep(outer.stall)
+                if self.path in outer.redirects:
+                    self.send_response(302)
+                    self.send_header("Location", outer.redirects[self.path])
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 super().do_GET()
 
         self.requests: list[str] = []
+        self.redirects: dict[str, str] = {}
+        self.stall = 0.0
         handler = functools.partial(Handler, directory=str(root))
         self.httpd = _Server(("127.0.0.1", port), handler)
         self.port = self.httpd.server_address[1]
