@@ -26,6 +26,12 @@ lint: venv
 test: system-deps venv lint
 	$(BIN)/pytest -q
 
+# The nested Xen lab (tests/labs/xen/README.md): builds it once into /var/cache/0xl-lab (a few
+# minutes, then about a second), then runs the tests marked xen, which boot it under QEMU.
+test-xen: venv
+	tests/labs/xen/build
+	$(BIN)/pytest -q -m xen tests/labs/xen
+
 bench: system-deps venv
 	$(BIN)/python -m bench
 

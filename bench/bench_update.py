@@ -42,7 +42,8 @@ def measure(*, keep_alive: bool, delay: float = 0.0) -> None:
         pub = make_publisher(tmp / "pub")
         www = tmp / "www"
         www.mkdir()
-        server = StaticServer(www, keep_alive=keep_alive, delay=delay)
+        server = StaticServer(www, keep_alive=keep_alive)
+        server.stall = delay
         try:
             site = FeedSite(www, server.url, pub)
             impl = Impl("1.0")  # one implementation: packed and digested once, shared by every feed

@@ -23,7 +23,7 @@ key: a policy that silently falls back to "no limit" would be worse than none.
     restart_limit = 5            # restarts within restart_window before the service is failed
     restart_window = 60
 
-    [mirrors]
+    [mirrors]                    # origin prefix = mirror location (feeds.mirrors)
     "https://example.org/feeds/" = "http://mirror.lan/example/"
 """
 
@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from zeroxl.errors import UsageError
+from zeroxl.feeds.mirrors import check_mirrors
 from zeroxl.units import parse_size
 
 
@@ -116,5 +117,5 @@ def load(path: Path) -> Config:
             restart_limit=_get(unix, "restart_limit", int, "unix") or defaults.restart_limit,
             restart_window=float(_get(unix, "restart_window", (int, float), "unix") or defaults.restart_window),
         ),
-        mirrors=dict(mirrors),
+        mirrors=check_mirrors(mirrors),
     )

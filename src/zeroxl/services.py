@@ -188,7 +188,7 @@ class App:
     def fetcher(self) -> Fetcher:
         from zeroxl.feeds.fetch import Fetcher
 
-        return Fetcher()
+        return Fetcher(mirrors=self.config.mirrors)
 
     @cached_property
     def loader(self) -> FeedLoader:

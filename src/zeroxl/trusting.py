@@ -2,23 +2,10 @@
 
 from __future__ import annotations
 
-import re
-
-from zeroxl.errors import NotFoundError, UsageError
-from zeroxl.feeds.trust import TrustDB, normalise_fingerprint
+from zeroxl.errors import NotFoundError
+from zeroxl.feeds.trust import TrustDB, check_domain, normalise_fingerprint
 from zeroxl.paths import Home
 from zeroxl.state.lock import locked
-
-_DOMAIN = re.compile(r"(\*|file://|[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?)")
-
-
-def check_domain(domain: str) -> str:
-    if not _DOMAIN.fullmatch(domain):
-        raise UsageError(
-            f"invalid domain {domain!r}",
-            hint="write HOST or HOST:PORT as in the feed's URL, e.g. example.org or 127.0.0.1:8000",
-        )
-    return domain
 
 
 def trust_add(fingerprint: str, domain: str, home: Home | None = None) -> tuple[str, str]:

@@ -4,6 +4,9 @@ add a signed feed, run it, see it answer, stop it, destroy it."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from tests.support.feeds import FeedSite, Impl
@@ -90,3 +93,38 @@ def test_kept_disk_can_be_deleted_later(site: FeedSite, zx, zhome: Path) -> None
     assert snapshot(zhome) == before
     assert zx("disk", "delete", "web", "data").rc == 0
     assert not (zhome / "disks" / "web" / "data.img").exists()
+
+
+def test_feed_from_a_local_path_is_verified_and_trusted_for_local_files(site: FeedSite, zx, tmp_path: Path) -> None:
+    url = site.publish("web", [Impl("1.0")])
+    local = tmp_path / "copy" / "web.xml"
+    local.parent.mkdir()
+    local.write_bytes((site.root / "web.xml").read_bytes())
+    site.publisher.publish_key(local.parent)
+    r = zx("add", "web", str(local))
+    assert r.rc == 4 and "0xl trust add" in r.err and "--domain file://" in r.err, r
+    assert zx("add", "web", str(local), "--trust-key", site.publisher.fingerprint).rc == 0
+    assert json.loads(zx("trust", "list", "--json").out)[0]["domains"] == ["file://"]
+    # The same bytes edited on disk are refused like a tampered download.
+    local.write_bytes(local.read_bytes().replace(b"web test service", b"web evil service"))
+    assert zx("add", "web2", str(local)).rc == 4
+    assert url  # the archive itself still came over HTTP from the href in the signed feed
+
+
+def test_logs_follow_prints_new_lines_as_they_come(site: FeedSite, zx, zhome: Path) -> None:
+    files = {"bin/web": (b"#!/bin/sh\ni=0\nwhile :; do echo tick $i; i=$((i+1)); sleep 0.2; done\n", 0o755)}
+    url = site.publish("web", [Impl("1.0", files=files)])
+    assert zx("add", "web", url, "--trust-key", site.publisher.fingerprint).rc == 0
+    assert zx("run", "web").rc == 0
+    env = dict(os.environ, ZEROXL_HOME=str(zhome))
+    p = subprocess.Popen(
+        [sys.executable, "-m", "zeroxl", "logs", "web", "-f", "-n", "0"], stdout=subprocess.PIPE, env=env, text=True
+    )
+    try:
+        assert p.stdout is not None
+        lines = [p.stdout.readline() for _ in range(3)]
+        numbers = [int(line.split()[1]) for line in lines if line.startswith("tick")]
+        assert len(numbers) >= 2 and numbers == sorted(numbers), lines
+    finally:
+        p.kill()
+        p.wait()

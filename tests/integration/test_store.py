@@ -21,6 +21,7 @@ import pytest
 
 from tests.support import archives as A
 from tests.support.http import StaticServer
+from tests.support.zeroinstall import ZeroInstall
 from zeroxl.errors import DownloadError, NotFoundError, SelectionError, VerificationError
 from zeroxl.feeds import manifest
 from zeroxl.feeds.extract import ExtractLimits
@@ -62,8 +63,8 @@ def fetcher() -> Iterator[Fetcher]:
 
 
 @pytest.fixture
-def oracle(tmp_path: Path) -> A.ZeroInstall:
-    return A.ZeroInstall(tmp_path / "0install")
+def oracle(tmp_path: Path) -> ZeroInstall:
+    return ZeroInstall(tmp_path / "0install")
 
 
 def impl(digest: str | None, *retrievals: Retrieval, digests: dict[str, str] | None = None) -> Implementation:
@@ -95,7 +96,7 @@ def snapshot(store: Store) -> tuple[list[tuple[str, str, int | None]], list[tupl
 
 
 @pytest.fixture
-def stocked(store: Store, tmp_path: Path, oracle: A.ZeroInstall) -> Path:
+def stocked(store: Store, tmp_path: Path, oracle: ZeroInstall) -> Path:
     """One entry already in the store, so that "untouched" means more than "still empty"."""
     src = A.make_tree(tmp_path / "existing", [A.file("kept", b"an earlier implementation")])
     return store.add_directory(src, oracle.digest(src))
@@ -105,7 +106,7 @@ def stocked(store: Store, tmp_path: Path, oracle: A.ZeroInstall) -> Path:
 
 
 def test_entry_is_accepted_by_0install_and_equals_what_0install_store_add_makes(
-    server: StaticServer, store: Store, fetcher: Fetcher, oracle: A.ZeroInstall
+    server: StaticServer, store: Store, fetcher: Fetcher, oracle: ZeroInstall
 ) -> None:
     archive = publish(server, "svc-1.0.tar.gz", A.SAMPLE)
     digest = oracle.digest(server.root / "svc-1.0.tar.gz")
@@ -121,7 +122,7 @@ def test_entry_is_accepted_by_0install_and_equals_what_0install_store_add_makes(
 
 
 def test_entry_is_read_only_as_0install_makes_it(
-    server: StaticServer, store: Store, fetcher: Fetcher, oracle: A.ZeroInstall
+    server: StaticServer, store: Store, fetcher: Fetcher, oracle: ZeroInstall
 ) -> None:
     archive = publish(server, "svc.tar", A.SAMPLE)
     path = store.ensure(impl(oracle.digest(server.root / "svc.tar"), archive), fetcher)
@@ -135,7 +136,7 @@ def test_entry_is_read_only_as_0install_makes_it(
 
 @pytest.mark.parametrize("name", ["x.tar", "x.tar.gz", "x.tar.bz2", "x.tar.xz", "x.zip"])
 def test_each_archive_type_is_stored_with_0installs_digest(
-    server: StaticServer, store: Store, fetcher: Fetcher, oracle: A.ZeroInstall, name: str
+    server: StaticServer, store: Store, fetcher: Fetcher, oracle: ZeroInstall, name: str
 ) -> None:
     archive = publish(server, name, A.SAMPLE)
     digest = oracle.digest(server.root / name)
@@ -144,7 +145,7 @@ def test_each_archive_type_is_stored_with_0installs_digest(
 
 
 def test_recipe_entry_equals_what_0install_download_makes(
-    server: StaticServer, store: Store, fetcher: Fetcher, oracle: A.ZeroInstall, tmp_path: Path
+    server: StaticServer, store: Store, fetcher: Fetcher, oracle: ZeroInstall, tmp_path: Path
 ) -> None:
     first = publish(server, "a.tar.gz", [*A.SAMPLE, A.file("pkg/obsolete", b"old")])
     second = publish(server, "b.zip", [A.file("extra/lib.so", b"lib", mode=0o755)])
@@ -162,7 +163,7 @@ def test_recipe_entry_equals_what_0install_download_makes(
     digest = oracle.retrieval_digest(recipe, tmp_path)
     path = store.ensure(impl(digest, recipe), fetcher)
 
-    done = oracle.download(digest, recipe, tmp_path)
+    done = oracle.download_retrieval(digest, recipe, tmp_path)
     assert done.returncode == 0, done.stderr
     theirs = oracle.implementations / f"sha256new_{digest}"
     assert (path / ".manifest").read_bytes() == (theirs / ".manifest").read_bytes()
@@ -170,7 +171,7 @@ def test_recipe_entry_equals_what_0install_download_makes(
 
 
 def test_start_offset_skips_the_prefix_as_0install_does(
-    server: StaticServer, store: Store, fetcher: Fetcher, oracle: A.ZeroInstall, tmp_path: Path
+    server: StaticServer, store: Store, fetcher: Fetcher, oracle: ZeroInstall, tmp_path: Path
 ) -> None:
     prefix = b"#!/bin/sh\nexit 0\n"
     data = A.tar_bytes(list(A.SAMPLE), "gz")
@@ -181,7 +182,7 @@ def test_start_offset_skips_the_prefix_as_0install_does(
 
 
 def test_ensure_again_uses_the_entry_without_downloading(
-    server: StaticServer, store: Store, fetcher: Fetcher, oracle: A.ZeroInstall
+    server: StaticServer, store: Store, fetcher: Fetcher, oracle: ZeroInstall
 ) -> None:
     archive = publish(server, "svc.tar.gz", A.SAMPLE)
     implementation = impl(oracle.digest(server.root / "svc.tar.gz"), archive)
@@ -194,7 +195,7 @@ def test_ensure_again_uses_the_entry_without_downloading(
 
 
 def test_progress_receives_byte_counts_as_they_download(
-    server: StaticServer, store: Store, fetcher: Fetcher, oracle: A.ZeroInstall
+    server: StaticServer, store: Store, fetcher: Fetcher, oracle: ZeroInstall
 ) -> None:
     members = [A.file("blob", os.urandom(300_000))]
     archive = publish(server, "big.tar", members)
@@ -231,7 +232,7 @@ def test_hostile_zip_is_refused_and_leaves_store_and_tmp_untouched(
 
 
 def test_archive_with_wrong_digest_leaves_store_untouched(
-    server: StaticServer, store: Store, fetcher: Fetcher, stocked: Path, oracle: A.ZeroInstall
+    server: StaticServer, store: Store, fetcher: Fetcher, stocked: Path, oracle: ZeroInstall
 ) -> None:
     archive = publish(server, "svc.tar.gz", A.SAMPLE)
     other = oracle.digest(A.write_archive(server.root / "other.tar", [A.file("other")]))
@@ -243,7 +244,7 @@ def test_archive_with_wrong_digest_leaves_store_untouched(
 
 
 def test_archive_larger_than_declared_leaves_store_untouched(
-    server: StaticServer, store: Store, fetcher: Fetcher, stocked: Path, oracle: A.ZeroInstall
+    server: StaticServer, store: Store, fetcher: Fetcher, stocked: Path, oracle: ZeroInstall
 ) -> None:
     archive = publish(server, "svc.tar.gz", A.SAMPLE)
     digest = oracle.digest(server.root / "svc.tar.gz")
@@ -254,7 +255,7 @@ def test_archive_larger_than_declared_leaves_store_untouched(
 
 
 def test_archive_smaller_than_declared_leaves_store_untouched(
-    server: StaticServer, store: Store, fetcher: Fetcher, stocked: Path, oracle: A.ZeroInstall
+    server: StaticServer, store: Store, fetcher: Fetcher, stocked: Path, oracle: ZeroInstall
 ) -> None:
     archive = publish(server, "svc.tar.gz", A.SAMPLE)
     digest = oracle.digest(server.root / "svc.tar.gz")
@@ -334,7 +335,7 @@ def test_implementation_with_no_supported_retrieval_is_refused(
 
 
 def test_first_usable_retrieval_is_the_one_used(
-    server: StaticServer, store: Store, fetcher: Fetcher, oracle: A.ZeroInstall
+    server: StaticServer, store: Store, fetcher: Fetcher, oracle: ZeroInstall
 ) -> None:
     archive = publish(server, "svc.tar.gz", A.SAMPLE)
     deb = Archive(f"{server.url}/svc.deb", 100)
@@ -377,7 +378,7 @@ def _child(home: Home, archive: Archive, digest: str) -> subprocess.Popen[bytes]
 
 
 def test_concurrent_ensure_of_the_same_implementation_stores_it_once(
-    server: StaticServer, store: Store, home: Home, oracle: A.ZeroInstall
+    server: StaticServer, store: Store, home: Home, oracle: ZeroInstall
 ) -> None:
     members = [A.file(f"part{i}", os.urandom(1 << 20)) for i in range(4)]
     archive = publish(server, "svc.tar", members)
@@ -393,7 +394,7 @@ def test_concurrent_ensure_of_the_same_implementation_stores_it_once(
 
 
 def test_losing_the_race_to_another_process_keeps_its_entry_and_discards_ours(
-    server: StaticServer, store: Store, home: Home, fetcher: Fetcher, oracle: A.ZeroInstall
+    server: StaticServer, store: Store, home: Home, fetcher: Fetcher, oracle: ZeroInstall
 ) -> None:
     archive = publish(server, "svc.tar", [A.file("blob", os.urandom(300_000))])
     digest = oracle.digest(server.root / "svc.tar")
@@ -413,7 +414,7 @@ def test_losing_the_race_to_another_process_keeps_its_entry_and_discards_ours(
 
 
 def test_workspace_of_a_killed_process_is_cleaned_up_but_a_live_one_is_not(
-    store: Store, home: Home, fetcher: Fetcher, server: StaticServer, oracle: A.ZeroInstall
+    store: Store, home: Home, fetcher: Fetcher, server: StaticServer, oracle: ZeroInstall
 ) -> None:
     data = A.tar_bytes([A.file("blob", os.urandom(200_000))], "gz")
     with _RawServer(data, behaviour="stall") as raw:
@@ -437,7 +438,7 @@ def test_workspace_of_a_killed_process_is_cleaned_up_but_a_live_one_is_not(
 
 
 def test_add_directory_copies_a_tree_that_0install_then_verifies(
-    store: Store, tmp_path: Path, oracle: A.ZeroInstall
+    store: Store, tmp_path: Path, oracle: ZeroInstall
 ) -> None:
     src = A.make_tree(tmp_path / "src", [*A.SAMPLE, A.symlink("pkg/abs", "/etc/hostname")][:-1])
     digest = oracle.digest(src)
@@ -480,9 +481,7 @@ def test_remove_of_something_not_stored_is_not_found(store: Store, name: str) ->
         store.remove(name)
 
 
-def test_verify_notices_an_entry_changed_after_it_was_stored(
-    store: Store, stocked: Path, oracle: A.ZeroInstall
-) -> None:
+def test_verify_notices_an_entry_changed_after_it_was_stored(store: Store, stocked: Path, oracle: ZeroInstall) -> None:
     store.verify(stocked.name)
     kept = stocked / "kept"
     kept.chmod(0o644)

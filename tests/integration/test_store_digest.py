@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.support import archives as A
+from tests.support.zeroinstall import ZeroInstall
 from zeroxl.feeds import extract as X
 from zeroxl.feeds import manifest
 
@@ -21,11 +22,11 @@ pytestmark = pytest.mark.skipif(shutil.which("0install") is None, reason="needs 
 
 
 @pytest.fixture
-def oracle(tmp_path: Path) -> A.ZeroInstall:
-    return A.ZeroInstall(tmp_path / "0install")
+def oracle(tmp_path: Path) -> ZeroInstall:
+    return ZeroInstall(tmp_path / "0install")
 
 
-def _same_as_0install(oracle: A.ZeroInstall, tree: Path) -> None:
+def _same_as_0install(oracle: ZeroInstall, tree: Path) -> None:
     assert manifest.manifest_bytes(tree) == oracle.manifest(tree)
     assert manifest.digest(tree) == oracle.digest(tree)
 
@@ -68,12 +69,12 @@ TREES: dict[str, list[A.Member]] = {
 
 
 @pytest.mark.parametrize("kind", sorted(TREES))
-def test_manifest_and_digest_equal_0install(tmp_path: Path, oracle: A.ZeroInstall, kind: str) -> None:
+def test_manifest_and_digest_equal_0install(tmp_path: Path, oracle: ZeroInstall, kind: str) -> None:
     tree = A.make_tree(tmp_path / "tree", TREES[kind])
     _same_as_0install(oracle, tree)
 
 
-def test_sub_second_mtimes_equal_0install(tmp_path: Path, oracle: A.ZeroInstall) -> None:
+def test_sub_second_mtimes_equal_0install(tmp_path: Path, oracle: ZeroInstall) -> None:
     tree = tmp_path / "tree"
     tree.mkdir()
     for i, ns in enumerate([1_700_000_000_999_999_999, 1_700_000_000_000_000_001, -5_500_000_000, -1]):
@@ -121,7 +122,7 @@ def _build(root: Path, node: dict) -> None:
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(tree=_trees)
-def test_random_trees_digest_as_0install_digests_them(tree: dict, oracle: A.ZeroInstall) -> None:
+def test_random_trees_digest_as_0install_digests_them(tree: dict, oracle: ZeroInstall) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "t"
         _build(root, tree)
@@ -154,16 +155,14 @@ def _our_digest(tmp_path: Path, archive: Path, mime: str, extract: str | None = 
 )
 @pytest.mark.parametrize("extract", [None, "pkg"])
 def test_unpacked_tar_digests_as_0install_unpacks_it(
-    tmp_path: Path, oracle: A.ZeroInstall, name: str, mime: str, extract: str | None
+    tmp_path: Path, oracle: ZeroInstall, name: str, mime: str, extract: str | None
 ) -> None:
     archive = A.write_archive(tmp_path / name, UNPACKED)
     assert _our_digest(tmp_path, archive, mime, extract) == oracle.digest(archive, extract)
 
 
 @pytest.mark.parametrize("extract", [None, "pkg"])
-def test_unpacked_zip_digests_as_0install_unpacks_it(
-    tmp_path: Path, oracle: A.ZeroInstall, extract: str | None
-) -> None:
+def test_unpacked_zip_digests_as_0install_unpacks_it(tmp_path: Path, oracle: ZeroInstall, extract: str | None) -> None:
     members = [m for m in UNPACKED if m.kind != "hardlink" and m.pax_mtime is None]
     archive = A.write_archive(tmp_path / "x.zip", members)
     assert _our_digest(tmp_path, archive, X.ZIP, extract) == oracle.digest(archive, extract)
@@ -182,7 +181,7 @@ _members = st.lists(
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(members=_members)
-def test_random_tar_unpacks_as_0install_unpacks_it(members: list, oracle: A.ZeroInstall) -> None:
+def test_random_tar_unpacks_as_0install_unpacks_it(members: list, oracle: ZeroInstall) -> None:
     # Each path is a file; a later file below an earlier one's path would be refused by both tools
     # for different reasons, so such archives are left out.
     paths: list[str] = []

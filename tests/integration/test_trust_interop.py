@@ -1,15 +1,11 @@
 """The real 0install (2.18) as oracle: trust databases and signed feeds pass between it and 0xl.
 
-Each test runs an isolated 0install: ZEROINSTALL_PORTABLE_BASE puts all its state under one directory
-(src/zeroinstall/paths.ml: config in BASE/config, so the trust database is
-BASE/config/injector/trustdb.xml), with its own GNUPGHOME. The key-info server is switched off in its
-global config, and a proxy that refuses everything stands in the way of any host but 127.0.0.1, so
-that 0install's built-in mirror (tried when a primary fails) is never contacted from a test.
+Each test runs an isolated 0install (`tests.support.zeroinstall`): its own state, its own keyring, no
+key-info server, and no way to its built-in mirror.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import tarfile
@@ -22,6 +18,7 @@ import pytest
 
 from tests.support.gpgkeys import Publisher, make_publisher
 from tests.support.http import StaticServer
+from tests.support.zeroinstall import ZeroInstall
 from zeroxl.feeds.fetch import Fetcher
 from zeroxl.feeds.gpg import BadSignature, Gpg, SigInfo
 from zeroxl.feeds.signature import append_signature
@@ -30,50 +27,6 @@ from zeroxl.feeds.verify import key_url, verify_feed
 
 FEED_PATH = "/feeds/hello.xml"
 PROMPT = re.compile(r"Do you want to trust this key to sign feeds from '([^']*)'\?")
-
-
-@dataclass
-class ZeroInstall:
-    base: Path
-    gnupghome: Path
-
-    @property
-    def trustdb(self) -> Path:
-        return self.base / "config" / "injector" / "trustdb.xml"
-
-    def run(self, *args: str, answer: str | None = None) -> subprocess.CompletedProcess[str]:
-        """Run 0install ARGS; stdin is closed unless ANSWER is given (its reply to a prompt)."""
-        env = dict(
-            os.environ,
-            ZEROINSTALL_PORTABLE_BASE=str(self.base),
-            GNUPGHOME=str(self.gnupghome),
-            LC_ALL="C",
-            http_proxy="http://127.0.0.1:9",
-            https_proxy="http://127.0.0.1:9",
-            no_proxy="127.0.0.1",
-        )
-        return subprocess.run(
-            ["0install", *args],
-            input=answer,
-            stdin=subprocess.DEVNULL if answer is None else None,
-            capture_output=True,
-            text=True,
-            errors="replace",
-            env=env,
-            timeout=120,
-            check=False,
-        )
-
-    def import_key(self, pub: Publisher) -> None:
-        subprocess.run(
-            ["gpg", "--batch", "--homedir", self.gnupghome, "--import"],
-            input=pub.armored_public_key(),
-            capture_output=True,
-            check=True,
-        )
-
-    def download(self, url: str, answer: str | None = None) -> subprocess.CompletedProcess[str]:
-        return self.run("download", "--xml", url, answer=answer)
 
 
 @dataclass
@@ -126,14 +79,7 @@ def stop_agent(gnupghome: Path) -> None:
 
 @pytest.fixture
 def zi(tmp_path: Path) -> ZeroInstall:
-    base = tmp_path / "0install"
-    (base / "config" / "injector").mkdir(parents=True)
-    # No key-info server: it is a third-party host, and a "good" vote would auto-approve the key.
-    (base / "config" / "injector" / "global").write_text("[global]\nkey_info_server = \n")
-    gnupghome = tmp_path / "0install-gnupg"
-    gnupghome.mkdir(mode=0o700)
-    (gnupghome / "gpg.conf").write_text("no-autostart\n")  # no agent left behind by 0install's gpg
-    return ZeroInstall(base, gnupghome)
+    return ZeroInstall(tmp_path / "0install", tmp_path / "0install-gnupg")
 
 
 @pytest.fixture
@@ -298,7 +244,7 @@ def test_feed_that_0install_accepts_is_accepted_by_verify_feed(
     site.publish_key(publisher)
     TrustDB([(publisher.fingerprint, [site.server.domain])]).save(zi.trustdb)
     assert zi.download(site.url).returncode == 0
-    [cached] = (zi.base / "cache" / "interfaces").iterdir()  # the feed as 0install accepted and kept it
+    [cached] = zi.interfaces.iterdir()  # the feed as 0install accepted and kept it
 
     for copy in (data, cached.read_bytes()):
         info = verify_with_0xl(copy, site.url, gpg, fetch_key)

@@ -1,15 +1,14 @@
-"""Trees and archives for the store's tests, hostile ones included, and the real 0install as the oracle.
+"""Trees and archives for the store's tests, hostile ones included, and feeds that offer them to the
+real 0install (`tests.support.zeroinstall`), the oracle.
 
 Archives are built with tarfile and zipfile from a list of `Member`s, so that a test says exactly which
-entry is hostile. `ZeroInstall` runs the installed `0install` with all its state in a temporary
-directory (ZEROINSTALL_PORTABLE_BASE), to compute digests and to judge store entries.
+entry is hostile.
 """
 
 from __future__ import annotations
 
 import io
 import os
-import subprocess
 import tarfile
 import zipfile
 from dataclasses import dataclass
@@ -214,64 +213,6 @@ def make_tree(root: Path, members: tuple[Member, ...] | list[Member]) -> Path:
         else:
             raise ValueError(f"make_tree does not make {m.kind}")
     return root
-
-
-# -- the oracle ------------------------------------------------------------------------------------
-
-
-class ZeroInstall:
-    """The real `0install`, with its cache and configuration under BASE."""
-
-    def __init__(self, base: Path) -> None:
-        self.base = base
-        base.mkdir(parents=True, exist_ok=True)
-
-    @property
-    def implementations(self) -> Path:
-        return self.base / "cache" / "implementations"
-
-    def run(self, *args: str | Path, check: bool = True) -> subprocess.CompletedProcess[bytes]:
-        env = dict(os.environ, ZEROINSTALL_PORTABLE_BASE=str(self.base), LC_ALL="C.UTF-8")
-        env.pop("DISPLAY", None)
-        return subprocess.run(["0install", *map(str, args)], capture_output=True, env=env, check=check, timeout=60)
-
-    def digest(self, path: Path, extract: str | None = None) -> str:
-        """`0install digest --algorithm=sha256new PATH [EXTRACT]`, without the `sha256new_` prefix."""
-        args: list[str | Path] = ["digest", "--algorithm=sha256new", path]
-        if extract:
-            args.append(extract)
-        out = self.run(*args).stdout.decode().strip()
-        assert out.startswith("sha256new_"), out
-        return out.removeprefix("sha256new_")
-
-    def manifest(self, directory: Path) -> bytes:
-        """The manifest `0install store manifest DIR sha256new` prints (its last line, the digest, cut)."""
-        out = self.run("store", "manifest", directory, "sha256new").stdout
-        body, _, last = out.rstrip(b"\n").rpartition(b"\n")
-        assert last.startswith(b"sha256new_"), out
-        return body + b"\n" if body else b""
-
-    def store_add(self, digest: str, archive: Path) -> Path:
-        self.run("store", "add", f"sha256new_{digest}", archive)
-        return self.implementations / f"sha256new_{digest}"
-
-    def verify(self, entry: Path) -> subprocess.CompletedProcess[bytes]:
-        return self.run("store", "verify", entry, check=False)
-
-    def download(self, digest: str, retrieval: Retrieval, workdir: Path) -> subprocess.CompletedProcess[bytes]:
-        """`0install download` of a local (so unsigned) feed with one implementation of DIGEST."""
-        feed = workdir / "oracle-feed.xml"
-        feed.write_text(feed_xml(digest, retrieval))
-        return self.run("download", "--console", feed, check=False)
-
-    def retrieval_digest(self, retrieval: Retrieval, workdir: Path) -> str:
-        """The digest of what 0install builds from RETRIEVAL. It is offered a feed with a wrong digest
-        and refuses it, saying which digest the contents really have."""
-        out = self.download("A" * 52, retrieval, workdir)
-        assert out.returncode != 0
-        text = out.stderr.decode() + out.stdout.decode()
-        line = next(ln for ln in text.splitlines() if ln.startswith("Actual digest: sha256new_"))
-        return line.removeprefix("Actual digest: sha256new_").strip()
 
 
 def listing(root: Path) -> list[tuple[str, str, int | None]]:

@@ -28,13 +28,15 @@ class _Server(http.server.ThreadingHTTPServer):
 
 
 class StaticServer:
-    """Serves ROOT at http://127.0.0.1:PORT/ in a thread. `requests` lists the paths asked for,
-    `answers` the (path, status) of each response (304 for a conditional request that matched)."""
+    """Serves ROOT at http://127.0.0.1:PORT/ in a thread. `requests` lists the paths asked for;
+    `answers` the (path, status) of each response (304 for a conditional request that matched);
+    `redirects` maps a path to the Location a 302 answer sends instead; `stall` makes every answer
+    wait that many seconds first (a server that accepts connections but does not answer, or one
+    across a network)."""
 
-    def __init__(self, root: Path, port: int = 0, *, keep_alive: bool = False, delay: float = 0.0) -> None:
+    def __init__(self, root: Path, port: int = 0, *, keep_alive: bool = False) -> None:
         """With KEEP_ALIVE, speak HTTP/1.1 and keep connections open, as production servers do (the
-        benchmarks); else HTTP/1.0, one connection per request, so that stop() leaves none behind.
-        DELAY (seconds) before each answer plays a server across a network."""
+        benchmarks); else HTTP/1.0, one connection per request, so that stop() leaves none behind."""
         self.root = root
         outer = self
 
@@ -43,8 +45,14 @@ class StaticServer:
 
             def do_GET(self) -> None:
                 outer.requests.append(self.path)
-                if delay:
-                    time.sleep(delay)
+                if outer.stall:
+                    time.sleep(outer.stall)
+                if self.path in outer.redirects:
+                    self.send_response(302)
+                    self.send_header("Location", outer.redirects[self.path])
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 super().do_GET()
 
             def send_response(self, code: int, message: str | None = None) -> None:
@@ -53,6 +61,8 @@ class StaticServer:
 
         self.requests: list[str] = []
         self.answers: list[tuple[str, int]] = []
+        self.redirects: dict[str, str] = {}
+        self.stall = 0.0
         handler = functools.partial(Handler, directory=str(root))
         self.httpd = _Server(("127.0.0.1", port), handler)
         self.port = self.httpd.server_address[1]

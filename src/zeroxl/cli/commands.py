@@ -296,7 +296,9 @@ def build_parser() -> argparse.ArgumentParser:
     dp.add_argument("disk")
     dp.set_defaults(handler=cmd_disk_delete)
 
-    from zeroxl.cli import update_cmds
+    from zeroxl.cli.feed_cmds import register as register_publishing
+    from zeroxl.cli.update_cmds import register as register_updates
 
-    update_cmds.register(sub)
+    register_publishing(sub)  # feed init|add|set-stability|sign|check, mirror
+    register_updates(sub)  # update, rollback, history, set, gc, doctor
     return p

@@ -179,7 +179,7 @@ def unpack(
     if extract is not None:
         _check_extract(extract, mime_type)
     target = tree if dest is None else path_within(tree, dest)
-    _makedirs(tree, target)
+    makedirs_within(tree, target)
     try:
         scratch.mkdir(mode=0o755)
     except OSError as e:
@@ -739,11 +739,12 @@ class _Window(io.RawIOBase):
 # -- moving into place ------------------------------------------------------------------------------
 
 
-def _makedirs(tree: Path, target: Path) -> None:
+def makedirs_within(tree: Path, target: Path) -> None:
+    """Create TARGET (already checked by `path_within`) inside TREE; refuse if a file is in the way."""
     try:
         target.mkdir(mode=0o755, parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError) as e:
-        raise VerificationError(f"dest {target.relative_to(tree)} is not a directory") from e
+        raise VerificationError(f"{target.relative_to(tree)} in the implementation is not a directory") from e
     except OSError as e:
         raise StateError(f"cannot create {target}: {e.strerror}") from e
 

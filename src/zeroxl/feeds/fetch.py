@@ -3,19 +3,22 @@
 Limits live in one frozen `FetchConfig`. A download never reads more than its limit (a feed's maximum
 size, an archive's declared size) and a server that sends more, or less, is an error. Redirects are
 bounded and may not go from https to http. No host is contacted but the one in the URL (and the hosts
-it redirects to): there is no built-in mirror or lookup service.
+it redirects to), or, for a URL under an origin the host's config.toml maps to a mirror, that mirror
+alone (`feeds.mirrors`): there is no built-in mirror or lookup service. Callers always name the origin
+URL; verifying what came back is theirs to do, and is the same whichever place served it.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 from urllib.parse import unquote, urlsplit
 
 from zeroxl.errors import DownloadError, VerificationError
+from zeroxl.feeds.mirrors import mirrored
 
 if TYPE_CHECKING:
     import httpx
@@ -63,12 +66,18 @@ ProgressFn = Callable[[int], None]
 
 
 class Fetcher:
-    def __init__(self, config: FetchConfig | None = None) -> None:
+    def __init__(self, config: FetchConfig | None = None, *, mirrors: Mapping[str, str] | None = None) -> None:
+        """MIRRORS maps origin prefixes to mirror locations, as checked by `mirrors.check_mirrors`."""
         self.config = config or FetchConfig()
+        self.mirrors = dict(mirrors or {})
         self._client: httpx.Client | None = None
         # One client for every thread (httpx's Client may be shared between threads): creating one
         # costs tens of milliseconds, for its TLS context.
         self._client_lock = threading.Lock()
+
+    def locate(self, url: str) -> str:
+        """Where URL is fetched from: its mirror if one is configured for it, else URL itself."""
+        return mirrored(url, self.mirrors) or url
 
     def close(self) -> None:
         if self._client is not None:
@@ -111,6 +120,7 @@ class Fetcher:
         ETAG and LAST_MODIFIED make the request conditional: an unchanged document comes back as
         `Fetched(None)` without its body.
         """
+        url = self.locate(url)
         if not is_remote(url):
             path = local_path(url)
             try:
@@ -144,6 +154,7 @@ class Fetcher:
 
     def download(self, url: str, out: BinaryIO, *, size: int, what: str, progress: ProgressFn | None = None) -> None:
         """Copy exactly SIZE bytes from URL into OUT; more or fewer is a VerificationError."""
+        url = self.locate(url)
         if not is_remote(url):
             path = local_path(url)
             try:

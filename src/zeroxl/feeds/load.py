@@ -20,13 +20,10 @@ from zeroxl.feeds.gpg import Gpg, SigInfo
 from zeroxl.feeds.model import Feed
 from zeroxl.feeds.parse import parse_feed
 from zeroxl.feeds.signature import split_signed
-from zeroxl.feeds.trust import ReplayedFeed, TrustDB, UntrustedKey, check_trusted, domain_of
+from zeroxl.feeds.trust import LOCAL_DOMAIN, ReplayedFeed, TrustDB, UntrustedKey, check_trusted, domain_of
 from zeroxl.feeds.verify import verify_feed
 from zeroxl.paths import Home
 from zeroxl.state.lock import locked
-
-# The trust domain of a feed read from a local file: it has no host, and a host cannot contain "://".
-LOCAL_DOMAIN = "file://"
 
 
 def trust_domain(url: str) -> str:

@@ -34,6 +34,7 @@ from zeroxl.feeds.extract import (
     ExtractLimits,
     archive_type,
     check_symlinks,
+    makedirs_within,
     path_within,
     rmtree,
     type_from_url,
@@ -360,7 +361,7 @@ def _archive_step(build: _Build, step: Archive, number: int) -> None:
 def _file_step(build: _Build, step: FileSource) -> None:
     """A single file at `dest`, mode 0755 or 0644 and mtime 0, as 0install's `<file>` (fetch.ml)."""
     dest = path_within(build.tree, step.dest)
-    _makedirs_in(build.tree, dest.parent)
+    makedirs_within(build.tree, dest.parent)
     mode = 0o755 if step.executable else 0o644
     try:
         out = _create(dest, mode)
@@ -376,7 +377,7 @@ def _file_step(build: _Build, step: FileSource) -> None:
 def _rename_step(step: RenameStep, tree: Path) -> None:
     source = path_within(tree, step.source)
     dest = path_within(tree, step.dest)
-    _makedirs_in(tree, dest.parent)
+    makedirs_within(tree, dest.parent)
     try:
         source.rename(dest)
     except FileNotFoundError as e:
@@ -427,16 +428,6 @@ def _create(path: Path, mode: int) -> io.BufferedWriter:
 def _makedirs(path: Path) -> None:
     try:
         path.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise StateError(f"cannot create {path}: {e.strerror}") from e
-
-
-def _makedirs_in(tree: Path, path: Path) -> None:
-    """Create PATH (already checked by `path_within`) inside TREE; refuse if a file is in the way."""
-    try:
-        path.mkdir(mode=0o755, parents=True, exist_ok=True)
-    except (FileExistsError, NotADirectoryError) as e:
-        raise VerificationError(f"{path.relative_to(tree)} in the implementation is not a directory") from e
     except OSError as e:
         raise StateError(f"cannot create {path}: {e.strerror}") from e
 

@@ -94,14 +94,20 @@ def domain_of(url: str) -> str:
     return m.group(1)
 
 
+# The trust domain of feeds read from local files: they have no host, and a host cannot contain "://".
+# (0install does not check local feeds at all; 0xl verifies them like any other.)
+LOCAL_DOMAIN = "file://"
+
+
 def check_domain(domain: str) -> str:
-    """DOMAIN if it can name a site (`host[:port]`, or `*` for every site), else a UsageError."""
-    if domain == ANY_DOMAIN:
+    """DOMAIN if it can name a site (`host[:port]`, `*` for every site, `file://` for local files)."""
+    if domain in (ANY_DOMAIN, LOCAL_DOMAIN):
         return domain
     if not _SITE.fullmatch(domain):
         raise UsageError(
             f"{domain!r} is not a site a key can be trusted for",
-            hint="write the host of the feed URLs, with its port if they have one (example.org:8080), or *",
+            hint="write the host of the feed URLs, with its port if they have one (example.org:8080), "
+            "* for every site, or file:// for feeds in local files",
         )
     return domain
 

@@ -1,0 +1,147 @@
+"""`0xl feed check`: would a host accept this feed, and every implementation in it?
+
+The feed (a local file or a URL) is checked as a host checks it, with the same code: the signature
+block and the signature, with a keyring that holds nothing but the key published beside the feed; the
+XML, the `uri` (which must be the URL it was fetched from) and the service needs; then every
+implementation is downloaded, unpacked and its size and digest compared with the feed's, in a
+temporary store. Trust is not checked: which keys a host trusts is the host's business, but `--key`
+says which key must have signed. Each check gives a finding; any failed one makes the report fail.
+"""
+
+from __future__ import annotations
+
+import datetime
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from zeroxl.errors import DownloadError, ExitStatus, VerificationError, ZeroxlError
+from zeroxl.feeds.fetch import Fetcher, is_remote, local_path
+from zeroxl.feeds.gpg import Gpg
+from zeroxl.feeds.model import Archive, Feed, FileSource, Implementation, Recipe, Step
+from zeroxl.feeds.parse import parse_feed
+from zeroxl.feeds.signature import split_signed
+from zeroxl.feeds.store import Store, usable_retrieval
+from zeroxl.feeds.trust import normalise_fingerprint
+from zeroxl.feeds.verify import verify_feed
+
+
+@dataclass(frozen=True)
+class Finding:
+    subject: str  # "signature", "feed", or "VERSION ARCH" of an implementation
+    ok: bool
+    detail: str
+    status: ExitStatus = ExitStatus.OK  # of a failed check: what `0xl feed check` exits with
+
+    def to_json(self) -> dict[str, object]:
+        return {"subject": self.subject, "ok": self.ok, "detail": self.detail, "status": int(self.status)}
+
+
+@dataclass(frozen=True)
+class Report:
+    location: str
+    findings: tuple[Finding, ...]
+
+    @property
+    def problems(self) -> list[Finding]:
+        return [f for f in self.findings if not f.ok]
+
+    @property
+    def status(self) -> ExitStatus:
+        """The status of the first problem, or OK."""
+        return next((f.status for f in self.problems), ExitStatus.OK)
+
+
+def check_feed(location: str, *, fetcher: Fetcher, key: str | None = None) -> Report:
+    url = _absolute(location)
+    expected = normalise_fingerprint(key) if key else None
+    fetched = fetcher.fetch(url, max_bytes=fetcher.config.max_feed_bytes, what="feed").data
+    if fetched is None:  # pragma: no cover - only a conditional request can get 304
+        raise DownloadError(f"feed {url}: the server answered 304 Not Modified to an unconditional request")
+    findings: list[Finding] = []
+    with tempfile.TemporaryDirectory(prefix="0xl-check-") as tmp:
+        work = Path(tmp)
+        findings.append(_signature(fetched, url, Gpg(work / "gnupg"), fetcher, expected))
+        feed = _parse(fetched, url, findings)
+        if feed is not None:
+            store = Store(work / "store", work / "tmp")
+            findings.extend(_implementation(impl, store, fetcher) for impl in feed.implementations)
+    return Report(url, tuple(findings))
+
+
+def _absolute(location: str) -> str:
+    """A URL as it is; a local feed (a path, relative or not, or a file:// URL) as an absolute path, so
+    that the key beside it is found where 0install would look for it."""
+    if is_remote(location):
+        return location
+    if location.startswith("file://"):
+        return str(local_path(location))
+    return str(Path(location).resolve())
+
+
+def _signature(data: bytes, url: str, gpg: Gpg, fetcher: Fetcher, expected: str | None) -> Finding:
+    def fetch_key(key_url: str) -> bytes:
+        got = fetcher.fetch(key_url, max_bytes=fetcher.config.max_key_bytes, what="key").data
+        if got is None:  # pragma: no cover - only a conditional request can get 304
+            raise DownloadError(f"key {key_url}: unexpected 304 Not Modified")
+        return got
+
+    try:
+        sig = verify_feed(data, feed_url=url, gpg=gpg, fetch_key=fetch_key)
+    except ZeroxlError as e:
+        return Finding("signature", False, e.message, e.exit_status)
+    uids = gpg.key_info(sig.fingerprint).uids
+    when = datetime.datetime.fromtimestamp(sig.timestamp, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    detail = f"good, by {sig.fingerprint}" + (f" ({uids[0]})" if uids else "") + f", made {when}"
+    if sig.key_revoked:
+        return Finding("signature", False, detail + ", but the key is revoked", ExitStatus.REFUSED)
+    if expected is not None and sig.fingerprint != expected:
+        return Finding("signature", False, f"{detail}; expected a signature by {expected}", ExitStatus.REFUSED)
+    return Finding("signature", True, detail + (" (the key has expired)" if sig.key_expired else ""))
+
+
+def _parse(data: bytes, url: str, findings: list[Finding]) -> Feed | None:
+    try:
+        signed = split_signed(data)[0]
+    except VerificationError:
+        signed = data  # already reported with the signature; the XML can still be checked
+    try:
+        feed = parse_feed(signed, url=url, check_uri=is_remote(url))
+    except ZeroxlError as e:
+        findings.append(Finding("feed", False, e.message, e.exit_status))
+        return None
+    count = len(feed.implementations)
+    detail = f"{feed.name}: {count} implementation{'s' if count != 1 else ''}, uri {feed.url}"
+    if not is_remote(feed.url):
+        findings.append(Finding("feed", False, f"{detail}: a published feed needs an http(s) uri", ExitStatus.REFUSED))
+    else:
+        findings.append(Finding("feed", True, detail))
+    return feed
+
+
+def _implementation(impl: Implementation, store: Store, fetcher: Fetcher) -> Finding:
+    subject = f"{impl.version} {impl.arch}"
+    try:
+        store.ensure(impl, fetcher)
+    except ZeroxlError as e:
+        return Finding(subject, False, e.message, e.exit_status)
+    downloads = downloads_of(impl)
+    listed = ", ".join(href for href, _ in downloads)
+    size = sum(size for _, size in downloads)
+    return Finding(subject, True, f"{listed}: {size} bytes, digest sha256new_{impl.sha256new} as declared")
+
+
+def downloads_of(impl: Implementation) -> list[tuple[str, int]]:
+    """(href, bytes to download) of what a host downloads for IMPL, in the order it does."""
+    retrieval = usable_retrieval(impl)
+    steps: tuple[Step, ...] = (
+        () if retrieval is None else retrieval.steps if isinstance(retrieval, Recipe) else (retrieval,)
+    )
+    found: list[tuple[str, int]] = []
+    for step in steps:
+        if isinstance(step, Archive):
+            # A host downloads the skipped prefix too (feeds.store, as 0install's fetch.ml).
+            found.append((step.href, step.size + step.start_offset))
+        elif isinstance(step, FileSource):
+            found.append((step.href, step.size))
+    return found

@@ -1,0 +1,411 @@
+"""Publishing with `0xl feed init/add/sign`, judged by the real 0install and by 0xl itself.
+
+A feed for the sample service (examples/web) is published once per module with the 0xl command, signed
+with a key made for the session, and served on 127.0.0.1. The real 0install must select, download and
+run it without asking anything, and compute the digest 0xl wrote; `0xl add` must deploy it.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.support.gpgkeys import Publisher, make_publisher
+from tests.support.http import StaticServer
+from tests.support.zeroinstall import ZeroInstall
+from tests.support.zx import Result, free_port, http_get, wait_for
+from zeroxl.feeds.gpg import Gpg
+from zeroxl.feeds.model import BlockDevice, Stability
+from zeroxl.feeds.parse import parse_feed
+from zeroxl.feeds.signature import split_signed
+from zeroxl.feeds.trust import TrustDB
+from zeroxl.feeds.verify import verify_feed
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "web"
+
+
+def zxp(*args: str | Path, home: Path, gnupghome: Path | None = None) -> Result:
+    """`0xl ARGS` as a publisher runs it: a separate process, with the publisher's GNUPGHOME."""
+    env = dict(os.environ, ZEROXL_HOME=str(home))
+    if gnupghome is not None:
+        env["GNUPGHOME"] = str(gnupghome)
+    p = subprocess.run(
+        [sys.executable, "-m", "zeroxl", *map(str, args)], env=env, capture_output=True, text=True, timeout=60
+    )
+    return Result(p.returncode, p.stdout, p.stderr)
+
+
+@dataclass
+class Published:
+    server: StaticServer
+    root: Path
+    url: str
+    digest: str
+    archive: Path
+    publisher: Publisher
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory: pytest.TempPathFactory, publisher: Publisher) -> Iterator[Published]:
+    root = tmp_path_factory.mktemp("site")
+    home = tmp_path_factory.mktemp("publisher-home")
+    server = StaticServer(root)
+    feed, url = root / "web.xml", f"{server.url}/web.xml"
+    try:
+        steps = [
+            ("feed", "init", feed, "--uri", url, "--name", "web", "--summary", "a tiny web server"),
+            (
+                "feed",
+                "add",
+                feed,
+                "--version",
+                "1.0",
+                "--arch",
+                "*-*",
+                "--dir",
+                EXAMPLE,
+                "--command",
+                "bin/web",
+                "--stability",
+                "stable",
+                "--arg",
+                "port=[0-9]{1,5}",
+                "--arg-required",
+                "port",
+            ),
+            ("feed", "sign", feed, "--key", publisher.fingerprint),
+        ]
+        for step in steps:
+            r = zxp(*step, home=home, gnupghome=publisher.gnupghome)
+            assert r.rc == 0, r
+        [impl] = parse_feed(split_signed(feed.read_bytes())[0], url=url).implementations
+        assert impl.sha256new
+        yield Published(server, root, url, impl.sha256new, root / "web-1.0.tar.gz", publisher)
+    finally:
+        server.stop()
+
+
+# -- the real 0install as judge ------------------------------------------------------------------------
+
+
+def test_0install_selects_downloads_and_runs_the_published_feed_without_a_prompt(
+    published: Published, tmp_path: Path
+) -> None:
+    zi = ZeroInstall(tmp_path / "0install")
+    TrustDB([(published.publisher.fingerprint, [published.server.domain])]).save(zi.trustdb)
+
+    selected = zi.run("select", "--xml", published.url)
+    downloaded = zi.download(published.url)
+
+    assert selected.returncode == 0, selected.stderr
+    assert f"sha256new_{published.digest}" in selected.stdout
+    assert downloaded.returncode == 0, downloaded.stderr
+    assert "[Y/N]" not in selected.stderr + downloaded.stderr
+    assert (zi.implementations / f"sha256new_{published.digest}").is_dir()
+    # 0install found the key where `0xl feed sign` put it.
+    assert f"/{published.publisher.keyid}.gpg" in published.server.requests
+    # Its digest of the archive is the one 0xl wrote.
+    assert zi.digest(published.archive) == published.digest
+
+    port = free_port()
+    service = subprocess.Popen(
+        ["0install", "run", published.url, f"--port={port}"],
+        env=zi.env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert wait_for(lambda: http_get(port) == "hello from web 1.0\n"), service.poll()
+    finally:
+        service.terminate()
+        service.wait(10)
+
+
+def test_0xl_add_and_run_deploy_the_same_feed(published: Published, zxi) -> None:
+    port = free_port()
+    r = zxi("add", "web", published.url, "--trust-key", published.publisher.fingerprint, "--arg", f"port={port}")
+    assert r.rc == 0, r
+    assert zxi("run", "web").rc == 0
+    assert wait_for(lambda: http_get(port) == "hello from web 1.0\n")
+    assert zxi("destroy", "web").rc == 0
+
+
+def test_the_published_feed_passes_feed_check(published: Published, zxi) -> None:
+    r = zxi("feed", "check", published.url, "--key", published.publisher.fingerprint)
+    assert r.rc == 0, r
+    assert r.out.splitlines()[-1] == "all checks passed"
+
+
+# -- feed add ------------------------------------------------------------------------------------------
+
+
+def init(zxi, directory: Path, name: str = "web") -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    feed = directory / f"{name}.xml"
+    r = zxi("feed", "init", str(feed), "--uri", f"http://127.0.0.1:9/{name}.xml", "--name", name, "--summary", "s")
+    assert r.rc == 0, r
+    return feed
+
+
+def add_dir(zxi, feed: Path, src: Path, *extra: str, version: str = "1.0") -> Result:
+    return zxi("feed", "add", str(feed), "--version", version, "--arch", "*-*", "--dir", str(src), *extra)
+
+
+def test_the_dir_archive_is_byte_identical_when_built_twice(zxi, tmp_path: Path, monkeypatch) -> None:
+    # Two copies of the tree that differ in everything but contents: mtimes, permissions beyond the
+    # execute bit, and the order in which the files were created.
+    first, second = tmp_path / "src1", tmp_path / "src2"
+    shutil.copytree(EXAMPLE, first)
+    (second / "bin").mkdir(parents=True)
+    shutil.copy(EXAMPLE / "bin" / "web", second / "bin" / "web")
+    shutil.copy(EXAMPLE / "VERSION", second / "VERSION")
+    (second / "VERSION").chmod(0o600)
+    (second / "bin" / "web").chmod(0o700)
+    os.utime(second / "VERSION", (1_000_000, 1_000_000))
+    feeds = [init(zxi, tmp_path / "a"), init(zxi, tmp_path / "b")]
+    for feed, src in zip(feeds, (first, second), strict=True):
+        r = add_dir(zxi, feed, src, "--command", "bin/web")
+        assert r.rc == 0, r
+
+    one, two = (f.parent / "web-1.0.tar.gz" for f in feeds)
+    assert one.read_bytes() == two.read_bytes()
+    assert feeds[0].read_bytes() == feeds[1].read_bytes()
+    with tarfile.open(one) as tar:
+        members = [(m.name, m.mode, m.mtime, m.uid, m.gid, m.uname) for m in tar.getmembers()]
+    assert members == [
+        ("VERSION", 0o644, 0, 0, 0, ""),
+        ("bin", 0o755, 0, 0, 0, ""),
+        ("bin/web", 0o755, 0, 0, 0, ""),
+    ]
+    [impl] = parse_feed(feeds[0].read_bytes(), url="x", check_uri=False).implementations
+    assert ZeroInstall(tmp_path / "0install").digest(one) == impl.sha256new
+
+    # SOURCE_DATE_EPOCH sets the one time stamp, as reproducible builds expect.
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    feed = init(zxi, tmp_path / "c")
+    assert add_dir(zxi, feed, first, "--command", "bin/web").rc == 0
+    with tarfile.open(feed.parent / "web-1.0.tar.gz") as tar:
+        assert {m.mtime for m in tar.getmembers()} == {1_700_000_000}
+
+
+def test_a_duplicate_version_for_the_same_arch_is_refused(zxi, tmp_path: Path) -> None:
+    feed = init(zxi, tmp_path / "site")
+    assert add_dir(zxi, feed, EXAMPLE, "--command", "bin/web").rc == 0
+    before = feed.read_bytes()
+    other = tmp_path / "other"
+    shutil.copytree(EXAMPLE, other)
+    (other / "VERSION").write_text("1.0 again\n")
+
+    r = zxi(
+        "feed", "add", str(feed), "--version", "1.0", "--arch", "*-*", "--archive", str(feed.parent / "web-1.0.tar.gz")
+    )
+    assert r.rc == 7 and "already has version 1.0 for *-*" in r.err, r
+    r = add_dir(zxi, feed, other, "--command", "bin/web", version="1.0")
+    assert r.rc == 7, r
+    assert feed.read_bytes() == before
+    # The same contents under another version are the same implementation, which a feed lists once.
+    r = add_dir(zxi, feed, EXAMPLE, "--command", "bin/web", version="1.1")
+    assert r.rc == 7 and "already has an implementation with these contents" in r.err, r
+    assert sorted(p.name for p in feed.parent.iterdir()) == ["web-1.0.tar.gz", "web.xml"]
+
+
+def test_contents_with_another_digest_than_expected_are_refused(zxi, tmp_path: Path) -> None:
+    feed = init(zxi, tmp_path / "site")
+    before = feed.read_bytes()
+    r = add_dir(zxi, feed, EXAMPLE, "--command", "bin/web", "--digest", "sha256new_" + "A" * 52)
+    assert r.rc == 4 and "have the digest sha256new_" in r.err, r
+    assert feed.read_bytes() == before
+    assert sorted(p.name for p in feed.parent.iterdir()) == ["web.xml"]  # the packed archive went too
+
+
+def test_a_command_missing_from_the_archive_is_refused(zxi, tmp_path: Path) -> None:
+    feed = init(zxi, tmp_path / "site")
+    r = add_dir(zxi, feed, EXAMPLE, "--command", "bin/webb")
+    assert r.rc == 2 and "--command bin/webb: no such file" in r.err and "bin/" in r.err, r
+
+
+def test_check_refuses_an_href_that_cannot_be_reached_or_serves_other_bytes(
+    zxi, tmp_path: Path, server: StaticServer
+) -> None:
+    built = init(zxi, tmp_path / "build")
+    assert add_dir(zxi, built, EXAMPLE, "--command", "bin/web").rc == 0
+    archive = built.parent / "web-1.0.tar.gz"
+    feed = init(zxi, tmp_path / "site")
+    before = feed.read_bytes()
+
+    dead = f"http://127.0.0.1:{free_port()}/web.tar.gz"
+    args = [
+        "feed",
+        "add",
+        str(feed),
+        "--version",
+        "1.0",
+        "--arch",
+        "*-*",
+        "--archive",
+        str(archive),
+        "--command",
+        "bin/web",
+    ]
+    r = zxi(*args, "--href", dead, "--check")
+    assert r.rc == 5 and "cannot fetch archive" in r.err, r
+
+    served = server.root / "web.tar.gz"
+    served.write_bytes(archive.read_bytes()[:-1] + b"X")  # same size, other bytes
+    r = zxi(*args, "--href", f"{server.url}/web.tar.gz", "--check")
+    assert r.rc == 4 and "bytes differ" in r.err, r
+    assert feed.read_bytes() == before
+
+    served.write_bytes(archive.read_bytes())
+    r = zxi(*args, "--href", f"{server.url}/web.tar.gz", "--check")
+    assert r.rc == 0, r
+
+
+def test_an_archive_with_a_top_directory_is_taken_with_extract(zxi, tmp_path: Path) -> None:
+    archive = tmp_path / "dist" / "web-2.0.tgz"
+    archive.parent.mkdir()
+    with tarfile.open(archive, "w:gz") as tar:
+        for name in ("VERSION", "bin/web"):
+            data = (EXAMPLE / name).read_bytes()
+            info = tarfile.TarInfo(f"web-2.0/{name}")
+            info.size, info.mode, info.mtime = len(data), 0o755 if name == "bin/web" else 0o644, 1_600_000_000
+            tar.addfile(info, io.BytesIO(data))
+    feed = init(zxi, tmp_path / "site")
+    base = ["feed", "add", str(feed), "--version", "2.0", "--arch", "*-*", "--archive", str(archive)]
+    r = zxi(*base, "--command", "bin/web", "--extract", "web-2.0")
+    assert r.rc == 2 and "give --href" in r.err, r  # the archive is not beside the feed
+
+    r = zxi(*base, "--command", "bin/web", "--extract", "web-2.0", "--href", "https://dl.example.org/web-2.0.tgz")
+    assert r.rc == 0, r
+    [impl] = parse_feed(feed.read_bytes(), url="x", check_uri=False).implementations
+    [retrieval] = impl.retrievals
+    assert (retrieval.href, retrieval.extract, retrieval.size) == (  # type: ignore[union-attr]
+        "https://dl.example.org/web-2.0.tgz",
+        "web-2.0",
+        archive.stat().st_size,
+    )
+    assert impl.sha256new == ZeroInstall(tmp_path / "0install").digest(archive, "web-2.0")
+    assert impl.stability is Stability.TESTING  # the default: promote it with set-stability
+
+
+MIRAGE_TEMPLATE = """\
+name = '@NAME@'
+kernel = '@KERNEL@'
+type = 'pvh'
+memory = @MEMORY@
+on_crash = 'preserve'
+
+disk = [ 'format=raw, vdev=xvda, access=rw, target=@BLOCK:storage@' ]
+
+vif = [ 'bridge=@NETWORK:service@' ]
+"""
+
+
+def test_a_mirage_build_is_published_with_its_needs_and_0install_ignores_them(zxi, tmp_path: Path) -> None:
+    build = tmp_path / "mail"
+    (build / "dist").mkdir(parents=True)
+    (build / "dist" / "mail.xen").write_bytes(b"\x7fELF not really a unikernel")
+    (build / "mail.xl.in").write_text(MIRAGE_TEMPLATE)
+    feed = init(zxi, tmp_path / "site", "mail")
+
+    r = zxi(
+        "feed", "add", str(feed), "--version", "1.0", "--arch", "Xen-x86_64", "--dir", str(build / "dist"),
+        "--from-mirage", str(build / "mail.xl.in"), "--block", "storage=64M", "--memory", "128",
+    )  # fmt: skip
+
+    assert r.rc == 0, r
+    assert "runs mail.xen; needs pvh, memory 128 MiB" in r.out
+    [impl] = parse_feed(feed.read_bytes(), url="x", check_uri=False).implementations
+    assert impl.commands["run"].path == "mail.xen"
+    assert (impl.needs.xen_type, impl.needs.memory, impl.needs.networks) == ("pvh", 128, ("service",))
+    assert impl.needs.blocks == (BlockDevice("storage", 64 << 20),)
+    assert (feed.parent / "mail-1.0-Xen-x86_64.tar.gz").is_file()
+    # 0install reads past the foreign namespace and offers the image to a Xen target.
+    zi = ZeroInstall(tmp_path / "0install")
+    selected = zi.run("select", "--xml", "--os=Xen", "--cpu=x86_64", str(feed))
+    assert selected.returncode == 0 and impl.id in selected.stdout, selected.stderr
+
+
+# -- set-stability and sign --------------------------------------------------------------------------------
+
+
+def test_promoting_and_resigning_replace_the_signature_block(
+    zxi, tmp_path: Path, publisher: Publisher, monkeypatch
+) -> None:
+    monkeypatch.setenv("GNUPGHOME", str(publisher.gnupghome))
+    feed = init(zxi, tmp_path / "site")
+    assert add_dir(zxi, feed, EXAMPLE, "--command", "bin/web").rc == 0
+    assert zxi("feed", "sign", str(feed), "--key", publisher.fingerprint).rc == 0
+    key_file = feed.parent / f"{publisher.keyid}.gpg"
+    assert key_file.read_bytes() == publisher.armored_public_key()
+
+    r = zxi("feed", "set-stability", str(feed), "1.0", "stable")
+    assert r.rc == 0 and "1.0 (*-*) testing -> stable" in r.out and "signature was removed" in r.out, r
+    assert b"Base64 Signature" not in feed.read_bytes()
+    assert zxi("feed", "set-stability", str(feed), "1.0", "stable").out.strip().endswith("is stable already")
+    assert zxi("feed", "set-stability", str(feed), "9.9", "stable").rc == 3
+
+    for _ in range(2):
+        r = zxi("feed", "sign", str(feed), "--key", publisher.fingerprint)
+        assert r.rc == 0, r
+    data = feed.read_bytes()
+    assert data.count(b"<!-- Base64 Signature") == 1
+    signed = split_signed(data)[0]
+    [impl] = parse_feed(signed, url="x", check_uri=False).implementations
+    assert impl.stability is Stability.STABLE
+
+
+def test_sign_never_uses_0xls_own_keyring(zxi, zhome: Path, tmp_path: Path, publisher: Publisher, monkeypatch) -> None:
+    feed = init(zxi, tmp_path / "site")
+    before = feed.read_bytes()
+    Gpg(zhome / "gnupg")  # the host keyring exists
+    monkeypatch.setenv("GNUPGHOME", str(zhome / "gnupg"))
+    r = zxi("feed", "sign", str(feed), "--key", publisher.fingerprint)
+    assert r.rc == 2 and "0xl's own keyring" in r.err, r
+    assert feed.read_bytes() == before
+
+
+def test_sign_with_a_key_not_in_the_keyring_is_not_found(
+    zxi, tmp_path: Path, publisher: Publisher, monkeypatch
+) -> None:
+    monkeypatch.setenv("GNUPGHOME", str(publisher.gnupghome))
+    feed = init(zxi, tmp_path / "site")
+    r = zxi("feed", "sign", str(feed), "--key", "0" * 40)
+    assert r.rc == 3 and "no secret key" in r.err, r
+
+
+@pytest.fixture(scope="module")
+def subkey_publisher(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Publisher, str]]:
+    pub = make_publisher(tmp_path_factory.mktemp("pubsub") / "gnupg", "Subkey Publisher", "sub@example.org")
+    try:
+        pub.gpg("--quick-add-key", pub.fingerprint, "ed25519", "sign", "never")
+        listing = pub.gpg("--with-colons", "--list-keys", pub.fingerprint).decode()
+        yield pub, [ln.split(":")[9] for ln in listing.splitlines() if ln.startswith("fpr:")][-1]
+    finally:
+        subprocess.run(["gpgconf", "--homedir", pub.gnupghome, "--kill", "gpg-agent"], check=False)
+
+
+def test_the_primary_key_signs_even_where_gpg_would_pick_a_signing_subkey(
+    zxi, tmp_path: Path, subkey_publisher: tuple[Publisher, str], monkeypatch
+) -> None:
+    pub, subkey = subkey_publisher
+    monkeypatch.setenv("GNUPGHOME", str(pub.gnupghome))
+    feed = init(zxi, tmp_path / "site")
+
+    r = zxi("feed", "sign", str(feed), "--key", subkey)
+    assert r.rc == 2 and f"--key {pub.fingerprint}" in r.err, r
+
+    assert zxi("feed", "sign", str(feed), "--key", pub.fingerprint).rc == 0
+    key = (feed.parent / f"{pub.keyid}.gpg").read_bytes()
+    sig = verify_feed(feed.read_bytes(), feed_url="x/web.xml", gpg=Gpg(tmp_path / "gpg"), fetch_key=lambda _u: key)
+    assert sig.fingerprint == pub.fingerprint  # what hosts trust, not the subkey

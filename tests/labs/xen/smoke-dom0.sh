@@ -1,0 +1,92 @@
+#!/bin/bash
+# The lab's smoke test, dom0 side (test_lab.py runs it in one boot and checks what it leaves behind).
+# Every check writes its output and exit status into the share directory ($1, or $LAB_SHARE) as
+# NAME.out and NAME.rc; a failed check does not stop the ones after it, so one boot reports them all.
+set -uo pipefail
+
+out=${1:-$LAB_SHARE}
+mkdir -p "$out"
+
+# check NAME COMMAND...: runs COMMAND, keeps its output and status; prints a line for the run's log.
+check() {
+    local name=$1 status start=$SECONDS
+    shift
+    "$@" > "$out/$name.out" 2>&1
+    status=$?
+    echo "$status" > "$out/$name.rc"
+    echo "check $name: exit status $status in $((SECONDS - start)) s"
+    return "$status"
+}
+
+# wait_for SECONDS COMMAND...: retries COMMAND every half second until it succeeds or time runs out.
+wait_for() {
+    local deadline=$((SECONDS + $1))
+    shift
+    until "$@"; do
+        [ "$SECONDS" -lt "$deadline" ] || return 1
+        sleep 0.5
+    done
+}
+
+# `xl shutdown -w` and `xl destroy` can return while the domain is still listed: wait until it is gone.
+domain_gone() { ! xl domid "$1" >/dev/null 2>&1; }
+
+# The first sector of a disk as text: where the test guest keeps its marker.
+disk_marker() { dd if="$1" bs=512 count=1 status=none | tr -d '\0' | head -n 1; }
+
+# write_cfg NAME TYPE IP MAC: a hand-written xl.cfg for the test guest with an LV disk and a vif.
+write_cfg() {
+    local name=$1 type=$2 ip=$3 mac=$4
+    cat > "/tmp/$name.cfg" <<EOF
+name = "$name"
+type = "$type"
+kernel = "$LAB_GUEST/vmlinuz"
+ramdisk = "$LAB_GUEST/initrd.img"
+cmdline = "console=hvc0 quiet lab.tag=$name lab.ip=$ip/24"
+memory = 128
+vcpus = 1
+cpus = "1"
+on_poweroff = "destroy"
+on_reboot = "restart"
+on_crash = "destroy"
+disk = [ "format=raw, vdev=xvda, access=rw, target=/dev/$LAB_VG/$name" ]
+vif = [ "bridge=$LAB_BRIDGE, mac=$mac" ]
+EOF
+    cp "/tmp/$name.cfg" "$out/$name.cfg"
+}
+
+# The host side of the lab.
+check xl-info xl info
+check lvcreate lvcreate -q -L 64M -n t "$LAB_VG"
+check lv-is-block-device test -b "/dev/$LAB_VG/t"
+check bridge ip -o link show dev "$LAB_BRIDGE" type bridge
+check zeroxl-on-path sh -c 'command -v 0xl && grep -q "python -m zeroxl" "$(command -v 0xl)"'
+check zeroxl-imports env PYTHONPATH="$LAB_TREE/src" /opt/0xl/venv/bin/python -c \
+    'import zeroxl, httpx, defusedxml, rich, tomli_w; print(zeroxl.__file__)'
+
+# guest_cycle NAME TYPE IP MAC: boot, clean shutdown, and (PVH) a second boot ended by destroy.
+guest_cycle() {
+    local name=$1 type=$2 ip=$3 mac=$4 log=/var/log/xen/console/guest-$1.log
+    lvcreate -q -L 32M -n "$name" "$LAB_VG" || return
+    write_cfg "$name" "$type" "$ip" "$mac"
+    check "$name-create" xl create "/tmp/$name.cfg" || return
+    check "$name-up" wait_for 90 grep -q "0XL-LAB-GUEST-NET" "$log"
+    check "$name-ping" ping -c 1 -W 5 "$ip"
+    check "$name-shutdown" xl shutdown -w "$name"
+    check "$name-gone-after-shutdown" wait_for 30 domain_gone "$name"
+    check "$name-marker-after-shutdown" disk_marker "/dev/$LAB_VG/$name"
+    if [ "$type" = pvh ]; then
+        check "$name-create-again" xl create "/tmp/$name.cfg" || return
+        check "$name-up-again" wait_for 90 grep -q "0XL-LAB-GUEST-UP tag=$name boot=2" "$log"
+        check "$name-destroy" xl destroy "$name"
+        check "$name-gone-after-destroy" wait_for 30 domain_gone "$name"
+        check "$name-marker-after-destroy" disk_marker "/dev/$LAB_VG/$name"
+    fi
+    cp "$log" "$out/$name-console.log"
+}
+
+guest_cycle guest-pvh pvh 10.0.0.2 00:16:3e:00:00:02
+guest_cycle guest-pv pv 10.0.0.3 00:16:3e:00:00:03
+cp /var/log/xen/xen-hotplug.log "$out/" 2>/dev/null
+xl dmesg > "$out/xl-dmesg.txt" 2>&1
+exit 0
