@@ -8,12 +8,11 @@ concurrently matters most)."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import tempfile
 from pathlib import Path
 
-from bench.common import interleaved, ms, ratio, report, run_cmd, zeroxl
+from bench.common import installed_env, interleaved, ms, ratio, report, run_cmd, zeroxl
 from tests.support.feeds import FeedSite, Impl
 from tests.support.gpgkeys import make_publisher
 from tests.support.http import StaticServer
@@ -50,10 +49,7 @@ def measure(*, keep_alive: bool, delay: float = 0.0) -> None:
             one, many = tmp / "one", tmp / "many"
             make_home(one, site, impl, pub.fingerprint, 1)
             make_home(many, site, impl, pub.fingerprint, N)
-            # As an installed 0xl runs: with its bytecode cached. (With PYTHONDONTWRITEBYTECODE set, every
-            # run compiles 0xl's sources again, a fixed cost that would flatter the ratio.)
-            env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-            envs = {home: dict(env, ZEROXL_HOME=str(home)) for home in (one, many)}
+            envs = {home: installed_env(ZEROXL_HOME=str(home)) for home in (one, many)}
             cmd = zeroxl("update", "--all", "--check")
             server.answers.clear()
             samples = interleaved(
