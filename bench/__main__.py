@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHES = ["bench.bench_list", "bench.bench_run", "bench.bench_digest"]
+BENCHES = ["bench.bench_list", "bench.bench_run", "bench.bench_digest", "bench.bench_update"]
 
 
 def main() -> None:

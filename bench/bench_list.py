@@ -9,7 +9,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from bench.common import interleaved, ms, peak_rss_kib, ratio, report, run_cmd, zeroxl
+from bench.common import installed_env, interleaved, ms, peak_rss_kib, ratio, report, run_cmd, zeroxl
 from tests.support.feeds import FeedSite, Impl
 from tests.support.gpgkeys import make_publisher
 from tests.support.http import StaticServer
@@ -74,7 +74,7 @@ def main() -> None:
         for n in (0, 100, 1000):
             home = tmp / f"home-{n}"
             make_services(home, n)
-            envs[n] = dict(os.environ, ZEROXL_HOME=str(home))
+            envs[n] = installed_env(ZEROXL_HOME=str(home))
             cmds[f"list{n}"] = lambda e=envs[n]: run_cmd(zeroxl("list", "--json"), env=e)  # type: ignore[misc]
         s = interleaved(cmds, rounds=21)
         rows = [

@@ -3,14 +3,13 @@ directly and reading its first line."""
 
 from __future__ import annotations
 
-import os
 import statistics
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
-from bench.common import report, run_cmd, zeroxl
+from bench.common import installed_env, report, run_cmd, zeroxl
 from tests.support.feeds import FeedSite, Impl
 from tests.support.gpgkeys import make_publisher
 from tests.support.http import StaticServer
@@ -50,7 +49,7 @@ def main() -> None:
         server = StaticServer(www)
         url = FeedSite(www, server.url, pub).publish("web", [Impl("1.0")])
         home = tmp / "home"
-        env = dict(os.environ, ZEROXL_HOME=str(home))
+        env = installed_env(ZEROXL_HOME=str(home))
         port = free_port()
         run_cmd(zeroxl("add", "web", url, "--trust-key", pub.fingerprint, "--arg", f"port={port}"), env=env)
         server.stop()  # the service is cached: run needs no network

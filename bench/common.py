@@ -46,6 +46,17 @@ def ms(samples: list[float]) -> str:
     return f"{statistics.median(samples) * 1000:.0f} ms"
 
 
+def installed_env(**extra: str) -> dict[str, str]:
+    """The environment for running 0xl as an installed 0xl runs: with its bytecode cached.
+
+    This machine sets PYTHONDONTWRITEBYTECODE, which would make every run compile 0xl's sources again,
+    a fixed cost no installed copy pays (pip writes the .pyc files) and that would distort ratios.
+    """
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env.update(extra)
+    return env
+
+
 def run_cmd(args: Sequence[str], env: dict[str, str] | None = None, check: bool = True) -> None:
     subprocess.run(list(args), env=env, check=check, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -68,4 +79,15 @@ def report(rows: list[tuple[str, str]]) -> None:
         print(f"  {key:<{width}}  {value}")
 
 
-__all__ = ["interleaved", "median_time", "ms", "peak_rss_kib", "ratio", "report", "resource", "run_cmd", "zeroxl"]
+__all__ = [
+    "installed_env",
+    "interleaved",
+    "median_time",
+    "ms",
+    "peak_rss_kib",
+    "ratio",
+    "report",
+    "resource",
+    "run_cmd",
+    "zeroxl",
+]

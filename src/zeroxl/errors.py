@@ -93,6 +93,19 @@ class RolledBackError(ZeroxlError):
     exit_status = ExitStatus.ROLLED_BACK
 
 
+class SomeFailed(ZeroxlError):
+    """Some of the services one command worked on failed, each reported on its own.
+
+    `cli.main` exits with the status of those failures when they all have the same one, else ERROR.
+    """
+
+    exit_status = ExitStatus.ERROR
+
+    def __init__(self, message: str, failures: tuple[ZeroxlError, ...], *, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.failures = failures
+
+
 class StateError(ZeroxlError):
     """0xl's own state under ZEROXL_HOME cannot be read or written."""
 

@@ -206,9 +206,42 @@ class App:
         return get_backend(name, BackendContext(self.home, self.config))
 
     @contextlib.contextmanager
-    def lock(self, name: str, wait: float = 0.0) -> Iterator[None]:
-        with locked(self.home.locks / f"service-{name}.lock", what=f"service {name}", wait=wait):
-            yield
+    def lock(self, name: str, wait: float = 0.0) -> Iterator[str | None]:
+        """Hold NAME's lock, and the store's shared (so `0xl gc` never removes what this command uses).
+
+        Whoever takes the lock first finishes or undoes a change of version that a killed 0xl left half
+        done (zeroxl.transition), so that every command starts from one whole version; what was done is
+        told through `ui.info` and yielded (None if nothing was half done).
+        """
+        with (
+            locked(self.home.locks / "store.lock", what="the store", wait=wait, shared=True),
+            locked(
+                self.home.locks / f"service-{name}.lock",
+                what=f"service {name}",
+                wait=wait,
+                busy=lambda: self._busy(name),
+            ),
+        ):
+            yield self._finish_interrupted(name)
+
+    def _busy(self, name: str) -> str | None:
+        with contextlib.suppress(Exception):
+            t = self.records.load(name).transition
+            if t is not None:
+                return f"0xl is replacing version {t.from_.version} with {t.to.version} (pid {t.owner.get('pid')})"
+        return None
+
+    def _finish_interrupted(self, name: str) -> str | None:
+        if not self.records.exists(name):
+            return None
+        svc = self.records.load(name)
+        if svc.transition is None:
+            return None
+        from zeroxl.transition import recover
+
+        done = recover(self, svc)
+        self.ui.info(f"0xl: {done}")
+        return done
 
     def close(self) -> None:
         if "fetcher" in self.__dict__:

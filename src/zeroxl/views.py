@@ -90,7 +90,29 @@ def service_json(rec: dict[str, Any], rt: dict[str, Any]) -> dict[str, Any]:
     }
     if rt.get("extra"):
         out["runtime"] = rt["extra"]
+    if rec.get("transition"):
+        out["transition"] = transition_json(rec["transition"])
     return out
+
+
+def transition_json(t: dict[str, Any]) -> dict[str, Any]:
+    """A change of version under way (state/transition.py), and whether the 0xl doing it still lives."""
+    from zeroxl.backends.procinfo import Identity, alive
+
+    owner = t.get("owner") or {}
+    try:
+        live = alive(Identity.from_json(owner))
+    except (KeyError, ValueError):
+        live = False
+    return {
+        "action": t["action"],
+        "phase": t["phase"],
+        "from": t["from"]["version"],
+        "to": t["to"]["version"],
+        "started": t["started"],
+        "pid": owner.get("pid"),
+        "live": live,
+    }
 
 
 def list_services(home: os.PathLike[str] | str) -> list[dict[str, Any]]:

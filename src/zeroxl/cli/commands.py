@@ -105,7 +105,18 @@ def cmd_status(a: argparse.Namespace) -> int:
         ("backend", f"{d['backend']} ({d['target']})"),
     ]
     if d["latest"]:
-        pairs.append(("latest", f"{d['latest'].get('version')} (checked {render.when(d['latest'].get('checked'))})"))
+        pairs.append(("latest", f"{d['latest'].get('version')} (newest since {render.when(d['latest'].get('since'))})"))
+    if d.get("transition"):
+        t = d["transition"]
+        change = f"{t['action']} {t['from']} -> {t['to']}"
+        pairs.append(
+            (
+                "changing",
+                f"{change}, in progress (pid {t['pid']})"
+                if t["live"]
+                else f"{change}, interrupted: the next 0xl command on {d['name']} finishes it (or 0xl doctor)",
+            )
+        )
     if d["pid"]:
         pairs.append(("pid", str(d["pid"])))
     if d["uptime"] is not None:
@@ -203,6 +214,16 @@ def cmd_disk_delete(a: argparse.Namespace) -> int:
 # -- the parser ---------------------------------------------------------------------------------------------
 
 
+def add_wait_option(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument(
+        "--wait",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="wait this long for another 0xl command on the service to finish (default: fail at once)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     import argparse
 
@@ -220,14 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
         sp.set_defaults(handler=handler)
         return sp
 
-    def waits(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument(
-            "--wait",
-            type=float,
-            default=0.0,
-            metavar="SECONDS",
-            help="wait this long for another 0xl command on the service to finish (default: fail at once)",
-        )
+    waits = add_wait_option
 
     sp = command("add", cmd_add, "fetch, verify and record a service from a feed")
     sp.add_argument("name")
@@ -296,6 +310,8 @@ def build_parser() -> argparse.ArgumentParser:
     dp.set_defaults(handler=cmd_disk_delete)
 
     from zeroxl.cli.feed_cmds import register as register_publishing
+    from zeroxl.cli.update_cmds import register as register_updates
 
     register_publishing(sub)  # feed init|add|set-stability|sign|check, mirror
+    register_updates(sub)  # update, rollback, history, set, gc, doctor
     return p

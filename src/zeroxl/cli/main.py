@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 
-from zeroxl.errors import ExitStatus, ZeroxlError
+from zeroxl.errors import ExitStatus, SomeFailed, ZeroxlError
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs `0xl list` time
 if TYPE_CHECKING:
@@ -49,6 +49,9 @@ def _report(e: ZeroxlError, *, debug: bool) -> int:
     sys.stderr.write(f"0xl: error: {e.message}\n")
     if e.hint:
         sys.stderr.write(f"0xl: hint: {e.hint}\n")
+    if isinstance(e, SomeFailed):
+        statuses = {f.exit_status for f in e.failures}
+        return int(statuses.pop() if len(statuses) == 1 else ExitStatus.ERROR)
     return int(e.exit_status)
 
 

@@ -10,6 +10,7 @@ URL; verifying what came back is theirs to do, and is the same whichever place s
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,6 +71,9 @@ class Fetcher:
         self.config = config or FetchConfig()
         self.mirrors = dict(mirrors or {})
         self._client: httpx.Client | None = None
+        # One client for every thread (httpx's Client may be shared between threads): creating one
+        # costs tens of milliseconds, for its TLS context.
+        self._client_lock = threading.Lock()
 
     def locate(self, url: str) -> str:
         """Where URL is fetched from: its mirror if one is configured for it, else URL itself."""
@@ -87,17 +91,18 @@ class Fetcher:
         self.close()
 
     def _http(self) -> httpx.Client:
-        if self._client is None:
-            import httpx  # imported here: it costs start-up time that `0xl list` must not pay
+        with self._client_lock:
+            if self._client is None:
+                import httpx  # imported here: it costs start-up time that `0xl list` must not pay
 
-            c = self.config
-            self._client = httpx.Client(
-                timeout=httpx.Timeout(c.read_timeout, connect=c.connect_timeout),
-                follow_redirects=False,
-                headers={"User-Agent": c.user_agent},
-                trust_env=False,  # no proxies or netrc picked up from the environment
-            )
-        return self._client
+                c = self.config
+                self._client = httpx.Client(
+                    timeout=httpx.Timeout(c.read_timeout, connect=c.connect_timeout),
+                    follow_redirects=False,
+                    headers={"User-Agent": c.user_agent},
+                    trust_env=False,  # no proxies or netrc picked up from the environment
+                )
+            return self._client
 
     # -- documents (feeds, keys) ------------------------------------------------------------------
 
@@ -133,6 +138,7 @@ class Fetcher:
             headers["If-Modified-Since"] = last_modified
         with self._open(url, what=what, headers=headers) as response:
             if response.status_code == 304:
+                response.read()  # nothing, but read: only then does the connection go back to the pool
                 return Fetched(None, etag, last_modified)
             declared = response.headers.get("Content-Length")
             if declared is not None and declared.isdigit() and int(declared) > max_bytes:

@@ -59,6 +59,7 @@ class FeedLoader:
         self.fetcher = fetcher
         self.cache = FeedCache(home.feeds)
         self._gpg: Gpg | None = None
+        self._trust: tuple[tuple[int, int, int] | None, TrustDB] | None = None
 
     @property
     def gpg(self) -> Gpg:
@@ -68,6 +69,20 @@ class FeedLoader:
 
     def trustdb(self) -> TrustDB:
         return TrustDB.load(self.home.trustdb)
+
+    def _current_trust(self) -> TrustDB:
+        """The trust database as it is now, read again only when the file changed (every write replaces
+        it: a new inode): `0xl update --all` decides trust once per feed."""
+        try:
+            st = self.home.trustdb.stat()
+            key: tuple[int, int, int] | None = (st.st_ino, st.st_mtime_ns, st.st_size)
+        except FileNotFoundError:
+            key = None
+        cached = self._trust
+        if cached is None or cached[0] != key:
+            cached = (key, self.trustdb())
+            self._trust = cached
+        return cached[1]
 
     def load(self, url: str, *, trust_key: str | None = None, confirm: ConfirmFn | None = None) -> LoadedFeed:
         cached = self.cache.load(url)
@@ -79,14 +94,19 @@ class FeedLoader:
             last_modified=cached.last_modified if cached else None,
         )
         if fetched.data is None:
-            # 304 Not Modified: what we hold was verified when it was saved; check it again anyway,
-            # since trust may have been withdrawn since (`0xl trust remove`).
             if cached is None:
                 raise DownloadError(f"feed {url}: the server answered 304 Not Modified to an unconditional request")
             data, etag, last_modified = cached.data, cached.etag, cached.last_modified
         else:
             data, etag, last_modified = fetched.data, fetched.etag, fetched.last_modified
-        sig = verify_feed(data, feed_url=url, gpg=self.gpg, fetch_key=self._fetch_key)
+        if cached is not None and data == cached.data:
+            # Not modified (304, or the same bytes again): their signature was verified when they were
+            # saved, and the cache is 0xl's own state, so gpg need not say so again (it is most of the
+            # time `0xl update --all` takes over unchanged feeds). Trust is checked again below: it may
+            # have been withdrawn since (`0xl trust remove`).
+            sig = SigInfo(cached.fingerprint, cached.fingerprint, cached.signed)
+        else:
+            sig = verify_feed(data, feed_url=url, gpg=self.gpg, fetch_key=self._fetch_key)
         domain = trust_domain(url)
         new_trust = self._decide_trust(sig, domain, url, trust_key, confirm)
         if cached is not None and sig.timestamp < cached.signed:
@@ -133,7 +153,7 @@ class FeedLoader:
         self, sig: SigInfo, domain: str, url: str, trust_key: str | None, confirm: ConfirmFn | None
     ) -> tuple[str, str] | None:
         try:
-            check_trusted(sig, domain, self.trustdb())
+            check_trusted(sig, domain, self._current_trust())
         except UntrustedKey:
             if trust_key is not None and trust_key == sig.fingerprint:
                 return (sig.fingerprint, domain)

@@ -25,7 +25,7 @@ class Entry:
     action: str
     to: Selected | None
     from_: Selected | None = None
-    outcome: str = "ok"  # "ok" | "failed"
+    outcome: str = "ok"  # "ok" | "failed" | "interrupted"
     message: str = ""
 
     def to_json(self) -> dict[str, Any]:
@@ -67,9 +67,10 @@ class History:
         except (ValueError, KeyError, TypeError) as e:
             raise StateError(f"the history {self.path} cannot be read: {e}") from e
 
-    def append(self, entry: Entry) -> None:
+    def append(self, *new: Entry) -> None:
+        """Add NEW in one atomic write: entries that belong together are there together or not at all."""
         entries = self.entries()
-        entries.append(entry)
+        entries.extend(new)
         atomic.write_json(self.path, [e.to_json() for e in entries])
 
     def record(

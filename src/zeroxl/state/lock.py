@@ -9,28 +9,39 @@ import contextlib
 import fcntl
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from zeroxl.errors import ConflictError
 
 
 @contextlib.contextmanager
-def locked(path: Path, *, what: str, wait: float = 0.0) -> Iterator[None]:
-    """Hold an exclusive lock on PATH; wait up to WAIT seconds for it, then raise ConflictError."""
+def locked(
+    path: Path,
+    *,
+    what: str,
+    wait: float = 0.0,
+    shared: bool = False,
+    busy: Callable[[], str | None] | None = None,
+) -> Iterator[None]:
+    """Hold an exclusive lock on PATH; wait up to WAIT seconds for it, then raise ConflictError.
+
+    With SHARED, hold a shared lock: any number of shared holders, but none while an exclusive one holds it.
+    BUSY, if given, says what holds the lock, for the error message.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
     try:
         deadline = time.monotonic() + wait
         while True:
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
                 if time.monotonic() >= deadline:
+                    holder = (busy() if busy else None) or "another 0xl command is working on it"
                     raise ConflictError(
-                        f"{what} is busy: another 0xl command is working on it",
-                        hint="wait for it to finish, or pass --wait SECONDS",
+                        f"{what} is busy: {holder}", hint="wait for it to finish, or pass --wait SECONDS"
                     ) from None
                 time.sleep(0.05)
         yield

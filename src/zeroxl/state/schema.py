@@ -8,7 +8,7 @@ TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs `0xl l
 if TYPE_CHECKING:
     from typing import Any
 
-SCHEMA = 1
+SCHEMA = 2
 
 
 def migrate(d: dict[str, Any]) -> dict[str, Any]:
@@ -21,5 +21,9 @@ def migrate(d: dict[str, Any]) -> dict[str, Any]:
             f"service {d.get('name')} was written by a newer 0xl (schema {schema}; this one reads up to {SCHEMA})",
             hint="upgrade 0xl",
         )
-    # No older schemas exist yet; each future change adds a step here: `if schema == 1: ...; schema = 2`.
+    # Each change of the format adds a step here, from the oldest up.
+    if schema == 1:
+        # 2 added `transition`, the journal of a version change under way (state/transition.py).
+        d = {**d, "transition": None, "schema": 2}
+        schema = 2
     return d

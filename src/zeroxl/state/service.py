@@ -12,12 +12,15 @@ import re
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zeroxl.errors import NotFoundError, StateError, UsageError
 from zeroxl.feeds.model import BlockDevice, BootArg, ServiceNeeds
 from zeroxl.state import atomic
 from zeroxl.state.schema import SCHEMA, migrate
+
+if TYPE_CHECKING:
+    from zeroxl.state.transition import Transition
 
 _NAME = re.compile(r"[a-z][a-z0-9-]{0,30}")
 
@@ -138,6 +141,7 @@ class Service:
     desired: str = "stopped"  # what the operator last asked: "running" or "stopped"
     ready: Readiness = field(default_factory=Readiness)
     latest: dict[str, Any] | None = None  # newest version on the channel at the last check
+    transition: Transition | None = None  # a change of version under way (state/transition.py)
     created: float = field(default_factory=now)
     updated: float = field(default_factory=now)
 
@@ -159,12 +163,15 @@ class Service:
             "desired": self.desired,
             "ready": asdict(self.ready),
             "latest": self.latest,
+            "transition": self.transition.to_json() if self.transition else None,
             "created": self.created,
             "updated": self.updated,
         }
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Service:
+        from zeroxl.state.transition import Transition
+
         d = migrate(d)
         return cls(
             name=d["name"],
@@ -182,6 +189,7 @@ class Service:
             desired=d.get("desired", "stopped"),
             ready=Readiness(**(d.get("ready") or {})),
             latest=d.get("latest"),
+            transition=Transition.from_json(d["transition"]) if d.get("transition") else None,
             created=float(d.get("created", 0)),
             updated=float(d.get("updated", 0)),
         )

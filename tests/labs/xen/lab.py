@@ -469,16 +469,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("script", type=Path, help="an executable file with a #! line, run from /mnt/host")
     parser.add_argument("args", nargs=argparse.REMAINDER, help="arguments for SCRIPT")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds the script may run")
-    parser.add_argument(
-        "--share", type=Path, help="host directory mounted read-write at /mnt/share (files in and out)"
-    )
+    parser.add_argument("--share", type=Path, help="host directory mounted read-write at /mnt/share (files in and out)")
     parser.add_argument("--no-build", action="store_true", help="do not check the build first")
     parser.add_argument(
         "-v", "--verbose", action="store_true", help="also stream the console (or set ZEROXL_LAB_VERBOSE=1)"
     )
-    parser.add_argument(
-        "--keep-log", action="store_true", help="keep the console log (or set ZEROXL_LAB_KEEP=1)"
-    )
+    parser.add_argument("--keep-log", action="store_true", help="keep the console log (or set ZEROXL_LAB_KEEP=1)")
     options = parser.parse_args(argv)
     if not options.script.is_file():
         parser.error(f"no such file: {options.script}")

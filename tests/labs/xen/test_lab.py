@@ -87,9 +87,7 @@ def test_guest_boots_reports_and_marks_its_disk(smoke: SmokeRun, name: str) -> N
     assert "0XL-LAB-GUEST-PREVIOUS none" in console
 
     smoke.assert_ok(f"{name}-shutdown", f"{name}-gone-after-shutdown", f"{name}-marker-after-shutdown")
-    assert smoke.out(f"{name}-marker-after-shutdown").strip() == (
-        f"0XL-LAB-GUEST-DISK boot=1 state=down tag={name}"
-    )
+    assert smoke.out(f"{name}-marker-after-shutdown").strip() == (f"0XL-LAB-GUEST-DISK boot=1 state=down tag={name}")
 
 
 def test_guest_disk_persists_across_boots_and_destroy(smoke: SmokeRun) -> None:
@@ -99,6 +97,4 @@ def test_guest_disk_persists_across_boots_and_destroy(smoke: SmokeRun) -> None:
     assert f"0XL-LAB-GUEST-PREVIOUS 0XL-LAB-GUEST-DISK boot=1 state=down tag={name}" in console
     smoke.assert_ok(f"{name}-destroy", f"{name}-gone-after-destroy", f"{name}-marker-after-destroy")
     # Destroyed, not shut down: the guest never got to mark its disk "down".
-    assert smoke.out(f"{name}-marker-after-destroy").strip() == (
-        f"0XL-LAB-GUEST-DISK boot=2 state=up tag={name}"
-    )
+    assert smoke.out(f"{name}-marker-after-destroy").strip() == (f"0XL-LAB-GUEST-DISK boot=2 state=up tag={name}")

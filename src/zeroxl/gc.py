@@ -1,0 +1,110 @@
+"""Removing implementations from the store that no service needs any more.
+
+A service needs its current version and the ones it ran most recently, `[store] keep` in all
+(lineage.kept). `0xl gc` removes every other store entry, and the workspaces that killed downloads
+left behind; an update or rollback removes, after it is done, the versions it made its service stop
+needing, if no other service needs them. Disks are never touched here.
+
+Every command that may make a service need a store entry (add, update, rollback, run) holds the store
+lock shared while it works; gc holds it exclusively, so it never removes an entry that such a command
+has just downloaded or chosen but not yet recorded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from zeroxl import lineage
+from zeroxl.errors import ConflictError, ZeroxlError
+from zeroxl.state.history import History
+from zeroxl.state.lock import locked
+
+if TYPE_CHECKING:
+    from zeroxl.services import App
+
+
+@dataclass(frozen=True)
+class Removed:
+    digest: str  # the store entry's name, sha256new_…
+    size: int  # bytes in its files
+
+
+@dataclass(frozen=True)
+class GcResult:
+    removed: tuple[Removed, ...]
+    kept: int  # store entries some service needs
+    workspaces: tuple[str, ...]  # left by killed downloads
+
+
+def needed(app: App) -> dict[str, set[str]]:
+    """Which services need which store entries: digest -> service names."""
+    out: dict[str, set[str]] = {}
+    for name in app.records.names():
+        svc = app.records.load(name)
+        for digest in lineage.kept(svc, History(app.records.dir(name)).entries(), app.config.keep):
+            out.setdefault(digest, set()).add(name)
+    return out
+
+
+def _size(path: Path) -> int:
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for f in files:
+            with contextlib.suppress(OSError):
+                total += (Path(root) / f).lstat().st_size
+    return total
+
+
+def _store_lock(app: App, wait: float) -> contextlib.AbstractContextManager[None]:
+    return locked(
+        app.home.locks / "store.lock",
+        what="the store",
+        wait=wait,
+        busy=lambda: "another 0xl command is using it (gc waits for add, update, rollback and run to finish)",
+    )
+
+
+def _remove(app: App, digests: list[str]) -> list[Removed]:
+    removed = []
+    for digest in digests:
+        path = app.store.root / digest
+        size = _size(path)
+        app.store.remove(digest)
+        removed.append(Removed(digest, size))
+    return removed
+
+
+def gc(app: App, *, wait: float = 0.0, dry_run: bool = False) -> GcResult:
+    """Remove the store entries no service needs (with DRY_RUN, only say which)."""
+    with _store_lock(app, wait):
+        keep = needed(app)
+        unneeded = [d for d in app.store.entries() if d not in keep]
+        if dry_run:
+            removed = [Removed(d, _size(app.store.root / d)) for d in unneeded]
+            return GcResult(tuple(removed), len(keep), ())
+        workspaces = app.store.clean_tmp()
+        return GcResult(tuple(_remove(app, unneeded)), len(keep), tuple(workspaces))
+
+
+def prune(app: App, digests: set[str]) -> list[Removed]:
+    """Remove those of DIGESTS that no service needs any more, if the store is free right now.
+
+    Called after an update or rollback with the versions its service stopped needing. When another
+    command holds the store, nothing is removed: the next update or `0xl gc` will.
+    """
+    if not digests:
+        return []
+    try:
+        with _store_lock(app, 0.0):
+            keep = needed(app)
+            present = set(app.store.entries())
+            return _remove(app, sorted(d for d in digests if d not in keep and d in present))
+    except ConflictError:
+        return []
+    except ZeroxlError as e:
+        app.ui.info(f"0xl: could not remove unneeded versions from the store: {e.message}")
+        return []

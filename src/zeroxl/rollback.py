@@ -1,0 +1,73 @@
+"""`0xl rollback`: back to the version that ran before, or to a named one, from the service's history.
+
+The implementation comes from the store if it is still there (the store keeps the last `[store] keep`
+versions of each service), else it is downloaded again from the feed as last verified and checked
+against its digest. The change goes through zeroxl.transition like an update: a running service is
+health-checked on the old version and put back where it was if that fails. Disks are never touched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from zeroxl import gc, lineage
+from zeroxl.errors import NotFoundError
+from zeroxl.state.history import History
+from zeroxl.state.service import Readiness, Service
+
+if TYPE_CHECKING:
+    from zeroxl.services import App
+
+
+@dataclass(frozen=True)
+class RollbackResult:
+    svc: Service
+    from_version: str
+    to_version: str
+    changed: bool  # False: it already ran that version
+    message: str
+
+
+def rollback(
+    app: App,
+    name: str,
+    *,
+    to: str | None = None,
+    ready: Callable[[Readiness], Readiness] = lambda r: r,
+    wait: float = 0.0,
+) -> RollbackResult:
+    from zeroxl import guardian
+    from zeroxl.transition import replace_version
+    from zeroxl.updates import check_fits
+
+    try:
+        with app.lock(name, wait):
+            svc = app.records.load(name)
+            history = History(app.records.dir(name))
+            entries = history.entries()
+            if svc.current is None:
+                raise NotFoundError(f"service {name} has no version to roll back from")
+            target = lineage.named(entries, to) if to is not None else lineage.previous(entries, svc.current)
+            if target is None:
+                ran = ", ".join(dict.fromkeys(s.version for s in lineage.ran(entries)))
+                what = f"version {to} is not" if to is not None else "no earlier version is"
+                raise NotFoundError(
+                    f"{what} in the history of {name} (it ran: {ran or 'nothing yet'})",
+                    hint=f"see 0xl history {name}",
+                )
+            before = svc.current
+            if target.digest == before.digest:
+                return RollbackResult(
+                    svc, before.version, target.version, False, f"{name} already runs {target.version}"
+                )
+            impl_dir = app.impl_dir(replace(svc, current=target))  # from the store, or fetched again and verified
+            check_fits(app, svc, target, impl_dir)
+            keep_before = lineage.kept(svc, entries, app.config.keep)
+            done = replace_version(app, svc, target, impl_dir, action="rollback", ready=ready(svc.ready))
+            dropped = keep_before - lineage.kept(done.svc, history.entries(), app.config.keep)
+    finally:
+        guardian.release(app.home)
+    gc.prune(app, dropped)  # only now: it needs the store to itself
+    return RollbackResult(done.svc, before.version, target.version, True, done.message)

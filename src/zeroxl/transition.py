@@ -1,0 +1,239 @@
+"""Replacing the version a service runs, so that it always ends up running one whole version.
+
+For a running service: record the change as a journal in the service's record (phase SWAP, see
+state/transition.py), stop the old version, start the new one, check its health; then record the new
+version (phase DONE), add the history entry, drop the journal. If the new version fails to start or
+fails its health check, the journal turns to ROLLBACK and the old version is started again; the
+history shows the failed update and the automatic rollback, and the caller gets RolledBackError.
+
+Every step is safe to repeat, so a 0xl killed anywhere is finished by whoever holds the service's lock
+next (`recover`): its guardian at once (zeroxl.guardian), else the next command on the service or
+`0xl doctor`. An interrupted SWAP is undone (the old version runs again and the history says the
+update was interrupted); a ROLLBACK is finished; a DONE only gets its history entry. A stopped
+service is updated in the record alone, through the same DONE step. Disks are never touched.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from zeroxl import health, testhooks
+from zeroxl.backends.base import RUNNING
+from zeroxl.errors import BackendError, RolledBackError, ZeroxlError
+from zeroxl.state.history import Entry, History
+from zeroxl.state.service import Readiness, Selected, Service, now
+from zeroxl.state.transition import DONE, ROLLBACK, SWAP, Transition
+
+if TYPE_CHECKING:
+    from zeroxl.services import App
+
+
+@dataclass(frozen=True)
+class Replaced:
+    svc: Service  # the record afterwards
+    restarted: bool  # False: the service was not running, only its record changed
+    message: str  # how it went, as the history says it
+
+
+def _save(app: App, svc: Service, **changes: Any) -> Service:
+    svc = replace(svc, updated=now(), **changes)
+    app.records.save(svc)
+    return svc
+
+
+def _owner() -> dict[str, Any]:
+    from zeroxl.backends.procinfo import identity
+
+    me = identity(os.getpid())
+    return me.to_json() if me else {"pid": os.getpid()}
+
+
+def replace_version(app: App, svc: Service, to: Selected, impl_dir: Path, *, action: str, ready: Readiness) -> Replaced:
+    """Make TO (stored at IMPL_DIR, already checked to fit SVC) the version SVC runs.
+
+    The caller holds the service's lock. Raises RolledBackError when TO failed its health check and
+    the version that ran before runs again.
+    """
+    if svc.current is None or svc.transition is not None:
+        raise ValueError(f"{svc.name}: replace_version needs a current version and no change under way")
+    backend = app.backend(svc.backend)
+    if svc.desired != "running" or backend.status(svc).state != RUNNING:
+        message = f"{svc.name} is not running: {to.version} runs when it is started"
+        svc = _done(app, svc, _journal(svc, to, action, phase=DONE, guardian=None, message=message))
+        return Replaced(_finish_done(app, svc), restarted=False, message=message)
+
+    from zeroxl import guardian
+
+    t = _journal(svc, to, action, phase=SWAP, guardian=guardian.watch(app.home))
+    svc = _save(app, svc, transition=t)
+    new = replace(svc, current=to)
+    try:
+        backend.stop(svc)
+        testhooks.pause("stopped")
+        offset = health.log_size(backend.log_path(new))
+        try:
+            backend.start(new, impl_dir)
+        except BackendError as e:
+            result = health.Health(False, f"it did not start: {e.message}", 0.0)
+        else:
+            testhooks.pause("started")
+            result = health.check(backend, new, ready, log_offset=offset)
+    except ZeroxlError as e:  # the backend could not stop the old version, say: the update failed
+        result = health.Health(False, e.message, 0.0)
+    except BaseException:
+        # Ctrl-C, or a failure of 0xl itself: the old version goes back before the error is shown.
+        _roll_back(
+            app, svc, outcome="interrupted", reason="0xl was interrupted while replacing the version", ready=ready
+        )
+        raise
+    if result.ok:
+        svc = _done(app, svc, replace(t, message=result.reason))
+        return Replaced(_finish_done(app, svc), restarted=True, message=result.reason)
+    old = t.from_.version
+    _, restart_error = _roll_back(app, svc, outcome="failed", reason=result.reason, ready=ready)
+    if restart_error is not None:
+        raise BackendError(
+            f"{svc.name}: {to.version} failed its health check ({result.reason}), and {old}, "
+            f"which ran before, did not start again: {restart_error.message}",
+            hint=f"see 0xl logs {svc.name} and 0xl history {svc.name}",
+        )
+    raise RolledBackError(
+        f"{svc.name}: {to.version} failed its health check: {result.reason}; rolled back to {old}, which runs again",
+        hint=f"see 0xl logs {svc.name} and 0xl history {svc.name}",
+    )
+
+
+def _journal(
+    svc: Service, to: Selected, action: str, *, phase: str, guardian: int | None, message: str = ""
+) -> Transition:
+    if svc.current is None:
+        raise ValueError(f"{svc.name} has no current version to replace")
+    return Transition(
+        action=action,
+        phase=phase,
+        from_=svc.current,
+        to=to,
+        started=now(),
+        owner=_owner(),
+        guardian=guardian,
+        message=message,
+    )
+
+
+def _done(app: App, svc: Service, t: Transition) -> Service:
+    """Record T's new version as the current one: the change has happened, only its history is missing."""
+    t = replace(t, phase=DONE, decided=now())
+    svc = _save(app, svc, current=t.to, transition=t)
+    testhooks.pause("done")
+    return svc
+
+
+def _recorded(app: App, svc: Service, t: Transition) -> bool:
+    """True if T's history entries were written (they are newer than its decision, and written at once)."""
+    decided = t.decided or t.started
+    return any(
+        e.time >= decided and e.action == t.action and e.to is not None and e.to.digest == t.to.digest
+        for e in History(app.records.dir(svc.name)).entries()[-2:]
+    )
+
+
+def _finish_done(app: App, svc: Service) -> Service:
+    t = svc.transition
+    if t is None or t.phase != DONE:
+        raise ValueError(f"{svc.name}: no finished change to record")
+    if not _recorded(app, svc, t):
+        History(app.records.dir(svc.name)).append(
+            Entry(time=now(), action=t.action, to=t.to, from_=t.from_, outcome="ok", message=t.message)
+        )
+    return _save(app, svc, transition=None)
+
+
+def _roll_back(
+    app: App, svc: Service, *, outcome: str, reason: str, ready: Readiness
+) -> tuple[Service, ZeroxlError | None]:
+    """Run T's old version again and wait until it is READY (no settling: it ran before); record why.
+
+    Returns the record and the error if it did not start again, or was not ready.
+    """
+    t = svc.transition
+    if t is None:
+        raise ValueError(f"{svc.name}: no change under way to roll back")
+    if t.phase != ROLLBACK:
+        t = replace(t, phase=ROLLBACK, decided=now(), outcome=outcome, reason=reason)
+        svc = _save(app, svc, current=t.from_, transition=t)
+    backend = app.backend(svc.backend)
+    restart_error: ZeroxlError | None = None
+    try:
+        backend.stop(svc)
+        testhooks.pause("rolling-back")
+        offset = health.log_size(backend.log_path(svc))
+        backend.start(svc, app.impl_dir(svc))
+        again = health.check(backend, svc, replace(ready, settle=0.0), log_offset=offset)
+        if not again.ok:
+            restart_error = BackendError(again.reason)
+    except ZeroxlError as e:
+        restart_error = e
+    if not _recorded(app, svc, t):
+        History(app.records.dir(svc.name)).append(*_rollback_entries(t, restart_error))
+    return _save(app, svc, transition=None), restart_error
+
+
+def _rollback_entries(t: Transition, restart_error: ZeroxlError | None) -> list[Entry]:
+    again = (
+        f"{t.from_.version} runs again"
+        if restart_error is None
+        else f"{t.from_.version} did not start again: {restart_error.message}"
+    )
+    if t.outcome == "interrupted":
+        return [
+            Entry(
+                time=now(),
+                action=t.action,
+                to=t.to,
+                from_=t.from_,
+                outcome="interrupted",
+                message=f"{t.reason}; {again}",
+            )
+        ]
+    return [
+        Entry(time=now(), action=t.action, to=t.to, from_=t.from_, outcome="failed", message=t.reason),
+        Entry(
+            time=now(),
+            action="auto-rollback",
+            to=t.from_,
+            from_=t.to,
+            outcome="ok" if restart_error is None else "failed",
+            message=again,
+        ),
+    ]
+
+
+def recover(app: App, svc: Service) -> str:
+    """Finish or undo the change SVC's record says was under way; returns what was done, for the user.
+
+    The caller holds the service's lock, so whoever started the change is gone (killed, or it failed
+    without cleaning up). Never raises for the service's own failure to start: a command that only
+    wants to stop or destroy the service must not be blocked by it.
+    """
+    t = svc.transition
+    if t is None:
+        return ""
+    if t.phase == DONE:
+        _finish_done(app, svc)
+        return f"finished the interrupted {t.action} of {svc.name} to {t.to.version}"
+    _, restart_error = _roll_back(
+        app,
+        svc,
+        outcome=t.outcome or "interrupted",
+        reason=t.reason or f"0xl was interrupted while replacing {t.from_.version} with {t.to.version}",
+        ready=svc.ready,
+    )
+    if restart_error is not None:
+        return (
+            f"undid the interrupted {t.action} of {svc.name}, but {t.from_.version} did not start again: "
+            f"{restart_error.message}"
+        )
+    return f"undid the interrupted {t.action} of {svc.name} to {t.to.version}: {t.from_.version} runs again"

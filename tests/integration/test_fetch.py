@@ -1,0 +1,55 @@
+"""The fetcher's limits against a real server on 127.0.0.1: redirects, timeouts, sizes."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from tests.support.http import StaticServer
+from zeroxl.errors import DownloadError, VerificationError
+from zeroxl.feeds.fetch import FetchConfig, Fetcher
+
+
+def test_redirects_are_followed_up_to_the_limit(server: StaticServer) -> None:
+    (server.root / "feed.xml").write_bytes(b"<x/>")
+    for i in range(5):
+        server.redirects[f"/r{i}"] = f"/r{i + 1}" if i < 4 else "/feed.xml"
+    with Fetcher() as f:
+        assert f.fetch(f"{server.url}/r0", max_bytes=100, what="feed").data == b"<x/>"
+        server.redirects["/loop"] = "/loop"
+        with pytest.raises(DownloadError, match="more than 5 redirects"):
+            f.fetch(f"{server.url}/loop", max_bytes=100, what="feed")
+
+
+def test_a_server_that_does_not_answer_times_out(server: StaticServer) -> None:
+    (server.root / "feed.xml").write_bytes(b"<x/>")
+    server.stall = 3
+    with Fetcher(FetchConfig(read_timeout=0.5)) as f, pytest.raises(DownloadError, match="did not answer in time"):
+        f.fetch(f"{server.url}/feed.xml", max_bytes=100, what="feed")
+
+
+def test_documents_over_their_limit_are_refused_while_reading(server: StaticServer) -> None:
+    (server.root / "big").write_bytes(b"x" * 5000)
+    with Fetcher() as f, pytest.raises(DownloadError, match="larger than the limit of 4096 bytes"):
+        f.fetch(f"{server.url}/big", max_bytes=4096, what="feed")
+
+
+def test_downloads_must_have_exactly_the_declared_size(server: StaticServer) -> None:
+    (server.root / "a.tgz").write_bytes(b"y" * 1000)
+    with Fetcher() as f:
+        out = io.BytesIO()
+        f.download(f"{server.url}/a.tgz", out, size=1000, what="archive")
+        assert out.getvalue() == b"y" * 1000
+        for size in (999, 1001):
+            with pytest.raises(VerificationError, match="1000 bytes"):
+                f.download(f"{server.url}/a.tgz", io.BytesIO(), size=size, what="archive")
+
+
+def test_proxy_settings_in_the_environment_are_ignored(server: StaticServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    # 0xl contacts only the hosts the user named: a proxy from the environment would be another.
+    (server.root / "feed.xml").write_bytes(b"<x/>")
+    monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    with Fetcher() as f:
+        assert f.fetch(f"{server.url}/feed.xml", max_bytes=100, what="feed").data == b"<x/>"

@@ -1,0 +1,134 @@
+"""The health check's decisions, on a backend whose status is scripted and a clock that is not real.
+
+The real thing runs in tests/integration/test_updates.py; these pin down the rules: ready, then up for
+the settle time; any exit or restart is unhealthy at once; a deadline for readiness; 0xl's own log
+lines are never taken for the service's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from zeroxl import health
+from zeroxl.backends.base import RUNNING, STOPPED, RuntimeStatus
+from zeroxl.errors import UsageError
+from zeroxl.state.service import Readiness, Service
+
+UP = RuntimeStatus(RUNNING, pid=10, started=100.0)
+SVC = Service(name="web", feed="f", backend="unix", target="Linux-x86_64")
+
+
+class Scripted:
+    """A backend whose status is UP until the clock reaches a time, then something else."""
+
+    name = "scripted"
+
+    def __init__(self, log: Path, changes: dict[float, RuntimeStatus] | None = None) -> None:
+        self.log = log
+        self.changes = sorted((changes or {}).items())
+        self.now = 0.0
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+    def status(self, svc: Service) -> RuntimeStatus:
+        current = UP
+        for at, status in self.changes:
+            if self.now >= at:
+                current = status
+        return current
+
+    def log_path(self, svc: Service) -> Path:
+        return self.log
+
+    def check(self, svc, impl_dir) -> None: ...
+    def start(self, svc, impl_dir) -> None: ...
+    def stop(self, svc, *, timeout=None) -> None: ...
+    def cleanup(self, svc) -> None: ...
+
+
+def run(backend: Scripted, ready: Readiness, offset: int = 0) -> health.Health:
+    return health.check(backend, SVC, ready, log_offset=offset, clock=backend.clock, sleep=backend.sleep)
+
+
+def test_a_service_that_stays_up_for_the_settle_time_is_healthy(tmp_path: Path) -> None:
+    result = run(Scripted(tmp_path / "log"), Readiness(settle=2.0, timeout=5))
+    assert result.ok and result.elapsed == pytest.approx(2.0, abs=0.1)
+
+
+@pytest.mark.parametrize(
+    ("later", "why"),
+    [
+        (RuntimeStatus(RUNNING, pid=None, last_exit="3", detail="exited with 3; restarting in 0.5 s"), "exited with 3"),
+        (RuntimeStatus(RUNNING, pid=11, started=101.0, restarts=1), "it restarted"),
+        (RuntimeStatus(STOPPED, last_exit="0", detail="exited with status 0"), "exited with status 0"),
+    ],
+    ids=["crashing", "restarted", "exited"],
+)
+def test_a_service_that_exits_or_restarts_while_settling_is_unhealthy_at_once(
+    tmp_path: Path, later: RuntimeStatus, why: str
+) -> None:
+    result = run(Scripted(tmp_path / "log", {1.0: later}), Readiness(settle=3.0, timeout=5))
+    assert not result.ok and why in result.reason
+    assert result.elapsed < 1.2
+
+
+def test_a_run_that_already_exited_is_unhealthy_without_waiting(tmp_path: Path) -> None:
+    backend = Scripted(tmp_path / "log", {0.0: RuntimeStatus(RUNNING, last_exit="3", detail="exited with 3")})
+    result = run(backend, Readiness(settle=3.0))
+    assert not result.ok and result.elapsed == 0
+
+
+def test_ready_log_waits_for_a_matching_line_of_the_service_after_the_offset(tmp_path: Path) -> None:
+    log = tmp_path / "log"
+    log.write_bytes(b"web 1.0 listening on 8080\n")  # the old version's line
+    offset = log.stat().st_size
+
+    class Writing(Scripted):
+        """Appends to the log as the clock passes given times: a line of 0xl's own, then the service's in two writes."""
+
+        def __init__(self, log: Path) -> None:
+            super().__init__(log)
+            self.writes = [
+                (1.0, b"[0xl 2026] started version 2.0; listening on nothing\nweb 2.0 listen"),
+                (1.5, b"ing on 8080\n"),
+            ]
+
+        def sleep(self, seconds: float) -> None:
+            super().sleep(seconds)
+            while self.writes and self.writes[0][0] <= self.now + 1e-9:
+                with log.open("ab") as f:
+                    f.write(self.writes.pop(0)[1])
+
+    backend = Writing(log)
+    result = run(backend, Readiness(settle=0.5, log="listening on", timeout=5), offset)
+    assert result.ok
+    assert result.elapsed == pytest.approx(2.0, abs=0.1)  # ready at 1.5 s, then 0.5 s of settling
+
+
+def test_not_ready_within_the_timeout_is_unhealthy_and_says_what_was_missing(tmp_path: Path) -> None:
+    result = run(Scripted(tmp_path / "log"), Readiness(settle=0.5, log="ready", tcp="127.0.0.1:1", timeout=1))
+    assert not result.ok
+    assert "not ready within 1 s" in result.reason
+    assert "no log line matched 'ready'" in result.reason and "nothing answered on 127.0.0.1:1" in result.reason
+
+
+def test_readiness_options_are_checked() -> None:
+    base = Readiness()
+    assert health.readiness(base, tcp="[::1]:80").tcp == "[::1]:80"
+    assert health.parse_tcp("[::1]:80") == ("::1", 80)
+    assert health.readiness(Readiness(log="x"), log="").log is None
+    for bad in [
+        {"tcp": "host"},
+        {"tcp": "host:0"},
+        {"tcp": "host:99999"},
+        {"log": "("},
+        {"settle": -1.0},
+        {"timeout": 0.0},
+    ]:
+        with pytest.raises(UsageError):
+            health.readiness(base, **bad)  # type: ignore[arg-type]
