@@ -9,6 +9,7 @@ host): guest.xml (PVH) and guest-pv.xml (PV). Both are the lab's Debian kernel w
 
 from __future__ import annotations
 
+import gzip
 import os
 import shutil
 import subprocess
@@ -36,14 +37,52 @@ def zeroxl(*args: str | Path, home: Path, publisher: Publisher) -> str:
 FEEDS = {"guest": "pvh", "guest-pv": "pv"}
 
 
+# A broken build of the guest, for updates that must fail their health check: this replaces its init
+# script, says so on the console and powers off at once, before touching its disk.
+BROKEN_RCS = """\
+#!/bin/sh
+mount -t devtmpfs devtmpfs /dev
+[ -c /dev/hvc0 ] && exec > /dev/hvc0 2>&1
+echo "0XL-LAB-GUEST-BROKEN"
+poweroff -f
+"""
+
+
+def broken_initrd(good: Path, out: Path, scratch: Path) -> None:
+    """GOOD with a second archive appended that replaces /etc/init.d/rcS: the kernel unpacks concatenated
+    initramfs archives in order, so the later file wins."""
+    tree = scratch / "broken"
+    (tree / "etc" / "init.d").mkdir(parents=True, exist_ok=True)
+    rcs = tree / "etc" / "init.d" / "rcS"
+    rcs.write_text(BROKEN_RCS)
+    rcs.chmod(0o755)
+    listing = b"etc\netc/init.d\netc/init.d/rcS\n"
+    cpio = subprocess.run(
+        ["cpio", "--quiet", "-o", "-H", "newc", "-R", "0:0"], input=listing, cwd=tree, capture_output=True, check=True
+    ).stdout
+    out.write_bytes(good.read_bytes() + gzip.compress(cpio, mtime=0))
+
+
 def publish(
-    site: Path, publisher: Publisher, scratch: Path, *, version: str = "1.0", feeds: dict[str, str] = FEEDS
+    site: Path,
+    publisher: Publisher,
+    scratch: Path,
+    *,
+    version: str = "1.0",
+    feeds: dict[str, str] = FEEDS,
+    broken: bool = False,
 ) -> dict[str, str]:
-    """Publish VERSION of the guest into SITE, one feed per name in FEEDS (name: xen-type); returns their URLs."""
-    dist = scratch / "dist"
+    """Publish VERSION of the guest into SITE, one feed per name in FEEDS (name: xen-type); returns their URLs.
+
+    A BROKEN version powers off as soon as it boots (broken_initrd).
+    """
+    dist = scratch / f"dist-{version}"
     dist.mkdir(parents=True, exist_ok=True)
-    for name in ("vmlinuz", "initrd.img"):
-        shutil.copyfile(lab.lab_dir() / "guest" / name, dist / name)
+    shutil.copyfile(lab.lab_dir() / "guest" / "vmlinuz", dist / "vmlinuz")
+    if broken:
+        broken_initrd(lab.lab_dir() / "guest" / "initrd.img", dist / "initrd.img", scratch)
+    else:
+        shutil.copyfile(lab.lab_dir() / "guest" / "initrd.img", dist / "initrd.img")
     (dist / "VERSION").write_text(f"{version}\n")  # so that each version has contents of its own
     site.mkdir(parents=True, exist_ok=True)
     urls = {}
