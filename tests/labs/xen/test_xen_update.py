@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -56,9 +57,15 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> Results:
     try:
         # One feed file, published three times: each state is a copy of the site as it was then.
         site = scratch / "site"
+        past = int(time.time()) - 600
         for state, (version, broken) in enumerate((("1.0", False), ("2.0", False), ("3.0", True)), start=1):
             guest_feed.publish(site, publisher, scratch, version=version, feeds=feeds, broken=broken)
-            subprocess.run(["cp", "-a", str(site), str(share / f"site-{state}")], check=True)
+            copy = share / f"site-{state}"
+            subprocess.run(["cp", "-a", str(site), str(copy)], check=True)
+            # Whole seconds apart: the server answers 0xl's If-Modified-Since by the files' times, to the
+            # second, and two states published within one second would look unchanged.
+            for path in copy.iterdir():
+                os.utime(path, (past + 60 * state, past + 60 * state))
     finally:
         subprocess.run(["gpgconf", "--homedir", str(publisher.gnupghome), "--kill", "gpg-agent"], check=False)
     (share / "fingerprint").write_text(publisher.fingerprint)
