@@ -23,7 +23,7 @@ from pathlib import Path
 
 from zeroxl.errors import UsageError, ZeroxlError
 from zeroxl.feeds.extract import archive_type, rmtree, unpack
-from zeroxl.state.atomic import fsync_dir
+from zeroxl.state import atomic
 
 _GZIP_LEVEL = 9
 
@@ -43,25 +43,14 @@ def pack_dir(src: Path, out: Path, *, mtime: int) -> None:
     members = list(_members(src))
     if not any(kind != "dir" for _, _, kind in members):
         raise UsageError(f"--dir {src}: there are no files in it")
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as raw:
-            # filename="" and mtime=0: gzip would otherwise record the temporary name and the time.
-            with (
-                gzip.GzipFile(filename="", mode="wb", compresslevel=_GZIP_LEVEL, fileobj=raw, mtime=0) as gz,
-                tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar,
-            ):
-                for rel, path, kind in members:
-                    _add(tar, rel, path, kind, mtime)
-            raw.flush()
-            os.fchmod(raw.fileno(), 0o644)
-            os.fsync(raw.fileno())
-        Path(tmp).replace(out)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            Path(tmp).unlink()
-        raise
-    fsync_dir(out.parent)
+    # filename="" and mtime=0: gzip would otherwise record the temporary file's name and the time.
+    with (
+        atomic.writing(out) as raw,
+        gzip.GzipFile(filename="", mode="wb", compresslevel=_GZIP_LEVEL, fileobj=raw, mtime=0) as gz,
+        tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar,
+    ):
+        for rel, path, kind in members:
+            _add(tar, rel, path, kind, mtime)
 
 
 def _members(src: Path) -> Iterator[tuple[str, Path, str]]:

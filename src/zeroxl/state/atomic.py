@@ -6,8 +6,9 @@ import contextlib
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 
 def fsync_dir(path: Path) -> None:
@@ -18,13 +19,18 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_bytes(path: Path, data: bytes, *, mode: int = 0o644) -> None:
-    """Write DATA to PATH: temporary file in the same directory, fsync, rename, fsync the directory."""
+@contextlib.contextmanager
+def writing(path: Path, *, mode: int = 0o644) -> Iterator[BinaryIO]:
+    """A file to write PATH's new content into; PATH changes only when the block ends without error.
+
+    The content goes to a temporary file in the same directory, which is flushed, fsynced and renamed
+    over PATH; then the directory is fsynced. On any error (Ctrl-C too) the temporary file is removed.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            yield f
             f.flush()
             os.fchmod(f.fileno(), mode)
             os.fsync(f.fileno())
@@ -34,6 +40,12 @@ def write_bytes(path: Path, data: bytes, *, mode: int = 0o644) -> None:
             Path(tmp).unlink()
         raise
     fsync_dir(path.parent)
+
+
+def write_bytes(path: Path, data: bytes, *, mode: int = 0o644) -> None:
+    """Write DATA to PATH atomically (see `writing`)."""
+    with writing(path, mode=mode) as f:
+        f.write(data)
 
 
 def write_text(path: Path, text: str, *, mode: int = 0o644) -> None:
