@@ -7,32 +7,8 @@ set -uo pipefail
 out=${1:-$LAB_SHARE}
 mkdir -p "$out"
 
-# check NAME COMMAND...: runs COMMAND, keeps its output and status; prints a line for the run's log.
-check() {
-    local name=$1 status start=$SECONDS
-    shift
-    "$@" > "$out/$name.out" 2>&1
-    status=$?
-    echo "$status" > "$out/$name.rc"
-    echo "check $name: exit status $status in $((SECONDS - start)) s"
-    return "$status"
-}
-
-# wait_for SECONDS COMMAND...: retries COMMAND every half second until it succeeds or time runs out.
-wait_for() {
-    local deadline=$((SECONDS + $1))
-    shift
-    until "$@"; do
-        [ "$SECONDS" -lt "$deadline" ] || return 1
-        sleep 0.5
-    done
-}
-
-# `xl shutdown -w` and `xl destroy` can return while the domain is still listed: wait until it is gone.
-domain_gone() { ! xl domid "$1" >/dev/null 2>&1; }
-
-# The first sector of a disk as text: where the test guest keeps its marker.
-disk_marker() { dd if="$1" bs=512 count=1 status=none | tr -d '\0' | head -n 1; }
+# Helpers shared by the lab's dom0 scripts: check, wait_for, domain_gone, disk_marker.
+. "$LAB_TREE/tests/labs/xen/dom0-lib.sh"
 
 # write_cfg NAME TYPE IP MAC: a hand-written xl.cfg for the test guest with an LV disk and a vif.
 write_cfg() {

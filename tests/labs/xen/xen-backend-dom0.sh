@@ -17,29 +17,9 @@ export ZEROXL_HOME=/var/lib/0xl
 vg=$LAB_VG
 console=/var/log/xen/console
 
-# check NAME COMMAND...: runs COMMAND, keeps its output and status; prints a line for the run's log.
-check() {
-    local name=$1 status start=$SECONDS
-    shift
-    "$@" > "$out/$name.out" 2>&1
-    status=$?
-    echo "$status" > "$out/$name.rc"
-    echo "check $name: exit status $status in $((SECONDS - start)) s"
-    return "$status"
-}
-
-# wait_for SECONDS COMMAND...: retries COMMAND every half second until it succeeds or time runs out.
-wait_for() {
-    local deadline=$((SECONDS + $1))
-    shift
-    until "$@"; do
-        [ "$SECONDS" -lt "$deadline" ] || return 1
-        sleep 0.5
-    done
-}
-
+# Helpers shared by the lab's dom0 scripts: check, wait_for, domain_gone, disk_marker.
+. "$LAB_TREE/tests/labs/xen/dom0-lib.sh"
 in_console() { grep -q -- "$2" "$console/guest-$1.log" 2>/dev/null; }
-disk_marker() { dd if="$1" bs=512 count=1 status=none | tr -d '\0' | head -n 1; }
 lv_report() { lvs --reportformat json --units b --nosuffix -o lv_name,lv_size,lv_tags -- "$vg"; }
 domains() { xl list | awk 'NR > 1 { print $1 }'; }
 # What must not change when a command fails: the records, the disks' list, the domains, the volumes.

@@ -16,25 +16,9 @@ fpr=$(cat "$share/fingerprint")
 export ZEROXL_HOME=/var/lib/0xl
 vg=$LAB_VG
 
-check() {
-    local name=$1 status start=$SECONDS
-    shift
-    "$@" > "$out/$name.out" 2>&1
-    status=$?
-    echo "$status" > "$out/$name.rc"
-    echo "check $name: exit status $status in $((SECONDS - start)) s"
-    return "$status"
-}
-wait_for() {
-    local deadline=$((SECONDS + $1))
-    shift
-    until "$@"; do
-        [ "$SECONDS" -lt "$deadline" ] || return 1
-        sleep 0.5
-    done
-}
+# Helpers shared by the lab's dom0 scripts: check, wait_for, domain_gone, disk_marker.
+. "$LAB_TREE/tests/labs/xen/dom0-lib.sh"
 in_console() { grep -q -- "$1" /var/log/xen/console/guest-up.log 2>/dev/null; }
-disk_marker() { dd if="/dev/$vg/0xl-up-storage" bs=512 count=1 status=none | tr -d '\0' | head -n 1; }
 serve() { ln -sfn "$share/site-$1" /tmp/site; }
 served() { python3 -c 'import urllib.request; urllib.request.urlopen("http://127.0.0.1:8080/guest.xml")' 2>/dev/null; }
 
@@ -66,6 +50,6 @@ check history 0xl history up --json
 check again 0xl update up
 
 check stop 0xl stop up
-check stop-marker disk_marker
+check stop-marker disk_marker "/dev/$vg/0xl-up-storage"
 check destroy 0xl destroy up --delete-disks
 exit 0
