@@ -285,17 +285,13 @@ def test_a_refresh_through_the_mirror_sees_the_new_version(
     assert loaded.feed.url == lab.url
 
 
-def _has_command(name: str) -> bool:
-    from zeroxl.cli.commands import build_parser
-
-    parser = build_parser()
-    return any(name in (getattr(action, "choices", None) or ()) for action in parser._actions)
-
-
-# Enable once `0xl update` exists (branch `updates`): it then runs by itself.
-@pytest.mark.skipif(not _has_command("update"), reason="`0xl update` is not in this build yet (branch updates)")
-def test_update_through_the_mirror(lab: Lab, offline_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    zx, _home = offline_host(offline_home, monkeypatch, lab, local_location(lab))
+@pytest.mark.parametrize("served", ["http", "local"])
+def test_update_through_the_mirror(
+    served: str, lab: Lab, offline_home: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mirror_server = request.getfixturevalue("mirror_server") if served == "http" else None
+    location = local_location(lab) if mirror_server is None else http_location(lab, mirror_server)
+    zx, _home = offline_host(offline_home, monkeypatch, lab, location)
     assert zx("add", "web", lab.url, "--trust-key", lab.publisher.fingerprint).rc == 0
     publish_update(lab)
     lab.origin.stop()
