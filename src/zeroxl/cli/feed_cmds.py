@@ -10,6 +10,8 @@ import argparse
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from zeroxl.publish.implxml import NeedsSpec
 
 SubParsers = argparse._SubParsersAction  # argparse's type for add_subparsers()
@@ -160,6 +162,7 @@ def cmd_feed_add(a: argparse.Namespace) -> int:
             needs=_needs(a),
             mirage_template=Path(a.from_mirage) if a.from_mirage else None,
             fetcher=fetcher,
+            on_wait=_say_waiting(a.feed),
         )
     finally:
         if fetcher is not None:
@@ -178,7 +181,7 @@ def cmd_feed_set_stability(a: argparse.Namespace) -> int:
 
     from zeroxl.publish.edit import set_stability
 
-    was_signed, changes = set_stability(Path(a.feed), a.version, a.stability, arch=a.arch)
+    was_signed, changes = set_stability(Path(a.feed), a.version, a.stability, arch=a.arch, on_wait=_say_waiting(a.feed))
     if not changes:
         print(f"{a.feed}: {a.version} is {a.stability} already")
         return 0
@@ -196,12 +199,24 @@ def cmd_feed_sign(a: argparse.Namespace) -> int:
     from zeroxl.publish.edit import sign_feed
 
     signed = sign_feed(
-        Path(a.feed), key=a.key, gnupghome=os.environ.get("GNUPGHOME"), host_keyring=Home.from_env().gnupg
+        Path(a.feed),
+        key=a.key,
+        gnupghome=os.environ.get("GNUPGHOME"),
+        host_keyring=Home.from_env().gnupg,
+        on_wait=_say_waiting(a.feed),
     )
     who = f" ({signed.uids[0]})" if signed.uids else ""
     print(f"signed {a.feed} with {signed.fingerprint}{who}")
     print(f"the public key is in {signed.key_file}: publish it beside the feed, where hosts fetch it")
     return 0
+
+
+def _say_waiting(feed: str) -> Callable[[], None]:
+    """What a feed edit says when another 0xl command is editing the same file."""
+
+    from zeroxl.cli.interact import info
+
+    return lambda: info(f"waiting for another 0xl command that is editing {feed}")
 
 
 def cmd_feed_check(a: argparse.Namespace) -> int:

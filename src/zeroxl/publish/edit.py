@@ -13,6 +13,7 @@ import datetime
 import hashlib
 import re
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,7 +26,7 @@ from zeroxl.feeds.signature import append_signature
 from zeroxl.feeds.trust import domain_of, normalise_fingerprint
 from zeroxl.feeds.versions import Version
 from zeroxl.publish import implxml, pack
-from zeroxl.publish.feedfile import FeedFile, ImplSite, check, write
+from zeroxl.publish.feedfile import FeedFile, ImplSite, check, editing, write
 from zeroxl.publish.implxml import ArchiveSpec, ImplSpec, NeedsSpec
 
 if TYPE_CHECKING:
@@ -81,14 +82,15 @@ def add_implementation(
     needs: NeedsSpec | None = None,
     mirage_template: Path | None = None,
     fetcher: Fetcher | None = None,
+    on_wait: Callable[[], None] | None = None,
 ) -> Added:
     """Add one implementation of VERSION for ARCH to the feed at PATH.
 
     The implementation is ARCHIVE (a local tar or zip, served at HREF), or DIRECTORY packed into a
     reproducible tar.gz beside the feed. With EXPECTED_DIGEST the contents must have that digest; with
     FETCHER the archive is fetched from HREF and must be the same bytes as the local one.
+    The feed stays locked from its reading to its writing; ON_WAIT is called if another edit holds it.
     """
-    feed = FeedFile.read(path)
     version = _version(version)
     arch = _arch(arch)
     stability = _stability(stability)
@@ -97,7 +99,6 @@ def add_implementation(
         raise UsageError("give either --archive PATH or --dir DIR, not both")
     if directory is not None and extract is not None:
         raise UsageError("--extract applies to --archive only: --dir packs the directory's contents at the top")
-    _refuse_duplicate_version(feed, version, arch)
     needs = needs or NeedsSpec()
     default_command = None
     if mirage_template is not None:
@@ -106,31 +107,33 @@ def add_implementation(
         mirage = read_template(mirage_template)
         needs = _merge_mirage(needs, mirage.xen_type, mirage.memory, mirage.blocks, mirage.networks)
         default_command = f"{mirage.name}.xen"
-
     release = _Release(version, arch, released, stability, needs)
-    if directory is not None:
-        source, created = _pack_beside(feed, directory, version, arch)
-    elif archive is not None:
-        source, created = archive, False
-    else:
-        raise UsageError("give either --archive PATH or --dir DIR")
-    try:
-        spec = _new_impl(
-            feed,
-            source,
-            release,
-            href=href,
-            extract=extract,
-            expected_digest=expected_digest,
-            command=command or None,
-            default_command=default_command,
-            fetcher=fetcher,
-        )
-        feed.save(feed.with_child(implxml.implementation_xml(spec, feed.indent)))
-    except BaseException:
-        if created:
-            source.unlink(missing_ok=True)
-        raise
+
+    with editing(path, on_wait=on_wait) as feed:
+        _refuse_duplicate_version(feed, version, arch)
+        if directory is not None:
+            source, created = _pack_beside(feed, directory, version, arch)
+        elif archive is not None:
+            source, created = archive, False
+        else:
+            raise UsageError("give either --archive PATH or --dir DIR")
+        try:
+            spec = _new_impl(
+                feed,
+                source,
+                release,
+                href=href,
+                extract=extract,
+                expected_digest=expected_digest,
+                command=command or None,
+                default_command=default_command,
+                fetcher=fetcher,
+            )
+            feed.save(feed.with_child(implxml.implementation_xml(spec, feed.indent)))
+        except BaseException:
+            if created:
+                source.unlink(missing_ok=True)
+            raise
     return Added(spec, source, created, feed.signed)
 
 
@@ -319,36 +322,41 @@ class StabilityChange:
 
 
 def set_stability(
-    path: Path, version: str, stability: str, *, arch: str | None = None
+    path: Path,
+    version: str,
+    stability: str,
+    *,
+    arch: str | None = None,
+    on_wait: Callable[[], None] | None = None,
 ) -> tuple[bool, list[StabilityChange]]:
     """Set the stability of every implementation of VERSION (for ARCH only, if given).
 
     Returns whether the file was signed before, and what changed. The attribute is set on the
     implementation element itself, so that siblings sharing a `<group>` keep theirs.
     """
-    feed = FeedFile.read(path)
     wanted = Version.parse(_version(version))
     stability = _stability(stability)
     only = Arch.parse(_arch(arch)) if arch is not None else None
-    sites = [s for s in feed.impls if _matches(s, wanted, only)]
-    if not sites:
-        listed = sorted({s.effective.get("version", "?") for s in feed.impls}) or ["none"]
-        raise NotFoundError(
-            f"{path} has no version {version}" + (f" for {arch}" if arch else ""),
-            hint=f"its versions: {', '.join(listed)}",
-        )
-    text = feed.text
-    changes = []
-    for site in sorted(sites, key=lambda s: s.start, reverse=True):  # later edits do not move earlier tags
-        old = site.effective.get("stability", "testing")
-        if old == stability:
-            continue
-        text = feed.with_attribute(text, site, "stability", stability)
-        changes.append(
-            StabilityChange(site.effective.get("version", ""), site.effective.get("arch", "*-*"), old, stability)
-        )
-    if changes:
-        feed.save(text)
+    with editing(path, on_wait=on_wait) as feed:
+        sites = [s for s in feed.impls if _matches(s, wanted, only)]
+        if not sites:
+            listed = sorted({s.effective.get("version", "?") for s in feed.impls}) or ["none"]
+            raise NotFoundError(
+                f"{path} has no version {version}" + (f" for {arch}" if arch else ""),
+                hint=f"its versions: {', '.join(listed)}",
+            )
+        text = feed.text
+        changes = []
+        for site in sorted(sites, key=lambda s: s.start, reverse=True):  # later edits do not move earlier tags
+            old = site.effective.get("stability", "testing")
+            if old == stability:
+                continue
+            text = feed.with_attribute(text, site, "stability", stability)
+            changes.append(
+                StabilityChange(site.effective.get("version", ""), site.effective.get("arch", "*-*"), old, stability)
+            )
+        if changes:
+            feed.save(text)
     return feed.signed, list(reversed(changes))
 
 
@@ -372,32 +380,39 @@ class Signed:
     timestamp: int
 
 
-def sign_feed(path: Path, *, key: str, gnupghome: str | None, host_keyring: Path | None) -> Signed:
+def sign_feed(
+    path: Path,
+    *,
+    key: str,
+    gnupghome: str | None,
+    host_keyring: Path | None,
+    on_wait: Callable[[], None] | None = None,
+) -> Signed:
     """Sign the feed at PATH with the primary key KEY from the publisher's keyring GNUPGHOME; write
     `<KEYID>.gpg` beside it. A signature block already there is replaced."""
     from zeroxl.feeds.gpg import Gpg
     from zeroxl.feeds.verify import verify_feed
     from zeroxl.publish.signing import PublisherGpg
 
-    feed = FeedFile.read(path)
     fingerprint = normalise_fingerprint(key)
     gpg = PublisherGpg(gnupghome=gnupghome, forbidden=host_keyring)
     info = gpg.secret_key(fingerprint)
-    text = feed.text if feed.text.endswith(b"\n") else feed.text + b"\n"
-    signed = append_signature(text, gpg.detach_sign(text, fingerprint))
-    armored = gpg.export(fingerprint)
-    with tempfile.TemporaryDirectory(prefix="0xl-check-") as tmp:
-        # As a new host: a keyring with nothing but the key file that goes beside the feed.
-        sig = verify_feed(signed, feed_url=feed.uri, gpg=Gpg(Path(tmp) / "gnupg"), fetch_key=lambda _url: armored)
-    if sig.fingerprint != fingerprint:
-        raise VerificationError(f"the new signature is by {sig.fingerprint}, not by {fingerprint}")
-    key_file = path.parent / f"{fingerprint[-16:]}.gpg"
-    with contextlib.suppress(FileNotFoundError):
-        if key_file.read_bytes() == armored:
-            armored = b""
-    if armored:
-        write(key_file, armored)
-    write(path, signed, mode=path.stat().st_mode & 0o777)
+    with editing(path, on_wait=on_wait) as feed:
+        text = feed.text if feed.text.endswith(b"\n") else feed.text + b"\n"
+        signed = append_signature(text, gpg.detach_sign(text, fingerprint))
+        armored = gpg.export(fingerprint)
+        with tempfile.TemporaryDirectory(prefix="0xl-check-") as tmp:
+            # As a new host: a keyring with nothing but the key file that goes beside the feed.
+            sig = verify_feed(signed, feed_url=feed.uri, gpg=Gpg(Path(tmp) / "gnupg"), fetch_key=lambda _url: armored)
+        if sig.fingerprint != fingerprint:
+            raise VerificationError(f"the new signature is by {sig.fingerprint}, not by {fingerprint}")
+        key_file = path.parent / f"{fingerprint[-16:]}.gpg"
+        with contextlib.suppress(FileNotFoundError):
+            if key_file.read_bytes() == armored:
+                armored = b""
+        if armored:
+            write(key_file, armored)
+        write(path, signed, mode=path.stat().st_mode & 0o777)
     return Signed(fingerprint, info.uids, key_file, sig.timestamp)
 
 

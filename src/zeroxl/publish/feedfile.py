@@ -9,25 +9,36 @@ references stay as the publisher wrote them, and a diff of the feed shows the ed
 Every edited document is parsed again with `feeds.parse.parse_feed`, exactly as a host reads a feed,
 before it is written; it is written atomically (`state.atomic`), so a failed edit leaves the old file.
 An edit drops the signature block: the bytes it signed have changed, and `0xl feed sign` signs anew.
+
+Two commands editing one feed at once take turns (`editing`): each holds a lock on the file from its
+read to its write, so neither writes over the other's change.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import time
 import xml.parsers.expat
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from zeroxl.errors import NotFoundError, UsageError, ZeroxlError
+from zeroxl.errors import ConflictError, NotFoundError, UsageError, ZeroxlError
 from zeroxl.feeds.model import FEED_NS, Feed
 from zeroxl.feeds.parse import parse_feed
 from zeroxl.feeds.signature import split_signed
 from zeroxl.state import atomic
+from zeroxl.state.lock import acquire
 
 _MARKER_LINE = re.compile(rb"^<!-- Base64 Signature$", re.MULTILINE)
 _DECLARED_ENCODING = re.compile(rb"""^<\?xml[^>]*?\sencoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
 _INHERITED = ("version", "arch", "stability", "released")
 _DEFAULT_INDENT = b"  "
+# How long an edit waits for another one of the same feed: packing and digesting a large --dir can
+# take minutes, and a publisher who starts two edits wants both done rather than one refused.
+EDIT_WAIT = 600.0
 
 
 @dataclass(frozen=True)
@@ -54,12 +65,8 @@ class FeedFile:
     def read(cls, path: Path) -> FeedFile:
         try:
             data = path.read_bytes()
-        except FileNotFoundError:
-            raise NotFoundError(
-                f"no feed file {path}", hint=f"create it with: 0xl feed init {path} --uri URL …"
-            ) from None
         except OSError as e:
-            raise UsageError(f"cannot read {path}: {e.strerror}") from e
+            raise _unreadable(path, e) from None
         return cls.from_bytes(path, data)
 
     @classmethod
@@ -111,6 +118,58 @@ class FeedFile:
             mode = 0o644
         write(self.path, text, mode=mode)
         return feed
+
+
+@contextlib.contextmanager
+def editing(path: Path, *, wait: float | None = None, on_wait: Callable[[], None] | None = None) -> Iterator[FeedFile]:
+    """The feed at PATH, read under an exclusive flock held until the block ends (after `save`).
+
+    The lock is on the feed file itself, so a publisher's directory gets no lock files. A save
+    replaces the file (a new inode), so a lock won on a file that was replaced meanwhile is let go
+    and taken again on the new one. Waits up to WAIT seconds (EDIT_WAIT by default), calling ON_WAIT
+    once if it has to.
+    """
+    deadline = time.monotonic() + (EDIT_WAIT if wait is None else wait)
+    said = False
+
+    def waiting() -> None:
+        nonlocal said
+        if not said and on_wait is not None:
+            on_wait()
+        said = True
+
+    while True:
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError as e:
+            raise _unreadable(path, e) from None
+        try:
+            if not acquire(fd, deadline=deadline, on_wait=waiting):
+                raise ConflictError(
+                    f"{path} is being edited by another command", hint="wait for it to finish, then run this again"
+                )
+            with open(fd, "rb", closefd=False) as f:
+                data = f.read()
+            if _same_file(fd, path):
+                yield FeedFile.from_bytes(path, data)
+                return
+        finally:
+            os.close(fd)
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        now = path.stat()
+    except FileNotFoundError:
+        return False
+    held = os.fstat(fd)
+    return (held.st_dev, held.st_ino) == (now.st_dev, now.st_ino)
+
+
+def _unreadable(path: Path, e: OSError) -> ZeroxlError:
+    if isinstance(e, FileNotFoundError):
+        return NotFoundError(f"no feed file {path}", hint=f"create it with: 0xl feed init {path} --uri URL …")
+    return UsageError(f"cannot read {path}: {e.strerror}")
 
 
 def check(path: Path, text: bytes) -> Feed:

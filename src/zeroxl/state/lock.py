@@ -32,18 +32,30 @@ def locked(
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
     try:
-        deadline = time.monotonic() + wait
-        while True:
-            try:
-                fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    holder = (busy() if busy else None) or "another 0xl command is working on it"
-                    raise ConflictError(
-                        f"{what} is busy: {holder}", hint="wait for it to finish, or pass --wait SECONDS"
-                    ) from None
-                time.sleep(0.05)
+        if not acquire(fd, deadline=time.monotonic() + wait, shared=shared):
+            holder = (busy() if busy else None) or "another 0xl command is working on it"
+            raise ConflictError(f"{what} is busy: {holder}", hint="wait for it to finish, or pass --wait SECONDS")
         yield
     finally:
         os.close(fd)
+
+
+def acquire(fd: int, *, deadline: float, shared: bool = False, on_wait: Callable[[], None] | None = None) -> bool:
+    """Take a flock on FD, trying again until DEADLINE (time.monotonic()); False if it is still held.
+
+    ON_WAIT is called once, when the first try finds the lock held, so that a command can say it waits.
+    """
+    op = (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB
+    waited = False
+    while True:
+        try:
+            fcntl.flock(fd, op)
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            if not waited and on_wait is not None:
+                on_wait()
+            waited = True
+            time.sleep(0.05)
+        else:
+            return True
