@@ -79,6 +79,13 @@ def test_replayed_older_feed_is_refused(site: FeedSite, zxi, home: Path) -> None
     assert time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(later)) in err
 
 
+def test_feed_signed_without_uri_is_refused_at_another_url_of_the_site(site: FeedSite, zxi, home: Path) -> None:
+    # Signed for no address in particular, it would otherwise pass for any feed of a trusted site.
+    xml = site.feed_xml("db", [Impl("9.9")]).replace(f' uri="{site.url("db")}"'.encode(), b"")
+    (site.root / "web.xml").write_bytes(site.publisher.sign(xml))
+    refused(zxi, home, ["add", "web", site.url("web")], 4, "no uri attribute")
+
+
 def test_feed_over_the_size_limit_is_refused(site: FeedSite, zxi, home: Path) -> None:
     xml = site.feed_xml("web", [Impl("1.0")])
     padded = xml.replace(b"</interface>", b"<!--" + b"x" * (5 << 20) + b"-->\n</interface>")

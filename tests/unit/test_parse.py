@@ -65,6 +65,17 @@ def test_url_mismatch_is_refused() -> None:
         parse_feed(feed(""), url="http://evil.example/web.xml")
 
 
+def test_remote_feed_without_uri_is_refused_as_0install_refuses_it() -> None:
+    xml = feed("").replace(f' uri="{URL}"'.encode(), b"")
+    with pytest.raises(FeedFormatError, match="URL mismatch.*no uri attribute"):
+        parse_feed(xml, url=URL)
+
+
+def test_local_feed_may_have_no_uri() -> None:
+    xml = feed("").replace(f' uri="{URL}"'.encode(), b"")
+    assert parse_feed(xml, url="/srv/feeds/web.xml", check_uri=False).url == "/srv/feeds/web.xml"
+
+
 def test_entity_bomb_is_refused() -> None:
     bomb = (
         b'<?xml version="1.0"?>\n<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;">'

@@ -66,8 +66,8 @@ class _Scope:
 def parse_feed(data: bytes, *, url: str, check_uri: bool = True) -> Feed:
     """Parse the signed part of a feed fetched from URL.
 
-    With CHECK_URI the root's `uri` must equal URL, as 0install requires of a remote feed: a feed
-    signed for one address cannot be served as another.
+    With CHECK_URI the root's `uri` must be present and equal URL, as 0install requires of a remote
+    feed: a feed signed for one address cannot be served as another. A local feed may lack it.
     """
     import defusedxml.ElementTree as SafeET
     from defusedxml import DefusedXmlException
@@ -81,7 +81,14 @@ def parse_feed(data: bytes, *, url: str, check_uri: bool = True) -> Feed:
     if root.tag != _F + "interface":
         raise FeedFormatError(f"{url} is not a 0install feed (its root element is {root.tag})")
     uri = root.get("uri")
-    if check_uri and uri is not None and uri != url:
+    # 0install refuses a remote feed without a uri as it refuses a mismatched one: the signature
+    # would otherwise bind the feed to no address, and it could be served as any feed of the site.
+    if check_uri and uri is None:
+        raise FeedFormatError(
+            f"URL mismatch in feed: fetched from {url} but it does not say which URL it is (no uri attribute)",
+            hint="a feed served over http(s) must name its own URL in <interface uri=…> before it is signed",
+        )
+    if check_uri and uri != url:
         raise FeedFormatError(
             f"URL mismatch in feed: fetched from {url} but it says it is {uri}",
             hint="a feed must be served from the address it was signed for",
