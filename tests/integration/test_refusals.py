@@ -86,6 +86,25 @@ def test_feed_signed_without_uri_is_refused_at_another_url_of_the_site(site: Fee
     refused(zxi, home, ["add", "web", site.url("web")], 4, "no uri attribute")
 
 
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        # Fetched from the test server, but a domain up to the first '/' would be good.example.
+        ("{origin}?@good.example/web.xml", "cannot tell which site"),
+        ("http://someone@{host}/web.xml", "has user info"),
+        ("https://b\u00fccher.example/web.xml", "is not ASCII"),
+    ],
+)
+def test_feed_url_whose_site_cannot_be_trusted_is_refused_before_fetching(
+    site: FeedSite, zxi, home: Path, *, server: StaticServer, url: str, message: str
+) -> None:
+    site.publish("web", [Impl("1.0")])
+    asked = list(server.requests)
+    url = url.format(origin=server.url, host=server.domain)
+    refused(zxi, home, ["add", "web", url, "--trust-key", site.publisher.fingerprint], 2, message)
+    assert server.requests == asked
+
+
 def test_feed_over_the_size_limit_is_refused(site: FeedSite, zxi, home: Path) -> None:
     xml = site.feed_xml("web", [Impl("1.0")])
     padded = xml.replace(b"</interface>", b"<!--" + b"x" * (5 << 20) + b"-->\n</interface>")

@@ -85,6 +85,8 @@ class FeedLoader:
         return cached[1]
 
     def load(self, url: str, *, trust_key: str | None = None, confirm: ConfirmFn | None = None) -> LoadedFeed:
+        # First, so that a URL whose site cannot be told (or trusted) is refused before anything is fetched.
+        domain = trust_domain(url)
         cached = self.cache.load(url)
         fetched = self.fetcher.fetch(
             url,
@@ -107,7 +109,6 @@ class FeedLoader:
             sig = SigInfo(cached.fingerprint, cached.fingerprint, cached.signed)
         else:
             sig = verify_feed(data, feed_url=url, gpg=self.gpg, fetch_key=self._fetch_key)
-        domain = trust_domain(url)
         new_trust = self._decide_trust(sig, domain, url, trust_key, confirm)
         if cached is not None and sig.timestamp < cached.signed:
             raise ReplayedFeed(url, cached.signed, sig.timestamp)

@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 from xml.etree.ElementTree import ParseError
 
 import defusedxml.ElementTree as SafeET
@@ -31,9 +32,14 @@ TRUST_NS = "http://zero-install.sourceforge.net/2007/injector/trust"
 ANY_DOMAIN = "*"
 
 _FINGERPRINT = re.compile(r"[0-9A-F]{40}")
-# 0install's `Trust.domain_from_url`: optional user info, then everything up to the first slash
-# (host and port as written: no default-port or case normalisation), and a slash must follow.
-_DOMAIN_OF_URL = re.compile(r"https?://(?:[^/]*@)?([^*/]+)/")
+# A feed URL as 0xl accepts it: http or https in lower case (0install matches the scheme so), an
+# authority, and a slash after it. The authority ends where urlsplit ends it ('/', '?', '#') and also at
+# a backslash, which some URL parsers read as '/'.
+_FEED_URL = re.compile(r"(https?)://([^/?#\\]*)(.?)", re.DOTALL)
+# The authority a feed URL may have: a plain ASCII host name or address, or an IPv6 address in
+# brackets, and a port in digits. Nothing else, so that every parser (urlsplit, httpx, 0install)
+# reads the same host and port out of it.
+_HOST_PORT = re.compile(r"([A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])(?::([0-9]{1,5}))?")
 # What `domain_of` can return for a URL one can fetch: printable ASCII (hosts in URLs are ASCII,
 # international names as punycode), no slash, no star. Kept this narrow so a saved file is always XML.
 _SITE = re.compile(r"[\x21-\x29\x2b-\x2e\x30-\x7e]+")  # '!'..'~' except '*' (0x2a) and '/' (0x2f)
@@ -84,14 +90,55 @@ def spaced(fingerprint: str) -> str:
 
 
 def domain_of(url: str) -> str:
-    """The trust domain of a feed URL, as 0install computes it: `host[:port]` exactly as written."""
-    m = _DOMAIN_OF_URL.match(url)
-    if not m:
+    """The trust domain of a feed URL: `host[:port]` as written, as 0install computes it.
+
+    It is the host the URL is fetched from. A URL that parsers could read different hosts out of is
+    refused (a UsageError) rather than guessed at: user info (`user@`), which 0install skips but which
+    `http://evil.example?@good.example/` uses to show one host and fetch from another, and anything in
+    the authority but a plain host and port. A host in Unicode is refused too, as a trust domain is
+    ASCII: the punycode form names the same site.
+    """
+    m = _FEED_URL.match(url)
+    if not m or not m.group(2) or m.group(3) != "/":
         raise UsageError(
             f"cannot tell which site {url!r} belongs to",
             hint="a feed URL looks like http://HOST[:PORT]/PATH or https://HOST[:PORT]/PATH",
         )
-    return m.group(1)
+    netloc = m.group(2)
+    if "@" in netloc:
+        raise UsageError(
+            f"the feed URL {url!r} has user info (…@) before its host",
+            hint="write the URL without it: 0xl fetches feeds with no user name or password",
+        )
+    if not netloc.isascii():
+        raise UsageError(
+            f"the host of the feed URL {url!r} is not ASCII",
+            hint=f"write it in its punycode form ({_punycode(netloc)})",
+        )
+    hm = _HOST_PORT.fullmatch(netloc)
+    if not hm or not _port_is_valid(url) or urlsplit(url).netloc != netloc:
+        raise UsageError(
+            f"cannot tell which site {url!r} belongs to: {netloc!r} is not a plain HOST[:PORT]",
+            hint="a feed URL looks like http://HOST[:PORT]/PATH or https://HOST[:PORT]/PATH",
+        )
+    return netloc
+
+
+def _port_is_valid(url: str) -> bool:
+    try:
+        port = urlsplit(url).port
+    except ValueError:  # over 65535
+        return False
+    return port != 0
+
+
+def _punycode(netloc: str) -> str:
+    """NETLOC with its host in the ASCII form DNS uses (`xn--…`), or a description if it has none."""
+    host, colon, port = netloc.partition(":")  # a host in Unicode is a name, never an IPv6 address
+    try:
+        return host.encode("idna").decode("ascii") + colon + port
+    except UnicodeError:
+        return "xn--…"
 
 
 # The trust domain of feeds read from local files: they have no host, and a host cannot contain "://".
@@ -103,6 +150,11 @@ def check_domain(domain: str) -> str:
     """DOMAIN if it can name a site (`host[:port]`, `*` for every site, `file://` for local files)."""
     if domain in (ANY_DOMAIN, LOCAL_DOMAIN):
         return domain
+    if not domain.isascii():
+        raise UsageError(
+            f"{domain!r} is not a site a key can be trusted for: it is not ASCII",
+            hint=f"write the host in its punycode form ({_punycode(domain)})",
+        )
     if not _SITE.fullmatch(domain):
         raise UsageError(
             f"{domain!r} is not a site a key can be trusted for",
