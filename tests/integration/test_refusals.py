@@ -105,6 +105,13 @@ def test_feed_url_whose_site_cannot_be_trusted_is_refused_before_fetching(
     assert server.requests == asked
 
 
+def test_feed_naming_a_block_device_no_disk_can_be_named_is_refused(site: FeedSite, zxi, home: Path) -> None:
+    # Taken as the name of an unnamed --disk, 'my-data' made a disk `0xl disk delete` then refused.
+    needs = '<s:needs xmlns:s="urn:x-0xl:service:1"><s:block name="my-data" min-size="1M"/></s:needs>'
+    url = site.publish("web", [Impl("1.0", needs_xml=needs)])
+    refused(zxi, home, ["add", "web", url, "--disk", "1M"], 4, "<block> name 'my-data' cannot name a disk")
+
+
 def test_feed_over_the_size_limit_is_refused(site: FeedSite, zxi, home: Path) -> None:
     xml = site.feed_xml("web", [Impl("1.0")])
     padded = xml.replace(b"</interface>", b"<!--" + b"x" * (5 << 20) + b"-->\n</interface>")

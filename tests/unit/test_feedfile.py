@@ -133,6 +133,8 @@ def test_needs_written_are_read_back_exactly(tmp_path: Path) -> None:
     [
         (NeedsSpec(memory_min=256, memory=64), "below memory-min"),
         (NeedsSpec(blocks=(("Disk.img", None),)), "short lower-case identifier"),
+        # What `0xl feed add --block my-data` would write: a disk name no host accepts.
+        (NeedsSpec(blocks=(("my-data", None),)), "cannot name a disk"),
         (NeedsSpec(args=(BootArgSpec("port", "[0-9"),)), "invalid pattern"),
         (NeedsSpec(args=(BootArgSpec("port", "[0-9]+", default="http"),)), "does not match its own pattern"),
         (NeedsSpec(networks=("a", "a")), "declared twice"),

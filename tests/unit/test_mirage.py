@@ -72,6 +72,7 @@ def test_a_number_for_memory_is_taken(tmp_path: Path) -> None:
         (("target=@BLOCK:storage@", "target=/dev/vg0/mail"), "not a @BLOCK:name@ placeholder"),
         (("bridge=@NETWORK:admin@", "bridge=xenbr0"), "not a @NETWORK:name@ placeholder"),
         (("@BLOCK:logs@", "@BLOCK:Logs.img@"), "block device name 'Logs.img' cannot be declared"),
+        (("@BLOCK:logs@", "@BLOCK:app-logs@"), "block device name 'app-logs' cannot be declared"),
         (("type = 'pvh'", "type = 'hvm'"), "guest type 'hvm'"),
         (("memory = @MEMORY@", "memory = lots"), "memory"),
         (("on_crash = 'preserve'", "on_crash = 'preserve' }"), "cannot read line 5"),

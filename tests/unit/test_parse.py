@@ -141,6 +141,9 @@ def test_service_needs_are_typed() -> None:
         ("", 'xen-type="hvm"', "xen-type"),
         ('<s:block name="../etc" />', "", "not a short lower-case identifier"),
         ('<s:block name="a" min-size="1Q"/>', "", "min-size"),
+        # Names 0xl's disk commands refuse: such a disk could be created but never deleted.
+        ('<s:block name="my-data"/>', "", "<block> name 'my-data' cannot name a disk"),
+        ('<s:block name="a23456789012345678"/>', "", "cannot name a disk"),
         ('<s:network name="A B"/>', "", "identifier"),
         ('<s:arg name="ip"/>', "", "no pattern"),
         ('<s:arg name="ip" pattern="(["/>', "", "invalid pattern"),

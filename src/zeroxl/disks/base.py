@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Protocol
 
 from zeroxl.errors import UsageError
+from zeroxl.names import DISK_NAME_RULE, is_disk_name
 from zeroxl.state.service import Disk
 
-_DISK_NAME = re.compile(r"[a-z][a-z0-9_]{0,15}")
 DEFAULT_DISK = "data"
 
 
 def check_disk_name(name: str) -> str:
-    # Short and plain: it becomes part of a file name, an LV name and an environment variable.
-    if not _DISK_NAME.fullmatch(name):
-        raise UsageError(
-            f"invalid disk name {name!r}", hint="use 1-16 lower-case letters, digits and '_', starting with a letter"
-        )
+    if not is_disk_name(name):
+        raise UsageError(f"invalid disk name {name!r}", hint=f"use {DISK_NAME_RULE}")
     return name
 
 

@@ -35,6 +35,7 @@ from zeroxl.feeds.model import (
     Step,
 )
 from zeroxl.feeds.versions import Version
+from zeroxl.names import DISK_NAME_RULE, is_disk_name
 from zeroxl.units import parse_size
 
 if TYPE_CHECKING:
@@ -286,7 +287,7 @@ def _needs(el: Element, where: str) -> ServiceNeeds:
     for child in el:
         tag = child.tag
         if tag == _N + "block":
-            name = _name(child, where)
+            name = _block_name(child, where)
             size_text = child.get("min-size", "1M")
             try:
                 size = parse_size(size_text, what="min-size")
@@ -338,6 +339,18 @@ def _name(el: Element, where: str) -> str:
     if not _NAME.fullmatch(name):
         raise FeedFormatError(
             f"{where}: <{_local(el.tag)}> name {name!r} is not a short lower-case identifier ([a-z][a-z0-9_-]*)"
+        )
+    return name
+
+
+def _block_name(el: Element, where: str) -> str:
+    name = _name(el, where)
+    # An unnamed `--disk SIZE` takes this name as it is: one 0xl's disk commands refused could be
+    # created but never deleted.
+    if not is_disk_name(name):
+        raise FeedFormatError(
+            f"{where}: <block> name {name!r} cannot name a disk",
+            hint=f"a block device is a disk of the service: its name is {DISK_NAME_RULE}",
         )
     return name
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from zeroxl.errors import UsageError
+from zeroxl.names import DISK_NAME_RULE, is_disk_name
 
 _NAME = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 _TOKEN = re.compile(
@@ -74,7 +75,7 @@ def read_template(path: Path) -> MirageNeeds:
             )
         vdev = _VDEV.fullmatch(options.get("vdev", ""))
         order = (len(vdev.group(1)), vdev.group(1)) if vdev else (99, "")
-        disks.append((order, _checked_name(block.group(1), "block device", where)))
+        disks.append((order, _checked_block_name(block.group(1), where)))
     networks = []
     for spec in _strings(settings.get("vif", []), "vif", where):
         bridge = _option(next((o for o in spec.split(",") if o.strip().startswith("bridge=")), "bridge="))[1]
@@ -172,6 +173,16 @@ def _strings(value: Value, key: str, where: str) -> list[str]:
 def _option(text: str) -> tuple[str, str]:
     key, _, value = text.strip().partition("=")
     return key.strip(), value.strip()
+
+
+def _checked_block_name(name: str, where: str) -> str:
+    # The rule hosts apply to a feed's block names (feeds.parse): each becomes a disk of the service.
+    if not is_disk_name(name):
+        raise UsageError(
+            f"{where}: the block device name {name!r} cannot be declared: 0xl disk names are {DISK_NAME_RULE}",
+            hint="rename the block device in the unikernel's config.ml, or declare it by hand without --from-mirage",
+        )
+    return name
 
 
 def _checked_name(name: str, what: str, where: str) -> str:
