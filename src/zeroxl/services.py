@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from zeroxl import config as config_mod
+from zeroxl import testhooks
 from zeroxl.backends.base import RUNNING, Backend, BackendContext, get_backend
 from zeroxl.errors import ConflictError, NotFoundError, PolicyError, UsageError
 from zeroxl.paths import Home
@@ -288,45 +289,56 @@ class App:
         if backend is not None:
             self.backend(backend)  # refuses an unknown name before anything is fetched
 
-        with self.lock(name):
-            if self.records.exists(name):
-                raise ConflictError(
-                    f"a service named {name} exists already", hint=f"see 0xl status {name}, or 0xl destroy {name}"
-                )
-            loaded = self.loader.load(feed_url, trust_key=fpr, confirm=self.ui.confirm_key)
-            backend_name = backend or self._choose_backend(loaded)
-            from zeroxl.backends.base import target_for
+        # Store entries this add downloaded and then did not use. They are removed once this command has let go
+        # of the store, and only if no service needs them then: another add of the same feed may have found
+        # such an entry and recorded it meanwhile.
+        unused: set[str] = set()
+        try:
+            with self.lock(name):
+                if self.records.exists(name):
+                    raise ConflictError(
+                        f"a service named {name} exists already", hint=f"see 0xl status {name}, or 0xl destroy {name}"
+                    )
+                loaded = self.loader.load(feed_url, trust_key=fpr, confirm=self.ui.confirm_key)
+                backend_name = backend or self._choose_backend(loaded)
+                from zeroxl.backends.base import target_for
 
-            target = Target.parse(target_for(backend_name))
-            impl = select(loaded.feed, Requirements(target, chan, vrange))
-            check_args(arg_values, impl.needs, declared_only=target.vm)
-            planned = plan_disks(disk_specs, impl.needs, self.config.policy.max_disk_size)
-            svc = Service(
-                name=name,
-                feed=feed_url,
-                backend=backend_name,
-                target=str(target),
-                channel=str(chan),
-                versions=versions,
-                args=arg_values,
-                memory=memory,
-                networks=tuple(networks or ()),
-                restart=restart_policy,
-                current=selected_from(impl),
-            )
-            with self._transaction(name) as undo:
-                if target.vm:
-                    svc = self._plan_vm(svc)  # refused here, over a limit, before anything is fetched or created
-                impl_dir = self._ensure(impl, undo)
-                self.backend(backend_name).check(svc, impl_dir)
-                svc = self._make_disks(svc, planned, undo)
-                with self._allocating(target.vm):
+                target = Target.parse(target_for(backend_name))
+                impl = select(loaded.feed, Requirements(target, chan, vrange))
+                check_args(arg_values, impl.needs, declared_only=target.vm)
+                planned = plan_disks(disk_specs, impl.needs, self.config.policy.max_disk_size)
+                svc = Service(
+                    name=name,
+                    feed=feed_url,
+                    backend=backend_name,
+                    target=str(target),
+                    channel=str(chan),
+                    versions=versions,
+                    args=arg_values,
+                    memory=memory,
+                    networks=tuple(networks or ()),
+                    restart=restart_policy,
+                    current=selected_from(impl),
+                )
+                with self._transaction(name) as undo:
                     if target.vm:
-                        self._plan_vm(svc)  # again under the host-wide lock: two adds never share the same room
-                    self.records.save(svc)
-                History(self.records.dir(name)).record("add", to=svc.current, message=f"added from {feed_url}")
-                self.loader.commit(loaded)
-            return svc
+                        svc = self._plan_vm(svc)  # refused here, over a limit, before anything is fetched or created
+                    impl_dir = self._ensure(impl, undo, unused)
+                    testhooks.pause("add-fetched")
+                    self.backend(backend_name).check(svc, impl_dir)
+                    svc = self._make_disks(svc, planned, undo)
+                    with self._allocating(target.vm):
+                        if target.vm:
+                            self._plan_vm(svc)  # again under the host-wide lock: two adds never share the same room
+                        self.records.save(svc)
+                    History(self.records.dir(name)).record("add", to=svc.current, message=f"added from {feed_url}")
+                    self.loader.commit(loaded)
+                return svc
+        finally:
+            if unused:
+                from zeroxl import gc
+
+                gc.prune(self, unused)
 
     def _plan_vm(self, svc: Service) -> Service:
         """SVC with a bridge for every network its feed declares, its memory within the host's policy."""
@@ -357,7 +369,12 @@ class App:
             return "xen"
         return "unix"
 
-    def _ensure(self, impl: Implementation, undo: list[Callable[[], None]]) -> Path:
+    def _ensure(self, impl: Implementation, undo: list[Callable[[], None]], unused: set[str]) -> Path:
+        """IMPL's store entry, downloaded if needed; if it was downloaded, undoing adds it to UNUSED.
+
+        Undoing does not remove the entry: the caller prunes UNUSED (gc.prune) once it has let go of the
+        store, which removes only what no service needs by then.
+        """
         existing = self.store.path(impl)
         if existing is not None:
             return existing
@@ -367,7 +384,7 @@ class App:
                 path = self.store.ensure(impl, self.fetcher, progress=progress)
         else:
             path = self.store.ensure(impl, self.fetcher)
-        undo.append(lambda: self.store.remove(impl.store_name))
+        undo.append(lambda: unused.add(impl.store_name))
         return path
 
     def _make_disks(self, svc: Service, planned: list[tuple[str, int]], undo: list[Callable[[], None]]) -> Service:
