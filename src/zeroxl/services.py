@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import re
-import shutil
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -299,6 +298,7 @@ class App:
                     raise ConflictError(
                         f"a service named {name} exists already", hint=f"see 0xl status {name}, or 0xl destroy {name}"
                     )
+                self._clear_leftovers(name)
                 loaded = self.loader.load(feed_url, trust_key=fpr, confirm=self.ui.confirm_key)
                 backend_name = backend or self._choose_backend(loaded)
                 from zeroxl.backends.base import target_for
@@ -339,6 +339,18 @@ class App:
                 from zeroxl import gc
 
                 gc.prune(self, unused)
+
+    def _clear_leftovers(self, name: str) -> None:
+        """Delete what no service owns: tombstones of destroyed services, and a directory NAME without a record.
+
+        Such a directory is what a crash left (of an `add` before it saved the record, or of a `destroy`
+        of an older 0xl), never a service: a new service NAME must not inherit its history. Disks are kept
+        elsewhere (ZEROXL_HOME/disks or LVM) and are not touched.
+        """
+        if self.records.dir(name).exists():
+            self.ui.info(f"0xl: removing files of an earlier service {name} that was not completely removed")
+            self.records.bury(name)
+        self.records.clear_buried()
 
     def _plan_vm(self, svc: Service) -> Service:
         """SVC with a bridge for every network its feed declares, its memory within the host's policy."""
@@ -424,7 +436,8 @@ class App:
                 with contextlib.suppress(Exception):
                     step()
             if not existed:
-                shutil.rmtree(service_dir, ignore_errors=True)
+                self.records.bury(name)
+                self.records.clear_buried()
             raise
 
     # -- run / stop -----------------------------------------------------------------------------------
@@ -488,9 +501,9 @@ class App:
                 for disk in svc.disks:
                     providers[disk.kind].delete(disk)
                     deleted.append(disk)
-            # The record goes first: a crash after it leaves only files no command reads.
-            self.records.path(name).unlink()
-            shutil.rmtree(self.records.dir(name), ignore_errors=True)
+            self.records.bury(name)
+            testhooks.pause("destroy-buried")
+            self.records.clear_buried()
             kept = () if delete_disks else svc.disks
             return DestroyResult(name, tuple(kept), tuple(deleted))
 

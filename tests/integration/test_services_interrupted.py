@@ -3,12 +3,13 @@ feed served on 127.0.0.1, and a real SIGKILL at a named point (tests/support/kil
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from tests.support.feeds import FeedSite, Impl
 from tests.support.http import StaticServer
 from tests.support.killing import Stoppable
-from tests.support.updating import record
+from tests.support.updating import FAST, add_running, history, publish, record
 from tests.support.zx import free_port, http_get, wait_for
 
 
@@ -47,3 +48,42 @@ def test_failed_add_removes_what_it_downloaded(site: FeedSite, zx, zhome: Path) 
     r = zx("add", "a", url, "--disk", "2M")
     assert r.rc == 7, r
     assert not any((zhome / "store").iterdir())
+
+
+def test_destroy_killed_leaves_nothing_a_new_service_of_that_name_inherits(site: FeedSite, zx, zhome: Path) -> None:
+    port = add_running(zx, site, "web", [Impl("1.0")], "--disk", "1M")
+    publish(site, "web", [Impl("1.0"), Impl("2.0")])
+    assert zx("update", "web", *FAST).rc == 0
+
+    killed = Stoppable(zhome, "destroy-buried", "destroy", "web")
+    killed.wait_stopped()
+    killed.kill()
+    assert json.loads(zx("list", "--json").out) == []
+    r = zx("destroy", "web")
+    assert r.rc == 3, r  # it is gone; only its tombstone is left
+
+    # A new service of that name, from another feed: its own history, nothing to roll back to.
+    url = publish(site, "other", [Impl("7.0")])
+    r = zx("add", "web", url, "--arg", f"port={port}", "--disk", "1M")
+    assert r.rc == 0, r
+    assert "reusing the kept disk" in r.err  # disks outlive their service, as with a destroy that finished
+    assert history(zx, "web") == [("add", None, "7.0", "ok")]
+    assert sorted(p.name for p in (zhome / "services").iterdir()) == ["web"]  # the tombstone was cleared
+    assert zx("rollback", "web", *FAST).rc == 3
+
+
+def test_add_does_not_inherit_the_history_of_a_directory_without_a_record(site: FeedSite, zx, zhome: Path) -> None:
+    port = add_running(zx, site, "web", [Impl("1.0")], "--disk", "1M")
+    publish(site, "web", [Impl("1.0"), Impl("2.0")])
+    assert zx("update", "web", *FAST).rc == 0
+    assert zx("stop", "web").rc == 0
+    # What a destroy of an earlier 0xl left when killed after removing the record: its history, its logs.
+    (zhome / "services" / "web" / "service.json").unlink()
+    disk = next((zhome / "disks").rglob("*.img"))
+
+    url = publish(site, "other", [Impl("7.0")])
+    r = zx("add", "web", url, "--arg", f"port={port}", "--disk", "1M")
+    assert r.rc == 0, r
+    assert history(zx, "web") == [("add", None, "7.0", "ok")]
+    assert disk.is_file()
+    assert zx("rollback", "web", *FAST).rc == 3
