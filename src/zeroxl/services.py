@@ -464,8 +464,12 @@ class App:
             svc = self.records.load(name)
             be = self.backend(svc.backend)
             if be.status(svc).state == RUNNING:
+                if svc.desired != "running":
+                    # A run killed after it started the service, before it recorded that: finish it.
+                    svc = self._save(svc, desired="running")
                 return svc, False
             be.start(svc, self.impl_dir(svc))
+            testhooks.pause("run-started")
             svc = self._save(svc, desired="running")
             return svc, True
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from tests.support.feeds import FeedSite, Impl
 from tests.support.http import StaticServer
 from tests.support.killing import Stoppable
-from tests.support.updating import FAST, add_running, history, publish, record
+from tests.support.updating import FAST, add_running, answers, history, publish, record, serves
 from tests.support.zx import free_port, http_get, wait_for
 
 
@@ -87,3 +87,37 @@ def test_add_does_not_inherit_the_history_of_a_directory_without_a_record(site: 
     assert history(zx, "web") == [("add", None, "7.0", "ok")]
     assert disk.is_file()
     assert zx("rollback", "web", *FAST).rc == 3
+
+
+def _run_killed_after_start(site: FeedSite, zx, zhome: Path) -> int:
+    """Add web 1.0 and kill `0xl run web` after it started 1.0 but before it recorded that; returns the port."""
+    url = publish(site, "web", [Impl("1.0")])
+    port = free_port()
+    assert zx("add", "web", url, "--trust-key", site.publisher.fingerprint, "--arg", f"port={port}").rc == 0
+    killed = Stoppable(zhome, "run-started", "run", "web")
+    killed.wait_stopped()
+    killed.kill()
+    assert serves(port, "1.0"), zx("logs", "web").out
+    return port
+
+
+def test_run_again_completes_a_killed_run(site: FeedSite, zx, zhome: Path) -> None:
+    port = _run_killed_after_start(site, zx, zhome)
+    assert record(zhome, "web")["desired"] == "stopped"
+
+    r = zx("run", "web")
+    assert r.rc == 0, r
+    assert record(zhome, "web")["desired"] == "running"
+    assert answers(port) == "1.0"
+
+
+def test_update_after_a_killed_run_replaces_what_runs(site: FeedSite, zx, zhome: Path) -> None:
+    port = _run_killed_after_start(site, zx, zhome)
+    publish(site, "web", [Impl("1.0"), Impl("2.0")])
+
+    r = zx("update", "web", *FAST)
+    assert r.rc == 0, r
+    assert serves(port, "2.0"), zx("logs", "web").out
+    status = json.loads(zx("status", "web", "--json").out)
+    assert (status["state"], status["version"]) == ("running", "2.0")
+    assert record(zhome, "web")["desired"] == "running"
