@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import re
-import shutil
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from zeroxl import config as config_mod
+from zeroxl import testhooks
 from zeroxl.backends.base import RUNNING, Backend, BackendContext, get_backend
 from zeroxl.errors import ConflictError, NotFoundError, PolicyError, UsageError
 from zeroxl.paths import Home
@@ -288,45 +288,69 @@ class App:
         if backend is not None:
             self.backend(backend)  # refuses an unknown name before anything is fetched
 
-        with self.lock(name):
-            if self.records.exists(name):
-                raise ConflictError(
-                    f"a service named {name} exists already", hint=f"see 0xl status {name}, or 0xl destroy {name}"
-                )
-            loaded = self.loader.load(feed_url, trust_key=fpr, confirm=self.ui.confirm_key)
-            backend_name = backend or self._choose_backend(loaded)
-            from zeroxl.backends.base import target_for
+        # Store entries this add downloaded and then did not use. They are removed once this command has let go
+        # of the store, and only if no service needs them then: another add of the same feed may have found
+        # such an entry and recorded it meanwhile.
+        unused: set[str] = set()
+        try:
+            with self.lock(name):
+                if self.records.exists(name):
+                    raise ConflictError(
+                        f"a service named {name} exists already", hint=f"see 0xl status {name}, or 0xl destroy {name}"
+                    )
+                self._clear_leftovers(name)
+                loaded = self.loader.load(feed_url, trust_key=fpr, confirm=self.ui.confirm_key)
+                backend_name = backend or self._choose_backend(loaded)
+                from zeroxl.backends.base import target_for
 
-            target = Target.parse(target_for(backend_name))
-            impl = select(loaded.feed, Requirements(target, chan, vrange))
-            check_args(arg_values, impl.needs, declared_only=target.vm)
-            planned = plan_disks(disk_specs, impl.needs, self.config.policy.max_disk_size)
-            svc = Service(
-                name=name,
-                feed=feed_url,
-                backend=backend_name,
-                target=str(target),
-                channel=str(chan),
-                versions=versions,
-                args=arg_values,
-                memory=memory,
-                networks=tuple(networks or ()),
-                restart=restart_policy,
-                current=selected_from(impl),
-            )
-            with self._transaction(name) as undo:
-                if target.vm:
-                    svc = self._plan_vm(svc)  # refused here, over a limit, before anything is fetched or created
-                impl_dir = self._ensure(impl, undo)
-                self.backend(backend_name).check(svc, impl_dir)
-                svc = self._make_disks(svc, planned, undo)
-                with self._allocating(target.vm):
+                target = Target.parse(target_for(backend_name))
+                impl = select(loaded.feed, Requirements(target, chan, vrange))
+                check_args(arg_values, impl.needs, declared_only=target.vm)
+                planned = plan_disks(disk_specs, impl.needs, self.config.policy.max_disk_size)
+                svc = Service(
+                    name=name,
+                    feed=feed_url,
+                    backend=backend_name,
+                    target=str(target),
+                    channel=str(chan),
+                    versions=versions,
+                    args=arg_values,
+                    memory=memory,
+                    networks=tuple(networks or ()),
+                    restart=restart_policy,
+                    current=selected_from(impl),
+                )
+                with self._transaction(name) as undo:
                     if target.vm:
-                        self._plan_vm(svc)  # again under the host-wide lock: two adds never share the same room
-                    self.records.save(svc)
-                History(self.records.dir(name)).record("add", to=svc.current, message=f"added from {feed_url}")
-                self.loader.commit(loaded)
-            return svc
+                        svc = self._plan_vm(svc)  # refused here, over a limit, before anything is fetched or created
+                    impl_dir = self._ensure(impl, undo, unused)
+                    testhooks.pause("add-fetched")
+                    self.backend(backend_name).check(svc, impl_dir)
+                    svc = self._make_disks(svc, planned, undo)
+                    with self._allocating(target.vm):
+                        if target.vm:
+                            self._plan_vm(svc)  # again under the host-wide lock: two adds never share the same room
+                        self.records.save(svc)
+                    History(self.records.dir(name)).record("add", to=svc.current, message=f"added from {feed_url}")
+                    self.loader.commit(loaded)
+                return svc
+        finally:
+            if unused:
+                from zeroxl import gc
+
+                gc.prune(self, unused)
+
+    def _clear_leftovers(self, name: str) -> None:
+        """Delete what no service owns: tombstones of destroyed services, and a directory NAME without a record.
+
+        Such a directory is what a crash left (of an `add` before it saved the record, or of a `destroy`
+        of an older 0xl), never a service: a new service NAME must not inherit its history. Disks are kept
+        elsewhere (ZEROXL_HOME/disks or LVM) and are not touched.
+        """
+        if self.records.dir(name).exists():
+            self.ui.info(f"0xl: removing files of an earlier service {name} that was not completely removed")
+            self.records.bury(name)
+        self.records.clear_buried()
 
     def _plan_vm(self, svc: Service) -> Service:
         """SVC with a bridge for every network its feed declares, its memory within the host's policy."""
@@ -357,7 +381,12 @@ class App:
             return "xen"
         return "unix"
 
-    def _ensure(self, impl: Implementation, undo: list[Callable[[], None]]) -> Path:
+    def _ensure(self, impl: Implementation, undo: list[Callable[[], None]], unused: set[str]) -> Path:
+        """IMPL's store entry, downloaded if needed; if it was downloaded, undoing adds it to UNUSED.
+
+        Undoing does not remove the entry: the caller prunes UNUSED (gc.prune) once it has let go of the
+        store, which removes only what no service needs by then.
+        """
         existing = self.store.path(impl)
         if existing is not None:
             return existing
@@ -367,7 +396,7 @@ class App:
                 path = self.store.ensure(impl, self.fetcher, progress=progress)
         else:
             path = self.store.ensure(impl, self.fetcher)
-        undo.append(lambda: self.store.remove(impl.store_name))
+        undo.append(lambda: unused.add(impl.store_name))
         return path
 
     def _make_disks(self, svc: Service, planned: list[tuple[str, int]], undo: list[Callable[[], None]]) -> Service:
@@ -407,7 +436,8 @@ class App:
                 with contextlib.suppress(Exception):
                     step()
             if not existed:
-                shutil.rmtree(service_dir, ignore_errors=True)
+                self.records.bury(name)
+                self.records.clear_buried()
             raise
 
     # -- run / stop -----------------------------------------------------------------------------------
@@ -434,8 +464,12 @@ class App:
             svc = self.records.load(name)
             be = self.backend(svc.backend)
             if be.status(svc).state == RUNNING:
+                if svc.desired != "running":
+                    # A run killed after it started the service, before it recorded that: finish it.
+                    svc = self._save(svc, desired="running")
                 return svc, False
             be.start(svc, self.impl_dir(svc))
+            testhooks.pause("run-started")
             svc = self._save(svc, desired="running")
             return svc, True
 
@@ -471,9 +505,9 @@ class App:
                 for disk in svc.disks:
                     providers[disk.kind].delete(disk)
                     deleted.append(disk)
-            # The record goes first: a crash after it leaves only files no command reads.
-            self.records.path(name).unlink()
-            shutil.rmtree(self.records.dir(name), ignore_errors=True)
+            self.records.bury(name)
+            testhooks.pause("destroy-buried")
+            self.records.clear_buried()
             kept = () if delete_disks else svc.disks
             return DestroyResult(name, tuple(kept), tuple(deleted))
 

@@ -60,7 +60,9 @@ def replace_version(app: App, svc: Service, to: Selected, impl_dir: Path, *, act
     if svc.current is None or svc.transition is not None:
         raise ValueError(f"{svc.name}: replace_version needs a current version and no change under way")
     backend = app.backend(svc.backend)
-    if svc.desired != "running" or backend.status(svc).state != RUNNING:
+    # What runs decides, not `desired`: a run killed before it recorded `desired` leaves a process that
+    # an update must replace, or the old version would go on running under a record of the new one.
+    if backend.status(svc).state != RUNNING:
         message = f"{svc.name} is not running: {to.version} runs when it is started"
         svc = _done(app, svc, _journal(svc, to, action, phase=DONE, guardian=None, message=message))
         return Replaced(_finish_done(app, svc), restarted=False, message=message)
@@ -68,7 +70,7 @@ def replace_version(app: App, svc: Service, to: Selected, impl_dir: Path, *, act
     from zeroxl import guardian
 
     t = _journal(svc, to, action, phase=SWAP, guardian=guardian.watch(app.home))
-    svc = _save(app, svc, transition=t)
+    svc = _save(app, svc, transition=t, desired="running")  # it runs, and will run one version or the other
     new = replace(svc, current=to)
     try:
         backend.stop(svc)

@@ -117,7 +117,15 @@ def check_fits(app: App, svc: Service, sel: Selected, impl_dir: Path) -> None:
             f"{svc.name}: version {sel.version} does not fit the service as it is configured: {why}",
             hint=f"keep the versions that fit with 0xl set {svc.name} --version '..!{sel.version}'",
         )
-    app.backend(svc.backend).check(replace(svc, current=sel), impl_dir)
+    try:
+        app.backend(svc.backend).check(replace(svc, current=sel), impl_dir)
+    except UsageError as e:
+        # The backend words it as a wrong option of `add` (more networks than bridges, say), but here the
+        # options are the service's and it is the new version that does not fit them: status 8, not 2.
+        raise SelectionError(
+            f"{svc.name}: version {sel.version} does not fit the service as it is configured: {e.message}",
+            hint=f"keep the versions that fit with 0xl set {svc.name} --version '..!{sel.version}'",
+        ) from e
 
 
 def latest_json(svc: Service, impl: Implementation) -> dict[str, object] | None:
@@ -178,33 +186,37 @@ def update(
 
     READY turns a service's recorded readiness settings into those of this run (command-line options).
     """
-    dropped: set[str] = set()  # store entries that updated services no longer keep
-    with contextlib.ExitStack() as stack:
-        if everything:
-            stack.enter_context(
-                locked(
-                    app.home.locks / "update-all.lock",
-                    what="0xl update --all",
-                    wait=wait,
-                    busy=lambda: "another 0xl update --all is running",
+    # Store entries this run may leave unused: versions updated services no longer keep, and what stage one
+    # downloaded for an update that was then refused or failed. Removed at the end if no service needs them.
+    dropped: set[str] = set()
+    try:
+        with contextlib.ExitStack() as stack:
+            if everything:
+                stack.enter_context(
+                    locked(
+                        app.home.locks / "update-all.lock",
+                        what="0xl update --all",
+                        wait=wait,
+                        busy=lambda: "another 0xl update --all is running",
+                    )
                 )
-            )
-            names = app.records.names()
-        # Shared for the whole run: what stage one downloads stays in the store until stage two uses it.
-        stack.enter_context(locked(app.home.locks / "store.lock", what="the store", wait=wait, shared=True))
-        plans, outcomes = _read(app, names, retry=retry)
-        _refresh(app, plans, check=check)
-        testhooks.pause("fetched")
-        try:
-            outcomes.update(_apply(app, plans, check=check, ready=ready, wait=wait, dropped=dropped))
-        finally:
-            from zeroxl import guardian
+                names = app.records.names()
+            # Shared for the whole run: what stage one downloads stays in the store until stage two uses it.
+            stack.enter_context(locked(app.home.locks / "store.lock", what="the store", wait=wait, shared=True))
+            plans, outcomes = _read(app, names, retry=retry)
+            dropped |= _refresh(app, plans, check=check)
+            testhooks.pause("fetched")
+            try:
+                outcomes.update(_apply(app, plans, check=check, ready=ready, wait=wait, dropped=dropped))
+            finally:
+                from zeroxl import guardian
 
-            guardian.release(app.home)
-    # Only now: gc.prune needs the store to itself, and this run held it shared until here.
-    removed = gc.prune(app, dropped)
-    if removed:
-        app.ui.info(f"0xl: removed {len(removed)} implementation(s) no service keeps any more from the store")
+                guardian.release(app.home)
+    finally:
+        # Only now: gc.prune needs the store to itself, and this run held it shared until here.
+        removed = gc.prune(app, dropped)
+        if removed:
+            app.ui.info(f"0xl: removed {len(removed)} implementation(s) no service keeps any more from the store")
     return [outcomes[n] for n in names]
 
 
@@ -219,10 +231,11 @@ def _read(app: App, names: Sequence[str], *, retry: bool) -> tuple[dict[str, _Pl
     return plans, outcomes
 
 
-def _refresh(app: App, plans: dict[str, _Plan], *, check: bool) -> None:
+def _refresh(app: App, plans: dict[str, _Plan], *, check: bool) -> set[str]:
     """Stage one: fetch and verify every feed once, choose, download what will be needed.
 
-    The threads share one loader and its HTTP client, which keeps connections to a server open.
+    Returns the store entries it downloaded (not those it found). The threads share one loader and its
+    HTTP client, which keeps connections to a server open.
     """
     urls = sorted({p.svc.feed for p in plans.values()})
     feeds = _each(urls, app.loader.load)
@@ -237,18 +250,20 @@ def _refresh(app: App, plans: dict[str, _Plan], *, check: bool) -> None:
         except ZeroxlError as e:
             plan.error = e
     if check:
-        return
+        return set()
     wanted = {
         p.choice.pick.store_name: p.choice.pick
         for p in plans.values()
         if p.choice is not None and p.svc.current is not None and p.choice.pick.store_name != p.svc.current.digest
     }
+    downloaded = {d for d, impl in wanted.items() if app.store.path(impl) is None}
     got = _each(sorted(wanted), lambda d: app.store.ensure(wanted[d], app.fetcher))
     for plan in plans.values():
         if plan.choice is not None:
             result = got.get(plan.choice.pick.store_name)
             if isinstance(result, ZeroxlError):
                 plan.error = result
+    return downloaded
 
 
 def _history(app: App, name: str) -> list[Entry]:
@@ -377,11 +392,12 @@ def _move(app: App, plan: _Plan, *, ready: Callable[[Readiness], Readiness], wai
         if before is None or not _moves(svc, choice):
             return _note_current(svc, choice)
         sel = selected_from(choice.pick)
-        impl_dir = app.store.ensure(choice.pick, app.fetcher)
-        check_fits(app, svc, sel, impl_dir)
         history = History(app.records.dir(svc.name))
         keep_before = lineage.kept(svc, history.entries(), app.config.keep)
         try:
+            # Inside: a version refused here was downloaded for nothing, and goes with the other dropped ones.
+            impl_dir = app.store.ensure(choice.pick, app.fetcher)
+            check_fits(app, svc, sel, impl_dir)
             done = replace_version(app, svc, sel, impl_dir, action="update", ready=ready(svc.ready))
         finally:
             after = app.records.load(svc.name)

@@ -8,7 +8,9 @@ when it is selected, so that starting a service never needs the network or the f
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -231,3 +233,26 @@ class Records:
         except FileNotFoundError:
             return []
         return [n for n in entries if _NAME.fullmatch(n)]
+
+    def bury(self, name: str) -> None:
+        """Take NAME's directory away in one step: rename it to a tombstone, for `clear_buried` to delete.
+
+        Deleting the directory file by file could be cut short by a crash, and what was left (a history
+        without its record, say) would be inherited by the next service of that name. A tombstone's name
+        (`.NAME.destroyed-…`) is no service name, so nothing lists it or reads it.
+        """
+        tomb = self.root / f".{name}.destroyed-{os.urandom(4).hex()}"
+        try:
+            self.dir(name).rename(tomb)
+        except FileNotFoundError:
+            return
+        atomic.fsync_dir(self.root)
+
+    def clear_buried(self) -> None:
+        """Delete the tombstones that `bury` left, including those of a 0xl killed before it deleted them."""
+        try:
+            tombs = [p for p in self.root.iterdir() if p.name.startswith(".") and ".destroyed-" in p.name]
+        except FileNotFoundError:
+            return
+        for tomb in tombs:
+            shutil.rmtree(tomb, ignore_errors=True)  # two commands may clear the same one at once
