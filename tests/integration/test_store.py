@@ -304,6 +304,27 @@ def test_decompression_bomb_is_stopped_by_the_store_limits(server: StaticServer,
     assert snapshot(store) == ([], [])
 
 
+@pytest.mark.parametrize("name", ["deep.tar.gz", "deep.zip"])
+def test_archive_too_deep_to_walk_is_refused_and_leaves_store_and_tmp_untouched(
+    server: StaticServer, store: Store, fetcher: Fetcher, stocked: Path, name: str
+) -> None:
+    archive = publish(server, name, [A.file("a/" * 1200 + "f", b"x")])
+    before = snapshot(store)
+    with pytest.raises(VerificationError, match="path components, over the limit"):
+        store.ensure(impl(ANY_DIGEST, archive), fetcher)
+    assert snapshot(store) == before
+
+
+def test_deep_workspace_left_behind_does_not_block_the_next_ensure(
+    server: StaticServer, store: Store, home: Home, fetcher: Fetcher, oracle: ZeroInstall
+) -> None:
+    # As a process killed while unpacking, or an older 0xl, could leave: deeper than recursion reaches.
+    A.make_deep_tree(home.tmp / "store-work-left", 1500)
+    archive = publish(server, "svc.tar", A.SAMPLE)
+    store.ensure(impl(oracle.digest(server.root / "svc.tar"), archive), fetcher)
+    assert A.listing(home.tmp) == []
+
+
 def test_implementation_without_sha256new_digest_is_refused_before_any_download(
     server: StaticServer, store: Store, fetcher: Fetcher
 ) -> None:

@@ -215,6 +215,27 @@ def make_tree(root: Path, members: tuple[Member, ...] | list[Member]) -> Path:
     return root
 
 
+def make_deep_tree(root: Path, depth: int, *, link: str | None = None) -> None:
+    """ROOT/a/a/… DEPTH levels deep, each level holding a file, every directory read-only, and with
+    LINK a symlink `link` to it at the bottom. Built through descriptors, so that it may be longer than
+    PATH_MAX, as no path-based tool could make it."""
+    root.mkdir(parents=True, exist_ok=True)
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for _ in range(depth):
+            os.mkdir("a", dir_fd=fd)
+            os.close(os.open("file", os.O_WRONLY | os.O_CREAT, 0o444, dir_fd=fd))
+            child = os.open("a", os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+            os.fchmod(fd, 0o555)
+            os.close(fd)
+            fd = child
+        if link is not None:
+            os.symlink(link, "link", dir_fd=fd)
+        os.fchmod(fd, 0o555)
+    finally:
+        os.close(fd)
+
+
 def listing(root: Path) -> list[tuple[str, str, int | None]]:
     """(path, kind and mode, mtime of files) for everything under ROOT, sorted; [] if ROOT is missing.
     The mtime of a store entry's `.manifest` is when it was written, so it is left out."""

@@ -312,3 +312,48 @@ def test_path_within_ignores_dots_and_refuses_what_0install_refuses(tmp_path: Pa
     for bad in ("", ".", "/etc", "a/../b", "a\\b"):
         with pytest.raises(VerificationError):
             X.path_within(tmp_path, bad)
+
+
+# -- trees too deep to walk -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", KINDS)
+def test_archive_nested_deeper_than_the_limit_is_refused(tmp_path: Path, name: str) -> None:
+    # 1200 levels fit in 153 bytes of tar.gz, and are deeper than os.walk or shutil.rmtree can recurse.
+    with pytest.raises(VerificationError, match="has 1201 path components, over the limit of 128"):
+        _unpack(tmp_path, name, [A.file("a/" * 1200 + "f", b"x")])
+    assert _outside(tmp_path) == []
+    assert list((tmp_path / "tree").iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["x.tar.gz", "x.zip"])
+def test_archive_member_with_a_path_longer_than_the_limit_is_refused(tmp_path: Path, name: str) -> None:
+    path = ("x" * 200 + "/") * 11 + "f"
+    with pytest.raises(VerificationError, match=f"path of {len(path)} bytes, over the limit of 2048"):
+        _unpack(tmp_path, name, [A.file(path, b"x")])
+    assert _outside(tmp_path) == []
+
+
+def test_depth_limit_admits_a_member_exactly_at_it(tmp_path: Path) -> None:
+    limits = X.ExtractLimits(max_depth=3, max_path_bytes=5)
+    tree = _unpack(tmp_path, "x.tar", [A.file("a/b/c", b"x")], limits=limits)
+    assert (tree / "a" / "b" / "c").read_bytes() == b"x"
+    with pytest.raises(VerificationError, match="4 path components"):
+        _unpack(tmp_path, "x.tar", [A.file("a/b/c/d", b"x")], limits=limits)
+
+
+def test_rmtree_deletes_a_read_only_tree_deeper_than_recursion_and_path_max(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "kept").write_bytes(b"not ours")
+    A.make_deep_tree(tmp_path / "deep", 2500, link=str(outside))  # 5000 bytes of "a/"
+    X.rmtree(tmp_path / "deep")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["outside"]
+    assert (outside / "kept").read_bytes() == b"not ours"  # the symlink was not followed
+
+
+def test_escaping_symlink_at_the_bottom_of_a_deep_tree_is_found(tmp_path: Path) -> None:
+    A.make_deep_tree(tmp_path / "deep", 1200, link="/etc")
+    with pytest.raises(VerificationError, match="absolute path"):
+        X.check_symlinks(tmp_path / "deep")
+    X.rmtree(tmp_path / "deep")

@@ -18,7 +18,6 @@ import io
 import lzma
 import os
 import re
-import shutil
 import stat
 import struct
 import tarfile
@@ -98,6 +97,12 @@ class ExtractLimits:
 
     max_bytes: int = 8 << 30  # total size of the regular files unpacked
     max_members: int = 200_000  # entries in the archive, whether unpacked or not
+    # A member's path: components, and bytes. A few kilobytes of archive can describe a tree thousands
+    # of levels deep, which tools that recurse (os.walk, shutil.rmtree on Python 3.11) cannot walk. A
+    # unikernel's tree is a few levels deep; 2048 bytes leave room under Linux's PATH_MAX (4096) for
+    # the store's own directories above the tree.
+    max_depth: int = 128
+    max_path_bytes: int = 2048
 
 
 def type_from_url(url: str) -> str:
@@ -209,27 +214,91 @@ def check_symlinks(root: Path) -> None:
     Checked on the finished tree, because one symlink can change where another leads (`a -> x/..`
     is harmless until `x` is a symlink to `../..`), and `<rename>` steps move links around.
     """
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in (*dirnames, *filenames):
-            path = Path(dirpath) / name
-            if path.is_symlink():
-                _check_symlink(root, path)
+    for entry in tree_entries(root):
+        if entry.is_symlink():
+            _check_symlink(root, Path(entry.path))
+
+
+def tree_entries(root: Path) -> Iterator[os.DirEntry[str]]:
+    """Every entry below ROOT, each directory's before what it holds; symlinks are not followed.
+
+    An explicit stack, not os.walk, which recurses on Python 3.11: a tree may be deeper than the
+    recursion limit. And unlike os.walk, a directory that cannot be listed is an error rather than
+    skipped, so that a check never passes what it did not see.
+    """
+    stack = [os.fspath(root)]
+    while stack:
+        directory = stack.pop()
+        try:
+            with os.scandir(directory) as it:
+                entries = list(it)
+        except OSError as e:
+            raise StateError(f"cannot list {directory}: {e.strerror}") from e
+        for entry in entries:
+            yield entry
+            if entry.is_dir(follow_symlinks=False):
+                stack.append(entry.path)
 
 
 def rmtree(path: Path) -> None:
-    """Delete PATH and everything under it, read-only directories included; never follows symlinks."""
+    """Delete PATH and everything under it, read-only directories included; never follows symlinks.
+
+    Neither recursive nor by path, unlike shutil.rmtree on Python 3.11: it holds one directory open
+    at a time and climbs back through `..`, so that a tree deeper than the recursion limit, the limit
+    of open files or PATH_MAX can still be deleted, and a workspace left behind never blocks the next.
+    """
     try:
         if not path.is_dir() or path.is_symlink():
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
             return
-        for dirpath, _dirs, _files in os.walk(path):
-            Path(dirpath).chmod(0o700)  # entries of a read-only directory cannot be unlinked
-        shutil.rmtree(path)
+        _empty_directory(path)
+        path.rmdir()
     except FileNotFoundError:
         pass
     except OSError as e:
         raise StateError(f"cannot delete {path}: {e.strerror}") from e
+
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def _empty_directory(top: Path) -> None:
+    fd = os.open(top, _DIR_FLAGS)
+    try:
+        # For each directory entered, the subdirectories it still holds; the last of each list is the
+        # one entered next. Names only: a deep tree costs memory, not descriptors.
+        pending = [_unlink_all_but_subdirectories(fd)]
+        while pending:
+            if pending[-1]:
+                child = os.open(pending[-1][-1], _DIR_FLAGS, dir_fd=fd)
+                os.close(fd)
+                fd = child
+                pending.append(_unlink_all_but_subdirectories(fd))
+                continue
+            pending.pop()
+            if pending:
+                # Entered by name without following symlinks, so `..` is the directory we came from.
+                parent = os.open("..", _DIR_FLAGS, dir_fd=fd)
+                os.close(fd)
+                fd = parent
+                os.rmdir(pending[-1].pop(), dir_fd=fd)
+    finally:
+        os.close(fd)
+
+
+def _unlink_all_but_subdirectories(fd: int) -> list[str]:
+    """Unlink everything in the directory open as FD but its subdirectories; returns their names."""
+    os.fchmod(fd, 0o700)  # entries of a read-only directory cannot be unlinked
+    with os.scandir(fd) as it:
+        entries = list(it)  # listed whole first: unlinking while reading may skip entries
+    subdirectories = []
+    for entry in entries:
+        if entry.is_dir(follow_symlinks=False):
+            subdirectories.append(entry.name)
+        else:
+            os.unlink(entry.name, dir_fd=fd)
+    return subdirectories
 
 
 # -- checks -----------------------------------------------------------------------------------------
@@ -253,6 +322,11 @@ def _member_parts(name: str) -> list[str]:
     if ".." in parts:
         raise VerificationError(f"archive member {name!r} has '..' in its path")
     return parts
+
+
+def _shorten(name: str) -> str:
+    """NAME as an error message shows it: a hostile one may be kilobytes long."""
+    return name if len(name) <= 80 else name[:77] + "..."
 
 
 def _check_link_target(member: str, base_depth: int, target: str) -> None:
@@ -354,6 +428,22 @@ class _Writer:
             raise VerificationError(
                 f"archive member {name!r} takes the unpacked size over the limit of {self.limits.max_bytes} bytes",
                 hint="the limit guards against decompression bombs",
+            )
+
+    def check_path(self, name: str, parts: list[str]) -> None:
+        """Refuse a member deeper, or with a longer path, than the limits allow."""
+        if len(parts) > self.limits.max_depth:
+            raise VerificationError(
+                f"archive member {_shorten(name)!r} has {len(parts)} path components, "
+                f"over the limit of {self.limits.max_depth}",
+                hint="the limit guards against trees too deep to walk or delete",
+            )
+        length = len(os.fsencode("/".join(parts)))
+        if length > self.limits.max_path_bytes:
+            raise VerificationError(
+                f"archive member {_shorten(name)!r} has a path of {length} bytes, "
+                f"over the limit of {self.limits.max_path_bytes}",
+                hint="the limit guards against paths too long to open or delete",
             )
 
     def selected(self, parts: list[str]) -> bool:
@@ -520,6 +610,7 @@ def _unpack_tar_member(archive: tarfile.TarFile, member: tarfile.TarInfo, writer
     name = member.name
     writer.admit(name, member.size if member.isreg() else 0)
     parts = _member_parts(name)
+    writer.check_path(name, parts)
     if member.ischr() or member.isblk() or member.isfifo():
         raise VerificationError(f"archive member {name!r} is a device file or fifo")
     if not (member.isreg() or member.isdir() or member.issym() or member.islnk()):
@@ -589,6 +680,7 @@ def _unpack_zip_member(archive: zipfile.ZipFile, fileobj: BinaryIO, info: zipfil
     if "\\" in name:
         raise VerificationError(f"archive member {name!r} has a backslash in its path")
     parts = _member_parts(name)
+    writer.check_path(name, parts)
     if stat.S_IFMT(mode) not in (0, stat.S_IFREG, stat.S_IFDIR, stat.S_IFLNK):
         raise VerificationError(f"archive member {name!r} is a device file, fifo or socket")
     if info.flag_bits & 0x1:
@@ -792,6 +884,7 @@ __all__ = [
     "check_symlinks",
     "path_within",
     "rmtree",
+    "tree_entries",
     "type_from_url",
     "unpack",
 ]
