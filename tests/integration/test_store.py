@@ -304,6 +304,17 @@ def test_decompression_bomb_is_stopped_by_the_store_limits(server: StaticServer,
     assert snapshot(store) == ([], [])
 
 
+def test_long_name_header_bomb_is_refused_and_leaves_store_and_tmp_untouched(
+    server: StaticServer, store: Store, fetcher: Fetcher, stocked: Path
+) -> None:
+    # A few kilobytes whose GNU long-name header claims 1 GiB, which tarfile would hold in memory.
+    url = serve_bytes(server, "bomb.tar.gz", A.header_bomb_tar(b"L", 1 << 30, "gz"))
+    before = snapshot(store)
+    with pytest.raises(VerificationError, match="headers .* take more than"):
+        store.ensure(impl(ANY_DIGEST, Archive(url, (server.root / "bomb.tar.gz").stat().st_size)), fetcher)
+    assert snapshot(store) == before
+
+
 @pytest.mark.parametrize("name", ["deep.tar.gz", "deep.zip"])
 def test_archive_too_deep_to_walk_is_refused_and_leaves_store_and_tmp_untouched(
     server: StaticServer, store: Store, fetcher: Fetcher, stocked: Path, name: str

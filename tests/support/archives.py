@@ -164,6 +164,47 @@ def bomb_tar_gz(size: int) -> bytes:
     return buf.getvalue()
 
 
+def header_bomb_tar(
+    header_type: bytes, claimed: int, compression: Compression = "", *, present: int = 2 << 20
+) -> bytes:
+    """A tar whose first entry is an extended header (GNU long name or link, pax) that claims CLAIMED
+    bytes, followed by PRESENT bytes of it: tarfile would read all it claims into memory at once."""
+    info = tarfile.TarInfo(
+        "././@LongLink" if header_type in (tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK) else "x"
+    )
+    info.type = header_type
+    info.size = claimed
+    data = info.tobuf(format=tarfile.GNU_FORMAT) + b"a" * present + bytes(1024)
+    return _compress(data, compression)
+
+
+def extended_header_chain_tar(count: int) -> bytes:
+    """A tar with COUNT GNU long-name headers in a row before its one file, each replacing the last."""
+    out = bytearray()
+    for i in range(count):
+        info = tarfile.TarInfo("././@LongLink")
+        info.type = tarfile.GNUTYPE_LONGNAME
+        info.size = 10
+        out += info.tobuf(format=tarfile.GNU_FORMAT) + f"name{i:06d}".encode().ljust(512, b"\0")
+    info = tarfile.TarInfo("f")
+    info.size = 1
+    return bytes(out + info.tobuf(format=tarfile.GNU_FORMAT) + b"x".ljust(512, b"\0") + bytes(1024))
+
+
+def _compress(data: bytes, compression: Compression) -> bytes:
+    import bz2
+    import gzip
+    import lzma
+
+    if compression == "gz":
+        return gzip.compress(data)
+    if compression == "bz2":
+        return bz2.compress(data)
+    if compression == "xz":
+        return lzma.compress(data)
+    return data
+
+
 class _Zeros(io.RawIOBase):
     def __init__(self, size: int) -> None:
         self.left = size

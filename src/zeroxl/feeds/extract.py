@@ -12,8 +12,10 @@ never built from a silently edited archive, and nothing in it points outside it.
 
 from __future__ import annotations
 
+import bz2
 import calendar
 import contextlib
+import gzip
 import io
 import lzma
 import os
@@ -26,7 +28,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Literal, Protocol, TypeVar
+from typing import Any, BinaryIO, Literal, Protocol, TypeVar, cast
 
 from zeroxl.errors import StateError, VerificationError
 
@@ -37,16 +39,16 @@ TAR_XZ = "application/x-xz-compressed-tar"
 TAR_LZMA = "application/x-lzma-compressed-tar"
 ZIP = "application/zip"
 
-# The tarfile stream mode for each tar type. "xz" opens lzma's FORMAT_AUTO, which reads .lzma too.
-_TarMode = Literal["r|", "r|gz", "r|bz2", "r|xz"]
-_TAR_MODES: dict[str, _TarMode] = {
-    TAR: "r|",
-    TAR_GZ: "r|gz",
-    TAR_BZ2: "r|bz2",
-    TAR_XZ: "r|xz",
-    TAR_LZMA: "r|xz",
+# The compression of each tar type. "xz" is read with lzma's FORMAT_AUTO, which reads .lzma too.
+_Compression = Literal["", "gz", "bz2", "xz"]
+_TAR_COMPRESSION: dict[str, _Compression] = {
+    TAR: "",
+    TAR_GZ: "gz",
+    TAR_BZ2: "bz2",
+    TAR_XZ: "xz",
+    TAR_LZMA: "xz",
 }
-SUPPORTED_TYPES = frozenset({*_TAR_MODES, ZIP})
+SUPPORTED_TYPES = frozenset({*_TAR_COMPRESSION, ZIP})
 
 # 0install's `Archive.type_from_url`, extension (lower case) to MIME type. It knows more types than
 # 0xl unpacks (deb, rpm, cab, dmg, gem, zstd); those are named here so that the refusal can say what
@@ -103,6 +105,10 @@ class ExtractLimits:
     # the store's own directories above the tree.
     max_depth: int = 128
     max_path_bytes: int = 2048
+    # What tar reads before each member: its header, GNU long names and links, pax extended headers.
+    # tarfile holds them whole in memory, whatever size they claim; a PATH_MAX-long name and a few
+    # extended attributes take kilobytes. (Counted in tarfile's reads, records of 10 KiB.)
+    max_header_bytes: int = 1 << 20
 
 
 def type_from_url(url: str) -> str:
@@ -195,7 +201,7 @@ def unpack(
             if mime_type == ZIP:
                 _unpack_zip(fileobj, writer)
             else:
-                _unpack_tar(fileobj, _TAR_MODES[mime_type], writer)
+                _unpack_tar(fileobj, _TAR_COMPRESSION[mime_type], writer)
         source = scratch
         if extract is not None:
             source = scratch / extract
@@ -585,25 +591,85 @@ def _corrupt(e: BaseException) -> VerificationError:
     return VerificationError(f"the archive is corrupt or truncated ({e})")
 
 
-def _unpack_tar(fileobj: BinaryIO, mode: _TarMode, writer: _Writer) -> None:
+def _unpack_tar(fileobj: BinaryIO, compression: _Compression, writer: _Writer) -> None:
+    # Decompressed here rather than by tarfile, so that what tarfile reads can be counted.
+    stream = _HeaderBudget(_decompressed(fileobj, compression), writer.limits.max_header_bytes)
     try:
-        archive = tarfile.open(fileobj=fileobj, mode=mode)  # noqa: SIM115 - closed below
+        with stream.headers():  # opening reads the first member
+            archive = tarfile.open(fileobj=cast(BinaryIO, stream), mode="r|")  # noqa: SIM115 - closed below
     except _READ_ERRORS as e:
         raise _corrupt(e) from e
     with archive:
-        for member in _tar_members(archive):
+        for member in _tar_members(archive, stream):
             _unpack_tar_member(archive, member, writer)
 
 
-def _tar_members(archive: tarfile.TarFile) -> Iterator[tarfile.TarInfo]:
+def _decompressed(fileobj: BinaryIO, compression: _Compression) -> _Source:
+    # The file classes, like GNU tar's gzip, bzip2 and xz, read concatenated streams as one.
+    if compression == "gz":
+        return gzip.GzipFile(fileobj=fileobj, mode="rb")
+    if compression == "bz2":
+        return bz2.BZ2File(fileobj)
+    if compression == "xz":
+        return lzma.LZMAFile(fileobj)
+    return fileobj
+
+
+def _tar_members(archive: tarfile.TarFile, stream: _HeaderBudget) -> Iterator[tarfile.TarInfo]:
     while True:
         try:
-            member = archive.next()
+            with stream.headers():
+                member = archive.next()
         except _READ_ERRORS as e:
             raise _corrupt(e) from e
+        # tarfile keeps every member it returns, long names and pax records included, and nothing here
+        # looks back at them. (`members` is missing from typeshed's TarFile, not from tarfile.)
+        archive.members.clear()  # type: ignore[attr-defined]
         if member is None:
             return
         yield member
+
+
+class _HeaderBudget:
+    """The decompressed tar stream, read by tarfile, refusing a member whose headers are too long.
+
+    tarfile reads a GNU long name or link, or a pax extended header, whole into memory before it
+    returns the member, whatever size the header claims: a few hundred bytes of gzip can claim
+    gigabytes, long before any digest is checked. Within `headers()`, while tarfile looks for the next
+    member, it may read at most LIMIT bytes. Each member's data is read to its end before that
+    (`_unpack_tar_member`), so what is read there is headers, and the padding after the data.
+    """
+
+    def __init__(self, source: _Source, limit: int) -> None:
+        self.source = source
+        self.limit = limit
+        self.left: int | None = None
+
+    @contextlib.contextmanager
+    def headers(self) -> Iterator[None]:
+        self.left = self.limit
+        try:
+            yield
+        except RecursionError as e:
+            # tarfile recurses once per extended header before a member: a chain of them, even within
+            # the limit, goes deeper than Python allows.
+            raise VerificationError("the archive has too many extended headers before one member") from e
+        finally:
+            self.left = None
+
+    def read(self, size: int = -1, /) -> bytes:
+        if self.left is not None and not 0 <= size <= self.left:
+            size = self.left + 1  # enough to tell that the limit is passed
+        data = self.source.read(size)
+        if self.left is not None:
+            self.left -= len(data)
+            if self.left < 0:
+                raise VerificationError(
+                    f"an archive member's headers (long name, long link or pax extended header) take more "
+                    f"than {self.limit} bytes",
+                    hint="the limit guards against decompression bombs",
+                )
+        return data
 
 
 def _unpack_tar_member(archive: tarfile.TarFile, member: tarfile.TarInfo, writer: _Writer) -> None:
@@ -624,7 +690,11 @@ def _unpack_tar_member(archive: tarfile.TarFile, member: tarfile.TarInfo, writer
     elif member.islnk():
         _check_hardlink_target(name, member.linkname)
     if not writer.selected(parts):
-        return  # outside `extract`; checked above all the same, as the whole archive must be sound
+        # Outside `extract`; checked above all the same, as the whole archive must be sound. Its data
+        # is read through, so that what tarfile reads next is headers only (`_HeaderBudget`).
+        if member.isreg():
+            _skip_data(archive, member)
+        return
     if member.issym():
         _check_link_target(name, writer.depth_in_tree(parts), member.linkname)
         writer.symlink(name, parts, member.linkname)
@@ -636,6 +706,16 @@ def _unpack_tar_member(archive: tarfile.TarFile, member: tarfile.TarInfo, writer
         data = archive.extractfile(member)
         assert data is not None  # noqa: S101 - a regular member always has data
         writer.file(name, parts, data, executable=bool(member.mode & 0o111), mtime_ns=_tar_mtime_ns(member))
+
+
+def _skip_data(archive: tarfile.TarFile, member: tarfile.TarInfo) -> None:
+    data = archive.extractfile(member)
+    assert data is not None  # noqa: S101 - a regular member always has data
+    try:
+        while data.read(_CHUNK):
+            pass
+    except _READ_ERRORS as e:
+        raise _corrupt(e) from e
 
 
 _PAX_TIME = re.compile(r"(-?)(\d+)(?:\.(\d*))?")
