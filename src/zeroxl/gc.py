@@ -51,11 +51,22 @@ def needed(app: App) -> dict[str, set[str]]:
 
 
 def _size(path: Path) -> int:
+    """The bytes under PATH, as near as can be read. An explicit stack, not os.walk, which recurses on
+    Python 3.11: a stored tree may be deeper than the recursion limit."""
     total = 0
-    for root, _dirs, files in os.walk(path):
-        for f in files:
+    stack = [os.fspath(path)]
+    while stack:
+        try:
+            with os.scandir(stack.pop()) as it:
+                entries = list(it)
+        except OSError:
+            continue
+        for entry in entries:
             with contextlib.suppress(OSError):
-                total += (Path(root) / f).lstat().st_size
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(entry.path)
+                else:
+                    total += entry.stat(follow_symlinks=False).st_size
     return total
 
 

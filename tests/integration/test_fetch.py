@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import io
 
 import pytest
@@ -53,3 +54,24 @@ def test_proxy_settings_in_the_environment_are_ignored(server: StaticServer, mon
     monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
     with Fetcher() as f:
         assert f.fetch(f"{server.url}/feed.xml", max_bytes=100, what="feed").data == b"<x/>"
+
+
+def test_archive_labelled_content_encoding_gzip_is_saved_as_stored(server: StaticServer) -> None:
+    # Apache's `AddEncoding x-gzip .gz` labels a .tar.gz so; the feed's size is the stored file's.
+    stored = gzip.compress(b"\0" * 10240)
+    (server.root / "a.tar.gz").write_bytes(stored)
+    server.encodings["/a.tar.gz"] = "gzip"
+    with Fetcher() as f:
+        out = io.BytesIO()
+        f.download(f"{server.url}/a.tar.gz", out, size=len(stored), what="archive")
+    assert out.getvalue() == stored
+    assert server.request_headers[-1]["Accept-Encoding"] == "identity"
+
+
+def test_feed_sent_with_content_encoding_anyway_is_decoded(server: StaticServer) -> None:
+    # A server that compresses although asked not to: the feed is the decoded document.
+    (server.root / "feed.xml").write_bytes(gzip.compress(b"<x/>"))
+    server.encodings["/feed.xml"] = "gzip"
+    with Fetcher() as f:
+        assert f.fetch(f"{server.url}/feed.xml", max_bytes=100, what="feed").data == b"<x/>"
+    assert server.request_headers[-1]["Accept-Encoding"] == "identity"

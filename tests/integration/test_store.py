@@ -304,6 +304,38 @@ def test_decompression_bomb_is_stopped_by_the_store_limits(server: StaticServer,
     assert snapshot(store) == ([], [])
 
 
+def test_long_name_header_bomb_is_refused_and_leaves_store_and_tmp_untouched(
+    server: StaticServer, store: Store, fetcher: Fetcher, stocked: Path
+) -> None:
+    # A few kilobytes whose GNU long-name header claims 1 GiB, which tarfile would hold in memory.
+    url = serve_bytes(server, "bomb.tar.gz", A.header_bomb_tar(b"L", 1 << 30, "gz"))
+    before = snapshot(store)
+    with pytest.raises(VerificationError, match="headers .* take more than"):
+        store.ensure(impl(ANY_DIGEST, Archive(url, (server.root / "bomb.tar.gz").stat().st_size)), fetcher)
+    assert snapshot(store) == before
+
+
+@pytest.mark.parametrize("name", ["deep.tar.gz", "deep.zip"])
+def test_archive_too_deep_to_walk_is_refused_and_leaves_store_and_tmp_untouched(
+    server: StaticServer, store: Store, fetcher: Fetcher, stocked: Path, name: str
+) -> None:
+    archive = publish(server, name, [A.file("a/" * 1200 + "f", b"x")])
+    before = snapshot(store)
+    with pytest.raises(VerificationError, match="path components, over the limit"):
+        store.ensure(impl(ANY_DIGEST, archive), fetcher)
+    assert snapshot(store) == before
+
+
+def test_deep_workspace_left_behind_does_not_block_the_next_ensure(
+    server: StaticServer, store: Store, home: Home, fetcher: Fetcher, oracle: ZeroInstall
+) -> None:
+    # As a process killed while unpacking, or an older 0xl, could leave: deeper than recursion reaches.
+    A.make_deep_tree(home.tmp / "store-work-left", 1500)
+    archive = publish(server, "svc.tar", A.SAMPLE)
+    store.ensure(impl(oracle.digest(server.root / "svc.tar"), archive), fetcher)
+    assert A.listing(home.tmp) == []
+
+
 def test_implementation_without_sha256new_digest_is_refused_before_any_download(
     server: StaticServer, store: Store, fetcher: Fetcher
 ) -> None:

@@ -164,6 +164,47 @@ def bomb_tar_gz(size: int) -> bytes:
     return buf.getvalue()
 
 
+def header_bomb_tar(
+    header_type: bytes, claimed: int, compression: Compression = "", *, present: int = 2 << 20
+) -> bytes:
+    """A tar whose first entry is an extended header (GNU long name or link, pax) that claims CLAIMED
+    bytes, followed by PRESENT bytes of it: tarfile would read all it claims into memory at once."""
+    info = tarfile.TarInfo(
+        "././@LongLink" if header_type in (tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK) else "x"
+    )
+    info.type = header_type
+    info.size = claimed
+    data = info.tobuf(format=tarfile.GNU_FORMAT) + b"a" * present + bytes(1024)
+    return _compress(data, compression)
+
+
+def extended_header_chain_tar(count: int) -> bytes:
+    """A tar with COUNT GNU long-name headers in a row before its one file, each replacing the last."""
+    out = bytearray()
+    for i in range(count):
+        info = tarfile.TarInfo("././@LongLink")
+        info.type = tarfile.GNUTYPE_LONGNAME
+        info.size = 10
+        out += info.tobuf(format=tarfile.GNU_FORMAT) + f"name{i:06d}".encode().ljust(512, b"\0")
+    info = tarfile.TarInfo("f")
+    info.size = 1
+    return bytes(out + info.tobuf(format=tarfile.GNU_FORMAT) + b"x".ljust(512, b"\0") + bytes(1024))
+
+
+def _compress(data: bytes, compression: Compression) -> bytes:
+    import bz2
+    import gzip
+    import lzma
+
+    if compression == "gz":
+        return gzip.compress(data)
+    if compression == "bz2":
+        return bz2.compress(data)
+    if compression == "xz":
+        return lzma.compress(data)
+    return data
+
+
 class _Zeros(io.RawIOBase):
     def __init__(self, size: int) -> None:
         self.left = size
@@ -213,6 +254,27 @@ def make_tree(root: Path, members: tuple[Member, ...] | list[Member]) -> Path:
         else:
             raise ValueError(f"make_tree does not make {m.kind}")
     return root
+
+
+def make_deep_tree(root: Path, depth: int, *, link: str | None = None) -> None:
+    """ROOT/a/a/… DEPTH levels deep, each level holding a file, every directory read-only, and with
+    LINK a symlink `link` to it at the bottom. Built through descriptors, so that it may be longer than
+    PATH_MAX, as no path-based tool could make it."""
+    root.mkdir(parents=True, exist_ok=True)
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for _ in range(depth):
+            os.mkdir("a", dir_fd=fd)
+            os.close(os.open("file", os.O_WRONLY | os.O_CREAT, 0o444, dir_fd=fd))
+            child = os.open("a", os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+            os.fchmod(fd, 0o555)
+            os.close(fd)
+            fd = child
+        if link is not None:
+            os.symlink(link, "link", dir_fd=fd)
+        os.fchmod(fd, 0o555)
+    finally:
+        os.close(fd)
 
 
 def listing(root: Path) -> list[tuple[str, str, int | None]]:

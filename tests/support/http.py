@@ -30,7 +30,9 @@ class _Server(http.server.ThreadingHTTPServer):
 class StaticServer:
     """Serves ROOT at http://127.0.0.1:PORT/ in a thread. `requests` lists the paths asked for;
     `answers` the (path, status) of each response (304 for a conditional request that matched);
-    `redirects` maps a path to the Location a 302 answer sends instead; `stall` makes every answer
+    `redirects` maps a path to the Location a 302 answer sends instead; `encodings` maps a path to the
+    Content-Encoding its answer claims (the file is sent as stored, as Apache's `AddEncoding` does);
+    `request_headers` holds each request's headers; `stall` makes every answer
     wait that many seconds first (a server that accepts connections but does not answer, or one
     across a network)."""
 
@@ -45,6 +47,7 @@ class StaticServer:
 
             def do_GET(self) -> None:
                 outer.requests.append(self.path)
+                outer.request_headers.append(dict(self.headers.items()))
                 if outer.stall:
                     time.sleep(outer.stall)
                 if self.path in outer.redirects:
@@ -59,9 +62,16 @@ class StaticServer:
                 outer.answers.append((self.path, code))
                 super().send_response(code, message)
 
+            def end_headers(self) -> None:
+                if self.path in outer.encodings:
+                    self.send_header("Content-Encoding", outer.encodings[self.path])
+                super().end_headers()
+
         self.requests: list[str] = []
         self.answers: list[tuple[str, int]] = []
         self.redirects: dict[str, str] = {}
+        self.encodings: dict[str, str] = {}
+        self.request_headers: list[dict[str, str]] = []
         self.stall = 0.0
         handler = functools.partial(Handler, directory=str(root))
         self.httpd = _Server(("127.0.0.1", port), handler)

@@ -10,6 +10,7 @@ import io
 import os
 import stat
 import struct
+import tarfile
 import zipfile
 from pathlib import Path
 
@@ -312,3 +313,114 @@ def test_path_within_ignores_dots_and_refuses_what_0install_refuses(tmp_path: Pa
     for bad in ("", ".", "/etc", "a/../b", "a\\b"):
         with pytest.raises(VerificationError):
             X.path_within(tmp_path, bad)
+
+
+# -- trees too deep to walk -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", KINDS)
+def test_archive_nested_deeper_than_the_limit_is_refused(tmp_path: Path, name: str) -> None:
+    # 1200 levels fit in 153 bytes of tar.gz, and are deeper than os.walk or shutil.rmtree can recurse.
+    with pytest.raises(VerificationError, match="has 1201 path components, over the limit of 128"):
+        _unpack(tmp_path, name, [A.file("a/" * 1200 + "f", b"x")])
+    assert _outside(tmp_path) == []
+    assert list((tmp_path / "tree").iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["x.tar.gz", "x.zip"])
+def test_archive_member_with_a_path_longer_than_the_limit_is_refused(tmp_path: Path, name: str) -> None:
+    path = ("x" * 200 + "/") * 11 + "f"
+    with pytest.raises(VerificationError, match=f"path of {len(path)} bytes, over the limit of 2048"):
+        _unpack(tmp_path, name, [A.file(path, b"x")])
+    assert _outside(tmp_path) == []
+
+
+def test_depth_limit_admits_a_member_exactly_at_it(tmp_path: Path) -> None:
+    limits = X.ExtractLimits(max_depth=3, max_path_bytes=5)
+    tree = _unpack(tmp_path, "x.tar", [A.file("a/b/c", b"x")], limits=limits)
+    assert (tree / "a" / "b" / "c").read_bytes() == b"x"
+    with pytest.raises(VerificationError, match="4 path components"):
+        _unpack(tmp_path, "x.tar", [A.file("a/b/c/d", b"x")], limits=limits)
+
+
+def test_rmtree_deletes_a_read_only_tree_deeper_than_recursion_and_path_max(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "kept").write_bytes(b"not ours")
+    A.make_deep_tree(tmp_path / "deep", 2500, link=str(outside))  # 5000 bytes of "a/"
+    X.rmtree(tmp_path / "deep")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["outside"]
+    assert (outside / "kept").read_bytes() == b"not ours"  # the symlink was not followed
+
+
+def test_escaping_symlink_at_the_bottom_of_a_deep_tree_is_found(tmp_path: Path) -> None:
+    A.make_deep_tree(tmp_path / "deep", 1200, link="/etc")
+    with pytest.raises(VerificationError, match="absolute path"):
+        X.check_symlinks(tmp_path / "deep")
+    X.rmtree(tmp_path / "deep")
+
+
+# -- headers tarfile would hold in memory ---------------------------------------------------------
+
+HEADER_TYPES = {
+    "long_name": tarfile.GNUTYPE_LONGNAME,
+    "long_link": tarfile.GNUTYPE_LONGLINK,
+    "pax": tarfile.XHDTYPE,
+    "pax_global": tarfile.XGLTYPE,
+}
+
+
+@pytest.mark.parametrize("header", sorted(HEADER_TYPES))
+@pytest.mark.parametrize("compression", ["", "gz", "bz2", "xz"])
+def test_extended_header_claiming_a_gigabyte_is_refused_before_it_is_read(
+    tmp_path: Path, header: str, compression: A.Compression
+) -> None:
+    # tarfile reads such a header whole into memory before any check: 1 GiB of long name in a few
+    # hundred bytes of compressed archive. Only the limit's worth of it is ever read.
+    name = "x.tar" + (f".{compression}" if compression else "")
+    archive = tmp_path / name
+    archive.write_bytes(A.header_bomb_tar(HEADER_TYPES[header], 1 << 30, compression))
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    with pytest.raises(VerificationError, match="headers .* take more than 1048576 bytes"):
+        X.unpack(archive, tree, mime_type=MIME[name], scratch=tmp_path / "s")
+    assert _outside(tmp_path) == []
+
+
+def test_header_limit_applies_to_headers_not_to_data_outside_extract(tmp_path: Path) -> None:
+    # The data of members left out by `extract` is read through, not counted as headers.
+    # (tarfile reads in records of 10 KiB, so a limit is only ever counted to within that.)
+    limits = X.ExtractLimits(max_header_bytes=32 << 10)
+    name = "n" * 200 + "/" + "m" * 200  # pax headers
+    members = [A.file("other/big", os.urandom(1 << 20)), A.file(f"pkg/{name}", b"kept")]
+    tree = _unpack(tmp_path, "x.tar.gz", members, extract="pkg", limits=limits)
+    assert (tree / name).read_bytes() == b"kept"
+
+
+def test_gnu_long_names_and_links_within_the_limit_are_unpacked(tmp_path: Path) -> None:
+    long_dir = "d" * 150 + "/" + "e" * 150
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz", format=tarfile.GNU_FORMAT) as tar:
+        info = tarfile.TarInfo(f"{long_dir}/{'f' * 200}")
+        info.size = 2
+        tar.addfile(info, io.BytesIO(b"hi"))
+        link = tarfile.TarInfo("link")
+        link.type, link.linkname = tarfile.SYMTYPE, f"{long_dir}/{'f' * 200}"
+        tar.addfile(link)
+    archive = tmp_path / "x.tar.gz"
+    archive.write_bytes(buf.getvalue())
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    X.unpack(archive, tree, mime_type=X.TAR_GZ, scratch=tmp_path / "s")
+    assert (tree / "link").read_bytes() == b"hi"
+
+
+def test_chain_of_extended_headers_is_refused_clearly(tmp_path: Path) -> None:
+    # Each header makes tarfile recurse once: 600 of them, 600 KiB, pass the recursion limit.
+    archive = tmp_path / "x.tar"
+    archive.write_bytes(A.extended_header_chain_tar(600))
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    with pytest.raises(VerificationError, match="too many extended headers"):
+        X.unpack(archive, tree, mime_type=X.TAR, scratch=tmp_path / "s")
+    assert _outside(tmp_path) == []

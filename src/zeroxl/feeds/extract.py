@@ -12,13 +12,14 @@ never built from a silently edited archive, and nothing in it points outside it.
 
 from __future__ import annotations
 
+import bz2
 import calendar
 import contextlib
+import gzip
 import io
 import lzma
 import os
 import re
-import shutil
 import stat
 import struct
 import tarfile
@@ -27,7 +28,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Literal, Protocol, TypeVar
+from typing import Any, BinaryIO, Literal, Protocol, TypeVar, cast
 
 from zeroxl.errors import StateError, VerificationError
 
@@ -38,16 +39,16 @@ TAR_XZ = "application/x-xz-compressed-tar"
 TAR_LZMA = "application/x-lzma-compressed-tar"
 ZIP = "application/zip"
 
-# The tarfile stream mode for each tar type. "xz" opens lzma's FORMAT_AUTO, which reads .lzma too.
-_TarMode = Literal["r|", "r|gz", "r|bz2", "r|xz"]
-_TAR_MODES: dict[str, _TarMode] = {
-    TAR: "r|",
-    TAR_GZ: "r|gz",
-    TAR_BZ2: "r|bz2",
-    TAR_XZ: "r|xz",
-    TAR_LZMA: "r|xz",
+# The compression of each tar type. "xz" is read with lzma's FORMAT_AUTO, which reads .lzma too.
+_Compression = Literal["", "gz", "bz2", "xz"]
+_TAR_COMPRESSION: dict[str, _Compression] = {
+    TAR: "",
+    TAR_GZ: "gz",
+    TAR_BZ2: "bz2",
+    TAR_XZ: "xz",
+    TAR_LZMA: "xz",
 }
-SUPPORTED_TYPES = frozenset({*_TAR_MODES, ZIP})
+SUPPORTED_TYPES = frozenset({*_TAR_COMPRESSION, ZIP})
 
 # 0install's `Archive.type_from_url`, extension (lower case) to MIME type. It knows more types than
 # 0xl unpacks (deb, rpm, cab, dmg, gem, zstd); those are named here so that the refusal can say what
@@ -98,6 +99,16 @@ class ExtractLimits:
 
     max_bytes: int = 8 << 30  # total size of the regular files unpacked
     max_members: int = 200_000  # entries in the archive, whether unpacked or not
+    # A member's path: components, and bytes. A few kilobytes of archive can describe a tree thousands
+    # of levels deep, which tools that recurse (os.walk, shutil.rmtree on Python 3.11) cannot walk. A
+    # unikernel's tree is a few levels deep; 2048 bytes leave room under Linux's PATH_MAX (4096) for
+    # the store's own directories above the tree.
+    max_depth: int = 128
+    max_path_bytes: int = 2048
+    # What tar reads before each member: its header, GNU long names and links, pax extended headers.
+    # tarfile holds them whole in memory, whatever size they claim; a PATH_MAX-long name and a few
+    # extended attributes take kilobytes. (Counted in tarfile's reads, records of 10 KiB.)
+    max_header_bytes: int = 1 << 20
 
 
 def type_from_url(url: str) -> str:
@@ -190,7 +201,7 @@ def unpack(
             if mime_type == ZIP:
                 _unpack_zip(fileobj, writer)
             else:
-                _unpack_tar(fileobj, _TAR_MODES[mime_type], writer)
+                _unpack_tar(fileobj, _TAR_COMPRESSION[mime_type], writer)
         source = scratch
         if extract is not None:
             source = scratch / extract
@@ -209,27 +220,91 @@ def check_symlinks(root: Path) -> None:
     Checked on the finished tree, because one symlink can change where another leads (`a -> x/..`
     is harmless until `x` is a symlink to `../..`), and `<rename>` steps move links around.
     """
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in (*dirnames, *filenames):
-            path = Path(dirpath) / name
-            if path.is_symlink():
-                _check_symlink(root, path)
+    for entry in tree_entries(root):
+        if entry.is_symlink():
+            _check_symlink(root, Path(entry.path))
+
+
+def tree_entries(root: Path) -> Iterator[os.DirEntry[str]]:
+    """Every entry below ROOT, each directory's before what it holds; symlinks are not followed.
+
+    An explicit stack, not os.walk, which recurses on Python 3.11: a tree may be deeper than the
+    recursion limit. And unlike os.walk, a directory that cannot be listed is an error rather than
+    skipped, so that a check never passes what it did not see.
+    """
+    stack = [os.fspath(root)]
+    while stack:
+        directory = stack.pop()
+        try:
+            with os.scandir(directory) as it:
+                entries = list(it)
+        except OSError as e:
+            raise StateError(f"cannot list {directory}: {e.strerror}") from e
+        for entry in entries:
+            yield entry
+            if entry.is_dir(follow_symlinks=False):
+                stack.append(entry.path)
 
 
 def rmtree(path: Path) -> None:
-    """Delete PATH and everything under it, read-only directories included; never follows symlinks."""
+    """Delete PATH and everything under it, read-only directories included; never follows symlinks.
+
+    Neither recursive nor by path, unlike shutil.rmtree on Python 3.11: it holds one directory open
+    at a time and climbs back through `..`, so that a tree deeper than the recursion limit, the limit
+    of open files or PATH_MAX can still be deleted, and a workspace left behind never blocks the next.
+    """
     try:
         if not path.is_dir() or path.is_symlink():
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
             return
-        for dirpath, _dirs, _files in os.walk(path):
-            Path(dirpath).chmod(0o700)  # entries of a read-only directory cannot be unlinked
-        shutil.rmtree(path)
+        _empty_directory(path)
+        path.rmdir()
     except FileNotFoundError:
         pass
     except OSError as e:
         raise StateError(f"cannot delete {path}: {e.strerror}") from e
+
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def _empty_directory(top: Path) -> None:
+    fd = os.open(top, _DIR_FLAGS)
+    try:
+        # For each directory entered, the subdirectories it still holds; the last of each list is the
+        # one entered next. Names only: a deep tree costs memory, not descriptors.
+        pending = [_unlink_all_but_subdirectories(fd)]
+        while pending:
+            if pending[-1]:
+                child = os.open(pending[-1][-1], _DIR_FLAGS, dir_fd=fd)
+                os.close(fd)
+                fd = child
+                pending.append(_unlink_all_but_subdirectories(fd))
+                continue
+            pending.pop()
+            if pending:
+                # Entered by name without following symlinks, so `..` is the directory we came from.
+                parent = os.open("..", _DIR_FLAGS, dir_fd=fd)
+                os.close(fd)
+                fd = parent
+                os.rmdir(pending[-1].pop(), dir_fd=fd)
+    finally:
+        os.close(fd)
+
+
+def _unlink_all_but_subdirectories(fd: int) -> list[str]:
+    """Unlink everything in the directory open as FD but its subdirectories; returns their names."""
+    os.fchmod(fd, 0o700)  # entries of a read-only directory cannot be unlinked
+    with os.scandir(fd) as it:
+        entries = list(it)  # listed whole first: unlinking while reading may skip entries
+    subdirectories = []
+    for entry in entries:
+        if entry.is_dir(follow_symlinks=False):
+            subdirectories.append(entry.name)
+        else:
+            os.unlink(entry.name, dir_fd=fd)
+    return subdirectories
 
 
 # -- checks -----------------------------------------------------------------------------------------
@@ -253,6 +328,11 @@ def _member_parts(name: str) -> list[str]:
     if ".." in parts:
         raise VerificationError(f"archive member {name!r} has '..' in its path")
     return parts
+
+
+def _shorten(name: str) -> str:
+    """NAME as an error message shows it: a hostile one may be kilobytes long."""
+    return name if len(name) <= 80 else name[:77] + "..."
 
 
 def _check_link_target(member: str, base_depth: int, target: str) -> None:
@@ -354,6 +434,22 @@ class _Writer:
             raise VerificationError(
                 f"archive member {name!r} takes the unpacked size over the limit of {self.limits.max_bytes} bytes",
                 hint="the limit guards against decompression bombs",
+            )
+
+    def check_path(self, name: str, parts: list[str]) -> None:
+        """Refuse a member deeper, or with a longer path, than the limits allow."""
+        if len(parts) > self.limits.max_depth:
+            raise VerificationError(
+                f"archive member {_shorten(name)!r} has {len(parts)} path components, "
+                f"over the limit of {self.limits.max_depth}",
+                hint="the limit guards against trees too deep to walk or delete",
+            )
+        length = len(os.fsencode("/".join(parts)))
+        if length > self.limits.max_path_bytes:
+            raise VerificationError(
+                f"archive member {_shorten(name)!r} has a path of {length} bytes, "
+                f"over the limit of {self.limits.max_path_bytes}",
+                hint="the limit guards against paths too long to open or delete",
             )
 
     def selected(self, parts: list[str]) -> bool:
@@ -495,31 +591,92 @@ def _corrupt(e: BaseException) -> VerificationError:
     return VerificationError(f"the archive is corrupt or truncated ({e})")
 
 
-def _unpack_tar(fileobj: BinaryIO, mode: _TarMode, writer: _Writer) -> None:
+def _unpack_tar(fileobj: BinaryIO, compression: _Compression, writer: _Writer) -> None:
+    # Decompressed here rather than by tarfile, so that what tarfile reads can be counted.
+    stream = _HeaderBudget(_decompressed(fileobj, compression), writer.limits.max_header_bytes)
     try:
-        archive = tarfile.open(fileobj=fileobj, mode=mode)  # noqa: SIM115 - closed below
+        with stream.headers():  # opening reads the first member
+            archive = tarfile.open(fileobj=cast(BinaryIO, stream), mode="r|")  # noqa: SIM115 - closed below
     except _READ_ERRORS as e:
         raise _corrupt(e) from e
     with archive:
-        for member in _tar_members(archive):
+        for member in _tar_members(archive, stream):
             _unpack_tar_member(archive, member, writer)
 
 
-def _tar_members(archive: tarfile.TarFile) -> Iterator[tarfile.TarInfo]:
+def _decompressed(fileobj: BinaryIO, compression: _Compression) -> _Source:
+    # The file classes, like GNU tar's gzip, bzip2 and xz, read concatenated streams as one.
+    if compression == "gz":
+        return gzip.GzipFile(fileobj=fileobj, mode="rb")
+    if compression == "bz2":
+        return bz2.BZ2File(fileobj)
+    if compression == "xz":
+        return lzma.LZMAFile(fileobj)
+    return fileobj
+
+
+def _tar_members(archive: tarfile.TarFile, stream: _HeaderBudget) -> Iterator[tarfile.TarInfo]:
     while True:
         try:
-            member = archive.next()
+            with stream.headers():
+                member = archive.next()
         except _READ_ERRORS as e:
             raise _corrupt(e) from e
+        # tarfile keeps every member it returns, long names and pax records included, and nothing here
+        # looks back at them. (`members` is missing from typeshed's TarFile, not from tarfile.)
+        archive.members.clear()  # type: ignore[attr-defined]
         if member is None:
             return
         yield member
+
+
+class _HeaderBudget:
+    """The decompressed tar stream, read by tarfile, refusing a member whose headers are too long.
+
+    tarfile reads a GNU long name or link, or a pax extended header, whole into memory before it
+    returns the member, whatever size the header claims: a few hundred bytes of gzip can claim
+    gigabytes, long before any digest is checked. Within `headers()`, while tarfile looks for the next
+    member, it may read at most LIMIT bytes. Each member's data is read to its end before that
+    (`_unpack_tar_member`), so what is read there is headers, and the padding after the data.
+    """
+
+    def __init__(self, source: _Source, limit: int) -> None:
+        self.source = source
+        self.limit = limit
+        self.left: int | None = None
+
+    @contextlib.contextmanager
+    def headers(self) -> Iterator[None]:
+        self.left = self.limit
+        try:
+            yield
+        except RecursionError as e:
+            # tarfile recurses once per extended header before a member: a chain of them, even within
+            # the limit, goes deeper than Python allows.
+            raise VerificationError("the archive has too many extended headers before one member") from e
+        finally:
+            self.left = None
+
+    def read(self, size: int = -1, /) -> bytes:
+        if self.left is not None and not 0 <= size <= self.left:
+            size = self.left + 1  # enough to tell that the limit is passed
+        data = self.source.read(size)
+        if self.left is not None:
+            self.left -= len(data)
+            if self.left < 0:
+                raise VerificationError(
+                    f"an archive member's headers (long name, long link or pax extended header) take more "
+                    f"than {self.limit} bytes",
+                    hint="the limit guards against decompression bombs",
+                )
+        return data
 
 
 def _unpack_tar_member(archive: tarfile.TarFile, member: tarfile.TarInfo, writer: _Writer) -> None:
     name = member.name
     writer.admit(name, member.size if member.isreg() else 0)
     parts = _member_parts(name)
+    writer.check_path(name, parts)
     if member.ischr() or member.isblk() or member.isfifo():
         raise VerificationError(f"archive member {name!r} is a device file or fifo")
     if not (member.isreg() or member.isdir() or member.issym() or member.islnk()):
@@ -533,7 +690,11 @@ def _unpack_tar_member(archive: tarfile.TarFile, member: tarfile.TarInfo, writer
     elif member.islnk():
         _check_hardlink_target(name, member.linkname)
     if not writer.selected(parts):
-        return  # outside `extract`; checked above all the same, as the whole archive must be sound
+        # Outside `extract`; checked above all the same, as the whole archive must be sound. Its data
+        # is read through, so that what tarfile reads next is headers only (`_HeaderBudget`).
+        if member.isreg():
+            _skip_data(archive, member)
+        return
     if member.issym():
         _check_link_target(name, writer.depth_in_tree(parts), member.linkname)
         writer.symlink(name, parts, member.linkname)
@@ -545,6 +706,16 @@ def _unpack_tar_member(archive: tarfile.TarFile, member: tarfile.TarInfo, writer
         data = archive.extractfile(member)
         assert data is not None  # noqa: S101 - a regular member always has data
         writer.file(name, parts, data, executable=bool(member.mode & 0o111), mtime_ns=_tar_mtime_ns(member))
+
+
+def _skip_data(archive: tarfile.TarFile, member: tarfile.TarInfo) -> None:
+    data = archive.extractfile(member)
+    assert data is not None  # noqa: S101 - a regular member always has data
+    try:
+        while data.read(_CHUNK):
+            pass
+    except _READ_ERRORS as e:
+        raise _corrupt(e) from e
 
 
 _PAX_TIME = re.compile(r"(-?)(\d+)(?:\.(\d*))?")
@@ -589,6 +760,7 @@ def _unpack_zip_member(archive: zipfile.ZipFile, fileobj: BinaryIO, info: zipfil
     if "\\" in name:
         raise VerificationError(f"archive member {name!r} has a backslash in its path")
     parts = _member_parts(name)
+    writer.check_path(name, parts)
     if stat.S_IFMT(mode) not in (0, stat.S_IFREG, stat.S_IFDIR, stat.S_IFLNK):
         raise VerificationError(f"archive member {name!r} is a device file, fifo or socket")
     if info.flag_bits & 0x1:
@@ -792,6 +964,7 @@ __all__ = [
     "check_symlinks",
     "path_within",
     "rmtree",
+    "tree_entries",
     "type_from_url",
     "unpack",
 ]

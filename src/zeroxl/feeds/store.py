@@ -37,6 +37,7 @@ from zeroxl.feeds.extract import (
     makedirs_within,
     path_within,
     rmtree,
+    tree_entries,
     type_from_url,
     unpack,
 )
@@ -435,21 +436,21 @@ def _makedirs(path: Path) -> None:
 def _make_read_only(tree: Path) -> None:
     """Modes as 0install's `fixup_permissions`: directories and files with any execute bit 0555, other
     files 0444. The top stays writable until `.manifest` is written and the tree is renamed."""
-    for dirpath, dirnames, filenames in os.walk(tree):
-        for name in (*dirnames, *filenames):
-            path = Path(dirpath) / name
-            mode = path.lstat().st_mode
-            if stat.S_ISDIR(mode) or (stat.S_ISREG(mode) and mode & 0o111):
-                path.chmod(0o555)
-            elif stat.S_ISREG(mode):
-                path.chmod(0o444)
+    for entry in tree_entries(tree):
+        mode = entry.stat(follow_symlinks=False).st_mode
+        if stat.S_ISDIR(mode) or (stat.S_ISREG(mode) and mode & 0o111):
+            Path(entry.path).chmod(0o555)
+        elif stat.S_ISREG(mode):
+            Path(entry.path).chmod(0o444)
     tree.chmod(0o755)
 
 
 def _fsync_dirs(tree: Path) -> None:
     """Flush every directory of TREE, so that after a crash a renamed entry has all its names."""
-    for dirpath, _dirnames, _filenames in os.walk(tree):
-        fsync_dir(Path(dirpath))
+    fsync_dir(tree)
+    for entry in tree_entries(tree):
+        if entry.is_dir(follow_symlinks=False):
+            fsync_dir(Path(entry.path))
 
 
 def _copy_tree(src: Path, dst: Path) -> None:
