@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import time
 from pathlib import Path
+
+import pytest
 
 from tests.support.feeds import FeedSite, Impl
 from tests.support.zx import free_port, http_get, wait_for
@@ -137,3 +140,65 @@ def test_add_refuses_an_implementation_without_an_executable_run_command(site: F
     r = zx("add", "svc", url, "--trust-key", site.publisher.fingerprint)
     assert r.rc == 6 and "not an executable file" in r.err, r
     assert json.loads(zx("list", "--json").out) == []
+
+
+def _stale_state(zhome: Path, **changes: object) -> None:
+    """Make state.json look as a crash or reboot left it: a supervisor that is gone, service state running."""
+    path = zhome / "services/svc/unix/state.json"
+    state = json.loads(path.read_text())
+    state.update(state="running", started=time.time(), **changes)
+    state["supervisor"]["boot_id"] = "00000000-0000-0000-0000-000000000000"
+    path.write_text(json.dumps(state))
+
+
+def _starttime(pid: int) -> int:
+    raw = Path(f"/proc/{pid}/stat").read_text()
+    return int(raw[raw.rindex(")") + 2 :].split()[19])
+
+
+@pytest.mark.parametrize("leader", ["other-boot", "reused-pid", "not-recorded"])
+def test_run_after_a_lost_supervisor_never_kills_a_process_that_reused_the_pid(
+    site: FeedSite, zx, zhome: Path, leader: str
+) -> None:
+    add(zx, site, script("echo up\nsleep 1000\n"))
+    assert zx("run", "svc").rc == 0
+    assert zx("stop", "svc").rc == 0
+    # An unrelated program that leads its own session (a daemon, a login shell) and has the pid state.json
+    # names as the service's.
+    victim = subprocess.Popen(["sleep", "1000"], start_new_session=True)
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        recorded = {
+            "other-boot": {"pid": victim.pid, "starttime": _starttime(victim.pid), "boot_id": "another-boot"},
+            "reused-pid": {"pid": victim.pid, "starttime": _starttime(victim.pid) - 1, "boot_id": boot},
+            "not-recorded": None,
+        }[leader]
+        _stale_state(zhome, pid=victim.pid, leader=recorded)
+        assert zx("run", "svc").rc == 0
+        assert zx("stop", "svc").rc == 0
+        assert victim.poll() is None, "0xl killed an unrelated process"
+    finally:
+        victim.kill()
+        victim.wait()
+
+
+def test_stop_after_a_killed_supervisor_kills_what_the_service_left(site: FeedSite, zx, zhome: Path) -> None:
+    add(zx, site, script("sleep 1000 &\necho child $!\nsleep 1000\n"))
+    assert zx("run", "svc").rc == 0
+    assert wait_for(lambda: "child" in zx("logs", "svc").out)
+    child = int(zx("logs", "svc").out.split("child ")[1].split()[0])
+    state = json.loads((zhome / "services/svc/unix/state.json").read_text())
+    os.kill(state["supervisor"]["pid"], signal.SIGKILL)
+    # PR_SET_PDEATHSIG ends the leader only; its child lives on in the session, unsupervised.
+    assert wait_for(lambda: not Path(f"/proc/{state['pid']}").exists() or _zombie(state["pid"]), timeout=5)
+    assert Path(f"/proc/{child}").exists()
+    assert zx("stop", "svc").rc == 0
+    assert wait_for(lambda: not Path(f"/proc/{child}").exists() or _zombie(child), timeout=5)
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return raw[raw.rindex(")") + 2] == "Z"

@@ -21,7 +21,7 @@ from typing import Any
 from zeroxl import proc
 from zeroxl.backends import unixstate
 from zeroxl.backends.base import RUNNING, BackendContext, RuntimeStatus
-from zeroxl.backends.procinfo import Identity, alive, session_members
+from zeroxl.backends.procinfo import Identity, alive, boot_id, identity, session_members
 from zeroxl.errors import BackendError, UsageError
 from zeroxl.state import atomic
 from zeroxl.state.service import Service
@@ -170,10 +170,23 @@ class UnixBackend:
     def _kill_leftovers(self, svc: Service) -> None:
         """Kill what remains of the service's session when its supervisor died without cleaning up."""
         state = self._read_state(svc)
-        pid = state.get("pid") if state else None
-        if not pid or (state and alive(Identity.from_json(state["supervisor"]))):
+        if state is None or alive(Identity.from_json(state["supervisor"])) or not state.get("leader"):
+            return  # no leader recorded (stopped, or written by an older 0xl): nothing is known to be ours
+        leader = Identity.from_json(state["leader"])
+        # The session id is the leader's pid, and a pid alone names another process once it is reused, so
+        # kill the session only when it is provably the service's:
+        # - a leader from another boot: nothing of it survived the reboot; whoever has that pid now is not it;
+        # - the leader's pid still used: only if it is the same process (pid, start time), zombie or not;
+        # - the leader's pid unused: the remaining members are its orphans, because Linux does not hand
+        #   out a pid again while any process still has it as its session or process group id. (Unless
+        #   all of them ended and a later process got the pid, made its own session and exited leaving
+        #   children: rare enough, and unguardable with what /proc tells, to accept.)
+        if leader.boot_id != boot_id():
             return
-        for member in session_members(int(pid)):
+        now = identity(leader.pid, zombie=True)
+        if now is not None and now != leader:
+            return
+        for member in session_members(leader.pid):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(member, signal.SIGKILL)
 
