@@ -32,12 +32,13 @@ def status(zx) -> dict:
 def test_failing_service_is_restarted_with_backoff_then_marked_failed(site: FeedSite, zx, zhome: Path) -> None:
     (zhome).mkdir(parents=True, exist_ok=True)
     (zhome / "config.toml").write_text("[unix]\nrestart_limit = 2\nrestart_window = 60\n")
-    add(zx, site, script('echo "attempt at $(date +%s.%N)"; exit 7\n'))
+    # Up for a moment each time: a program that fails at once is a failed `run` (tested below).
+    add(zx, site, script('echo "attempt at $(date +%s.%N)"; sleep 1; exit 7\n'))
     assert zx("run", "svc").rc == 0
-    assert wait_for(lambda: status(zx)["state"] == "failed", timeout=20)
+    assert wait_for(lambda: "giving up" in status(zx)["detail"], timeout=20)
     s = status(zx)
     assert s["restarts"] == 2 and s["last_exit"] == "7", s
-    assert "giving up" in s["detail"]
+    assert s["state"] == "failed"
     log = zx("logs", "svc").out
     assert log.count("attempt at") == 3
     assert "restarting in 0.5 s" in log and "restarting in 1 s" in log
@@ -202,3 +203,44 @@ def _zombie(pid: int) -> bool:
     except OSError:
         return True
     return raw[raw.rindex(")") + 2] == "Z"
+
+
+def _supervisor_pid(zhome: Path) -> int:
+    return int(json.loads((zhome / "services/svc/unix/state.json").read_text())["supervisor"]["pid"])
+
+
+def test_restart_backoff_is_reported_failed_and_run_or_stop_end_it(site: FeedSite, zx, zhome: Path) -> None:
+    zhome.mkdir(parents=True, exist_ok=True)
+    (zhome / "config.toml").write_text("[unix]\nrestart_limit = 50\nrestart_window = 60\n")
+    add(zx, site, script("echo attempt; sleep 1; exit 7\n"))
+    assert zx("run", "svc").rc == 0
+    in_backoff = lambda: "restarting in" in status(zx)["detail"]  # noqa: E731
+    assert wait_for(in_backoff, timeout=10)
+    # Nothing runs between two attempts: not "running", whatever the supervisor plans.
+    s = status(zx)
+    assert (s["state"], s["pid"], s["last_exit"]) == ("failed", None, "7"), s
+    assert [x["state"] for x in json.loads(zx("list", "--json").out)] == ["failed"]
+    # run starts it afresh: the supervisor in back-off is stopped, not joined by a second one.
+    first = _supervisor_pid(zhome)
+    assert zx("run", "svc").rc == 0
+    assert not Path(f"/proc/{first}").exists() or _zombie(first)
+    assert _supervisor_pid(zhome) != first and status(zx)["restarts"] == 0
+    # stop ends a supervisor in back-off too.
+    assert wait_for(in_backoff, timeout=10)
+    second = _supervisor_pid(zhome)
+    assert zx("stop", "svc").rc == 0
+    assert not Path(f"/proc/{second}").exists() or _zombie(second)
+    assert status(zx)["state"] == "stopped"
+
+
+def test_run_of_a_program_that_exits_at_once_fails_and_leaves_nothing_running(site: FeedSite, zx, zhome: Path) -> None:
+    add(zx, site, script("echo attempt; exit 7\n"))
+    r = zx("run", "svc")
+    assert r.rc == 6, r
+    assert "svc exited with 7 at start" in r.err and "0xl logs svc" in r.err, r
+    sup = _supervisor_pid(zhome)
+    assert not Path(f"/proc/{sup}").exists() or _zombie(sup)
+    s = status(zx)
+    assert (s["state"], s["last_exit"], s["detail"]) == ("failed", "7", "exited with 7 at start"), s
+    time.sleep(1.5)  # past the first back-offs: nothing tries again
+    assert zx("logs", "svc").out.count("attempt") == 1
