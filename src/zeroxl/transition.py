@@ -60,9 +60,12 @@ def replace_version(app: App, svc: Service, to: Selected, impl_dir: Path, *, act
     if svc.current is None or svc.transition is not None:
         raise ValueError(f"{svc.name}: replace_version needs a current version and no change under way")
     backend = app.backend(svc.backend)
+    runtime = backend.status(svc)
     # What runs decides, not `desired`: a run killed before it recorded `desired` leaves a process that
     # an update must replace, or the old version would go on running under a record of the new one.
-    if backend.status(svc).state != RUNNING:
+    # A service its backend is about to restart (a unix program in back-off) is replaced like a running
+    # one too: left alone, the backend would bring the old version back behind the new record.
+    if runtime.state != RUNNING and not runtime.extra.get("restarting"):
         message = f"{svc.name} is not running: {to.version} runs when it is started"
         svc = _done(app, svc, _journal(svc, to, action, phase=DONE, guardian=None, message=message))
         return Replaced(_finish_done(app, svc), restarted=False, message=message)

@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import time
 from pathlib import Path
+
+import pytest
 
 from tests.support.feeds import FeedSite, Impl
 from tests.support.zx import free_port, http_get, wait_for
@@ -29,12 +32,13 @@ def status(zx) -> dict:
 def test_failing_service_is_restarted_with_backoff_then_marked_failed(site: FeedSite, zx, zhome: Path) -> None:
     (zhome).mkdir(parents=True, exist_ok=True)
     (zhome / "config.toml").write_text("[unix]\nrestart_limit = 2\nrestart_window = 60\n")
-    add(zx, site, script('echo "attempt at $(date +%s.%N)"; exit 7\n'))
+    # Up for a moment each time: a program that fails at once is a failed `run` (tested below).
+    add(zx, site, script('echo "attempt at $(date +%s.%N)"; sleep 1; exit 7\n'))
     assert zx("run", "svc").rc == 0
-    assert wait_for(lambda: status(zx)["state"] == "failed", timeout=20)
+    assert wait_for(lambda: "giving up" in status(zx)["detail"], timeout=20)
     s = status(zx)
     assert s["restarts"] == 2 and s["last_exit"] == "7", s
-    assert "giving up" in s["detail"]
+    assert s["state"] == "failed"
     log = zx("logs", "svc").out
     assert log.count("attempt at") == 3
     assert "restarting in 0.5 s" in log and "restarting in 1 s" in log
@@ -137,3 +141,106 @@ def test_add_refuses_an_implementation_without_an_executable_run_command(site: F
     r = zx("add", "svc", url, "--trust-key", site.publisher.fingerprint)
     assert r.rc == 6 and "not an executable file" in r.err, r
     assert json.loads(zx("list", "--json").out) == []
+
+
+def _stale_state(zhome: Path, **changes: object) -> None:
+    """Make state.json look as a crash or reboot left it: a supervisor that is gone, service state running."""
+    path = zhome / "services/svc/unix/state.json"
+    state = json.loads(path.read_text())
+    state.update(state="running", started=time.time(), **changes)
+    state["supervisor"]["boot_id"] = "00000000-0000-0000-0000-000000000000"
+    path.write_text(json.dumps(state))
+
+
+def _starttime(pid: int) -> int:
+    raw = Path(f"/proc/{pid}/stat").read_text()
+    return int(raw[raw.rindex(")") + 2 :].split()[19])
+
+
+@pytest.mark.parametrize("leader", ["other-boot", "reused-pid", "not-recorded"])
+def test_run_after_a_lost_supervisor_never_kills_a_process_that_reused_the_pid(
+    site: FeedSite, zx, zhome: Path, leader: str
+) -> None:
+    add(zx, site, script("echo up\nsleep 1000\n"))
+    assert zx("run", "svc").rc == 0
+    assert zx("stop", "svc").rc == 0
+    # An unrelated program that leads its own session (a daemon, a login shell) and has the pid state.json
+    # names as the service's.
+    victim = subprocess.Popen(["sleep", "1000"], start_new_session=True)
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        recorded = {
+            "other-boot": {"pid": victim.pid, "starttime": _starttime(victim.pid), "boot_id": "another-boot"},
+            "reused-pid": {"pid": victim.pid, "starttime": _starttime(victim.pid) - 1, "boot_id": boot},
+            "not-recorded": None,
+        }[leader]
+        _stale_state(zhome, pid=victim.pid, leader=recorded)
+        assert zx("run", "svc").rc == 0
+        assert zx("stop", "svc").rc == 0
+        assert victim.poll() is None, "0xl killed an unrelated process"
+    finally:
+        victim.kill()
+        victim.wait()
+
+
+def test_stop_after_a_killed_supervisor_kills_what_the_service_left(site: FeedSite, zx, zhome: Path) -> None:
+    add(zx, site, script("sleep 1000 &\necho child $!\nsleep 1000\n"))
+    assert zx("run", "svc").rc == 0
+    assert wait_for(lambda: "child" in zx("logs", "svc").out)
+    child = int(zx("logs", "svc").out.split("child ")[1].split()[0])
+    state = json.loads((zhome / "services/svc/unix/state.json").read_text())
+    os.kill(state["supervisor"]["pid"], signal.SIGKILL)
+    # PR_SET_PDEATHSIG ends the leader only; its child lives on in the session, unsupervised.
+    assert wait_for(lambda: not Path(f"/proc/{state['pid']}").exists() or _zombie(state["pid"]), timeout=5)
+    assert Path(f"/proc/{child}").exists()
+    assert zx("stop", "svc").rc == 0
+    assert wait_for(lambda: not Path(f"/proc/{child}").exists() or _zombie(child), timeout=5)
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return raw[raw.rindex(")") + 2] == "Z"
+
+
+def _supervisor_pid(zhome: Path) -> int:
+    return int(json.loads((zhome / "services/svc/unix/state.json").read_text())["supervisor"]["pid"])
+
+
+def test_restart_backoff_is_reported_failed_and_run_or_stop_end_it(site: FeedSite, zx, zhome: Path) -> None:
+    zhome.mkdir(parents=True, exist_ok=True)
+    (zhome / "config.toml").write_text("[unix]\nrestart_limit = 50\nrestart_window = 60\n")
+    add(zx, site, script("echo attempt; sleep 1; exit 7\n"))
+    assert zx("run", "svc").rc == 0
+    in_backoff = lambda: "restarting in" in status(zx)["detail"]  # noqa: E731
+    assert wait_for(in_backoff, timeout=10)
+    # Nothing runs between two attempts: not "running", whatever the supervisor plans.
+    s = status(zx)
+    assert (s["state"], s["pid"], s["last_exit"]) == ("failed", None, "7"), s
+    assert [x["state"] for x in json.loads(zx("list", "--json").out)] == ["failed"]
+    # run starts it afresh: the supervisor in back-off is stopped, not joined by a second one.
+    first = _supervisor_pid(zhome)
+    assert zx("run", "svc").rc == 0
+    assert not Path(f"/proc/{first}").exists() or _zombie(first)
+    assert _supervisor_pid(zhome) != first and status(zx)["restarts"] == 0
+    # stop ends a supervisor in back-off too.
+    assert wait_for(in_backoff, timeout=10)
+    second = _supervisor_pid(zhome)
+    assert zx("stop", "svc").rc == 0
+    assert not Path(f"/proc/{second}").exists() or _zombie(second)
+    assert status(zx)["state"] == "stopped"
+
+
+def test_run_of_a_program_that_exits_at_once_fails_and_leaves_nothing_running(site: FeedSite, zx, zhome: Path) -> None:
+    add(zx, site, script("echo attempt; exit 7\n"))
+    r = zx("run", "svc")
+    assert r.rc == 6, r
+    assert "svc exited with 7 at start" in r.err and "0xl logs svc" in r.err, r
+    sup = _supervisor_pid(zhome)
+    assert not Path(f"/proc/{sup}").exists() or _zombie(sup)
+    s = status(zx)
+    assert (s["state"], s["last_exit"], s["detail"]) == ("failed", "7", "exited with 7 at start"), s
+    time.sleep(1.5)  # past the first back-offs: nothing tries again
+    assert zx("logs", "svc").out.count("attempt") == 1

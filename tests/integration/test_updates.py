@@ -14,7 +14,7 @@ import pytest
 from tests.support.feeds import FeedSite, Impl, web_files
 from tests.support.http import StaticServer
 from tests.support.updating import FAST, add_running, all_serve, answers, history, publish, record, serves
-from tests.support.zx import snapshot
+from tests.support.zx import free_port, snapshot, wait_for
 
 
 def status(zx, name: str) -> dict:
@@ -85,7 +85,8 @@ def test_update_rollback_and_channels_keep_a_running_service_healthy(site: FeedS
     entries = json.loads(zx("history", "web", "--json").out)
     assert entries[1]["to"]["digest"] == f"sha256new_{v2.digest}"
     assert all(isinstance(e["time"], float) and e["message"] for e in entries)
-    assert entries[2]["message"].startswith("it did not stay up")
+    # 3.0 exits at once: its start fails, before any health check.
+    assert entries[2]["message"] == "it did not start: web exited with 3 at start", entries[2]
     text = zx("history", "web").out
     assert text.splitlines()[0].split() == ["TIME", "ACTION", "FROM", "TO", "OUTCOME", "MESSAGE"]
 
@@ -162,6 +163,29 @@ def test_stopped_service_is_updated_without_starting_it(site: FeedSite, zx) -> N
     assert (status(zx, "web")["state"], status(zx, "web")["version"]) == ("stopped", "2.0")
     assert answers(port) is None
     assert zx("run", "web").rc == 0
+    assert serves(port, "2.0")
+
+
+def test_service_restarting_after_a_crash_is_updated_like_a_running_one(site: FeedSite, zx, zhome: Path) -> None:
+    zhome.mkdir(parents=True, exist_ok=True)
+    (zhome / "config.toml").write_text("[unix]\nrestart_limit = 50\nrestart_window = 60\n")
+    crashing = {"bin/web": (b"#!/bin/sh\necho up\nsleep 1\nexit 7\n", 0o755)}
+    url = publish(site, "web", [Impl("1.0", files=crashing)])
+    port = free_port()
+    assert zx("add", "web", url, "--trust-key", site.publisher.fingerprint, "--arg", f"port={port}").rc == 0
+    assert zx("run", "web").rc == 0
+    assert wait_for(lambda: "restarting in" in status(zx, "web")["detail"], timeout=10)
+    # Failed between two attempts, but its supervisor would run 1.0 again: 2.0 must replace it.
+    publish(site, "web", [Impl("1.0", files=crashing), Impl("2.0")])
+    r = zx("update", "web", *FAST)
+    assert r.rc == 0, r
+    assert "web: updated 1.0 -> 2.0 (healthy after" in r.out
+    assert serves(port, "2.0")
+    time.sleep(2)  # longer than the back-off: no 1.0 comes back
+    s = status(zx, "web")
+    assert (s["state"], s["version"], s["restarts"]) == ("running", "2.0", 0), s
+    log = zx("logs", "web").out
+    assert "started version 1.0" not in log[log.rindex("started version 2.0") :], log
     assert serves(port, "2.0")
 
 

@@ -22,7 +22,9 @@ class RuntimeStatus:
     restarts: int = 0
     last_exit: str | None = None  # "0", "1", "signal 9"
     detail: str = ""  # why it failed, in a few words
-    extra: dict[str, Any] = field(default_factory=dict)  # backend-specific facts (domid, memory, cpu time)
+    # Backend-specific facts (domid, memory, cpu time); "restarting": True when the state is FAILED but
+    # the backend will run the service again by itself (a unix program in restart back-off).
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -63,9 +63,10 @@ def _stat_fields(pid: int) -> list[str] | None:
     return [str(pid), "comm", *raw[raw.rindex(")") + 2 :].split()]
 
 
-def identity(pid: int) -> Identity | None:
+def identity(pid: int, *, zombie: bool = False) -> Identity | None:
+    """PID's identity; None if no such process, or (unless ZOMBIE) if it has finished running."""
     fields = _stat_fields(pid)
-    if fields is None or fields[2] == "Z":  # a zombie has finished running
+    if fields is None or (fields[2] == "Z" and not zombie):
         return None
     return Identity(pid, int(fields[21]), boot_id())
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from zeroxl import proc
-from zeroxl.backends.procinfo import identity
+from zeroxl.backends.procinfo import Identity, identity
 from zeroxl.state import atomic
 
 MAX_BACKOFF = 30.0
@@ -66,6 +66,7 @@ class Supervisor:
         self.restarts = 0
         self.last_exit: str | None = None
         self.child: subprocess.Popen[bytes] | None = None
+        self.leader: Identity | None = None
         self.child_started: float | None = None
         self.wake_r, self.wake_w = os.pipe()
         os.set_blocking(self.wake_w, False)
@@ -77,6 +78,9 @@ class Supervisor:
                 "supervisor": self.me.to_json(),
                 "state": state,
                 "pid": self.child.pid if self.child and state in ("running", "stopping") else None,
+                # The service's leader (the session it leads has its pid as id): lets `0xl stop` clean up
+                # after a killed supervisor without mistaking another process that got the same pid for it.
+                "leader": self.leader.to_json() if self.leader and state in ("running", "stopping") else None,
                 "started": self.child_started if state in ("running", "stopping") else None,
                 "restarts": self.restarts,
                 "last_exit": self.last_exit,
@@ -148,6 +152,8 @@ class Supervisor:
         finally:
             os.close(out_w)
         self.child_started = time.time()
+        # Not yet reaped, so /proc still has it even if it has already exited.
+        self.leader = identity(self.child.pid, zombie=True)
         self.log.event(f"started version {self.spec.get('version')} as pid {self.child.pid}")
         self.write_state("running")
         returncode = self._pump(self.child, out_r)

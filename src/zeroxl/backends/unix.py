@@ -16,18 +16,20 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from zeroxl import proc
 from zeroxl.backends import unixstate
 from zeroxl.backends.base import RUNNING, BackendContext, RuntimeStatus
-from zeroxl.backends.procinfo import Identity, alive, session_members
+from zeroxl.backends.procinfo import Identity, alive, boot_id, identity, session_members
 from zeroxl.errors import BackendError, UsageError
 from zeroxl.state import atomic
 from zeroxl.state.service import Service
 
 LOG_MAX = 1 << 20
 START_TIMEOUT = 10.0
+# How long `run` watches a program it started: one that exits (non-zero) within this is a failed start.
+START_GRACE = 0.5
 
 
 def disk_env_name(disk: str) -> str:
@@ -84,6 +86,11 @@ class UnixBackend:
         argv = service_argv(svc, impl_dir)
         if self.status(svc).state == RUNNING:
             return
+        state = self._read_state(svc)
+        if state is not None and unixstate.supervisor_alive(state):
+            # In back-off (failed, but its supervisor will run the program again): a second supervisor
+            # would run a second copy. Start afresh, as the operator asked, from a clean slate.
+            self.stop(svc)
         self._kill_leftovers(svc)
         workdir = self.workdir(svc)
         workdir.mkdir(parents=True, exist_ok=True)
@@ -129,13 +136,22 @@ class UnixBackend:
 
     def _wait_started(self, svc: Service, sup_pid: int) -> None:
         deadline = time.monotonic() + START_TIMEOUT
+        seen_running: float | None = None
         while time.monotonic() < deadline:
             state = self._read_state(svc)
             if state is not None and state["supervisor"]["pid"] == sup_pid:
-                if state["state"] in ("running", "backoff") or state.get("last_exit") == "0":
-                    return  # running, or it already did its work and exited cleanly
+                if state["state"] == "stopped" and state.get("last_exit") == "0":
+                    return  # it already did its work and exited cleanly
                 if state["state"] == "failed":
                     raise BackendError(f"{svc.name} did not start: {state['detail']}", hint=f"see 0xl logs {svc.name}")
+                if state["state"] == "backoff" or state.get("restarts"):
+                    self._fail_start(svc, state)
+                if state["state"] == "running":
+                    # A program that fails at once is running for a moment first: watch it a little
+                    # longer so that `run` reports it rather than a crash loop behind "started".
+                    seen_running = seen_running or time.monotonic()
+                    if time.monotonic() - seen_running >= START_GRACE:
+                        return
             try:
                 waited, _ = os.waitpid(sup_pid, os.WNOHANG)
             except ChildProcessError:  # not our child: started by another 0xl process
@@ -146,6 +162,16 @@ class UnixBackend:
                 raise BackendError(f"{svc.name} did not start: {detail}", hint=f"see 0xl logs {svc.name}")
             time.sleep(0.02)
         raise BackendError(f"{svc.name} did not start within {START_TIMEOUT:g} s", hint=f"see 0xl logs {svc.name}")
+
+    def _fail_start(self, svc: Service, state: dict[str, Any]) -> NoReturn:
+        """The program exited at start and waits to be restarted: stop it and say so; leave it failed."""
+        self.stop(svc)
+        detail = f"exited with {state.get('last_exit')} at start"
+        after = self._read_state(svc)
+        if after is not None and not unixstate.supervisor_alive(after):
+            after.update(state="failed", pid=None, leader=None, started=None, detail=detail)
+            atomic.write_json(self._state_path(svc), after)
+        raise BackendError(f"{svc.name} {detail}", hint=f"see 0xl logs {svc.name}")
 
     def stop(self, svc: Service, *, timeout: float | None = None) -> None:
         grace = self.ctx.config.unix.stop_timeout if timeout is None else timeout
@@ -170,10 +196,23 @@ class UnixBackend:
     def _kill_leftovers(self, svc: Service) -> None:
         """Kill what remains of the service's session when its supervisor died without cleaning up."""
         state = self._read_state(svc)
-        pid = state.get("pid") if state else None
-        if not pid or (state and alive(Identity.from_json(state["supervisor"]))):
+        if state is None or alive(Identity.from_json(state["supervisor"])) or not state.get("leader"):
+            return  # no leader recorded (stopped, or written by an older 0xl): nothing is known to be ours
+        leader = Identity.from_json(state["leader"])
+        # The session id is the leader's pid, and a pid alone names another process once it is reused, so
+        # kill the session only when it is provably the service's:
+        # - a leader from another boot: nothing of it survived the reboot; whoever has that pid now is not it;
+        # - the leader's pid still used: only if it is the same process (pid, start time), zombie or not;
+        # - the leader's pid unused: the remaining members are its orphans, because Linux does not hand
+        #   out a pid again while any process still has it as its session or process group id. (Unless
+        #   all of them ended and a later process got the pid, made its own session and exited leaving
+        #   children: rare enough, and unguardable with what /proc tells, to accept.)
+        if leader.boot_id != boot_id():
             return
-        for member in session_members(int(pid)):
+        now = identity(leader.pid, zombie=True)
+        if now is not None and now != leader:
+            return
+        for member in session_members(leader.pid):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(member, signal.SIGKILL)
 

@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     import os
     from typing import Any
 
+# The supervisor's states in which it is still at work (a file left in one of them by a dead supervisor
+# is stale). In "backoff" it waits to restart the program: nothing of the service runs.
 LIVE_STATES = ("running", "backoff", "stopping")
 
 
@@ -39,6 +41,10 @@ def runtime(service_dir: os.PathLike[str] | str, desired: str) -> dict[str, Any]
         return {"state": STOPPED}
     common = {"restarts": int(state.get("restarts", 0)), "last_exit": state.get("last_exit")}
     if state["state"] in LIVE_STATES:
+        if supervisor_alive(state) and state["state"] == "backoff":
+            # Between two runs of a failing program nothing runs: failed, not running, even though its
+            # supervisor will try again ("restarting": an update replaces it as it would a running one).
+            return {"state": FAILED, "detail": state.get("detail", ""), "extra": {"restarting": True}, **common}
         if supervisor_alive(state):
             return {
                 "state": RUNNING,
