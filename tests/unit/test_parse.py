@@ -76,6 +76,22 @@ def test_local_feed_may_have_no_uri() -> None:
     assert parse_feed(xml, url="/srv/feeds/web.xml", check_uri=False).url == "/srv/feeds/web.xml"
 
 
+@pytest.mark.parametrize("href", ["/etc/passwd", "file:///dev/stdin", "web-1.0.tar.gz", "ftp://example.org/a.tgz"])
+@pytest.mark.parametrize("element", ["archive", "file", "recipe"])
+def test_remote_feed_naming_a_download_that_is_not_http_is_refused(href: str, element: str) -> None:
+    source = {
+        "archive": f'<archive href="{href}" size="5"/>',
+        "file": f'<file href="{href}" size="5" dest="bin/web"/>',
+        "recipe": f'<recipe><archive href="http://x/a.tgz" size="5"/><file href="{href}" size="5" dest="b"/></recipe>',
+    }[element]
+    xml = feed(f'<implementation id="a" version="1"><manifest-digest sha256new="{A}"/>{source}</implementation>')
+    with pytest.raises(FeedFormatError, match="may only name http"):
+        parse_feed(xml, url=URL)
+    # The same feed kept in a local file is the operator's own: it may name local archives.
+    (impl,) = parse_feed(xml, url="/srv/feeds/web.xml", check_uri=False).implementations
+    assert impl.retrievals
+
+
 def test_entity_bomb_is_refused() -> None:
     bomb = (
         b'<?xml version="1.0"?>\n<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;">'

@@ -148,7 +148,8 @@ class UnixBackend:
                     self._fail_start(svc, state)
                 if state["state"] == "running":
                     # A program that fails at once is running for a moment first: watch it a little
-                    # longer so that `run` reports it rather than a crash loop behind "started".
+                    # longer so that `run` reports it rather than a crash loop behind "started"
+                    # (supervisord's startsecs, 1 s by default, is the same idea).
                     seen_running = seen_running or time.monotonic()
                     if time.monotonic() - seen_running >= START_GRACE:
                         return

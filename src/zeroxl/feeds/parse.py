@@ -100,6 +100,8 @@ def parse_feed(data: bytes, *, url: str, check_uri: bool = True) -> Feed:
         raise FeedFormatError(f"feed {url} has no <name>")
     impls: list[Implementation] = []
     _walk(root, _Scope(), impls, url)
+    if check_uri:
+        _refuse_local_downloads(impls, url)
     return Feed(
         url=uri or url,
         name=name,
@@ -108,6 +110,24 @@ def parse_feed(data: bytes, *, url: str, check_uri: bool = True) -> Feed:
         homepage=_text(root, "homepage"),
         implementations=tuple(impls),
     )
+
+
+def _refuse_local_downloads(impls: list[Implementation], url: str) -> None:
+    """A remote feed names its archives and files by http(s) URL only.
+
+    A path or file:// URL in it would make this host read its own files (a FIFO or a device, even)
+    on the word of a publisher; the digest protects what gets stored, not what gets opened.
+    """
+    for impl in impls:
+        for retrieval in impl.retrievals:
+            for step in retrieval.steps if isinstance(retrieval, Recipe) else (retrieval,):
+                href = step.href if isinstance(step, Archive | FileSource) else None
+                if href is not None and not href.startswith(("http://", "https://")):
+                    raise FeedFormatError(
+                        f"feed {url}, version {impl.version}: it names {href!r} as a download; "
+                        "a feed served over http(s) may only name http(s) URLs",
+                        hint="ask the publisher to give the archive's full http(s) URL",
+                    )
 
 
 def _text(root: Element, tag: str) -> str | None:
