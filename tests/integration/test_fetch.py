@@ -30,6 +30,31 @@ def test_a_server_that_does_not_answer_times_out(server: StaticServer) -> None:
         f.fetch(f"{server.url}/feed.xml", max_bytes=100, what="feed")
 
 
+def test_a_feed_trickling_in_is_given_up_at_its_deadline(server: StaticServer) -> None:
+    (server.root / "feed.xml").write_bytes(b"<x/>" * 50)  # 200 bytes, one every 50 ms: 10 s
+    server.drips["/feed.xml"] = 0.05
+    config = FetchConfig(read_timeout=5, document_timeout=1)
+    with Fetcher(config) as f, pytest.raises(DownloadError, match="did not arrive whole within 1 s"):
+        f.fetch(f"{server.url}/feed.xml", max_bytes=4096, what="feed")
+
+
+def test_a_download_slower_than_the_minimum_speed_is_given_up(server: StaticServer) -> None:
+    (server.root / "a.tgz").write_bytes(b"y" * 200)
+    server.drips["/a.tgz"] = 0.05  # 20 bytes/s, each byte well within the read timeout
+    config = FetchConfig(read_timeout=5, min_speed=100, speed_time=0.5)
+    with Fetcher(config) as f, pytest.raises(DownloadError, match="slower than 100 bytes/s for 0.5 s"):
+        f.download(f"{server.url}/a.tgz", io.BytesIO(), size=200, what="archive")
+
+
+def test_a_slow_download_above_the_minimum_speed_completes(server: StaticServer) -> None:
+    (server.root / "a.tgz").write_bytes(b"y" * 40)
+    server.drips["/a.tgz"] = 0.02  # 50 bytes/s for 0.8 s
+    out = io.BytesIO()
+    with Fetcher(FetchConfig(min_speed=20, speed_time=0.3)) as f:
+        f.download(f"{server.url}/a.tgz", out, size=40, what="archive")
+    assert out.getvalue() == b"y" * 40
+
+
 def test_documents_over_their_limit_are_refused_while_reading(server: StaticServer) -> None:
     (server.root / "big").write_bytes(b"x" * 5000)
     with Fetcher() as f, pytest.raises(DownloadError, match="larger than the limit of 4096 bytes"):

@@ -32,7 +32,8 @@ class StaticServer:
     `answers` the (path, status) of each response (304 for a conditional request that matched);
     `redirects` maps a path to the Location a 302 answer sends instead; `encodings` maps a path to the
     Content-Encoding its answer claims (the file is sent as stored, as Apache's `AddEncoding` does);
-    `request_headers` holds each request's headers; `stall` makes every answer
+    `request_headers` holds each request's headers; `drips` maps a path to the seconds between the bytes
+    of its body (a server that trickles, each byte well within any read timeout); `stall` makes every answer
     wait that many seconds first (a server that accepts connections but does not answer, or one
     across a network)."""
 
@@ -50,6 +51,9 @@ class StaticServer:
                 outer.request_headers.append(dict(self.headers.items()))
                 if outer.stall:
                     time.sleep(outer.stall)
+                if self.path in outer.drips:
+                    self._drip(outer.drips[self.path])
+                    return
                 if self.path in outer.redirects:
                     self.send_response(302)
                     self.send_header("Location", outer.redirects[self.path])
@@ -57,6 +61,19 @@ class StaticServer:
                     self.end_headers()
                     return
                 super().do_GET()
+
+            def _drip(self, pause: float) -> None:
+                data = (outer.root / self.path.lstrip("/")).read_bytes()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                for byte in data:
+                    try:
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                    except OSError:  # the client gave up
+                        return
+                    time.sleep(pause)
 
             def send_response(self, code: int, message: str | None = None) -> None:
                 outer.answers.append((self.path, code))
@@ -71,6 +88,7 @@ class StaticServer:
         self.answers: list[tuple[str, int]] = []
         self.redirects: dict[str, str] = {}
         self.encodings: dict[str, str] = {}
+        self.drips: dict[str, float] = {}
         self.request_headers: list[dict[str, str]] = []
         self.stall = 0.0
         handler = functools.partial(Handler, directory=str(root))

@@ -11,6 +11,7 @@ URL; verifying what came back is theirs to do, and is the same whichever place s
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,13 @@ class FetchConfig:
     max_key_bytes: int = 256 << 10
     connect_timeout: float = 10.0
     read_timeout: float = 30.0
+    # A server can keep each read within read_timeout and still never finish, a byte at a time: a
+    # feed or key must arrive whole within document_timeout, and a download (of any size, over any
+    # link) is given up when it moves slower than min_speed bytes/s for speed_time seconds, as
+    # curl's --speed-limit/--speed-time do.
+    document_timeout: float = 120.0
+    min_speed: int = 1024
+    speed_time: float = 60.0
     max_redirects: int = 5
     user_agent: str = "0xl/0.1"
 
@@ -140,6 +148,7 @@ class Fetcher:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
+        deadline = time.monotonic() + self.config.document_timeout
         with self._open(url, what=what, headers=headers) as response:
             if response.status_code == 304:
                 response.read()  # nothing, but read: only then does the connection go back to the pool
@@ -148,7 +157,7 @@ class Fetcher:
             if declared is not None and declared.isdigit() and int(declared) > max_bytes:
                 raise DownloadError(f"{what} {url} is larger than the limit of {max_bytes} bytes")
             buf = bytearray()
-            for chunk in self._chunks(response, url, what):
+            for chunk in self._chunks(response, url, what, deadline=deadline):
                 buf += chunk
                 if len(buf) > max_bytes:
                     raise DownloadError(f"{what} {url} is larger than the limit of {max_bytes} bytes")
@@ -174,7 +183,7 @@ class Fetcher:
                     f"{what} {url} has {declared} bytes but the feed says {size}",
                     hint="the archive on the server is not the one the publisher signed",
                 )
-            chunks = self._chunks(response, url, what, raw=True)
+            chunks = self._chunks(response, url, what, raw=True, paced=True)
             self._copy(chunks, out, size=size, url=url, what=what, progress=progress)
 
     @staticmethod
@@ -227,15 +236,45 @@ class Fetcher:
             return _Response(response)
         raise DownloadError(f"cannot fetch {what} {url}: more than {self.config.max_redirects} redirects")
 
-    @staticmethod
-    def _chunks(response: httpx.Response, url: str, what: str, *, raw: bool = False) -> Iterator[bytes]:
-        """The body in chunks. RAW keeps any Content-Encoding the server sent anyway: downloads are
+    def _chunks(
+        self,
+        response: httpx.Response,
+        url: str,
+        what: str,
+        *,
+        raw: bool = False,
+        deadline: float | None = None,
+        paced: bool = False,
+    ) -> Iterator[bytes]:
+        """The body as it arrives. RAW keeps any Content-Encoding the server sent anyway: downloads are
         checked against the size the feed declares for the stored file. Documents (feeds, keys) are
-        decoded, as HTTP means, since their checks apply to the document itself."""
+        decoded, as HTTP means, since their checks apply to the document itself.
+
+        The body must be whole by DEADLINE (time.monotonic()); with PACED it must move at min_speed
+        over every speed_time seconds. Pieces are taken as the network gives them, not gathered into
+        chunks first, so that a trickle is seen while it trickles.
+        """
         import httpx
 
+        c = self.config
+        window_start, window_bytes = time.monotonic(), 0
         try:
-            yield from response.iter_raw(CHUNK) if raw else response.iter_bytes(CHUNK)
+            for piece in response.iter_raw() if raw else response.iter_bytes():
+                now = time.monotonic()
+                if deadline is not None and now > deadline:
+                    raise DownloadError(
+                        f"cannot fetch {what} {url}: it did not arrive whole within {c.document_timeout:g} s"
+                    )
+                window_bytes += len(piece)
+                if paced and now - window_start >= c.speed_time:
+                    if window_bytes < c.min_speed * (now - window_start):
+                        raise DownloadError(
+                            f"cannot fetch {what} {url}: it came slower than {c.min_speed} bytes/s "
+                            f"for {c.speed_time:g} s",
+                            hint="try again later, or from a mirror ([mirrors] in config.toml)",
+                        )
+                    window_start, window_bytes = now, 0
+                yield piece
         except httpx.HTTPError as e:
             raise DownloadError(f"cannot fetch {what} {url}: {_reason(e)}") from e
 
