@@ -330,9 +330,13 @@ class App:
                     with self._allocating(target.vm):
                         if target.vm:
                             self._plan_vm(svc)  # again under the host-wide lock: two adds never share the same room
+                        # The trust asked for and the feed are recorded before the service: a kill in
+                        # between leaves that trust and no service, never a service whose key is not
+                        # trusted (every later update of it refused) or whose feed was never cached.
+                        self.loader.commit(loaded)
+                        testhooks.pause("add-trusted")
                         self.records.save(svc)
                     History(self.records.dir(name)).record("add", to=svc.current, message=f"added from {feed_url}")
-                    self.loader.commit(loaded)
                 return svc
         finally:
             if unused:

@@ -121,3 +121,22 @@ def test_update_after_a_killed_run_replaces_what_runs(site: FeedSite, zx, zhome:
     status = json.loads(zx("status", "web", "--json").out)
     assert (status["state"], status["version"]) == ("running", "2.0")
     assert record(zhome, "web")["desired"] == "running"
+
+
+def test_add_killed_after_recording_trust_leaves_that_trust_and_no_service(
+    site: FeedSite, zx, zhome: Path, server: StaticServer
+) -> None:
+    url = site.publish("web", [Impl("1.0")])
+    fpr = site.publisher.fingerprint
+    killed = Stoppable(zhome, "add-trusted", "add", "web", url, "--trust-key", fpr)
+    killed.wait_stopped()
+    killed.kill()
+
+    assert json.loads(zx("list", "--json").out) == []
+    assert json.loads(zx("trust", "list", "--json").out) == [{"fingerprint": fpr, "domains": [server.domain]}]
+    # Adding again needs no --trust-key, and the service it makes can be updated.
+    assert zx("add", "web", url).rc == 0
+    publish(site, "web", [Impl("1.0"), Impl("2.0")])
+    r = zx("update", "web", *FAST)
+    assert r.rc == 0, r
+    assert record(zhome, "web")["current"]["version"] == "2.0"
