@@ -500,12 +500,23 @@ class App:
 
         with self.lock(name, wait):
             svc = self.records.load(name)
+            providers = {p.kind: p for p in all_providers(self.home, self.config)}
+            if delete_disks:
+                # Checked before anything stops: a disk 0xl cannot reach now (its volume group left
+                # config.toml) must not turn into a half-done destroy.
+                for disk in svc.disks:
+                    if disk.kind not in providers:
+                        raise UsageError(
+                            f"cannot delete disk {disk.name} of {name} ({disk.kind}, {disk.location}): "
+                            "config.toml configures no volume group now",
+                            hint=f"set [disks] volume_group in config.toml again, or destroy {name} without "
+                            "--delete-disks (the disk is kept)",
+                        )
             be = self.backend(svc.backend)
             be.stop(svc)
             be.cleanup(svc)
             deleted: list[Disk] = []
             if delete_disks:
-                providers = {p.kind: p for p in all_providers(self.home, self.config)}
                 for disk in svc.disks:
                     providers[disk.kind].delete(disk)
                     deleted.append(disk)

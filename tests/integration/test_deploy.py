@@ -95,6 +95,31 @@ def test_kept_disk_can_be_deleted_later(site: FeedSite, zx, zhome: Path) -> None
     assert not (zhome / "disks" / "web" / "data.img").exists()
 
 
+def test_destroy_delete_disks_refuses_a_disk_it_cannot_reach_before_stopping_anything(
+    site: FeedSite, zx, zhome: Path
+) -> None:
+    port = free_port()
+    url = site.publish("web", [Impl("1.0")])
+    assert zx("add", "web", url, "--trust-key", site.publisher.fingerprint, "--arg", f"port={port}").rc == 0
+    # A record naming a logical volume while config.toml no longer names a volume group: the state an
+    # operator reaches by removing [disks] volume_group (LVM itself runs only in the Xen lab).
+    path = zhome / "services" / "web" / "service.json"
+    rec = json.loads(path.read_text())
+    rec["disks"] = [{"name": "data", "kind": "lvm", "location": "vg0/0xl-web-data", "size": 1 << 20}]
+    path.write_text(json.dumps(rec))
+    assert zx("run", "web").rc == 0
+    before = snapshot(zhome / "services")
+
+    r = zx("destroy", "web", "--delete-disks")
+
+    assert r.rc == 2, r
+    assert "cannot delete disk data of web (lvm, vg0/0xl-web-data): config.toml configures no volume" in r.err
+    assert "without --delete-disks" in r.err
+    assert http_get(port) == "web 1.0\n"  # still running
+    assert snapshot(zhome / "services") == before
+    assert zx("destroy", "web").rc == 0  # kept, as the hint says
+
+
 def test_feed_from_a_local_path_is_verified_and_trusted_for_local_files(site: FeedSite, zx, tmp_path: Path) -> None:
     url = site.publish("web", [Impl("1.0")])
     local = tmp_path / "copy" / "web.xml"
