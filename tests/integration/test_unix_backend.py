@@ -215,7 +215,9 @@ def test_restart_backoff_is_reported_failed_and_run_or_stop_end_it(site: FeedSit
     add(zx, site, script("echo attempt; sleep 1; exit 7\n"))
     assert zx("run", "svc").rc == 0
     in_backoff = lambda: "restarting in" in status(zx)["detail"]  # noqa: E731
-    assert wait_for(in_backoff, timeout=10)
+    # A back-off of 4 s (the fourth, after 0.5, 1 and 2 s) leaves time for the checks below before the
+    # next attempt: a `run` that met the program running would rightly leave its supervisor alone.
+    assert wait_for(lambda: "restarting in 4 s" in status(zx)["detail"], timeout=20)
     # Nothing runs between two attempts: not "running", whatever the supervisor plans.
     s = status(zx)
     assert (s["state"], s["pid"], s["last_exit"]) == ("failed", None, "7"), s
