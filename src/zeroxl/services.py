@@ -28,6 +28,7 @@ from zeroxl.state.lock import locked
 from zeroxl.state.service import Disk, Records, Selected, Service, check_name, now
 
 if TYPE_CHECKING:
+    from zeroxl.disks.base import DiskProvider
     from zeroxl.feeds.fetch import Fetcher
     from zeroxl.feeds.load import ConfirmFn, FeedLoader, LoadedFeed
     from zeroxl.feeds.model import Implementation, ServiceNeeds
@@ -500,10 +501,11 @@ class App:
 
         with self.lock(name, wait):
             svc = self.records.load(name)
-            providers = {p.kind: p for p in all_providers(self.home, self.config)}
+            # Each disk's provider is found before anything stops: a disk 0xl cannot reach now (its volume
+            # group left config.toml) must not turn into a half-done destroy.
+            deletions: list[tuple[DiskProvider, Disk]] = []
             if delete_disks:
-                # Checked before anything stops: a disk 0xl cannot reach now (its volume group left
-                # config.toml) must not turn into a half-done destroy.
+                providers = {p.kind: p for p in all_providers(self.home, self.config)}
                 for disk in svc.disks:
                     if disk.kind not in providers:
                         raise UsageError(
@@ -512,14 +514,13 @@ class App:
                             hint=f"set [disks] volume_group in config.toml again, or destroy {name} without "
                             "--delete-disks (the disk is kept)",
                         )
+                    deletions.append((providers[disk.kind], disk))
             be = self.backend(svc.backend)
             be.stop(svc)
             be.cleanup(svc)
-            deleted: list[Disk] = []
-            if delete_disks:
-                for disk in svc.disks:
-                    providers[disk.kind].delete(disk)
-                    deleted.append(disk)
+            for provider, disk in deletions:
+                provider.delete(disk)
+            deleted = [disk for _, disk in deletions]
             self.records.bury(name)
             testhooks.pause("destroy-buried")
             self.records.clear_buried()

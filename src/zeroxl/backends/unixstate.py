@@ -41,11 +41,12 @@ def runtime(service_dir: os.PathLike[str] | str, desired: str) -> dict[str, Any]
         return {"state": STOPPED}
     common = {"restarts": int(state.get("restarts", 0)), "last_exit": state.get("last_exit")}
     if state["state"] in LIVE_STATES:
-        if supervisor_alive(state) and state["state"] == "backoff":
+        live = supervisor_alive(state)  # reads /proc: once, as `0xl list` asks for every service
+        if live and state["state"] == "backoff":
             # Between two runs of a failing program nothing runs: failed, not running, even though its
             # supervisor will try again ("restarting": an update replaces it as it would a running one).
             return {"state": FAILED, "detail": state.get("detail", ""), "extra": {"restarting": True}, **common}
-        if supervisor_alive(state):
+        if live:
             return {
                 "state": RUNNING,
                 "pid": state.get("pid"),
