@@ -112,20 +112,18 @@ def check_fits(app: App, svc: Service, sel: Selected, impl_dir: Path) -> None:
             why = f"it needs the disk {block.name} to have at least {format_size(block.min_size)}"
     if sel.needs.memory_min and svc.memory is not None and svc.memory < sel.needs.memory_min:
         why = f"it needs at least {sel.needs.memory_min} MiB of memory; {svc.name} has {svc.memory}"
+    if why is None:
+        try:
+            app.backend(svc.backend).check(replace(svc, current=sel), impl_dir)
+        except UsageError as e:
+            # The backend words it as a wrong option of `add` (more networks than bridges, say), but here
+            # the options are the service's and it is the new version that does not fit them: status 8, not 2.
+            why = e.message
     if why is not None:
         raise SelectionError(
             f"{svc.name}: version {sel.version} does not fit the service as it is configured: {why}",
             hint=f"keep the versions that fit with 0xl set {svc.name} --version '..!{sel.version}'",
         )
-    try:
-        app.backend(svc.backend).check(replace(svc, current=sel), impl_dir)
-    except UsageError as e:
-        # The backend words it as a wrong option of `add` (more networks than bridges, say), but here the
-        # options are the service's and it is the new version that does not fit them: status 8, not 2.
-        raise SelectionError(
-            f"{svc.name}: version {sel.version} does not fit the service as it is configured: {e.message}",
-            hint=f"keep the versions that fit with 0xl set {svc.name} --version '..!{sel.version}'",
-        ) from e
 
 
 def latest_json(svc: Service, impl: Implementation) -> dict[str, object] | None:
