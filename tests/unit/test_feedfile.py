@@ -9,7 +9,7 @@ import pytest
 from zeroxl.errors import UsageError
 from zeroxl.feeds.model import BlockDevice, BootArg, ServiceNeeds, Stability
 from zeroxl.feeds.parse import parse_feed
-from zeroxl.publish.feedfile import FeedFile
+from zeroxl.publish.feedfile import FeedFile, editing
 from zeroxl.publish.implxml import ArchiveSpec, BootArgSpec, ImplSpec, NeedsSpec, implementation_xml, new_feed
 
 DIGEST = "A" * 52
@@ -143,8 +143,7 @@ def test_needs_written_are_read_back_exactly(tmp_path: Path) -> None:
 def test_needs_a_host_would_refuse_are_refused_before_writing(tmp_path: Path, needs: NeedsSpec, message: str) -> None:
     path = tmp_path / "mail.xml"
     path.write_bytes(HAND_WRITTEN)
-    ff = FeedFile.read(path)
-    with pytest.raises(UsageError, match=message):
+    with editing(path) as ff, pytest.raises(UsageError, match=message):
         ff.save(ff.with_child(implementation_xml(spec(needs=needs), ff.indent)))
     assert path.read_bytes() == HAND_WRITTEN
 

@@ -62,14 +62,6 @@ class FeedFile:
     indent: bytes  # the indentation of the root's children
 
     @classmethod
-    def read(cls, path: Path) -> FeedFile:
-        try:
-            data = path.read_bytes()
-        except OSError as e:
-            raise _unreadable(path, e) from None
-        return cls.from_bytes(path, data)
-
-    @classmethod
     def from_bytes(cls, path: Path, data: bytes) -> FeedFile:
         signed = _MARKER_LINE.search(data) is not None
         try:

@@ -43,19 +43,17 @@ def locked(
 def acquire(fd: int, *, deadline: float, shared: bool = False, on_wait: Callable[[], None] | None = None) -> bool:
     """Take a flock on FD, trying again until DEADLINE (time.monotonic()); False if it is still held.
 
-    ON_WAIT is called once, when the first try finds the lock held, so that a command can say it waits.
+    ON_WAIT is called each time a try finds the lock held, so that a command can say it waits.
     """
     op = (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB
-    waited = False
     while True:
         try:
             fcntl.flock(fd, op)
         except BlockingIOError:
             if time.monotonic() >= deadline:
                 return False
-            if not waited and on_wait is not None:
+            if on_wait is not None:
                 on_wait()
-            waited = True
             time.sleep(0.05)
         else:
             return True
