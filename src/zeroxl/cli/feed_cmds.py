@@ -296,18 +296,8 @@ def _needs(a: argparse.Namespace) -> NeedsSpec:
     for spec in a.block:
         name, sep, size = spec.partition("=")
         blocks.append((name, size if sep else None))
-    declared: dict[str, str] = {}
-    for spec in a.arg:
-        name, sep, pattern = spec.partition("=")
-        if not sep:
-            raise UsageError(f"--arg {spec!r}: write NAME=PATTERN, e.g. --arg 'port=[0-9]{{1,5}}'")
-        declared[name] = pattern
-    defaults: dict[str, str] = {}
-    for spec in a.arg_default:
-        name, sep, value = spec.partition("=")
-        if not sep:
-            raise UsageError(f"--arg-default {spec!r}: write NAME=VALUE")
-        defaults[name] = value
+    declared = _pairs(a.arg, "--arg", "write NAME=PATTERN, e.g. --arg 'port=[0-9]{1,5}'")
+    defaults = _pairs(a.arg_default, "--arg-default", "write NAME=VALUE")
     for name in [*a.arg_required, *defaults]:
         if name not in declared:
             raise UsageError(f"--arg-required/--arg-default {name}: declare it first with --arg {name}=PATTERN")
@@ -315,6 +305,19 @@ def _needs(a: argparse.Namespace) -> NeedsSpec:
         BootArgSpec(name, pattern, name in a.arg_required, defaults.get(name)) for name, pattern in declared.items()
     )
     return NeedsSpec(a.memory_min, a.memory, a.xen_type, tuple(blocks), tuple(a.network), args, a.ramdisk)
+
+
+def _pairs(specs: list[str], option: str, form: str) -> dict[str, str]:
+    """NAME=VALUE options as a mapping; one without `=` is refused, saying FORM."""
+    from zeroxl.errors import UsageError
+
+    pairs: dict[str, str] = {}
+    for spec in specs:
+        name, sep, value = spec.partition("=")
+        if not sep:
+            raise UsageError(f"{option} {spec!r}: {form}")
+        pairs[name] = value
+    return pairs
 
 
 def _describe_needs(needs: NeedsSpec) -> str:
