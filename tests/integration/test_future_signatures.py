@@ -83,5 +83,5 @@ def test_forgetting_takes_yes_for_an_answer_and_a_feed_0xl_has(site: FeedSite, z
     assert r.rc == 3 and f"0xl has no copy of the feed {url}x" in r.err, r
     r = zx("trust", "forget-feed", url, "--yes")
     assert r.rc == 0, r
-    assert f"forgot the copy of {url} signed " in r.out
+    assert f"forgot the copy of {url}, signed " in r.out
     assert not list((zhome / "feeds").iterdir())

@@ -196,7 +196,7 @@ def cmd_trust_forget_feed(a: argparse.Namespace) -> int:
     if not a.yes:
         if not interact.on_terminal():
             raise UsageError(
-                f"forgetting the copy of {a.url} (signed {when}) needs a confirmation",
+                f"forgetting the copy of {a.url}, signed {when}, needs a confirmation",
                 hint=f"confirm with: 0xl trust forget-feed {a.url} --yes",
             )
         future = " That date is in the future." if copy.signed > time.time() else ""
@@ -209,7 +209,7 @@ def cmd_trust_forget_feed(a: argparse.Namespace) -> int:
             interact.info("0xl: nothing was forgotten")
             return 0
     forget_feed(a.url)
-    print(f"forgot the copy of {a.url} signed {when}; the next fetch of it starts replay protection again")
+    print(f"forgot the copy of {a.url}, signed {when}; the next copy fetched starts replay protection again")
     return 0
 
 
