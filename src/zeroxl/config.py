@@ -14,6 +14,9 @@ key: a policy that silently falls back to "no limit" would be worse than none.
 
     [trust]
     key_info_server = "https://keys.example.org"   # hints about unknown keys; none by default
+    max_clock_skew = "5m"        # refuse signatures dated further ahead of this host's clock
+    max_signature_age = "60d"    # refuse feeds signed longer ago (freeze attacks); no limit by default
+    warn_signature_age = "90d"   # status and update --check warn about feeds signed longer ago
 
     [store]
     keep = 3                     # implementations kept per service for rollback
@@ -55,6 +58,38 @@ class UnixSettings:
 
 
 @dataclass(frozen=True)
+class SignatureLimits:
+    """[trust] limits on when a feed was signed (feeds.trust.check_signature; docs/updates.md)."""
+
+    max_clock_skew: int = 300  # seconds a signature may be dated ahead of this host's clock
+    max_age: int | None = None  # seconds; a feed signed longer ago is refused (None: no limit)
+    warn_age: int = 90 * 86400  # seconds; status and update --check warn about older signatures
+
+
+def signature_limits(trust: dict[str, Any]) -> SignatureLimits:
+    """The [trust] durations: a string with a unit ("5m", "30d") or a whole number of seconds."""
+    from zeroxl.units import parse_duration
+
+    def duration(key: str) -> int | None:
+        value = _get(trust, key, (str, int), "trust")
+        if value is None:
+            return None
+        if isinstance(value, int):
+            if value < 0:
+                raise UsageError(f"config.toml: [trust] {key} must not be negative")
+            return value
+        return parse_duration(value, what=f"[trust] {key}")
+
+    defaults = SignatureLimits()
+    skew, max_age, warn = duration("max_clock_skew"), duration("max_signature_age"), duration("warn_signature_age")
+    return SignatureLimits(
+        max_clock_skew=defaults.max_clock_skew if skew is None else skew,
+        max_age=max_age or None,
+        warn_age=defaults.warn_age if warn is None else warn,
+    )
+
+
+@dataclass(frozen=True)
 class Config:
     policy: Policy = field(default_factory=Policy)
     volume_group: str | None = None
@@ -62,6 +97,7 @@ class Config:
     keep: int = 3
     unix: UnixSettings = field(default_factory=UnixSettings)
     mirrors: dict[str, str] = field(default_factory=dict)
+    signatures: SignatureLimits = field(default_factory=SignatureLimits)
 
 
 def _get(table: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
@@ -118,4 +154,5 @@ def load(path: Path) -> Config:
             restart_window=float(_get(unix, "restart_window", (int, float), "unix") or defaults.restart_window),
         ),
         mirrors=check_mirrors(mirrors),
+        signatures=signature_limits(trust),
     )

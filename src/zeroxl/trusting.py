@@ -1,8 +1,10 @@
-"""`0xl trust add/list/remove`: the trust database, edited under its lock."""
+"""`0xl trust add/list/remove`: the trust database, edited under its lock; `0xl trust forget-feed`:
+the copy of a feed that replay protection compares new ones against."""
 
 from __future__ import annotations
 
 from zeroxl.errors import NotFoundError
+from zeroxl.feeds.cache import CachedFeed, FeedCache
 from zeroxl.feeds.trust import TrustDB, check_domain, normalise_fingerprint
 from zeroxl.paths import Home
 from zeroxl.state.lock import locked
@@ -36,3 +38,28 @@ def trust_remove(fingerprint: str, domain: str | None, home: Home | None = None)
             raise NotFoundError(f"key {fpr} is not trusted{where}", hint="see 0xl trust list")
         db.save(home.trustdb)
     return fpr
+
+
+def feed_copy(url: str, home: Home | None = None) -> CachedFeed:
+    """The copy of the feed at URL that 0xl verified last; NotFoundError if it has none."""
+    home = home or Home.from_env()
+    cached = FeedCache(home.feeds).load(url)
+    if cached is None:
+        raise NotFoundError(
+            f"0xl has no copy of the feed {url}",
+            hint="write the feed URL exactly as the service has it (0xl status NAME shows it)",
+        )
+    return cached
+
+
+def forget_feed(url: str, home: Home | None = None) -> None:
+    """Forget the copy of URL, and with it the signature time the next copy must not be older than.
+
+    The way out for a copy dated in the future, taken before 0xl refused such dates, which makes every
+    real update look like a replay. The next fetch is verified like a first one (signature, dates,
+    trust); replay protection starts again from what it brings.
+    """
+    home = home or Home.from_env()
+    with locked(home.locks / "trust.lock", what="the trust database", wait=30):
+        if not FeedCache(home.feeds).forget(url):
+            raise NotFoundError(f"0xl has no copy of the feed {url}")

@@ -1,4 +1,5 @@
-"""Sizes as users and feeds write them: 256M, 1G, 4096 (bytes). Binary multiples, like xl and LVM."""
+"""Sizes as users and feeds write them: 256M, 1G, 4096 (bytes). Binary multiples, like xl and LVM.
+Durations as users write them: 90s, 5m, 12h, 30d, 2w."""
 
 from __future__ import annotations
 
@@ -35,3 +36,32 @@ def human_size(n: float) -> str:
             return f"{n:.0f} {suffix}" if suffix == "B" else f"{n:.1f} {suffix}"
         n /= 1024
     return f"{n:.1f} TiB"
+
+
+_DURATION = re.compile(r"([0-9]{1,9})([smhdw])")
+_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_duration(text: str, *, what: str = "duration") -> int:
+    """Seconds in TEXT ('90s', '5m', '12h', '30d', '2w'); a unit is required, zero is refused."""
+    m = _DURATION.fullmatch(text.strip())
+    if not m:
+        raise UsageError(
+            f"invalid {what} {text!r}", hint="write a whole number with s, m, h, d or w, e.g. 5m, 30d or 2w"
+        )
+    seconds = int(m.group(1)) * _SECONDS[m.group(2)]
+    if seconds <= 0:
+        raise UsageError(f"invalid {what} {text!r}: it must be greater than zero")
+    return seconds
+
+
+def format_duration(seconds: float) -> str:
+    """SECONDS the way people say an age: '40 s', '5 min', '3 h', '12 days' (rounded down)."""
+    s = int(abs(seconds))
+    if s < 120:
+        return f"{s} s"
+    if s < 2 * 3600:
+        return f"{s // 60} min"
+    if s < 2 * 86400:
+        return f"{s // 3600} h"
+    return f"{s // 86400} days"

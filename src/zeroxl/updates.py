@@ -48,6 +48,8 @@ class Outcome:
     latest: str | None = None  # the newest version on its channel and in its range
     message: str = ""
     error: ZeroxlError | None = None
+    signed: int | None = None  # when the feed used was signed (None if it could not be loaded)
+    expires: int | None = None  # when that signature expires, if it does
 
 
 @dataclass(frozen=True)
@@ -215,7 +217,14 @@ def update(
         removed = gc.prune(app, dropped)
         if removed:
             app.ui.info(f"0xl: removed {len(removed)} implementation(s) no service keeps any more from the store")
-    return [outcomes[n] for n in names]
+    return [_dated(outcomes[n], plans.get(n)) for n in names]
+
+
+def _dated(outcome: Outcome, plan: _Plan | None) -> Outcome:
+    """OUTCOME with the dates of the feed's signature, which `update --check` shows (freeze attacks)."""
+    if plan is None or plan.loaded is None:
+        return outcome
+    return replace(outcome, signed=plan.loaded.entry.signed, expires=plan.loaded.entry.expires)
 
 
 def _read(app: App, names: Sequence[str], *, retry: bool) -> tuple[dict[str, _Plan], dict[str, Outcome]]:

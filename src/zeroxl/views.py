@@ -132,4 +132,29 @@ def status(home: os.PathLike[str] | str, name: str) -> dict[str, Any]:
 
     check_name(name)
     rec = load_record(f"{home}/services", name)
-    return service_json(rec, runtime(home, rec))
+    out = service_json(rec, runtime(home, rec))
+    out["feed_signature"] = feed_signature(home, rec["feed"])
+    return out
+
+
+def feed_signature(home: os.PathLike[str] | str, url: str) -> dict[str, Any] | None:
+    """When the copy of the feed 0xl last verified was signed, how long ago, and what to warn about it
+    (feeds.trust.signature_warning): a feed that stops changing may be held back by a server. None if
+    0xl has no copy (a local feed is fetched afresh each time, and cached too)."""
+    from pathlib import Path
+
+    from zeroxl.config import load
+    from zeroxl.feeds.cache import FeedCache
+    from zeroxl.feeds.trust import signature_warning
+    from zeroxl.paths import Home
+
+    h = Home(Path(home))
+    try:
+        cached = FeedCache(h.feeds).load(url)
+    except StateError as e:
+        return {"signed": None, "expires": None, "age": None, "warning": e.message}
+    if cached is None:
+        return None
+    now = time.time()
+    warning = signature_warning(cached.signed, cached.expires, now=now, limits=load(h.config_file).signatures)
+    return {"signed": cached.signed, "expires": cached.expires, "age": round(now - cached.signed), "warning": warning}

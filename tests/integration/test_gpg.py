@@ -76,9 +76,7 @@ def revoked_publisher(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tupl
     pub = make_publisher(tmp_path_factory.mktemp("revoked") / "gnupg", "Revoked", "rev@example.org")
     try:
         sig = detached(pub, DATA)
-        rev = (pub.gnupghome / "openpgp-revocs.d" / f"{pub.fingerprint}.rev").read_bytes()
-        # gpg writes the certificate with a ':' before its armour so that it is not imported by accident.
-        pub.gpg("--import", input=rev.replace(b":-----BEGIN", b"-----BEGIN"))
+        pub.revoke()
         yield pub, sig
     finally:
         stop_agent(pub.gnupghome)

@@ -199,18 +199,19 @@ def test_a_mirror_serving_another_feed_at_the_url_is_refused(
 def test_a_mirror_replaying_an_older_feed_is_refused(
     lab: Lab, offline_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The origin publishes 1.1, signed an hour from now; the mirror and then the host take it.
-    later = int(time.time()) + 3600
-    lab.site.publish("web", [Impl("1.0"), Impl("1.1")], at=later)
-    os.utime(lab.site.root / "web.xml", (later, later))
+    # The origin publishes 1.1, signed now; the mirror and then the host take it.
+    now = int(time.time())
+    lab.site.publish("web", [Impl("1.0"), Impl("1.1")], at=now)
+    os.utime(lab.site.root / "web.xml", (now + 60, now + 60))
     assert lab.remirror().rc == 0
     newer = lab.feed_in_mirror.read_bytes()
     zx, home = offline_host(offline_home, monkeypatch, lab, local_location(lab))
     assert zx("add", "web", lab.url, "--trust-key", lab.publisher.fingerprint).rc == 0
 
-    # The origin (or someone in its place) serves the old feed: `0xl mirror` will not go back...
-    lab.site.publish("web", [Impl("1.0")])
-    os.utime(lab.site.root / "web.xml", (later + 60, later + 60))  # so that the server sends it at all
+    # The origin (or someone in its place) serves the old feed, signed an hour earlier: `0xl mirror` will
+    # not go back...
+    lab.site.publish("web", [Impl("1.0")], at=now - 3600)
+    os.utime(lab.site.root / "web.xml", (now + 120, now + 120))  # so that the server sends it at all
     r = lab.remirror()
     assert r.rc == 4 and "before the copy 0xl already has" in r.err, r
     assert lab.feed_in_mirror.read_bytes() == newer

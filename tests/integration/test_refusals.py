@@ -69,14 +69,14 @@ def test_key_trusted_for_another_domain_is_refused(site: FeedSite, zxi, home: Pa
 
 def test_replayed_older_feed_is_refused(site: FeedSite, zxi, home: Path) -> None:
     # 0xl has seen the feed signed at T; the server then serves the same URL signed before T.
-    later = int(time.time()) + 3600
-    url = site.publish("web", [Impl("1.0")], at=later)
+    now = int(time.time())
+    url = site.publish("web", [Impl("1.0")], at=now)
     assert zxi("add", "web", url).rc == 0
-    site.publish("web", [Impl("1.0")])
+    site.publish("web", [Impl("1.0")], at=now - 3600)
     # A new Last-Modified, so that the server sends the replayed feed rather than "304 Not Modified".
-    os.utime(site.root / "web.xml", (later, later))
+    os.utime(site.root / "web.xml", (now + 60, now + 60))
     err = refused(zxi, home, ["add", "web2", url], 4, "before the copy 0xl already has")
-    assert time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(later)) in err
+    assert time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(now)) in err
 
 
 def test_feed_signed_without_uri_is_refused_at_another_url_of_the_site(site: FeedSite, zxi, home: Path) -> None:

@@ -4,42 +4,11 @@ without a terminal it is refused with the exact command that would trust it."""
 from __future__ import annotations
 
 import json
-import os
-import pty
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 from tests.support.feeds import FeedSite, Impl
 from tests.support.http import StaticServer
-
-
-def run_on_terminal(args: list[str], home: Path, answer: bytes, timeout: float = 60) -> tuple[int, str]:
-    """Run `0xl ARGS` with stdin and stderr on a pseudo-terminal; type ANSWER when it asks."""
-    master, slave = pty.openpty()
-    env = dict(os.environ, ZEROXL_HOME=str(home), TERM="dumb")
-    p = subprocess.Popen(
-        [sys.executable, "-m", "zeroxl", *args], stdin=slave, stdout=subprocess.PIPE, stderr=slave, env=env
-    )
-    os.close(slave)
-    seen = b""
-    deadline = time.monotonic() + timeout
-    answered = False
-    while time.monotonic() < deadline:
-        try:
-            chunk = os.read(master, 4096)
-        except OSError:  # the child closed the terminal
-            break
-        seen += chunk
-        if not answered and b"[y/N]" in seen:
-            os.write(master, answer)
-            answered = True
-        if p.poll() is not None:
-            break
-    rc = p.wait(timeout=timeout)
-    os.close(master)
-    return rc, seen.decode(errors="replace")
+from tests.support.terminal import run_on_terminal
 
 
 def test_unknown_key_is_shown_and_trusted_when_confirmed(site: FeedSite, zhome: Path, server: StaticServer, zx) -> None:

@@ -149,10 +149,13 @@ class FeedSite:
         signer: Publisher | None = None,
         uri: str | None = None,
         at: int | None = None,
+        expires: int | None = None,
     ) -> str:
-        """Write NAME.xml, signed (by the site's publisher unless SIGNER, at time AT), and return its URL."""
+        """Write NAME.xml, signed (by the site's publisher unless SIGNER, at time AT, expiring EXPIRES seconds
+        later), and return its URL."""
         signer = signer or self.publisher
         if signer is not self.publisher:
             signer.publish_key(self.root)
-        (self.root / f"{name}.xml").write_bytes(signer.sign(self.feed_xml(name, impls, uri), at=at))
+        feed = signer.sign(self.feed_xml(name, impls, uri), at=at, expires=expires)
+        (self.root / f"{name}.xml").write_bytes(feed)
         return self.url(name)

@@ -32,9 +32,11 @@ class Result:
         return f"exit {self.rc}\n--- stdout\n{self.out}--- stderr\n{self.err}"
 
 
-def zx_process(*args: str, home: Path, input: str | None = None, timeout: float = 60) -> Result:
-    """`0xl ARGS` as a separate process (stdin is not a terminal)."""
-    env = dict(os.environ, ZEROXL_HOME=str(home))
+def zx_process(
+    *args: str, home: Path, input: str | None = None, timeout: float = 60, env: dict[str, str] | None = None
+) -> Result:
+    """`0xl ARGS` as a separate process (stdin is not a terminal), with ENV added to the environment."""
+    env = dict(os.environ, ZEROXL_HOME=str(home), **(env or {}))
     p = subprocess.run(
         [sys.executable, "-m", "zeroxl", *args],
         env=env,

@@ -113,12 +113,29 @@ def test_two_signatures_are_refused() -> None:
         parse_verify_status(GOOD_BY_SUBKEY + GOOD_BY_SUBKEY)
 
 
-def test_expired_and_revoked_keys_still_give_a_valid_signature_as_in_0install() -> None:
+def test_expired_and_revoked_keys_give_a_valid_signature_flagged_for_check_signature() -> None:
     expired = parse_verify_status(EXPIRED)
     assert expired.key_expired and not expired.key_revoked
     assert expired.timestamp == 1577840400
+    assert expired.key_expired_at == 1577923200  # from KEYEXPIRED, for the message
     revoked = parse_verify_status(REVOKED)
     assert revoked.key_revoked and not revoked.key_expired
+
+
+# Captured from gpg 2.2.40: a signature made with --default-sig-expire seconds=5, verified after that.
+EXPIRED_SIGNATURE = f"""[GNUPG:] NEWSIG
+[GNUPG:] KEY_CONSIDERED {PRIMARY} 0
+[GNUPG:] SIG_ID 9U31I7WqNrFurHSSqR52PsUBy88 2026-12-06 1796552855
+[GNUPG:] EXPSIG 398DB73A2908A249 P <p@x>
+[GNUPG:] VALIDSIG {PRIMARY} 2026-12-06 1796552855 1796552860 4 0 22 8 00 {PRIMARY}
+[GNUPG:] FAILURE gpg-exit 33554433
+"""
+
+
+def test_a_signatures_expiry_is_read_from_validsig() -> None:
+    info = parse_verify_status(EXPIRED_SIGNATURE)
+    assert info.sig_expired and (info.timestamp, info.expires) == (1796552855, 1796552860)
+    assert parse_verify_status(GOOD_BY_SUBKEY).expires is None  # 0: no expiry
 
 
 def test_iso_8601_signature_times_are_read() -> None:
@@ -187,6 +204,19 @@ def test_secret_key_listing_is_marked_secret() -> None:
     [key] = parse_colons(SECRET)
     assert key.secret
     assert (key.fingerprint, key.subkeys) == (PRIMARY, (SUBKEY,))
+
+
+def test_user_ids_are_unescaped_to_what_their_owner_wrote_control_characters_included() -> None:
+    # As gpg 2.2.40 lists a user id made with --quick-gen-key $'Evil \e[2K\rFake\n: \\x41' (tests/integration
+    # makes and shows such a key): ESC, ':' and '\\' as \xHH, CR and LF as \r and \n. Showing it safely is
+    # cli.safetext's job, which needs the real characters.
+    listing = (
+        f"pub:u:255:22:398DB73A2908A249:1795775743:::u:::scSC:::::ed25519:::0:\nfpr:::::::::{PRIMARY}:\n"
+        "uid:u::::1795775743::D3D3DE77AB3BCADB53FD9BF0DC0D3712C661CA40::"
+        "Evil \\x1b[2K\\rFake\\n\\x3a \\x5cx41::::::::::0:\n"
+    )
+    [key] = parse_colons(listing)
+    assert key.uids == ("Evil \x1b[2K\rFake\n: \\x41",)
 
 
 def test_key_matches_its_subkeys_and_key_ids() -> None:

@@ -9,17 +9,25 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from zeroxl.config import SignatureLimits
 from zeroxl.errors import StateError, UsageError
 from zeroxl.feeds.gpg import SigInfo
 from zeroxl.feeds.trust import (
     TRUST_NS,
+    ExpiredKey,
+    ExpiredSignature,
+    FutureSignature,
     ReplayedFeed,
+    RevokedKey,
+    StaleSignature,
     TrustDB,
     UntrustedKey,
     check_not_replayed,
+    check_signature,
     check_trusted,
     domain_of,
     normalise_fingerprint,
+    signature_warning,
 )
 
 PRIMARY = "8CE381503423072CB0F14C5C398DB73A2908A249"
@@ -345,19 +353,83 @@ def test_trusting_the_primary_key_does_not_cover_a_signing_subkey() -> None:
     check_trusted(sig(fpr=SUBKEY), "example.org", TrustDB([(SUBKEY, ["example.org"])]))
 
 
-def test_expired_or_revoked_key_is_judged_by_trust_alone_as_in_0install() -> None:
+def test_trust_alone_is_check_trusteds_question() -> None:
+    # Revoked and expired keys are check_signature's refusals, asked before trust (below).
     db = TrustDB([(PRIMARY, ["example.org"])])
     worn = SigInfo(PRIMARY, PRIMARY, 1, key_expired=True, key_revoked=True)
     check_trusted(worn, "example.org", db)
 
 
+# check_not_replayed is the check feeds.load makes (add, update, mirror); tests/integration/test_refusals.py
+# and test_updates.py show it refusing through the commands.
+URL = "http://example.org/f.xml"
+NOW = 1_800_000_000
+LIMITS = SignatureLimits()
+
+
 def test_replayed_older_feed_is_refused() -> None:
     with pytest.raises(ReplayedFeed, match="before the copy 0xl already has") as e:
-        check_not_replayed(sig(ts=1000), sig(ts=2000), feed_url="http://example.org/f.xml")
+        check_not_replayed(1000, 2000, feed_url=URL, now=NOW, limits=LIMITS)
     assert e.value.exit_status == 4
+    assert "0xl trust forget-feed http://example.org/f.xml" in (e.value.hint or "")
+    assert "replaying an old feed" in (e.value.hint or "")
 
 
 def test_same_or_newer_feed_is_not_a_replay() -> None:
-    check_not_replayed(sig(ts=2000), sig(ts=2000), feed_url="http://example.org/f.xml")
-    check_not_replayed(sig(ts=2001), sig(ts=2000), feed_url="http://example.org/f.xml")
-    check_not_replayed(sig(ts=5), None, feed_url="http://example.org/f.xml")
+    check_not_replayed(2000, 2000, feed_url=URL, now=NOW, limits=LIMITS)
+    check_not_replayed(2001, 2000, feed_url=URL, now=NOW, limits=LIMITS)
+    check_not_replayed(5, None, feed_url=URL, now=NOW, limits=LIMITS)
+
+
+def test_a_replay_against_a_copy_dated_in_the_future_says_how_to_forget_it() -> None:
+    with pytest.raises(ReplayedFeed) as e:
+        check_not_replayed(NOW, NOW + 86400, feed_url=URL, now=NOW, limits=LIMITS)
+    assert "dated in the future" in (e.value.hint or "")
+    assert "0xl trust forget-feed http://example.org/f.xml" in (e.value.hint or "")
+
+
+# -- check_signature: the one decision add, update, mirror and feed check make on a good signature ------
+
+
+def test_a_good_signature_of_today_is_usable() -> None:
+    check_signature(sig(ts=NOW - 60), feed_url=URL, now=NOW, limits=LIMITS)
+    check_signature(sig(ts=NOW + 299), feed_url=URL, now=NOW, limits=LIMITS)  # within the default 5 min skew
+
+
+@pytest.mark.parametrize(
+    ("info", "error", "words"),
+    [
+        (SigInfo(PRIMARY, PRIMARY, NOW, key_revoked=True), RevokedKey, "which has been revoked"),
+        (SigInfo(PRIMARY, PRIMARY, NOW, key_expired=True, key_expired_at=NOW - 86400), ExpiredKey, "expired on"),
+        (SigInfo(PRIMARY, PRIMARY, NOW - 86400, sig_expired=True, expires=NOW - 10), ExpiredSignature, "expired on"),
+        # A copy 0xl kept: no gpg flag, but its expiry date has passed since.
+        (SigInfo(PRIMARY, PRIMARY, NOW - 86400, expires=NOW), ExpiredSignature, "expired on"),
+        (SigInfo(PRIMARY, PRIMARY, NOW + 301), FutureSignature, "ahead of this host's clock"),
+        # Revoked wins over everything else: it is the reason that matters.
+        (SigInfo(PRIMARY, PRIMARY, NOW + 999, key_revoked=True, key_expired=True), RevokedKey, "revoked"),
+    ],
+)
+def test_unusable_signatures_are_refused_saying_why(info: SigInfo, error: type[Exception], words: str) -> None:
+    with pytest.raises(error, match=words) as e:
+        check_signature(info, feed_url=URL, now=NOW, limits=LIMITS)
+    assert e.value.exit_status == 4  # type: ignore[attr-defined]
+
+
+def test_the_clock_skew_and_the_oldest_signature_are_the_hosts_settings() -> None:
+    strict = SignatureLimits(max_clock_skew=0, max_age=30 * 86400)
+    with pytest.raises(FutureSignature, match="at most 0 s is allowed"):
+        check_signature(sig(ts=NOW + 1), feed_url=URL, now=NOW, limits=strict)
+    with pytest.raises(StaleSignature, match=r"31 days ago: longer ago than this host accepts .*30 days"):
+        check_signature(sig(ts=NOW - 31 * 86400), feed_url=URL, now=NOW, limits=strict)
+    check_signature(sig(ts=NOW - 29 * 86400), feed_url=URL, now=NOW, limits=strict)
+    check_signature(sig(ts=NOW - 3650 * 86400), feed_url=URL, now=NOW, limits=LIMITS)  # no limit by default
+
+
+def test_status_warns_about_old_expired_and_future_signatures() -> None:
+    assert signature_warning(NOW - 89 * 86400, None, now=NOW, limits=LIMITS) is None
+    assert "longer ago than [trust] warn_signature_age (90 days)" in (
+        signature_warning(NOW - 91 * 86400, None, now=NOW, limits=LIMITS) or ""
+    )
+    assert "expired on" in (signature_warning(NOW - 60, NOW - 1, now=NOW, limits=LIMITS) or "")
+    assert "0xl trust forget-feed" in (signature_warning(NOW + 86400, None, now=NOW, limits=LIMITS) or "")
+    assert signature_warning(NOW - 91 * 86400, None, now=NOW, limits=SignatureLimits(warn_age=0)) is None

@@ -102,8 +102,11 @@ def cmd_status(a: argparse.Namespace) -> int:
         ("version", d["version"] or "-"),
         ("channel", d["channel"] + (f", versions {d['versions']}" if d["versions"] else "")),
         ("feed", d["feed"]),
-        ("backend", f"{d['backend']} ({d['target']})"),
     ]
+    signature = d.get("feed_signature")
+    if signature and signature["signed"] is not None:  # how old: a feed that stops changing may be held back
+        pairs.append(("signed", render.signed(signature["signed"], signature["expires"])))
+    pairs.append(("backend", f"{d['backend']} ({d['target']})"))
     if d["latest"]:
         pairs.append(("latest", f"{d['latest'].get('version')} (newest since {render.when(d['latest'].get('since'))})"))
     if d.get("transition"):
@@ -131,6 +134,10 @@ def cmd_status(a: argparse.Namespace) -> int:
     for key, value in sorted(d["args"].items()):
         pairs.append((f"arg {key}", value))
     render.fields(pairs)
+    if signature and signature["warning"]:
+        import sys
+
+        sys.stderr.write(f"0xl: warning: {d['name']}: {signature['warning']}\n")
     return 0
 
 
@@ -173,6 +180,36 @@ def cmd_trust_remove(a: argparse.Namespace) -> int:
 
     fpr = trust_remove(a.fingerprint, a.domain)
     print(f"no longer trusting {fpr}" + (f" for {a.domain}" if a.domain else ""))
+    return 0
+
+
+def cmd_trust_forget_feed(a: argparse.Namespace) -> int:
+    import time
+
+    from zeroxl.cli import interact, render
+    from zeroxl.cli.safetext import line
+    from zeroxl.errors import UsageError
+    from zeroxl.trusting import feed_copy, forget_feed
+
+    copy = feed_copy(a.url)
+    when = render.signed(copy.signed, copy.expires)
+    if not a.yes:
+        if not interact.on_terminal():
+            raise UsageError(
+                f"forgetting the copy of {a.url}, signed {when}, needs a confirmation",
+                hint=f"confirm with: 0xl trust forget-feed {a.url} --yes",
+            )
+        future = " That date is in the future." if copy.signed > time.time() else ""
+        question = (
+            f"0xl has a copy of the feed {line(a.url)}, signed {when} by {copy.fingerprint}.{future}\n"
+            "Forgotten, the next copy fetched is accepted whatever its date (it is verified as a first one), "
+            "and replay protection starts again from it.\nForget it?"
+        )
+        if not interact.ask(question):
+            interact.info("0xl: nothing was forgotten")
+            return 0
+    forget_feed(a.url)
+    print(f"forgot the copy of {a.url}, signed {when}; the next copy fetched starts replay protection again")
     return 0
 
 
@@ -298,6 +335,17 @@ def build_parser() -> argparse.ArgumentParser:
     tp.add_argument("fingerprint", metavar="FPR")
     tp.add_argument("--domain", metavar="HOST[:PORT]")
     tp.set_defaults(handler=cmd_trust_remove)
+    tp = tsub.add_parser(
+        "forget-feed",
+        help="forget the copy of a feed replay protection compares with (one dated in the future, say)",
+        description="Forget the copy of FEED-URL that 0xl verified last, and with it the signature date a new "
+        "copy must not be older than: the way out when 0xl holds a copy dated in the future (taken before "
+        "0xl refused such dates) and every real update of the feed is refused as a replay. Asks first; "
+        "--yes does not. See docs/updates.md.",
+    )
+    tp.add_argument("url", metavar="FEED-URL")
+    tp.add_argument("--yes", action="store_true", help="do not ask for a confirmation")
+    tp.set_defaults(handler=cmd_trust_forget_feed)
 
     disk = command("disk", lambda _a: 0, "list and delete disks, including those kept after destroy")
     dsub = disk.add_subparsers(dest="disk_command", required=True, metavar="ACTION")

@@ -91,6 +91,12 @@ def register(sub: SubParsers[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("feed", metavar="FEED.xml")
     p.add_argument("--key", required=True, metavar="FPR", help="the fingerprint of your signing key")
+    p.add_argument(
+        "--expires",
+        metavar="DURATION",
+        help="make the signature expire after DURATION (e.g. 30d, 2w): hosts refuse the feed afterwards, so sign "
+        "it again before then; a server cannot hold back newer versions longer (docs/publishing.md)",
+    )
     p.set_defaults(handler=cmd_feed_sign)
 
     p = fsub.add_parser("check", help="check a feed as a host would: signature, XML, every archive")
@@ -195,18 +201,27 @@ def cmd_feed_sign(a: argparse.Namespace) -> int:
     import os
     from pathlib import Path
 
+    from zeroxl.cli import render
     from zeroxl.paths import Home
     from zeroxl.publish.edit import sign_feed
+    from zeroxl.units import parse_duration
 
+    expires_in = parse_duration(a.expires, what="--expires") if a.expires is not None else None
     signed = sign_feed(
         Path(a.feed),
         key=a.key,
         gnupghome=os.environ.get("GNUPGHOME"),
         host_keyring=Home.from_env().gnupg,
         on_wait=_say_waiting(a.feed),
+        expires_in=expires_in,
     )
-    who = f" ({signed.uids[0]})" if signed.uids else ""
+    from zeroxl.cli.safetext import line
+
+    who = f" ({line(signed.uids[0])})" if signed.uids else ""
     print(f"signed {a.feed} with {signed.fingerprint}{who}")
+    if signed.expires is not None:
+        expiry = render.when_utc(signed.expires)
+        print(f"the signature expires {expiry}: hosts refuse the feed after that, so sign it again before then")
     print(f"the public key is in {signed.key_file}: publish it beside the feed, where hosts fetch it")
     return 0
 
@@ -227,8 +242,10 @@ def cmd_feed_check(a: argparse.Namespace) -> int:
     from zeroxl.publish.check import check_feed
 
     # A host's configured mirrors apply: `feed check URL` there checks what the host would get.
-    with Fetcher(mirrors=load(Home.from_env().config_file).mirrors) as fetcher:
-        report = check_feed(a.feed, fetcher=fetcher, key=a.key)
+    # And its limits on signature dates: a host would refuse what they refuse.
+    config = load(Home.from_env().config_file)
+    with Fetcher(mirrors=config.mirrors) as fetcher:
+        report = check_feed(a.feed, fetcher=fetcher, key=a.key, limits=config.signatures)
     if a.json:
         render.print_json(
             {
@@ -239,10 +256,14 @@ def cmd_feed_check(a: argparse.Namespace) -> int:
             }
         )
         return int(report.status)
-    print(f"checking {report.location}")
-    width = max(len(f.subject) for f in report.findings)
-    for f in report.findings:
-        print(f"{'ok' if f.ok else 'FAIL':<4}  {f.subject:<{width}}  {f.detail}")
+    from zeroxl.cli.safetext import line
+
+    # Findings quote the feed (its name, ids) and the key (its user id): one escaped line each.
+    print(f"checking {line(report.location)}")
+    rows = [("ok" if f.ok else "FAIL", line(f.subject), line(f.detail)) for f in report.findings]
+    width = max(len(subject) for _, subject, _ in rows)
+    for verdict, subject, detail in rows:
+        print(f"{verdict:<4}  {subject:<{width}}  {detail}")
     problems = len(report.problems)
     print("all checks passed" if not problems else f"{problems} problem{'s' if problems != 1 else ''}")
     return int(report.status)

@@ -17,31 +17,43 @@ def on_terminal() -> bool:
 
 def confirm_key(key: UnknownKey) -> bool:
     """Show an unknown key and ask whether to trust it for the feed's domain (default: no)."""
+    from zeroxl.cli.safetext import line
+
+    # User ids and hints are the key owner's and the key-info server's words: one escaped line each, so
+    # that none can redraw the fingerprint above it or add a line of its own.
     err = sys.stderr
-    err.write(f"\nThe feed {key.feed_url} is signed by a key that is not trusted for {key.domain}:\n")
+    err.write(f"\nThe feed {line(key.feed_url)} is signed by a key that is not trusted for {line(key.domain)}:\n")
     err.write(f"  fingerprint: {key.fingerprint}\n")
     for uid in key.uids or ("(no user id)",):
-        err.write(f"  user id:     {uid}\n")
+        err.write(f"  user id:     {line(uid)}\n")
     for vote, message in key.hints:
-        err.write(f"  key info ({vote}): {message}\n")
-    err.write(f"Trust this key for {key.domain}? [y/N] ")
-    err.flush()
-    answer = sys.stdin.readline().strip().lower()
-    return answer in ("y", "yes")
+        err.write(f"  key info ({line(vote)}): {line(message)}\n")
+    return ask(f"Trust this key for {line(key.domain)}?")
+
+
+def ask(question: str) -> bool:
+    """Ask QUESTION (0xl's own words, already safe) on the terminal; yes only if the answer is y or yes."""
+    sys.stderr.write(f"{question} [y/N] ")
+    sys.stderr.flush()
+    return sys.stdin.readline().strip().lower() in ("y", "yes")
 
 
 @contextlib.contextmanager
 def progress(label: str, total: int) -> Iterator[Callable[[int], None]]:
+    from rich.console import Console
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
+    from zeroxl.cli.safetext import line, raw
+
     with Progress(
-        TextColumn("downloading {task.description}"),
+        TextColumn("downloading {task.description}", markup=False),
         BarColumn(),
         DownloadColumn(),
         TransferSpeedColumn(),
+        console=Console(file=raw(sys.stderr)),
         transient=True,
     ) as bar:
-        task = bar.add_task(label, total=total or None)
+        task = bar.add_task(line(label), total=total or None)
         yield lambda n: bar.advance(task, n)
 
 

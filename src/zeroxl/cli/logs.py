@@ -1,7 +1,8 @@
 """`0xl logs`: the last lines of a service's log file, and with -f the lines as they come.
 
 Follows rotation: when the file is replaced (a new inode), the rest of the old one was already read,
-so reading continues at the start of the new one.
+so reading continues at the start of the new one. A service's output is the service's words, so it is
+shown as safe text (cli.safetext.LogText): control characters escaped, CRLF as LF.
 """
 
 from __future__ import annotations
@@ -25,9 +26,12 @@ def tail(path: Path, lines: int) -> tuple[bytes, int, int]:
 
 
 def show(path: Path, *, lines: int, follow: bool) -> int:
-    out = sys.stdout.buffer
+    from zeroxl.cli.safetext import LogText
+
+    out = sys.stdout
+    shown = LogText()
     data, offset, inode = tail(path, lines)
-    out.write(data)
+    out.write(shown.feed(data, final=not follow))
     out.flush()
     if not follow:
         return 0
@@ -45,7 +49,7 @@ def show(path: Path, *, lines: int, follow: bool) -> int:
                     f.seek(offset)
                     chunk = f.read()
                     offset = f.tell()
-                out.write(chunk)
+                out.write(shown.feed(chunk))
                 out.flush()
             time.sleep(0.2)
     except KeyboardInterrupt:

@@ -41,14 +41,22 @@ def _is_fast(argv: Sequence[str]) -> bool:
     return bool(argv) and argv[0] == "list" and set(argv[1:]) <= {"--json"}
 
 
+def print_error(message: str, hint: str | None) -> None:
+    """`0xl: error: …` and `0xl: hint: …`, each one line whatever text from outside they carry (a
+    server's, a feed's, a key's: cli.safetext)."""
+    from zeroxl.cli.safetext import line
+
+    sys.stderr.write(f"0xl: error: {line(message)}\n")
+    if hint:
+        sys.stderr.write(f"0xl: hint: {line(hint)}\n")
+
+
 def _report(e: ZeroxlError, *, debug: bool) -> int:
     if debug:
         import traceback
 
         traceback.print_exc()
-    sys.stderr.write(f"0xl: error: {e.message}\n")
-    if e.hint:
-        sys.stderr.write(f"0xl: hint: {e.hint}\n")
+    print_error(e.message, e.hint)
     if isinstance(e, SomeFailed):
         statuses = {f.exit_status for f in e.failures}
         return int(statuses.pop() if len(statuses) == 1 else ExitStatus.ERROR)
@@ -56,7 +64,17 @@ def _report(e: ZeroxlError, *, debug: bool) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    from zeroxl.cli import safetext
+
+    # Everything 0xl prints, whoever prints it, reaches the terminal through safetext.
+    saved = safetext.guard()
+    try:
+        return _main(list(sys.argv[1:] if argv is None else argv))
+    finally:
+        safetext.unguard(saved)
+
+
+def _main(argv: list[str]) -> int:
     if _is_fast(argv):
         debug = False
         run: Callable[[], int] = lambda: list_services(json="--json" in argv)  # noqa: E731
@@ -82,8 +100,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as e:
         if debug:
             raise
+        from zeroxl.cli.safetext import line
+
         sys.stderr.write(
-            f"0xl: internal error: {type(e).__name__}: {e}\n0xl: hint: run again with --debug for details\n"
+            f"0xl: internal error: {type(e).__name__}: {line(e)}\n0xl: hint: run again with --debug for details\n"
         )
         return int(ExitStatus.ERROR)
 

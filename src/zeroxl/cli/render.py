@@ -38,18 +38,40 @@ def when(ts: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)) if ts else "-"
 
 
+def when_utc(ts: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ts))
+
+
+def age(ts: float) -> str:
+    """How long ago TS was: '3 days ago', or '5 min in the future'."""
+    from zeroxl.units import format_duration
+
+    ago = time.time() - ts
+    return f"{format_duration(ago)} {'ago' if ago >= 0 else 'in the future'}"
+
+
+def signed(at: int, expires: int | None) -> str:
+    """When a feed was signed, how long ago, and when its signature expires, if it does."""
+    return f"{when_utc(at)} ({age(at)})" + (f", expires {when_utc(expires)}" if expires is not None else "")
+
+
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     """Columns: a rich table on a terminal, plain aligned text otherwise (pipes, scripts, tests)."""
+    from zeroxl.cli.safetext import line, raw
+
+    # Each cell is one line of text, whatever a feed, key or service put in it (and no rich markup).
+    rows = [[line(cell) for cell in row] for row in rows]
     if sys.stdout.isatty():
         from rich.console import Console
         from rich.table import Table
+        from rich.text import Text
 
         t = Table(box=None, header_style="bold", pad_edge=False)
         for h in headers:
             t.add_column(h)
         for row in rows:
-            t.add_row(*row)
-        Console().print(t)
+            t.add_row(*(Text(cell) for cell in row))
+        Console(file=raw(sys.stdout)).print(t)
         return
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
     for row in [list(headers), *rows]:
@@ -57,6 +79,8 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
 
 
 def fields(pairs: Sequence[tuple[str, str]]) -> None:
+    from zeroxl.cli.safetext import line
+
     width = max(len(k) for k, _ in pairs)
     for key, value in pairs:
-        sys.stdout.write(f"{key + ':':<{width + 1}} {value}\n")
+        sys.stdout.write(f"{key + ':':<{width + 1}} {line(value)}\n")

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
+    from zeroxl.config import SignatureLimits
     from zeroxl.errors import ZeroxlError
     from zeroxl.state.history import Entry
     from zeroxl.state.service import Readiness, Selected
@@ -40,16 +41,36 @@ def _error_json(e: ZeroxlError | None) -> dict[str, Any] | None:
 
 def _line(o: Outcome, *, check: bool) -> str:
     from zeroxl import updates
+    from zeroxl.cli import render
+    from zeroxl.cli.safetext import line
 
     if o.state == updates.UPDATED:
-        return f"{o.name}: updated {o.version} -> {o.to} ({o.message})"
+        return f"{o.name}: updated {o.version} -> {o.to} ({line(o.message)})"
+    # A check says how old each feed's signature is: a feed that never changes may be a frozen one.
+    age = f"; feed signed {render.age(o.signed)}" if check and o.signed is not None else ""
     if o.state == updates.AVAILABLE:
-        return f"{o.name}: {o.version} -> {o.to} available" + ("" if check else " (run 0xl update again)")
+        return f"{o.name}: {o.version} -> {o.to} available" + (age if check else " (run 0xl update again)")
     if o.state == updates.CURRENT:
-        return f"{o.name}: {o.version} is current" + (f" ({o.message})" if o.message else "")
+        return f"{o.name}: {o.version} is current" + (f" ({line(o.message)})" if o.message else "") + age
     if o.state == updates.ROLLED_BACK:
         return f"{o.name}: {o.to} failed its health check; rolled back to {o.version}"
     return f"{o.name}: not updated" + (f", still {o.version}" if o.version else "")
+
+
+def _warnings(outcomes: list[Outcome], limits: SignatureLimits) -> dict[str, str]:
+    """What to warn about each service's feed signature (feeds.trust.signature_warning), by name."""
+    import time
+
+    from zeroxl.feeds.trust import signature_warning
+
+    now = time.time()
+    found = {}
+    for o in outcomes:
+        if o.signed is not None:
+            warning = signature_warning(o.signed, o.expires, now=now, limits=limits)
+            if warning is not None:
+                found[o.name] = warning
+    return found
 
 
 def cmd_update(a: argparse.Namespace) -> int:
@@ -65,6 +86,7 @@ def cmd_update(a: argparse.Namespace) -> int:
         outcomes = updates.update(
             app, a.names, everything=a.all, check=a.check, retry=a.retry, ready=ready, wait=a.wait
         )
+        warnings = _warnings(outcomes, app.config.signatures) if a.check else {}
     finally:
         app.close()
     if a.json:
@@ -78,6 +100,9 @@ def cmd_update(a: argparse.Namespace) -> int:
                     "latest": o.latest,
                     "message": o.message,
                     "error": _error_json(o.error),
+                    "feed_signed": o.signed,
+                    "feed_signature_expires": o.expires,
+                    "warning": warnings.get(o.name),
                 }
                 for o in outcomes
             ]
@@ -87,6 +112,8 @@ def cmd_update(a: argparse.Namespace) -> int:
             print(_line(o, check=a.check))
         if not outcomes:
             print("no services to update")
+        for name, warning in warnings.items():
+            sys.stderr.write(f"0xl: warning: {name}: {warning}\n")
     failures = [o for o in outcomes if o.error is not None]
     if not failures:
         return 0
@@ -106,12 +133,11 @@ def cmd_update(a: argparse.Namespace) -> int:
 
 
 def _report_one(name: str, e: ZeroxlError | None) -> None:
+    from zeroxl.cli.main import print_error
+
     if e is None:
         return
-    message = e.message if e.message.startswith(f"{name}:") else f"{name}: {e.message}"
-    sys.stderr.write(f"0xl: error: {message}\n")
-    if e.hint:
-        sys.stderr.write(f"0xl: hint: {e.hint}\n")
+    print_error(e.message if e.message.startswith(f"{name}:") else f"{name}: {e.message}", e.hint)
 
 
 # -- rollback, history ----------------------------------------------------------------------------------------

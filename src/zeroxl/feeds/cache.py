@@ -33,6 +33,7 @@ class CachedFeed:
     fetched: float
     etag: str | None = None
     last_modified: str | None = None
+    expires: int | None = None  # when the signature expires, if it does: checked again on every use
 
 
 class FeedCache:
@@ -53,6 +54,7 @@ class FeedCache:
                 fetched=float(d["fetched"]),
                 etag=d.get("etag"),
                 last_modified=d.get("last_modified"),
+                expires=int(d["expires"]) if d.get("expires") is not None else None,
             )
         except FileNotFoundError:
             return None
@@ -74,5 +76,16 @@ class FeedCache:
                 "fetched": entry.fetched,
                 "etag": entry.etag,
                 "last_modified": entry.last_modified,
+                "expires": entry.expires,
             },
         )
+
+    def forget(self, url: str) -> bool:
+        """Remove the copy of URL (and with it the signature time the replay check compares against);
+        False if there was none."""
+        try:
+            self.path(url).unlink()
+        except FileNotFoundError:
+            return False
+        atomic.fsync_dir(self.root)
+        return True

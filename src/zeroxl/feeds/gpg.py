@@ -7,10 +7,10 @@ trust is switched off. gpg never touches the network: no key server, no WKD, no 
 Every call goes through `proc.run` (argument list, LC_ALL=C, a timeout).
 
 Signatures are read from `--status-fd` lines as 0install reads them (src/support/gpg.ml,
-`sigs_from_gpg_status_output`): VALIDSIG, BADSIG and ERRSIG decide; everything else is detail.
-Like 0install, a VALIDSIG from an expired or revoked key is a valid signature: gpg reports
-EXPKEYSIG/REVKEYSIG *and* VALIDSIG for those, and 0install only looks at VALIDSIG. `SigInfo` keeps
-the flags so that a caller can say so.
+`sigs_from_gpg_status_output`): VALIDSIG, BADSIG and ERRSIG decide whether the signature matches.
+A VALIDSIG from a revoked or expired key, or an expired signature, still matches: gpg reports
+REVKEYSIG, EXPKEYSIG or EXPSIG *and* VALIDSIG for those. 0install looks only at VALIDSIG; 0xl
+refuses them (`feeds.trust.check_signature`), so `SigInfo` carries the flags and the dates.
 """
 
 from __future__ import annotations
@@ -41,7 +41,10 @@ _STATUS = "[GNUPG:] "
 _FPR = re.compile(r"[0-9A-F]{40}")
 _KEYID = re.compile(r"[0-9A-F]{16}")
 _ISO_TIME = re.compile(r"(\d{8}T\d{6})")
-_COLON_ESCAPE = re.compile(rb"\\x([0-9a-fA-F]{2})")
+# gpg quotes user ids in --with-colons output "like a C string" (doc/DETAILS, field 10): gpg 2.2 writes
+# \xHH for ':', '\\' and most controls (ESC as \x1b), and \n \r \f \v \b \0 for those six.
+_COLON_ESCAPE = re.compile(rb"\\(?:x([0-9a-fA-F]{2})|([nrfvb0]))")
+_C_ESCAPES = {b"n": 10, b"r": 13, b"f": 12, b"v": 11, b"b": 8, b"0": 0}
 
 # gpg's ERRSIG reason codes (GPG_ERR_*), as 0install maps them; gpg >= 2.1.16 may set higher bits.
 _ERR_UNSUPPORTED_ALGORITHM = 4
@@ -102,6 +105,8 @@ class SigInfo:
     key_expired: bool = False
     key_revoked: bool = False
     sig_expired: bool = False
+    expires: int | None = None  # when the signature expires (OpenPGP signature expiry), if it does
+    key_expired_at: int | None = None  # when the key expired, if gpg said (KEYEXPIRED)
 
 
 @dataclass(frozen=True)
@@ -271,6 +276,7 @@ def parse_verify_status(stdout: str, *, stderr: str = "") -> SigInfo:
     bad: list[list[str]] = []
     errors: list[list[str]] = []
     flags: set[str] = set()
+    key_expired_at: int | None = None
     for parts in _status_lines(stdout):
         code, args = parts[0], parts[1:]
         if code == "VALIDSIG":
@@ -281,6 +287,8 @@ def parse_verify_status(stdout: str, *, stderr: str = "") -> SigInfo:
             errors.append(args)
         elif code in ("EXPKEYSIG", "REVKEYSIG", "EXPSIG"):
             flags.add(code)
+        elif code == "KEYEXPIRED" and args and args[0].isdigit():
+            key_expired_at = int(args[0])
 
     if bad:
         raise BadSignature(
@@ -307,6 +315,8 @@ def parse_verify_status(stdout: str, *, stderr: str = "") -> SigInfo:
     if not _FPR.fullmatch(fpr) or len(args) < 3:
         raise VerificationError(f"gpg reported a signature 0xl cannot read: VALIDSIG {' '.join(args)}")
     primary = args[9].upper() if len(args) > 9 and _FPR.fullmatch(args[9].upper()) else fpr
+    # VALIDSIG's fourth field is the signature's expiry: 0 when it has none.
+    expires = _timestamp(args[3]) if len(args) > 3 and args[3] not in ("", "0") else None
     return SigInfo(
         fingerprint=fpr,
         primary_fingerprint=primary,
@@ -314,13 +324,19 @@ def parse_verify_status(stdout: str, *, stderr: str = "") -> SigInfo:
         key_expired="EXPKEYSIG" in flags,
         key_revoked="REVKEYSIG" in flags,
         sig_expired="EXPSIG" in flags,
+        expires=expires,
+        key_expired_at=key_expired_at if "EXPKEYSIG" in flags else None,
     )
 
 
 def _unescape(field: str) -> str:
-    # --with-colons escapes ':' and control characters in user ids as \xHH.
-    raw = _COLON_ESCAPE.sub(lambda m: bytes([int(m.group(1), 16)]), field.encode("utf-8", "surrogateescape"))
-    return raw.decode("utf-8", "replace")
+    """A user id as its owner wrote it, control characters included: showing it safely is the printer's
+    job (cli.safetext), and it needs the real characters to decide."""
+
+    def byte(m: re.Match[bytes]) -> bytes:
+        return bytes([int(m.group(1), 16) if m.group(1) else _C_ESCAPES[m.group(2)]])
+
+    return _COLON_ESCAPE.sub(byte, field.encode("utf-8", "surrogateescape")).decode("utf-8", "replace")
 
 
 @dataclass

@@ -1,8 +1,10 @@
 """From a feed URL to a verified, trusted, parsed feed — without saving anything yet.
 
 The steps, each of which refuses rather than falls back: fetch (with limits), verify the signature
-(fetching a missing key from beside the feed), decide trust for the URL's domain, check that the feed
-is not older than the one seen before (replay), parse. The caller commits (`FeedLoader.commit`) only
+(fetching a missing key from beside the feed), check that it may be used now (key neither revoked
+nor expired, signature neither expired, nor from the future, nor older than the host accepts),
+decide trust for the URL's domain, check that the feed is not older than the one seen before
+(replay), parse. The caller commits (`FeedLoader.commit`) only
 when the whole command has succeeded, so that a failed `0xl add` records nothing, not even trust.
 """
 
@@ -20,7 +22,15 @@ from zeroxl.feeds.gpg import Gpg, SigInfo
 from zeroxl.feeds.model import Feed
 from zeroxl.feeds.parse import parse_feed
 from zeroxl.feeds.signature import split_signed
-from zeroxl.feeds.trust import LOCAL_DOMAIN, ReplayedFeed, TrustDB, UntrustedKey, check_trusted, domain_of
+from zeroxl.feeds.trust import (
+    LOCAL_DOMAIN,
+    TrustDB,
+    UntrustedKey,
+    check_not_replayed,
+    check_signature,
+    check_trusted,
+    domain_of,
+)
 from zeroxl.feeds.verify import verify_feed
 from zeroxl.paths import Home
 from zeroxl.state.lock import locked
@@ -105,13 +115,16 @@ class FeedLoader:
             # Not modified (304, or the same bytes again): their signature was verified when they were
             # saved, and the cache is 0xl's own state, so gpg need not say so again (it is most of the
             # time `0xl update --all` takes over unchanged feeds). Trust is checked again below: it may
-            # have been withdrawn since (`0xl trust remove`).
-            sig = SigInfo(cached.fingerprint, cached.fingerprint, cached.signed)
+            # have been withdrawn since (`0xl trust remove`), and so are the signature's dates: it may
+            # have expired or grown too old since.
+            sig = SigInfo(cached.fingerprint, cached.fingerprint, cached.signed, expires=cached.expires)
         else:
-            sig = verify_feed(data, feed_url=url, gpg=self.gpg, fetch_key=self._fetch_key)
+            sig = verify_feed(data, feed_url=url, gpg=self.gpg, fetch_key=self._fetch_key, refresh=True)
+        now = time.time()
+        limits = self.config.signatures
+        check_signature(sig, feed_url=url, now=now, limits=limits)
         new_trust = self._decide_trust(sig, domain, url, trust_key, confirm)
-        if cached is not None and sig.timestamp < cached.signed:
-            raise ReplayedFeed(url, cached.signed, sig.timestamp)
+        check_not_replayed(sig.timestamp, cached.signed if cached else None, feed_url=url, now=now, limits=limits)
         signed_part, _ = split_signed(data)
         feed = parse_feed(signed_part, url=url, check_uri=is_remote(url))
         entry = CachedFeed(
@@ -122,6 +135,7 @@ class FeedLoader:
             fetched=time.time(),
             etag=etag,
             last_modified=last_modified,
+            expires=sig.expires,
         )
         changed = cached is None or cached.data != data
         return LoadedFeed(feed=feed, entry=entry, new_trust=new_trust, changed=changed)

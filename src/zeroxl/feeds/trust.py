@@ -5,8 +5,9 @@ below, one `<key fingerprint=…>` per key, one `<domain value=…>` per site th
 domain `*` meaning every site. `TrustDB.to_bytes` writes it byte for byte as 0install 2.18 does, so a
 file written by either is read by the other.
 
-The decisions (`check_trusted`, `check_not_replayed`) take values and answer or raise; they do no IO.
-A caller loads the database, verifies a feed, asks, and saves only after the answer was yes.
+The decisions (`check_signature`, `check_trusted`, `check_not_replayed`) take values and answer or
+raise; they do no IO. A caller loads the database, verifies a feed, asks, and saves only after the
+answer was yes. `feeds.load` (add, update, mirror) and `publish.check` (feed check) ask the same ones.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from zeroxl.errors import StateError, UsageError, VerificationError
 from zeroxl.state import atomic
 
 if TYPE_CHECKING:
+    from zeroxl.config import SignatureLimits
     from zeroxl.feeds.gpg import SigInfo
 
 TRUST_NS = "http://zero-install.sourceforge.net/2007/injector/trust"
@@ -61,16 +63,82 @@ class UntrustedKey(VerificationError):
 class ReplayedFeed(VerificationError):
     """A newly fetched feed was signed before the copy 0xl already has: an old feed replayed."""
 
-    def __init__(self, feed_url: str, cached: int, new: int) -> None:
+    def __init__(self, feed_url: str, cached: int, new: int, *, cached_from_the_future: bool = False) -> None:
+        forget = f"0xl trust forget-feed {feed_url}"
         super().__init__(
             f"the feed {feed_url} fetched now was signed at {_utc(new)}, before the copy 0xl already has "
             f"(signed at {_utc(cached)}): refusing to go back to an older feed",
-            hint="someone may be replaying an old feed with known problems; if the publisher really "
-            "went back in time, remove the cached feed first",
+            hint=f"the copy 0xl has is dated in the future, which 0xl accepted before it checked signature "
+            f"dates: if the publisher confirms the feed served now, forget that copy with: {forget}"
+            if cached_from_the_future
+            else "someone may be replaying an old feed with known problems; if the publisher really "
+            f"went back in time, forget the copy 0xl has with: {forget}",
         )
         self.feed_url = feed_url
         self.cached = cached
         self.new = new
+
+
+class RevokedKey(VerificationError):
+    """The feed's signature is good, but its key has been revoked by its owner."""
+
+    def __init__(self, feed_url: str, fingerprint: str) -> None:
+        super().__init__(
+            f"the feed {feed_url} is signed by key {fingerprint}, which has been revoked",
+            hint="a revoked key may be in someone else's hands: ask the publisher which key signs their feeds "
+            "now, and trust that one (0xl trust add FPR --domain …)",
+        )
+
+
+class ExpiredKey(VerificationError):
+    """The feed's signature is good, but its key has expired."""
+
+    def __init__(self, feed_url: str, fingerprint: str, expired: int | None) -> None:
+        when = f" on {_utc(expired)}" if expired is not None else ""
+        super().__init__(
+            f"the feed {feed_url} is signed by key {fingerprint}, which expired{when}",
+            hint=f"the publisher must extend the key's expiry and publish it beside the feed as "
+            f"{fingerprint[-16:]}.gpg: 0xl fetches it again when it finds the key expired",
+        )
+
+
+class ExpiredSignature(VerificationError):
+    """The feed's signature expired: the publisher meant it to be used until then only."""
+
+    def __init__(self, feed_url: str, signed: int, expired: int) -> None:
+        super().__init__(
+            f"the signature of the feed {feed_url} expired on {_utc(expired)} (it was made on {_utc(signed)})",
+            hint="a server that serves a feed after its signature expired may be holding back newer versions "
+            "(a freeze attack); the publisher should sign the feed again (0xl feed sign --expires)",
+        )
+
+
+class FutureSignature(VerificationError):
+    """The feed is signed at a time ahead of this host's clock by more than the allowed skew."""
+
+    def __init__(self, feed_url: str, signed: int, now: float, skew: int) -> None:
+        from zeroxl.units import format_duration
+
+        super().__init__(
+            f"the feed {feed_url} is signed at {_utc(signed)}, {format_duration(signed - now)} ahead of this "
+            f"host's clock ({_utc(now)}); at most {format_duration(skew)} is allowed",
+            hint="check this host's clock (and ask the publisher to check theirs); a feed dated in the future "
+            "would make every real update look like a replay. [trust] max_clock_skew in config.toml sets the limit",
+        )
+
+
+class StaleSignature(VerificationError):
+    """The feed was signed longer ago than this host accepts ([trust] max_signature_age)."""
+
+    def __init__(self, feed_url: str, signed: int, now: float, max_age: int) -> None:
+        from zeroxl.units import format_duration
+
+        super().__init__(
+            f"the feed {feed_url} was signed on {_utc(signed)}, {format_duration(now - signed)} ago: longer ago "
+            f"than this host accepts ([trust] max_signature_age, {format_duration(max_age)})",
+            hint="a server may be serving an old feed to hold back newer versions (a freeze attack); if the "
+            "publisher does not sign the feed that often, raise [trust] max_signature_age in config.toml",
+        )
 
 
 def normalise_fingerprint(text: str) -> str:
@@ -296,7 +364,7 @@ class TrustDB:
         return f"TrustDB({self.entries()!r})"
 
 
-def _utc(timestamp: int) -> str:
+def _utc(timestamp: float) -> str:
     return datetime.datetime.fromtimestamp(timestamp, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
@@ -308,19 +376,68 @@ def _attr(value: str) -> str:
 # -- decisions ------------------------------------------------------------------------------------
 
 
+def check_signature(sig: SigInfo, *, feed_url: str, now: float, limits: SignatureLimits) -> None:
+    """Accept a good signature SIG of the feed at FEED_URL as usable NOW, or raise why not.
+
+    Refused, where 0install accepts them all (it only looks at gpg's VALIDSIG): a signature by a
+    revoked key (RevokedKey) or an expired one (ExpiredKey); a signature past its own expiry
+    (ExpiredSignature: a publisher signing with an expiry says until when the feed may be believed);
+    one dated more than `limits.max_clock_skew` ahead of NOW (FutureSignature: recorded as the newest,
+    it would make every real update look like a replay); one older than `limits.max_age`, if the host
+    set it (StaleSignature: a freeze attack serves an old feed for ever). Asked before trust, so that
+    nobody is asked to trust a key that would be refused anyway.
+    """
+    if sig.key_revoked:
+        raise RevokedKey(feed_url, sig.fingerprint)
+    if sig.key_expired:
+        raise ExpiredKey(feed_url, sig.fingerprint, sig.key_expired_at)
+    if sig.sig_expired or (sig.expires is not None and sig.expires <= now):
+        raise ExpiredSignature(feed_url, sig.timestamp, sig.expires if sig.expires is not None else int(now))
+    if sig.timestamp > now + limits.max_clock_skew:
+        raise FutureSignature(feed_url, sig.timestamp, now, limits.max_clock_skew)
+    if limits.max_age is not None and now - sig.timestamp > limits.max_age:
+        raise StaleSignature(feed_url, sig.timestamp, now, limits.max_age)
+
+
 def check_trusted(sig: SigInfo, domain: str, db: TrustDB) -> None:
     """Accept SIG for a feed from DOMAIN, or raise UntrustedKey.
 
     Trust is keyed on the fingerprint of the key that made the signature, as in 0install: when a
     signing subkey signs, it is the subkey's fingerprint that must be trusted, not the primary's.
-    Expired and revoked keys are not refused here, as 0install does not refuse them (gpg still
-    reports VALIDSIG); `SigInfo` carries those flags for the caller to show.
+    Whether the key is revoked or expired is `check_signature`'s question.
     """
     if not db.trusted(sig.fingerprint, domain):
         raise UntrustedKey(sig.fingerprint, domain)
 
 
-def check_not_replayed(new: SigInfo, cached: SigInfo | None, *, feed_url: str) -> None:
-    """Refuse a feed signed before the copy already accepted (0install: equal times are fine)."""
-    if cached is not None and cached.timestamp > new.timestamp:
-        raise ReplayedFeed(feed_url, cached.timestamp, new.timestamp)
+def check_not_replayed(
+    signed: int, cached_signed: int | None, *, feed_url: str, now: float, limits: SignatureLimits
+) -> None:
+    """Refuse a feed signed (at SIGNED) before the copy already accepted (signed at CACHED_SIGNED, None
+    if there is none); equal times are fine, as in 0install. The hint tells a copy dated in the future,
+    which 0xl accepted before `check_signature` refused such dates, from a replay."""
+    if cached_signed is not None and cached_signed > signed:
+        future = cached_signed > now + limits.max_clock_skew
+        raise ReplayedFeed(feed_url, cached_signed, signed, cached_from_the_future=future)
+
+
+def signature_warning(signed: int, expires: int | None, *, now: float, limits: SignatureLimits) -> str | None:
+    """What `status` and `update --check` warn about a feed's signature, made at SIGNED and expiring at
+    EXPIRES, as of NOW; None when there is nothing to say. The refusals are `check_signature`'s: this
+    tells the operator before, or about a copy 0xl took before it checked dates."""
+    from zeroxl.units import format_duration
+
+    if signed > now + limits.max_clock_skew:
+        return (
+            f"the feed's signature is dated {format_duration(signed - now)} in the future ({_utc(signed)}), which "
+            "makes every real update of it look like a replay; see 0xl trust forget-feed"
+        )
+    if expires is not None and expires <= now:
+        return f"the feed's signature expired on {_utc(expires)}: updates are refused until it is signed again"
+    if limits.warn_age and now - signed > limits.warn_age:
+        return (
+            f"the feed was signed {format_duration(now - signed)} ago, longer ago than [trust] warn_signature_age "
+            f"({format_duration(limits.warn_age)}): if the publisher signs it more often, a server may be holding "
+            "back newer versions (a freeze attack)"
+        )
+    return None

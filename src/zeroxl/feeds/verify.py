@@ -6,12 +6,20 @@ the 16-hex key id gpg gives in ERRSIG (a subkey's id if a subkey signed), import
 checked again. Unlike 0install, the key file must hold that key and nothing else, and there is no
 mirror to fall back to.
 
-This answers "is this a good signature, and by which key"; whether that key is trusted for the
-feed's site is `trust.check_trusted`, which the caller asks next.
+A key 0xl has already is fetched again from the same place when gpg finds it expired (the publisher
+may have extended it), and, with `refresh`, whenever a feed is verified (a feed that changed, in
+`feeds.load`): that is how a host learns that the publisher revoked the key or extended it. A refresh
+that fails (no key file, a file with another key) changes nothing and is only logged: the key 0xl has
+still decides.
+
+This answers "is this a good signature, and by which key"; whether it may be used (revoked or expired
+key, expired or future signature) is `trust.check_signature`, and whether that key is trusted for the
+feed's site `trust.check_trusted`, which the caller asks next.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 
@@ -20,6 +28,8 @@ from zeroxl.feeds.gpg import Gpg, MissingKey, SigInfo
 from zeroxl.feeds.signature import split_signed
 
 _KEYID = re.compile(r"[0-9A-F]{16}")
+
+log = logging.getLogger("zeroxl.verify")
 
 
 def key_url(feed_url: str, keyid: str) -> str:
@@ -32,17 +42,24 @@ def key_url(feed_url: str, keyid: str) -> str:
     return feed_url[: slash + 1] + keyid + ".gpg"
 
 
-def verify_feed(data: bytes, *, feed_url: str, gpg: Gpg, fetch_key: Callable[[str], bytes]) -> SigInfo:
+def verify_feed(
+    data: bytes, *, feed_url: str, gpg: Gpg, fetch_key: Callable[[str], bytes], refresh: bool = False
+) -> SigInfo:
     """The signer of the signed feed DATA fetched from FEED_URL, or a VerificationError.
 
     FETCH_KEY(url) returns the bytes at URL (the caller's Fetcher, with its size limit) or raises
-    DownloadError. Only the key that signed is imported, and only from beside the feed.
+    DownloadError. Only the key that signed is imported, and only from beside the feed. With REFRESH,
+    a key 0xl has already is fetched again (revocations, new expiry dates); an expired one always is.
     """
     signed, sig = split_signed(data)
     try:
-        return gpg.verify(signed, sig)
+        info = gpg.verify(signed, sig)
     except MissingKey as missing:
         keyid, signer = missing.keyid, missing.fingerprint or missing.keyid
+    else:
+        if (refresh or info.key_expired) and _refresh_key(info.fingerprint, feed_url, gpg, fetch_key):
+            info = gpg.verify(signed, sig)
+        return info
     url = key_url(feed_url, keyid)
     try:
         armored = fetch_key(url)
@@ -59,3 +76,14 @@ def verify_feed(data: bytes, *, feed_url: str, gpg: Gpg, fetch_key: Callable[[st
     except MissingKey as still:
         # import_key saw the key in the file; gpg disagreeing now is not worth a second round.
         raise VerificationError(f"the key imported from {url} still does not verify the feed's signature") from still
+
+
+def _refresh_key(fingerprint: str, feed_url: str, gpg: Gpg, fetch_key: Callable[[str], bytes]) -> bool:
+    """Import the key FINGERPRINT again from beside the feed; False (and a debug line) if that fails."""
+    url = key_url(feed_url, fingerprint[-16:])
+    try:
+        gpg.import_key(fetch_key(url), fingerprint, source=f"the key file {url}")
+    except (DownloadError, VerificationError) as e:
+        log.debug("the key %s was not refreshed from %s: %s", fingerprint, url, e.message)
+        return False
+    return True

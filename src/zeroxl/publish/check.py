@@ -5,16 +5,20 @@ block and the signature, with a keyring that holds nothing but the key published
 XML, the `uri` (which must be the URL it was fetched from) and the service needs; then every
 implementation is downloaded, unpacked and its size and digest compared with the feed's, in a
 temporary store. Trust is not checked: which keys a host trusts is the host's business, but `--key`
-says which key must have signed. Each check gives a finding; any failed one makes the report fail.
+says which key must have signed. Whether the signature may be used now (revoked or expired key,
+expired, future or too old signature) is decided as a host decides it (`trust.check_signature`), with
+the host's limits. Each check gives a finding; any failed one makes the report fail.
 """
 
 from __future__ import annotations
 
 import datetime
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from zeroxl.config import SignatureLimits
 from zeroxl.errors import DownloadError, ExitStatus, VerificationError, ZeroxlError
 from zeroxl.feeds.fetch import Fetcher, is_remote, local_path
 from zeroxl.feeds.gpg import Gpg
@@ -22,7 +26,7 @@ from zeroxl.feeds.model import Archive, Feed, FileSource, Implementation, Recipe
 from zeroxl.feeds.parse import parse_feed
 from zeroxl.feeds.signature import split_signed
 from zeroxl.feeds.store import Store, usable_retrieval
-from zeroxl.feeds.trust import normalise_fingerprint
+from zeroxl.feeds.trust import check_signature, normalise_fingerprint
 from zeroxl.feeds.verify import verify_feed
 
 
@@ -52,7 +56,9 @@ class Report:
         return next((f.status for f in self.problems), ExitStatus.OK)
 
 
-def check_feed(location: str, *, fetcher: Fetcher, key: str | None = None) -> Report:
+def check_feed(
+    location: str, *, fetcher: Fetcher, key: str | None = None, limits: SignatureLimits | None = None
+) -> Report:
     url = _absolute(location)
     expected = normalise_fingerprint(key) if key else None
     fetched = fetcher.fetch(url, max_bytes=fetcher.config.max_feed_bytes, what="feed").data
@@ -61,7 +67,11 @@ def check_feed(location: str, *, fetcher: Fetcher, key: str | None = None) -> Re
     findings: list[Finding] = []
     with tempfile.TemporaryDirectory(prefix="0xl-check-") as tmp:
         work = Path(tmp)
-        findings.append(_signature(fetched, url, Gpg(work / "gnupg"), fetcher, expected))
+        findings.append(
+            _signature(
+                fetched, url, Gpg(work / "gnupg"), fetcher, expected=expected, limits=limits or SignatureLimits()
+            )
+        )
         feed = _parse(fetched, url, findings)
         if feed is not None:
             store = Store(work / "store", work / "tmp")
@@ -79,7 +89,9 @@ def _absolute(location: str) -> str:
     return str(Path(location).resolve())
 
 
-def _signature(data: bytes, url: str, gpg: Gpg, fetcher: Fetcher, expected: str | None) -> Finding:
+def _signature(
+    data: bytes, url: str, gpg: Gpg, fetcher: Fetcher, *, expected: str | None, limits: SignatureLimits
+) -> Finding:
     def fetch_key(key_url: str) -> bytes:
         got = fetcher.fetch(key_url, max_bytes=fetcher.config.max_key_bytes, what="key").data
         if got is None:  # pragma: no cover - only a conditional request can get 304
@@ -91,13 +103,20 @@ def _signature(data: bytes, url: str, gpg: Gpg, fetcher: Fetcher, expected: str 
     except ZeroxlError as e:
         return Finding("signature", False, e.message, e.exit_status)
     uids = gpg.key_info(sig.fingerprint).uids
-    when = datetime.datetime.fromtimestamp(sig.timestamp, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-    detail = f"good, by {sig.fingerprint}" + (f" ({uids[0]})" if uids else "") + f", made {when}"
-    if sig.key_revoked:
-        return Finding("signature", False, detail + ", but the key is revoked", ExitStatus.REFUSED)
+    detail = f"good, by {sig.fingerprint}" + (f" ({uids[0]})" if uids else "") + f", made {_utc(sig.timestamp)}"
+    if sig.expires is not None:
+        detail += f", expires {_utc(sig.expires)}"
+    try:
+        check_signature(sig, feed_url=url, now=time.time(), limits=limits)
+    except VerificationError as e:
+        return Finding("signature", False, f"{detail}; refused: {e.message}", e.exit_status)
     if expected is not None and sig.fingerprint != expected:
         return Finding("signature", False, f"{detail}; expected a signature by {expected}", ExitStatus.REFUSED)
-    return Finding("signature", True, detail + (" (the key has expired)" if sig.key_expired else ""))
+    return Finding("signature", True, detail)
+
+
+def _utc(timestamp: int) -> str:
+    return datetime.datetime.fromtimestamp(timestamp, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _parse(data: bytes, url: str, findings: list[Finding]) -> Feed | None:

@@ -378,6 +378,7 @@ class Signed:
     uids: tuple[str, ...]
     key_file: Path
     timestamp: int
+    expires: int | None = None
 
 
 def sign_feed(
@@ -387,9 +388,12 @@ def sign_feed(
     gnupghome: str | None,
     host_keyring: Path | None,
     on_wait: Callable[[], None] | None = None,
+    expires_in: int | None = None,
 ) -> Signed:
     """Sign the feed at PATH with the primary key KEY from the publisher's keyring GNUPGHOME; write
-    `<KEYID>.gpg` beside it. A signature block already there is replaced."""
+    `<KEYID>.gpg` beside it. A signature block already there is replaced. With EXPIRES_IN (seconds),
+    the signature expires then: hosts refuse the feed afterwards, so that a server cannot keep serving
+    it once the publisher has moved on (a freeze attack); the publisher signs again before then."""
     from zeroxl.feeds.gpg import Gpg
     from zeroxl.feeds.verify import verify_feed
     from zeroxl.publish.signing import PublisherGpg
@@ -399,13 +403,15 @@ def sign_feed(
     info = gpg.secret_key(fingerprint)
     with editing(path, on_wait=on_wait) as feed:
         text = feed.text if feed.text.endswith(b"\n") else feed.text + b"\n"
-        signed = append_signature(text, gpg.detach_sign(text, fingerprint))
+        signed = append_signature(text, gpg.detach_sign(text, fingerprint, expires_in=expires_in))
         armored = gpg.export(fingerprint)
         with tempfile.TemporaryDirectory(prefix="0xl-check-") as tmp:
             # As a new host: a keyring with nothing but the key file that goes beside the feed.
             sig = verify_feed(signed, feed_url=feed.uri, gpg=Gpg(Path(tmp) / "gnupg"), fetch_key=lambda _url: armored)
         if sig.fingerprint != fingerprint:
             raise VerificationError(f"the new signature is by {sig.fingerprint}, not by {fingerprint}")
+        if expires_in is not None and sig.expires is None:
+            raise VerificationError("gpg made a signature that does not expire, though --expires asked it to")
         key_file = path.parent / f"{fingerprint[-16:]}.gpg"
         with contextlib.suppress(FileNotFoundError):
             if key_file.read_bytes() == armored:
@@ -413,7 +419,7 @@ def sign_feed(
         if armored:
             write(key_file, armored)
         write(path, signed, mode=path.stat().st_mode & 0o777)
-    return Signed(fingerprint, info.uids, key_file, sig.timestamp)
+    return Signed(fingerprint, info.uids, key_file, sig.timestamp, sig.expires)
 
 
 # -- values -----------------------------------------------------------------------------------------------

@@ -59,12 +59,16 @@ class PublisherGpg:
             hint="list your keys with: gpg --list-secret-keys --with-colons; set GNUPGHOME to the keyring that has it",
         )
 
-    def detach_sign(self, data: bytes, fingerprint: str) -> bytes:
-        """A detached signature of DATA by exactly the primary key FINGERPRINT."""
+    def detach_sign(self, data: bytes, fingerprint: str, *, expires_in: int | None = None) -> bytes:
+        """A detached signature of DATA by exactly the primary key FINGERPRINT, which expires EXPIRES_IN
+        seconds from now if given (an OpenPGP signature expiration time subpacket)."""
         with tempfile.TemporaryDirectory(prefix="0xl-sign-") as tmp:
             sig = Path(tmp) / "feed.sig"
             # "FPR!" makes gpg use that key itself rather than a signing subkey it would prefer.
             args = ["--status-fd", "1", "--local-user", fingerprint + "!", "--detach-sign", "--output", str(sig)]
+            if expires_in is not None:
+                # In batch mode gpg takes the default without asking, even with ask-sig-expire in gpg.conf.
+                args[:0] = ["--default-sig-expire", f"seconds={expires_in}"]
             done = self._run([*args, "--", "-"], input=data)
             if not done.ok or not sig.exists():
                 why = done.stderr_text().splitlines()[-1:] or [f"exit status {done.returncode}"]
