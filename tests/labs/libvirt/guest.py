@@ -137,9 +137,13 @@ class Console:
         return found
 
 
-def disk_marker(disk: Path) -> tuple[int, str, str] | None:
-    """(boot, state, tag) from the marker the guest wrote in sector 0 of its disk, or None."""
-    with disk.open("rb") as f:
-        sector = f.read(512)
-    match = DISK_MARKER.match(sector.rstrip(b"\0").decode(errors="replace").strip())
+def parse_marker(sector: bytes) -> tuple[int, str, str] | None:
+    """(boot, state, tag) from the marker the guest writes in sector 0 of its disk, or None."""
+    match = DISK_MARKER.match(sector[:512].rstrip(b"\0").decode(errors="replace").strip())
     return (int(match.group(1)), match.group(2), match.group(3)) if match else None
+
+
+def disk_marker(disk: Path) -> tuple[int, str, str] | None:
+    """parse_marker of a disk file on this machine."""
+    with disk.open("rb") as f:
+        return parse_marker(f.read(512))

@@ -17,6 +17,7 @@ The test guest (`build()`, `guest_image()`) is documented in README.md and image
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import re
@@ -108,10 +109,8 @@ def end_processes(pids: list[int], *, grace: float = 5.0) -> None:
     """SIGTERM the given processes, then SIGKILL those still there after `grace` seconds."""
     for sig in (signal.SIGTERM, signal.SIGKILL):
         for pid in pids:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, sig)
-            except ProcessLookupError:
-                pass
         deadline = time.monotonic() + grace
         while time.monotonic() < deadline:
             pids = [pid for pid in pids if _alive(pid) and not _is_zombie(pid)]

@@ -50,7 +50,7 @@ def _run(*args: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
     done = subprocess.run(list(args), capture_output=True, text=True, check=False, **kwargs)  # type: ignore[call-overload]
     if done.returncode != 0:
         raise LabError(f"{' '.join(args)} failed ({done.returncode}): {done.stderr.strip()}")
-    return done  # type: ignore[no-any-return]
+    return done
 
 
 def user_pids(uid: int) -> list[int]:
@@ -309,10 +309,15 @@ def _capabilities_store() -> Path:
     return cache_dir() / "qemu-capabilities" / "session"
 
 
+def _user_capabilities(home: Path) -> Path:
+    """Where a session libvirtd keeps QEMU's probed capabilities ($XDG_CACHE_HOME/libvirt/qemu/cache)."""
+    return home / ".cache" / "libvirt" / "qemu" / "cache" / "capabilities"
+
+
 def _warm_capabilities(home: Path) -> None:
     """Copies QEMU's probed capabilities from earlier runs into the user's libvirt cache (saves ~8 s)."""
     store = _capabilities_store()
-    target = home / ".cache" / "libvirt" / "qemu" / "capabilities"
+    target = _user_capabilities(home)
     target.mkdir(parents=True, exist_ok=True)
     for caps in sorted(store.glob("*.xml")) if store.is_dir() else []:
         shutil.copyfile(caps, target / caps.name)
@@ -320,7 +325,7 @@ def _warm_capabilities(home: Path) -> None:
 
 def _save_capabilities(home: Path) -> None:
     store = _capabilities_store()
-    for caps in sorted((home / ".cache" / "libvirt" / "qemu" / "capabilities").glob("*.xml")):
+    for caps in sorted(_user_capabilities(home).glob("*.xml")):
         data = caps.read_bytes()
         target = store / caps.name
         if target.exists() and target.read_bytes() == data:

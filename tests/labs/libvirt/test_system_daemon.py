@@ -9,12 +9,12 @@ import os
 import secrets
 import sys
 import time
-import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 
 import libvirt
 import pytest
+from defusedxml import ElementTree
 
 from tests.labs.libvirt import guest, lab
 from tests.labs.libvirt.support import defined_domain, download, sha256, stop_domain, upload, wait_for_state
@@ -55,11 +55,15 @@ def _disk(path: Path, size: int = 1 << 20) -> Path:
     return path
 
 
-def test_the_daemon_is_private_and_uses_the_software_cpu(conn: libvirt.virConnect, libvirt_daemon: lab.SystemDaemon) -> None:
+def test_the_daemon_is_private_and_uses_the_software_cpu(
+    conn: libvirt.virConnect, libvirt_daemon: lab.SystemDaemon
+) -> None:
     assert conn.getType() == "QEMU"
     assert libvirt_daemon.uri.startswith("qemu:///system?socket=")
     assert str(libvirt_daemon.root) in conn.getURI()
-    guest_types = ET.fromstring(conn.getCapabilities()).findall("guest/arch[@name='x86_64']/domain[@type='qemu']")
+    guest_types = ElementTree.fromstring(conn.getCapabilities()).findall(
+        "guest/arch[@name='x86_64']/domain[@type='qemu']"
+    )
     assert guest_types, "QEMU's software CPU is not offered"
     # Everything the daemon runs is in its own network namespace, ended by stop().
     assert len(libvirt_daemon.pids()) >= 2  # virtlogd and libvirtd
@@ -102,7 +106,9 @@ def test_guest_keeps_its_disk_across_two_boots_and_reports_its_nic(
     assert "lab-guest" not in [d.name() for d in conn.listAllDomains()]
 
 
-def test_validation_refuses_an_element_that_plain_define_drops(conn: libvirt.virConnect, guest_image: lab.GuestImage, tmp_path: Path) -> None:
+def test_validation_refuses_an_element_that_plain_define_drops(
+    conn: libvirt.virConnect, guest_image: lab.GuestImage, tmp_path: Path
+) -> None:
     xml = guest.domain_xml("lab-invalid", guest_image, serial_log=tmp_path / "console.log")
     invalid = xml.replace("<devices>", "<devices><not-a-device/>")
     with pytest.raises(libvirt.libvirtError, match="(?i)schema|relax|element"):
@@ -134,7 +140,9 @@ def test_guest_with_acpi_shuts_down_cleanly_and_marks_its_disk(
     assert guest.disk_marker(disk) == (1, "down", "acpi")
 
 
-def test_argument_error_exits_64_and_halts_like_a_virtio_unikernel(conn: libvirt.virConnect, guest_image: lab.GuestImage, tmp_path: Path) -> None:
+def test_argument_error_exits_64_and_halts_like_a_virtio_unikernel(
+    conn: libvirt.virConnect, guest_image: lab.GuestImage, tmp_path: Path
+) -> None:
     disk = _disk(tmp_path / "data.raw")
     console = guest.Console(tmp_path / "console.log")
     xml = guest.domain_xml(
@@ -153,11 +161,11 @@ def test_argument_error_exits_64_and_halts_like_a_virtio_unikernel(conn: libvirt
     assert guest.disk_marker(disk) is None  # an argument error comes before any device is used
 
 
-def test_guest_exit_status_is_on_its_console_and_acpi_powers_it_off(conn: libvirt.virConnect, guest_image: lab.GuestImage, tmp_path: Path) -> None:
+def test_guest_exit_status_is_on_its_console_and_acpi_powers_it_off(
+    conn: libvirt.virConnect, guest_image: lab.GuestImage, tmp_path: Path
+) -> None:
     console = guest.Console(tmp_path / "console.log")
-    xml = guest.domain_xml(
-        "lab-exit", guest_image, args=["--exit=3", "--acpi"], serial_log=console.path, acpi=True
-    )
+    xml = guest.domain_xml("lab-exit", guest_image, args=["--exit=3", "--acpi"], serial_log=console.path, acpi=True)
     with defined_domain(conn, xml) as domain:
         domain.create()
         console.wait_for(r"^Solo5: solo5_exit\(3\) called$")
@@ -193,7 +201,9 @@ def test_guest_answers_on_a_bridge_in_the_daemons_network_namespace(
             )
             answer = libvirt_daemon.netns_run(sys.executable, "-c", fetch, check=False)
             assert answer.stdout.strip() == f"{guest.PREFIX}-UP tag=net boot=1", answer.stderr
-            tap = ET.fromstring(domain.XMLDesc()).find("devices/interface/target").get("dev")
+            target = ElementTree.fromstring(domain.XMLDesc()).find("devices/interface/target")
+            assert target is not None
+            tap = target.get("dev", "")
             assert bridge in libvirt_daemon.netns_run("ip", "-o", "link", "show", "dev", tap).stdout
         # The bridge is in the daemon's namespace, not on this host.
         assert not Path(f"/sys/class/net/{bridge}").exists()
