@@ -191,14 +191,16 @@ class SystemDaemon:
 
     def stop(self) -> None:
         """Stops libvirtd (domains are not shut down: QEMU is ended with it), saves QEMU's capabilities
-        for the next run, removes the namespace and the daemon's files."""
+        for the next run, removes the namespace and the daemon's files (kept with ZEROXL_LIBVIRT_LAB_KEEP=1:
+        libvirtd.log, virtlogd.log, and libvirt's own tree under fs/)."""
         libvirtd = _read_pid(self.root / "libvirtd.pid")
         if libvirtd is not None:
             end_processes([libvirtd], grace=10.0)
         _remove_netns(self.netns)
         for caps in sorted((self.root / _CAPS_DIR).glob("*.xml")):
             _copy_if_changed(caps, self.caps_store / caps.name)
-        shutil.rmtree(self.root, ignore_errors=True)
+        if os.environ.get("ZEROXL_LIBVIRT_LAB_KEEP", "") in ("", "0"):
+            shutil.rmtree(self.root, ignore_errors=True)
 
 
 def start_system_daemon(root: Path, *, timeout: float = 60.0) -> SystemDaemon:

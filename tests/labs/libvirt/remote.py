@@ -33,6 +33,8 @@ from tests.labs.libvirt.lab import LabError, cache_dir, end_processes
 # dead run and remove them (and their processes).
 USER_PREFIX = "zxl-"
 _USER_NAME = re.compile(rf"^{re.escape(USER_PREFIX)}(\d+)-\d+$")
+# The directory that holds the users' homes, the keys and the sshd configurations: this prefix + pid + "-".
+_BASE_PREFIX = "0xl-lv-hosts-"
 _SSH_TIMEOUT = 10  # seconds for the TCP connection and the SSH handshake; a dead host fails within it
 
 
@@ -89,6 +91,10 @@ def remove_stale_users() -> list[str]:
         if match and not _alive(int(match.group(1))):
             _remove_user(entry.pw_name)
             stale.append(entry.pw_name)
+    for base in Path(tempfile.gettempdir()).glob(f"{_BASE_PREFIX}*"):
+        match = re.match(rf"^{re.escape(_BASE_PREFIX)}(\d+)-", base.name)
+        if match and not _alive(int(match.group(1))):
+            shutil.rmtree(base, ignore_errors=True)
     return stale
 
 
@@ -345,7 +351,7 @@ def remote_hosts(count: int) -> Iterator[list[RemoteHost]]:
     remove_stale_users()
     with ExitStack() as stack:
         # Not under pytest's temporary directory: that is 0700 root, and each user must reach its home.
-        base = Path(tempfile.mkdtemp(prefix=f"0xl-lv-hosts-{os.getpid()}-"))
+        base = Path(tempfile.mkdtemp(prefix=f"{_BASE_PREFIX}{os.getpid()}-"))
         base.chmod(0o755)
         stack.callback(shutil.rmtree, base, True)
         client = _make_client(base)
