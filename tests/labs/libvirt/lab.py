@@ -215,8 +215,9 @@ def start_system_daemon(root: Path, *, timeout: float = 60.0) -> SystemDaemon:
     (root / "sock").mkdir()
     # Debian's QEMU driver defaults to user libvirt-qemu; root keeps every file the tests make readable
     # without chown, and no security driver (AppArmor is not there anyway) keeps its labels off them.
-    # No cgroup controllers: without systemd libvirt would make cgroup v1 `machine` directories of its own
-    # and move QEMU there, out of the test's cgroups; with none, QEMU stays where libvirtd runs.
+    # No cgroups: without systemd libvirt would make cgroup v1 `machine` directories of its own and move QEMU
+    # there, out of the test's cgroups. `ip netns exec` mounts a sysfs of the namespace's over /sys, so the
+    # daemon sees no cgroup file system at all; the empty controller list says so again, should it see one.
     (etc / "qemu.conf").write_text(
         'user = "root"\ngroup = "root"\nsecurity_driver = "none"\nremember_owner = 0\ncgroup_controllers = [ ]\n'
     )

@@ -69,9 +69,13 @@ def test_the_daemon_is_private_and_uses_the_software_cpu(
     assert len(libvirt_daemon.pids()) >= 2  # virtlogd and libvirtd
 
 
+def _cgroups(pid: int) -> str:
+    return Path(f"/proc/{pid}/cgroup").read_text()
+
+
 def test_guest_keeps_its_disk_across_two_boots_and_reports_its_nic(
     conn: libvirt.virConnect, guest_image: lab.GuestImage, isolated_network: str, tmp_path: Path,
-    lab_timings: dict[str, list[float]],
+    *, libvirt_daemon: lab.SystemDaemon, lab_timings: dict[str, list[float]],
 ) -> None:  # fmt: skip
     disk = _disk(tmp_path / "data.raw")
     for boot in (1, 2):
@@ -98,6 +102,11 @@ def test_guest_keeps_its_disk_across_two_boots_and_reports_its_nic(
                 assert previous == f"{guest.PREFIX}-DISK boot=1 state=up tag=first"
             assert console.nics() == [{"index": "0", "name": "eth0", "mac": MAC}]
             console.wait_for(rf"^{guest.PREFIX}-NICS count=1$")
+            if boot == 1:
+                # No cgroup of libvirt's own (qemu.conf has no controllers): QEMU stays in libvirtd's.
+                qemu = int((libvirt_daemon.root / "fs/run/libvirt/qemu/lab-guest.pid").read_text())
+                libvirtd = int((libvirt_daemon.root / "libvirtd.pid").read_text())
+                assert _cgroups(qemu) == _cgroups(libvirtd)
             started = time.monotonic()
             # No ACPI here, as for a virtio unikernel: the shutdown request is ignored, destroy ends it.
             assert stop_domain(domain, timeout=3) == "destroyed"
