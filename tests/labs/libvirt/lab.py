@@ -88,14 +88,13 @@ def _conf_string(value: str | Path) -> str:
     return f'"{text}"'
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Whether process `pid` exists and has not exited (a zombie, not yet reaped, has)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
         return False
-    except PermissionError:
-        return True
-    return True
+    return stat.rpartition(")")[2].split()[0] != "Z"
 
 
 def _read_pid(path: Path) -> int | None:
@@ -113,18 +112,10 @@ def end_processes(pids: list[int], *, grace: float = 5.0) -> None:
                 os.kill(pid, sig)
         deadline = time.monotonic() + grace
         while time.monotonic() < deadline:
-            pids = [pid for pid in pids if _alive(pid) and not _is_zombie(pid)]
+            pids = [pid for pid in pids if alive(pid)]
             if not pids:
                 return
             time.sleep(0.05)
-
-
-def _is_zombie(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rpartition(")")[2].split()[0] == "Z"
 
 
 def _netns_pids(netns: str) -> list[int]:
@@ -144,13 +135,14 @@ def remove_stale_namespaces() -> list[str]:
     netns_dir = Path("/run/netns")
     for entry in sorted(netns_dir.iterdir()) if netns_dir.is_dir() else []:
         match = _NETNS_NAME.match(entry.name)
-        if match and not _alive(int(match.group(1))):
+        if match and not alive(int(match.group(1))):
             _remove_netns(entry.name)
             removed.append(entry.name)
     return removed
 
 
-def _copy_if_changed(source: Path, target: Path) -> None:
+def copy_if_changed(source: Path, target: Path) -> None:
+    """Copies `source` over `target` atomically, unless `target` holds the same bytes already."""
     data = source.read_bytes()
     if target.exists() and target.read_bytes() == data:
         return
@@ -198,7 +190,7 @@ class SystemDaemon:
             end_processes([libvirtd], grace=10.0)
         _remove_netns(self.netns)
         for caps in sorted((self.root / _CAPS_DIR).glob("*.xml")):
-            _copy_if_changed(caps, self.caps_store / caps.name)
+            copy_if_changed(caps, self.caps_store / caps.name)
         if os.environ.get("ZEROXL_LIBVIRT_LAB_KEEP", "") in ("", "0"):
             shutil.rmtree(self.root, ignore_errors=True)
 
@@ -252,7 +244,7 @@ def start_system_daemon(root: Path, *, timeout: float = 60.0) -> SystemDaemon:
         deadline = time.monotonic() + timeout
         while not socket.exists():
             pid = _read_pid(root / "libvirtd.pid")
-            if time.monotonic() > deadline or (pid is not None and not _alive(pid)):
+            if time.monotonic() > deadline or (pid is not None and not alive(pid)):
                 raise LabError(f"libvirtd did not listen on {socket}:\n{daemon.log_tail()}")
             time.sleep(0.05)
     except BaseException:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import pwd
 import re
-import secrets
 import shutil
 import socket
 import subprocess
@@ -27,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
-from tests.labs.libvirt.lab import LabError, cache_dir, end_processes
+from tests.labs.libvirt.lab import LabError, alive, cache_dir, copy_if_changed, end_processes
 
 # Users are named USER_PREFIX + the owning process id + a number, so that a later run can tell those of a
 # dead run and remove them (and their processes).
@@ -36,10 +35,6 @@ _USER_NAME = re.compile(rf"^{re.escape(USER_PREFIX)}(\d+)-\d+$")
 # The directory that holds the users' homes, the keys and the sshd configurations: this prefix + pid + "-".
 _BASE_PREFIX = "0xl-lv-hosts-"
 _SSH_TIMEOUT = 10  # seconds for the TCP connection and the SSH handshake; a dead host fails within it
-
-
-def _alive(pid: int) -> bool:
-    return Path(f"/proc/{pid}").exists()
 
 
 def _free_port() -> int:
@@ -88,12 +83,12 @@ def remove_stale_users() -> list[str]:
     stale = []
     for entry in pwd.getpwall():
         match = _USER_NAME.match(entry.pw_name)
-        if match and not _alive(int(match.group(1))):
+        if match and not alive(int(match.group(1))):
             _remove_user(entry.pw_name)
             stale.append(entry.pw_name)
     for base in Path(tempfile.gettempdir()).glob(f"{_BASE_PREFIX}*"):
         match = re.match(rf"^{re.escape(_BASE_PREFIX)}(\d+)-", base.name)
-        if match and not _alive(int(match.group(1))):
+        if match and not alive(int(match.group(1))):
             shutil.rmtree(base, ignore_errors=True)
     return stale
 
@@ -167,7 +162,7 @@ class RemoteHost:
         if pid is None:
             raise LabError(f"{self.user}'s libvirtd has no pid file")
         os.kill(pid, 9)
-        while _alive(pid) and "Z" not in _state(pid):
+        while alive(pid):
             time.sleep(0.02)
 
     def log_tail(self, lines: int = 30) -> str:
@@ -175,13 +170,6 @@ class RemoteHost:
             return "\n".join(self.daemon_log.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return "(no log)"
-
-
-def _state(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
-    except OSError:
-        return "Z"
 
 
 def _wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path, timeout: float = 15.0) -> None:
@@ -330,16 +318,8 @@ def _warm_capabilities(home: Path) -> None:
 
 
 def _save_capabilities(home: Path) -> None:
-    store = _capabilities_store()
     for caps in sorted(_user_capabilities(home).glob("*.xml")):
-        data = caps.read_bytes()
-        target = store / caps.name
-        if target.exists() and target.read_bytes() == data:
-            continue
-        store.mkdir(parents=True, exist_ok=True)
-        tmp = store / f".{caps.name}.{secrets.token_hex(4)}"
-        tmp.write_bytes(data)
-        tmp.replace(target)
+        copy_if_changed(caps, _capabilities_store() / caps.name)
 
 
 @contextmanager

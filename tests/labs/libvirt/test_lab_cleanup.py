@@ -40,14 +40,6 @@ with lab.guest_in_use() as image:
 """
 
 
-def _gone(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
-    except OSError:
-        return True
-    return state == "Z"
-
-
 def test_a_killed_run_is_cleaned_up_by_the_next(guest_image: lab.GuestImage) -> None:
     run = subprocess.Popen(
         [sys.executable, "-c", _KILLED_RUN], cwd=REPO, stdout=subprocess.PIPE, text=True,
@@ -67,7 +59,7 @@ def test_a_killed_run_is_cleaned_up_by_the_next(guest_image: lab.GuestImage) -> 
     assert made["user"] in remote.remove_stale_users()
 
     assert not Path("/run/netns", made["netns"]).exists()
-    assert all(_gone(pid) for pid in made["pids"] + made["user_pids"])
+    assert not any(lab.alive(pid) for pid in made["pids"] + made["user_pids"])
     with pytest.raises(KeyError):
         pwd.getpwnam(made["user"])
     assert not Path(made["home"]).exists()
