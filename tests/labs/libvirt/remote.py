@@ -86,11 +86,36 @@ def remove_stale_users() -> list[str]:
         if match and not alive(int(match.group(1))):
             _remove_user(entry.pw_name)
             stale.append(entry.pw_name)
+    # sshd dies with the run that started it (its parent-death signal); one that outlived it anyway is
+    # known by the configuration file the dead run wrote for it, even when that is gone.
+    config = re.compile(rb"/" + re.escape(_BASE_PREFIX.encode()) + rb"(\d+)-[^/\s]+/sshd-\d+/sshd_config")
+    end_processes([pid for pid, match in _commands_matching(config) if not alive(int(match.group(1)))])
     for base in Path(tempfile.gettempdir()).glob(f"{_BASE_PREFIX}*"):
         match = re.match(rf"^{re.escape(_BASE_PREFIX)}(\d+)-", base.name)
         if match and not alive(int(match.group(1))):
             shutil.rmtree(base, ignore_errors=True)
     return stale
+
+
+def _commands_matching(pattern: re.Pattern[bytes]) -> list[tuple[int, re.Match[bytes]]]:
+    """The processes whose command line matches `pattern`, with the match. (sshd rewrites its command
+    line as one string, "sshd: /usr/sbin/sshd -D -e -f …/sshd_config [listener] …", which keeps the path.)"""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            match = pattern.search((entry / "cmdline").read_bytes())
+        except OSError:
+            continue
+        if match:
+            found.append((int(entry.name), match))
+    return found
+
+
+def sshd_pids(base: Path) -> list[int]:
+    """The sshd processes of the hosts made in `base`."""
+    return [pid for pid, _ in _commands_matching(re.compile(re.escape(f"{base}/sshd-".encode())))]
 
 
 @dataclass
@@ -280,10 +305,12 @@ def _start_sshd(directory: Path, host: RemoteHost, client: _Client, stack: ExitS
     _run("/usr/sbin/sshd", "-t", "-f", str(config))
     log = directory / "sshd.log"
     with log.open("wb") as out:
-        # -D: stays in the foreground, our child; -e: logs to stderr (the log file).
+        # -D: stays in the foreground, our child; -e: logs to stderr (the log file). If this process dies,
+        # even by SIGKILL, sshd goes with it (setpriv's parent-death signal).
         process = subprocess.Popen(
-            ["/usr/sbin/sshd", "-D", "-e", "-f", str(config)], stdin=subprocess.DEVNULL, stdout=out, stderr=out
-        )
+            ["setpriv", "--pdeathsig", "KILL", "--", "/usr/sbin/sshd", "-D", "-e", "-f", str(config)],
+            stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+        )  # fmt: skip
     stack.callback(_stop_process, process)
     host._sshd = process
     _wait_for_port(host.port, process, log)

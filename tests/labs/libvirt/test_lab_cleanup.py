@@ -35,7 +35,8 @@ with lab.guest_in_use() as image:
     conn = libvirt.open(daemon.uri)
     conn.createXML(guest.domain_xml("orphan", image, serial_log=work / "console.log"), 0)
     print(json.dumps({"netns": daemon.netns, "pids": daemon.pids(), "user": hosts[0].user,
-                      "user_pids": remote.user_pids(hosts[0].uid), "home": str(hosts[0].home)}), flush=True)
+                      "user_pids": remote.user_pids(hosts[0].uid), "home": str(hosts[0].home),
+                      "sshd": remote.sshd_pids(hosts[0].home.parent)}), flush=True)
     time.sleep(600)
 """
 
@@ -59,7 +60,8 @@ def test_a_killed_run_is_cleaned_up_by_the_next(guest_image: lab.GuestImage) -> 
     assert made["user"] in remote.remove_stale_users()
 
     assert not Path("/run/netns", made["netns"]).exists()
-    assert not any(lab.alive(pid) for pid in made["pids"] + made["user_pids"])
+    assert made["sshd"], "no sshd found for the remote host"
+    assert not any(lab.alive(pid) for pid in made["pids"] + made["user_pids"] + made["sshd"])
     with pytest.raises(KeyError):
         pwd.getpwnam(made["user"])
     assert not Path(made["home"]).exists()
