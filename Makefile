@@ -4,9 +4,11 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: demo test lint unit system-deps venv bench test-xen clean
+.PHONY: demo test lint unit system-deps venv bench test-xen test-libvirt clean
 
-$(BIN)/.installed: pyproject.toml
+# system-deps first (order-only: it is a check that always runs, not a file): the dev extra builds
+# libvirt-python from source, which needs libvirt-dev, pkg-config and gcc.
+$(BIN)/.installed: pyproject.toml | system-deps
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev]'
 	touch $@
@@ -14,7 +16,7 @@ $(BIN)/.installed: pyproject.toml
 venv: $(BIN)/.installed
 
 system-deps:
-	scripts/system-deps
+	PY=$(PY) scripts/system-deps
 
 demo: system-deps venv
 	$(BIN)/python scripts/demo.py
@@ -31,6 +33,12 @@ test: system-deps venv lint
 test-xen: venv
 	tests/labs/xen/build
 	$(BIN)/pytest -q -m xen tests/labs/xen
+
+# Real libvirt daemons and QEMU guests (tests/labs/libvirt/README.md): builds the test guest once into
+# /var/cache/0xl-libvirt-lab (and installs libvirtd, QEMU, sshd when missing), then the tests marked libvirt.
+test-libvirt: venv
+	tests/labs/libvirt/build
+	$(BIN)/pytest -q -m libvirt tests/labs/libvirt
 
 bench: system-deps venv
 	$(BIN)/python -m bench

@@ -1,0 +1,63 @@
+"""Fixtures of the libvirt lab (README.md beside this file): the test guest, a private system libvirtd,
+two "remote" hosts reached over SSH, and a table of measured timings printed at the end of the run."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from tests.labs.libvirt import lab
+from tests.labs.libvirt.remote import RemoteHost, remote_hosts
+
+_timings: dict[str, list[float]] = {}
+
+
+def _needs_root() -> None:
+    if os.geteuid() != 0:
+        pytest.skip("the libvirt lab needs root (a system libvirtd, system users, sshd)")
+
+
+@pytest.fixture(scope="session")
+def guest_image() -> Iterator[lab.GuestImage]:
+    """The test guest's kernel and initrd, built if needed; the cache stays locked (shared) meanwhile."""
+    _needs_root()
+    lab.build()
+    with lab.guest_in_use() as image:
+        yield image
+
+
+@pytest.fixture(scope="session")
+def libvirt_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[lab.SystemDaemon]:
+    """A private libvirtd as root for this session: connect with libvirt.open(libvirt_daemon.uri)."""
+    _needs_root()
+    daemon = lab.start_system_daemon(tmp_path_factory.mktemp("libvirtd") / "root")
+    try:
+        yield daemon
+    finally:
+        daemon.stop()
+
+
+@pytest.fixture(scope="session")
+def ssh_hosts(guest_image: lab.GuestImage) -> Iterator[tuple[RemoteHost, RemoteHost]]:
+    """Two hosts, each a local user with its own qemu:///session libvirtd and its own sshd on 127.0.0.1:
+    connect with libvirt.open(host.uri) (qemu+ssh://…)."""
+    _needs_root()
+    with remote_hosts(2) as hosts:
+        yield hosts[0], hosts[1]
+
+
+@pytest.fixture(scope="session")
+def lab_timings() -> dict[str, list[float]]:
+    """Seconds measured by the tests, by what was measured; shown at the end of the run (never asserted)."""
+    return _timings
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not _timings:
+        return
+    terminalreporter.section("libvirt lab timings (seconds)")
+    for what, values in _timings.items():
+        shown = ", ".join(f"{v:.2f}" for v in values)
+        terminalreporter.write_line(f"{what}: {shown}")
