@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from zeroxl import gc, lineage
+from zeroxl import gc, lineage, testhooks
 from zeroxl.errors import NotFoundError
 from zeroxl.state.history import History
 from zeroxl.state.service import Readiness, Service
@@ -64,6 +64,7 @@ def rollback(
                 )
             impl_dir = app.impl_dir(replace(svc, current=target))  # from the store, or fetched again and verified
             check_fits(app, svc, target, impl_dir)
+            testhooks.pause("rollback-fetched")
             keep_before = lineage.kept(svc, entries, app.config.keep)
             done = replace_version(app, svc, target, impl_dir, action="rollback", ready=ready(svc.ready))
             dropped = keep_before - lineage.kept(done.svc, history.entries(), app.config.keep)

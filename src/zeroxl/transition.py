@@ -153,6 +153,7 @@ def _finish_done(app: App, svc: Service) -> Service:
         History(app.records.dir(svc.name)).append(
             Entry(time=now(), action=t.action, to=t.to, from_=t.from_, outcome="ok", message=t.message)
         )
+    testhooks.pause("recorded")
     return _save(app, svc, transition=None)
 
 
@@ -183,6 +184,7 @@ def _roll_back(
         restart_error = e
     if not _recorded(app, svc, t):
         History(app.records.dir(svc.name)).append(*_rollback_entries(t, restart_error))
+    testhooks.pause("rolled-back")
     return _save(app, svc, transition=None), restart_error
 
 

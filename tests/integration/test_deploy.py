@@ -132,7 +132,8 @@ def test_feed_from_a_local_path_is_verified_and_trusted_for_local_files(site: Fe
     assert json.loads(zx("trust", "list", "--json").out)[0]["domains"] == ["file://"]
     # The same bytes edited on disk are refused like a tampered download.
     local.write_bytes(local.read_bytes().replace(b"web test service", b"web evil service"))
-    assert zx("add", "web2", str(local)).rc == 4
+    r = zx("add", "web2", str(local))
+    assert r.rc == 4 and "modified after signing" in r.err, r
     assert url  # the archive itself still came over HTTP from the href in the signed feed
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.support.feeds import FeedSite, Impl
+from tests.support.feeds import FeedSite, Impl, forged_same_size
 from tests.support.gpgkeys import Publisher
 
 
@@ -57,8 +57,13 @@ def test_an_archive_replaced_on_the_server_fails(site: FeedSite, zxi) -> None:
     archive = site.root / "archives" / bad.href.rsplit("/", 1)[1]
     data = archive.read_bytes()
 
+    archive.write_bytes(forged_same_size(data))  # sound, of the size the feed says: only the digest tells
+    rc, findings = report(zxi, url)
+    assert rc == 4 and set(failed(findings)) == {"1.1 *-*"}, findings
+    assert "do not have the digest the feed gives" in failed(findings)["1.1 *-*"], findings
+
     middle = len(data) // 2
-    archive.write_bytes(data[:middle] + bytes([data[middle] ^ 0xFF]) + data[middle + 1 :])  # same size
+    archive.write_bytes(data[:middle] + bytes([data[middle] ^ 0xFF]) + data[middle + 1 :])  # same size, damaged
     rc, findings = report(zxi, url)
     assert rc == 4 and set(failed(findings)) == {"1.1 *-*"}, findings
 

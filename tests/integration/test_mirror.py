@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.feeds import FeedSite, Impl
+from tests.support.feeds import FeedSite, Impl, forged_same_size
 from tests.support.gpgkeys import Publisher
 from tests.support.http import StaticServer
 from tests.support.zx import Result, free_port, http_get, snapshot, stop_everything, wait_for, zx_inprocess
@@ -170,20 +170,30 @@ def test_a_mirror_serving_a_modified_feed_is_refused(
     refused(zx, home, lab, 4, "modified after signing")
 
 
+def flipped(data: bytes) -> bytes:
+    middle = len(data) // 2
+    return data[:middle] + bytes([data[middle] ^ 0xFF]) + data[middle + 1 :]
+
+
+# What a mirror may do to an archive, and the check that catches each: gzip's (a flipped byte), the size
+# the feed declares (bytes added), and the manifest digest alone (one byte of a file's content changed,
+# and the whole packed again to the same size: forged_same_size).
+DAMAGE = {"corrupt": flipped, "longer": lambda data: data + b"padding", "same-size": forged_same_size}
+CAUGHT_BY = {
+    "corrupt": "the archive is corrupt or truncated",
+    "longer": "the feed declares",
+    "same-size": "the implementation's contents do not have the digest the feed gives",
+}
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGE))
 def test_a_mirror_serving_a_modified_archive_is_refused(
-    lab: Lab, offline_home: Path, monkeypatch: pytest.MonkeyPatch
+    lab: Lab, offline_home: Path, monkeypatch: pytest.MonkeyPatch, damage: str
 ) -> None:
     zx, home = offline_host(offline_home, monkeypatch, lab, local_location(lab))
     [archive] = lab.mirror.rglob("*.tar.gz")
-    data = archive.read_bytes()
-    middle = len(data) // 2
-    archive.write_bytes(data[:middle] + bytes([data[middle] ^ 0xFF]) + data[middle + 1 :])
-    before = snapshot(home)
-    r = zx("add", "web", lab.url, "--trust-key", lab.publisher.fingerprint)
-    assert r.rc == 4, r
-    assert snapshot(home) == before
-    archive.write_bytes(data + b"padding")
-    refused(zx, home, lab, 4, "the feed declares")
+    archive.write_bytes(DAMAGE[damage](archive.read_bytes()))
+    refused(zx, home, lab, 4, CAUGHT_BY[damage])
 
 
 def test_a_mirror_serving_another_feed_at_the_url_is_refused(
@@ -226,28 +236,33 @@ def test_a_mirror_replaying_an_older_feed_is_refused(
 # -- what `0xl mirror` lets in ----------------------------------------------------------------------------
 
 
-def test_mirror_refuses_a_feed_whose_archive_does_not_match(site: FeedSite, tmp_path: Path, monkeypatch) -> None:
+@pytest.mark.parametrize("damage", sorted(DAMAGE))
+def test_mirror_refuses_a_feed_whose_archive_does_not_match(
+    site: FeedSite, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, damage: str
+) -> None:
     impl = Impl("1.0")
     url = site.publish("web", [impl])
     archive = site.root / "archives" / impl.href.rsplit("/", 1)[1]
-    archive.write_bytes(archive.read_bytes() + b"x")
+    archive.write_bytes(DAMAGE[damage](archive.read_bytes()))
     mirror = tmp_path / "mirror"
     connected = host(monkeypatch, tmp_path / "connected")
 
     r = connected("mirror", url, str(mirror), "--trust-key", site.publisher.fingerprint)
 
-    assert r.rc == 4 and "the feed says" in r.err, r
+    # From the origin, a longer archive is caught by the server's Content-Length before any byte comes.
+    message = "the feed says" if damage == "longer" else CAUGHT_BY[damage]
+    assert r.rc == 4 and message in r.err, r
     assert [p.name for p in mirror.iterdir()] == [".0xl-mirror.lock"]  # nothing half-mirrored
     assert not (tmp_path / "connected" / "feeds").exists() or not any((tmp_path / "connected" / "feeds").iterdir())
 
 
-def test_mirroring_again_fetches_only_what_is_missing_and_repairs_damage(lab: Lab) -> None:
+@pytest.mark.parametrize("damage", sorted(DAMAGE))
+def test_mirroring_again_fetches_only_what_is_missing_and_repairs_damage(lab: Lab, damage: str) -> None:
     r = lab.remirror()
     assert r.rc == 0 and "; 0 bytes fetched" in r.out, r
     [archive] = lab.mirror.rglob("*.tar.gz")
     good = archive.read_bytes()
-    middle = len(good) // 2
-    archive.write_bytes(good[:middle] + bytes([good[middle] ^ 0xFF]) + good[middle + 1 :])
+    archive.write_bytes(DAMAGE[damage](good))
 
     r = lab.remirror()
 

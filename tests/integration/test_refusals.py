@@ -17,6 +17,7 @@ import pytest
 from tests.support.feeds import FeedSite, Impl, pack, web_files
 from tests.support.gpgkeys import Publisher
 from tests.support.http import StaticServer
+from tests.support.zeroinstall import ZeroInstall
 from tests.support.zx import snapshot
 
 
@@ -148,18 +149,34 @@ def test_archive_with_another_digest_is_refused(site: FeedSite, zxi, home: Path)
     refused(zxi, home, ["add", "web", url], 4, "digest")
 
 
-def hostile(site: FeedSite, name: str, member: tarfile.TarInfo, data: bytes = b"") -> str:
+def _tar_gz(members: list[tuple[tarfile.TarInfo, bytes]]) -> bytes:
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-        ok = tarfile.TarInfo("bin/web")
-        body = b"#!/bin/sh\n"
-        ok.size, ok.mode = len(body), 0o755
-        tar.addfile(ok, io.BytesIO(body))
-        member.size = len(data)
-        tar.addfile(member, io.BytesIO(data) if data else None)
-    (site.root / "archives" / f"{name}.tar.gz").write_bytes(buf.getvalue())
+        for member, data in members:
+            member.size = len(data)
+            tar.addfile(member, io.BytesIO(data) if data else None)
+    return buf.getvalue()
+
+
+def hostile(
+    site: FeedSite, oracle: ZeroInstall, name: str, member: tarfile.TarInfo, data: bytes, *, inside: bool
+) -> str:
+    """Publish NAME with an archive of bin/web and MEMBER, under the archive's real digest: that of the
+    tree it unpacks to, as the real 0install computes it. So the digest check lets it through, and only
+    the check of MEMBER can refuse it. A MEMBER that lands outside the tree (not INSIDE) is not part of
+    that tree: the digest is the archive's without it (0install's GNU tar refuses such a member)."""
+    ok = tarfile.TarInfo("bin/web")
+    ok.mode = 0o755
+    members = [(ok, b"#!/bin/sh\n"), (member, data)]
+    tree = oracle.base / f"{name}-tree.tar.gz"
+    tree.write_bytes(_tar_gz(members if inside else members[:1]))
+    archive = site.root / "archives" / f"{name}.tar.gz"
+    archive.write_bytes(_tar_gz(members))
     impl = Impl(
-        "1.0", digest="A" * 52, archive_size=len(buf.getvalue()), href=f"{site.base_url}/archives/{name}.tar.gz"
+        "1.0",
+        digest=oracle.digest(tree),
+        archive_size=archive.stat().st_size,
+        href=f"{site.base_url}/archives/{name}.tar.gz",
     )
     return site.publish(name, [impl])
 
@@ -171,18 +188,21 @@ def _symlink(name: str, target: str) -> tarfile.TarInfo:
 
 
 @pytest.mark.parametrize(
-    ("member", "data"),
+    ("member", "data", "inside", "message"),
     [
-        (tarfile.TarInfo("../escape"), b"x"),
-        (tarfile.TarInfo("/etc/escape"), b"x"),
-        (_symlink("link", "/etc/passwd"), b""),
-        (_symlink("link", "../../../../etc"), b""),
+        (tarfile.TarInfo("../escape"), b"x", False, "archive member '../escape' has '..' in its path"),
+        # GNU tar, and so 0install, unpack it as etc/escape.
+        (tarfile.TarInfo("/etc/escape"), b"x", True, "archive member '/etc/escape' has an absolute path"),
+        (_symlink("link", "/etc/passwd"), b"", True, "archive member 'link' is a symlink to an absolute path"),
+        (_symlink("link", "../../../../etc"), b"", True, "archive member 'link' is a symlink pointing outside"),
     ],
     ids=["dotdot", "absolute", "symlink-absolute", "symlink-relative"],
 )
-def test_archive_escaping_its_directory_is_refused(site: FeedSite, zxi, home: Path, member, data) -> None:
-    url = hostile(site, "web", member, data)
-    refused(zxi, home, ["add", "web", url], 4, "")
+def test_archive_escaping_its_directory_is_refused(  # noqa: PLR0917 - fixtures and cases
+    site: FeedSite, zxi, home: Path, tmp_path: Path, member, data, inside: bool, message: str
+) -> None:
+    url = hostile(site, ZeroInstall(tmp_path / "0install"), "web", member, data, inside=inside)
+    refused(zxi, home, ["add", "web", url], 4, message)
 
 
 def test_no_implementation_for_this_host_is_refused(site: FeedSite, zxi, home: Path) -> None:

@@ -6,12 +6,15 @@ that publishes a feed also checks 0xl's manifests against 0install's.
 
 from __future__ import annotations
 
+import gzip
 import io
 import os
+import struct
 import subprocess
 import tarfile
 import tempfile
 import textwrap
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
@@ -95,6 +98,37 @@ def pack(files: dict[str, tuple[bytes, int]], mtime: int = 1_700_000_000) -> tup
             os.utime(dest, (mtime, mtime))
         digest = sha256new(root)
     return buf.getvalue(), digest
+
+
+def forged_same_size(archive: bytes) -> bytes:
+    """ARCHIVE (a tar.gz) with one byte of a file's content changed, compressed again and padded to
+    exactly its size with a comment in the gzip header (RFC 1952, FCOMMENT): a sound gzip of a sound
+    tar, of the size the feed declares, so that only the manifest digest can tell it from the original.
+    """
+    tar = gzip.decompress(archive)
+    with tarfile.open(fileobj=io.BytesIO(tar)) as t:
+        first = next(m for m in t.getmembers() if m.isfile() and m.size > 0)
+    for at in range(first.offset_data, first.offset_data + first.size):
+        for byte in b"xqa":
+            if byte != tar[at]:
+                forged = _gzip_of_size(tar[:at] + bytes([byte]) + tar[at + 1 :], len(archive))
+                if forged is not None:
+                    assert gzip.decompress(forged) != tar
+                    return forged
+    raise AssertionError("no one-byte change of the archive compresses to its size or less")
+
+
+def _gzip_of_size(data: bytes, size: int) -> bytes | None:
+    """DATA as a gzip member of SIZE bytes, or None if it does not fit."""
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    body = deflate.compress(data) + deflate.flush()
+    trailer = struct.pack("<II", zlib.crc32(data), len(data) & 0xFFFFFFFF)
+    pad = size - (10 + len(body) + len(trailer))
+    if pad < 0:
+        return None
+    comment = b"x" * (pad - 1) + b"\0" if pad else b""
+    header = b"\x1f\x8b\x08" + bytes([0x10 if pad else 0]) + bytes(4) + b"\x02\xff"  # FCOMMENT if padded
+    return header + comment + body + trailer
 
 
 class FeedSite:

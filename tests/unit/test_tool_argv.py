@@ -138,6 +138,8 @@ def test_only_volumes_with_0xls_tags_are_0xls(monkeypatch: pytest.MonkeyPatch) -
         ("0xl-mail-storage", 64 << 20, "0xl,0xl.disk=storage,0xl.service=mail"),
         ("0xl-web-data", 64 << 20, ""),  # the name alone does not make it 0xl's
         ("0xl-db-data", 64 << 20, "0xl,0xl.disk=other,0xl.service=db"),  # tags that do not match the name
+        # The service's and disk's tags, but not 0xl's own: someone else's volume, made to look like one.
+        ("0xl-spoof-storage", 64 << 20, "0xl.disk=storage,0xl.service=spoof"),
         ("root", 8 << 30, "0xl"),
     )
     calls: list[list[str]] = []
@@ -153,8 +155,11 @@ def test_only_volumes_with_0xls_tags_are_0xls(monkeypatch: pytest.MonkeyPatch) -
         ("mail", "storage", "vg0/0xl-mail-storage")
     ]
     assert disks.find("web", "data") is None
+    assert disks.find("spoof", "storage") is None
     with pytest.raises(BackendError, match="does not carry 0xl's tags"):
         disks.delete(Disk("data", 64 << 20, "lvm", "vg0/0xl-web-data"))
+    with pytest.raises(BackendError, match="does not carry 0xl's tags"):
+        disks.delete(Disk("storage", 64 << 20, "lvm", "vg0/0xl-spoof-storage"))
     with pytest.raises(BackendError, match="not in the volume group vg0"):
         disks.delete(Disk("data", 64 << 20, "lvm", "vg1/0xl-web-data"))
     with pytest.raises(BackendError, match="not one 0xl makes"):

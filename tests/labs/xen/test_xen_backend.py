@@ -183,6 +183,19 @@ def test_a_volume_without_0xls_tag_is_never_touched(run: Run) -> None:
     assert run.lvs("intruder-lvs") == {"0xl-intruder-storage": (8 * MiB, set())}
 
 
+def test_a_volume_with_the_service_and_disk_tags_but_not_0xls_own_is_never_touched(run: Run) -> None:
+    # The tags 0xl gives a disk of spoof, but not the `0xl` tag that says 0xl made it: not listed, not
+    # taken by add as a kept disk (its size is the one asked), not deleted, its data as it was.
+    assert run.json("spoof-disk-list") == []
+    run.failed("spoof-add", 7, "a logical volume vg0/0xl-spoof-storage exists already")
+    run.failed("spoof-delete", 3, "no disk storage of spoof")
+    assert run.lvs("spoof-lvs") == {
+        "0xl-intruder-storage": (8 * MiB, set()),
+        "0xl-spoof-storage": (64 * MiB, {"0xl.service=spoof", "0xl.disk=storage"}),
+    }
+    assert run.out("spoof-marker").strip() == "NOT-0XLS-DATA"
+
+
 def test_a_missing_bridge_fails_cleanly_with_nothing_left_behind(run: Run) -> None:
     run.ok("nobr-add")
     run.failed("nobr-run", 6, "nobr did not start: there is no bridge xenbr9 on this host")

@@ -97,6 +97,15 @@ check intruder-add 0xl add intruder "$site/guest.xml" --disk 64M --arg tag=intru
 check intruder-delete 0xl disk delete intruder storage
 check intruder-disk-list 0xl disk list --json
 check intruder-lvs lv_report
+# ... nor is one that carries the service's and the disk's tags but not 0xl's own. Of the size asked, it
+# is what `add` would take as a kept disk of the service if the tags alone decided.
+lvcreate -q --yes -L 64M -n 0xl-spoof-storage --addtag 0xl.service=spoof --addtag 0xl.disk=storage "$vg" > /dev/null
+echo "NOT-0XLS-DATA" | dd of="/dev/$vg/0xl-spoof-storage" conv=notrunc status=none
+check spoof-disk-list 0xl disk list --json
+check spoof-add 0xl add spoof "$site/guest.xml" --disk 64M --arg tag=spoof
+check spoof-delete 0xl disk delete spoof storage
+check spoof-lvs lv_report
+check spoof-marker disk_marker "/dev/$vg/0xl-spoof-storage"
 
 # --- a bridge that went missing: xl create fails, and nothing is left behind ------------------------------
 ip link add xenbr9 type bridge && ip link set xenbr9 up
