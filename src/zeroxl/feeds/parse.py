@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from zeroxl.errors import UsageError, VerificationError
+from zeroxl.feeds import patterns
 from zeroxl.feeds.manifest import is_digest
 from zeroxl.feeds.model import (
     FEED_NS,
@@ -47,7 +48,6 @@ _INHERITED = ("version", "released", "stability", "arch", "main", "license")
 _NAME = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 _DIGEST_ALGS = ("sha256new", "sha256", "sha1new", "sha1")
 _MAX_MEMORY_MIB = 1 << 20
-_MAX_PATTERN = 256
 # A path inside an implementation that 0xl writes into a VM config: plain names only, no `..`.
 _PATH_PART = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._+-]{0,127}")
 _MAX_PATH_PARTS = 16
@@ -380,14 +380,12 @@ def _boot_arg(el: Element, where: str) -> BootArg:
     pattern = el.get("pattern")
     if pattern is None:
         raise FeedFormatError(f"{where}: arg {name} has no pattern")
-    if len(pattern) > _MAX_PATTERN:
-        raise FeedFormatError(f"{where}: arg {name}: the pattern is longer than {_MAX_PATTERN} characters")
     try:
-        compiled = re.compile(pattern)
-    except re.error as e:
-        raise FeedFormatError(f"{where}: arg {name}: invalid pattern {pattern!r}: {e}") from None
+        patterns.check(pattern)
+    except patterns.PatternError as e:
+        raise FeedFormatError(f"{where}: arg {name}: {e.message}", hint=e.hint) from None
     default = el.get("default")
-    if default is not None and not compiled.fullmatch(default):
+    if default is not None and not patterns.matches(pattern, default):
         raise FeedFormatError(f"{where}: arg {name}: the default {default!r} does not match its own pattern")
     required = el.get("required", "false")
     if required not in ("true", "false"):
