@@ -718,7 +718,7 @@ def _skip_data(archive: tarfile.TarFile, member: tarfile.TarInfo) -> None:
         raise _corrupt(e) from e
 
 
-_PAX_TIME = re.compile(r"(-?)(\d+)(?:\.(\d*))?")
+_PAX_TIME = re.compile(r"(-?)([0-9]+)(?:\.([0-9]*))?")  # ASCII digits: `\d` takes any script's
 
 
 def _tar_mtime_ns(member: tarfile.TarInfo) -> int:
