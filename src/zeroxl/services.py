@@ -200,9 +200,14 @@ class App:
 
     @cached_property
     def store(self) -> Store:
+        from zeroxl.feeds.extract import ExtractLimits
         from zeroxl.feeds.store import Store
 
-        return Store(self.home.store, self.home.tmp)
+        cfg, default = self.config, ExtractLimits()
+        limits = ExtractLimits(
+            max_bytes=cfg.max_unpacked_size or default.max_bytes, max_ratio=cfg.max_unpack_ratio or default.max_ratio
+        )
+        return Store(self.home.store, self.home.tmp, limits=limits)
 
     def backend(self, name: str) -> Backend:
         return get_backend(name, BackendContext(self.home, self.config))
