@@ -139,3 +139,25 @@ def test_durations_on_the_command_line_are_ascii_digits(site: FeedSite, zx, zhom
     assert zx("add", "web", url, "--trust-key", site.publisher.fingerprint).rc == 0
     for args in (["stop", "web", "--timeout", "\u0661"], ["update", "web", "--settle", "nan"], ["logs", "web", "--lines", "\u0661\u0660"]):
         refused(zx, zhome, args, 2, f"{args[2]}: {args[3]!r} is not a", parser=True)
+
+
+@pytest.mark.parametrize(
+    ("arg", "message"),
+    [
+        ([f"x={NESTED}", "--arg-default", f"x={FORTY}"], "the default 'aaaa"),
+        (["x=(?=a)a"], "arg x: invalid pattern '(?=a)a': invalid perl operator"),
+    ],
+)
+def test_publisher_is_refused_a_pattern_hosts_would_refuse(tmp_path: Path, zx, arg: list[str], message: str) -> None:
+    # `0xl feed add` reads the feed back as a host reads it, with the same helper: no hang, exit status 2.
+    feed = tmp_path / "site" / "web.xml"
+    feed.parent.mkdir()
+    (tmp_path / "dist").mkdir()
+    (tmp_path / "dist" / "web").write_text("#!/bin/sh\n")
+    init = ("feed", "init", str(feed), "--uri", "http://127.0.0.1:1/web.xml", "--name", "web", "--summary", "s")
+    assert zx(*init).rc == 0
+    before = feed.read_bytes()
+    add = ("feed", "add", str(feed), "--version", "1.0", "--arch", "*-*", "--dir", str(tmp_path / "dist"))
+    r = zx(*add, "--command", "web", "--arg", *arg, timeout=TIMEOUT)
+    assert r.rc == 2 and message in r.err and r.err.startswith("0xl: error: "), r
+    assert feed.read_bytes() == before
