@@ -101,3 +101,13 @@ def test_a_pattern_is_compiled_where_it_is_checked_only() -> None:
     code = "import sys; from zeroxl.cli.main import main; main(['list']); print('re2' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.splitlines()[-1] == "False"
+
+
+def test_pattern_recorded_before_patterns_were_re2s_is_refused_with_the_service_named() -> None:
+    # An older 0xl accepted Python's syntax: a service it recorded with a lookahead cannot be started blindly.
+    declared = ServiceNeeds(args=(BootArg("x", "(?=a)a"),))
+    sel = Selected("id", "1.0", "sha256new_X", "Xen-x86_64", "stable", "mail.xen", needs=declared)
+    svc = Service(name="mail", feed="http://x/mail.xml", backend="xen", target="Xen-x86_64", current=sel, args={"x": "a"})
+    with pytest.raises(patterns.PatternError, match="mail: --arg x: the version it runs declares a pattern") as e:
+        cmdline(svc)
+    assert e.value.exit_status == 4 and e.value.hint is not None and "update mail" in e.value.hint

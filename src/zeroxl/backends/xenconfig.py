@@ -64,7 +64,15 @@ def cmdline(svc: Service) -> tuple[tuple[str, str], ...]:
         arg = declared.get(key)
         if arg is None:
             raise UsageError(f"{svc.name}: --arg {key} is not an argument that this version of the service declares")
-        if not patterns.matches(arg.pattern, value):
+        try:
+            fits = patterns.matches(arg.pattern, value)
+        except patterns.PatternError as e:
+            # Recorded from a feed an older 0xl read, before patterns were RE2's.
+            raise patterns.PatternError(
+                f"{svc.name}: --arg {key}: the version it runs declares a pattern 0xl no longer accepts: {e.message}",
+                hint=f"update {svc.name} to a version whose feed uses RE2's syntax (docs/feed-service-needs.md)",
+            ) from None
+        if not fits:
             raise UsageError(f"{svc.name}: --arg {key}={value!r} does not match the pattern {arg.pattern}")
     return tuple((name, svc.args[name]) for name in declared if name in svc.args)
 
