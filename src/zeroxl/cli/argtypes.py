@@ -11,8 +11,9 @@ import re
 
 from zeroxl.units import whole_number
 
-# Seconds as people write them: 30, 2.5, .5; at most nine digits on either side of the point.
-_SECONDS = re.compile(r"(?=\.?[0-9])[0-9]{0,9}(?:\.[0-9]{0,9})?")
+# Seconds as people write them: 30, 2.5, .5; at most nine digits on either side of the point. A sign is
+# read, so that the command's own range check can say what it accepts (--settle -1: "give 0 to 3600").
+_SECONDS = re.compile(r"-?(?=\.?[0-9])[0-9]{0,9}(?:\.[0-9]{0,9})?")
 
 
 def count(text: str) -> int:
