@@ -4,8 +4,10 @@ point 5: `(a+)+b` against forty `a`s hung `0xl add` and `0xl update --all`."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -96,10 +98,11 @@ def test_patterns_match_whole_values_and_classes_are_ascii() -> None:
     assert not patterns.matches(".*", "\udcff")  # an argument that was not UTF-8 matches nothing
 
 
-def test_a_pattern_is_compiled_where_it_is_checked_only() -> None:
-    # re2 costs ~20 ms to import: `0xl list` and the other commands that check no pattern never load it.
+def test_a_pattern_is_compiled_where_it_is_checked_only(tmp_path: Path) -> None:
+    # re2 costs ~20 ms to import: `0xl list`, which checks no pattern, must not load it.
     code = "import sys; from zeroxl.cli.main import main; main(['list']); print('re2' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    env = dict(os.environ, ZEROXL_HOME=str(tmp_path))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
     assert out.splitlines()[-1] == "False"
 
 
