@@ -20,6 +20,8 @@ key: a policy that silently falls back to "no limit" would be worse than none.
 
     [store]
     keep = 3                     # implementations kept per service for rollback
+    max_unpacked_size = "8G"     # what one archive may unpack to (files' bytes), against decompression bombs
+    max_unpack_ratio = 100       # ... and at most this many times the archive's size (at least 1 MiB)
 
     [unix]
     stop_timeout = 10            # seconds between SIGTERM and SIGKILL
@@ -95,6 +97,9 @@ class Config:
     volume_group: str | None = None
     key_info_server: str | None = None
     keep: int = 3
+    # Unpacking limits (feeds.extract.ExtractLimits, which holds the defaults); None: the default.
+    max_unpacked_size: int | None = None
+    max_unpack_ratio: int | None = None
     unix: UnixSettings = field(default_factory=UnixSettings)
     mirrors: dict[str, str] = field(default_factory=dict)
     signatures: SignatureLimits = field(default_factory=SignatureLimits)
@@ -143,11 +148,17 @@ def load(path: Path) -> Config:
     keep = _get(store, "keep", int, "store")
     if keep is not None and keep < 1:
         raise UsageError("config.toml: [store] keep must be at least 1")
+    unpacked = _get(store, "max_unpacked_size", (str, int), "store")
+    ratio = _get(store, "max_unpack_ratio", int, "store")
+    if ratio is not None and ratio < 1:
+        raise UsageError("config.toml: [store] max_unpack_ratio must be at least 1")
     return Config(
         policy=policy,
         volume_group=_get(disks, "volume_group", str, "disks"),
         key_info_server=_get(trust, "key_info_server", str, "trust"),
         keep=keep if keep is not None else 3,
+        max_unpacked_size=parse_size(str(unpacked), what="[store] max_unpacked_size") if unpacked is not None else None,
+        max_unpack_ratio=ratio,
         unix=UnixSettings(
             stop_timeout=float(_get(unix, "stop_timeout", (int, float), "unix") or defaults.stop_timeout),
             restart_limit=_get(unix, "restart_limit", int, "unix") or defaults.restart_limit,

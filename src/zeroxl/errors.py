@@ -110,3 +110,21 @@ class StateError(ZeroxlError):
     """0xl's own state under ZEROXL_HOME cannot be read or written."""
 
     exit_status = ExitStatus.ERROR
+
+
+class UnexpectedError(ZeroxlError):
+    """A failure 0xl did not foresee (a bug) in its work on one of several services: it fails that
+    service alone, and the others go on (`0xl update --all`)."""
+
+    exit_status = ExitStatus.ERROR
+
+    @classmethod
+    def of(cls, e: Exception) -> UnexpectedError:
+        """E as an error of its service; with --debug its traceback is logged."""
+        import logging
+
+        logging.getLogger("zeroxl").debug("unexpected error", exc_info=e)
+        return cls(
+            f"unexpected {type(e).__name__}: {e}",
+            hint="this is a bug in 0xl: run the command again with --debug to see where, and report it",
+        )

@@ -20,6 +20,7 @@ from pathlib import Path
 from zeroxl.backends.base import RUNNING, Backend, RuntimeStatus
 from zeroxl.errors import UsageError
 from zeroxl.state.service import Readiness, Service
+from zeroxl.units import whole_number
 
 POLL = 0.05
 # What 0xl's own supervisor writes into a unix service's log: never evidence that the service is ready.
@@ -36,11 +37,12 @@ class Health:
 
 def parse_tcp(text: str) -> tuple[str, int]:
     """HOST:PORT (or [IPV6]:PORT) as a (host, port) pair; UsageError if it is not one."""
-    host, sep, port = text.rpartition(":")
+    host, sep, port_text = text.rpartition(":")
     host = host.removeprefix("[").removesuffix("]")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+    port = whole_number(port_text)
+    if not sep or not host or port is None or not 0 < port < 65536:
         raise UsageError(f"invalid --ready-tcp {text!r}", hint="write HOST:PORT, e.g. --ready-tcp 127.0.0.1:8080")
-    return host, int(port)
+    return host, port
 
 
 def readiness(

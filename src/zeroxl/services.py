@@ -22,6 +22,7 @@ from zeroxl import config as config_mod
 from zeroxl import testhooks
 from zeroxl.backends.base import RUNNING, Backend, BackendContext, get_backend
 from zeroxl.errors import ConflictError, NotFoundError, PolicyError, UsageError
+from zeroxl.feeds import patterns
 from zeroxl.paths import Home
 from zeroxl.state.history import History
 from zeroxl.state.lock import locked
@@ -91,7 +92,7 @@ def check_args(args: dict[str, str], needs: ServiceNeeds, *, declared_only: bool
             if decl is None:
                 known = ", ".join(a.name for a in needs.args) or "none"
                 raise UsageError(f"--arg {key}: the service does not declare this argument (it declares: {known})")
-            if not re.fullmatch(decl.pattern, value):
+            if not patterns.matches(decl.pattern, value):
                 raise UsageError(
                     f"--arg {key}={value!r} does not match the pattern the service declares ({decl.pattern})"
                 )
@@ -199,9 +200,14 @@ class App:
 
     @cached_property
     def store(self) -> Store:
+        from zeroxl.feeds.extract import ExtractLimits
         from zeroxl.feeds.store import Store
 
-        return Store(self.home.store, self.home.tmp)
+        cfg, default = self.config, ExtractLimits()
+        limits = ExtractLimits(
+            max_bytes=cfg.max_unpacked_size or default.max_bytes, max_ratio=cfg.max_unpack_ratio or default.max_ratio
+        )
+        return Store(self.home.store, self.home.tmp, limits=limits)
 
     def backend(self, name: str) -> Backend:
         return get_backend(name, BackendContext(self.home, self.config))

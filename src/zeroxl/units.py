@@ -1,5 +1,10 @@
-"""Sizes as users and feeds write them: 256M, 1G, 4096 (bytes). Binary multiples, like xl and LVM.
-Durations as users write them: 90s, 5m, 12h, 30d, 2w."""
+"""Numbers as users, feeds and templates write them: whole numbers in ASCII digits, and sizes (256M, 1G,
+4096 bytes; binary multiples, like xl and LVM), and durations (90s, 5m, 12h, 30d, 2w).
+
+Only ASCII digits are numbers here. Python's `str.isdigit` and `int()` also take other scripts' digits
+and superscripts: `int("19٦")` is 196 and `"²".isdigit()` is true while `int("²")` fails, so a feed
+could show a person one number and give 0xl another, or reach it as an unexpected ValueError.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +14,21 @@ from zeroxl.errors import UsageError
 
 _SUFFIX = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 _SIZE = re.compile(r"([0-9]{1,15})([KMGT]?)(?:i?B)?", re.IGNORECASE)
+# Below 2**63, and far below the 4300 digits past which int() raises.
+MAX_DIGITS = 18
+
+
+def whole_number(text: str) -> int | None:
+    """TEXT as a whole number if it is 1 to 18 ASCII digits (leading zeros allowed), else None."""
+    if 0 < len(text) <= MAX_DIGITS and text.isascii() and text.isdigit():
+        return int(text)
+    return None
 
 
 def parse_size(text: str, *, what: str = "size") -> int:
     """Bytes in TEXT ('256M', '1G', '1048576'); zero, negative and unknown suffixes are refused."""
-    m = _SIZE.fullmatch(text.strip())
+    # ASCII only: IGNORECASE lets `K` match the Kelvin sign (no suffix 0xl knows) and `i` the dotless i.
+    m = _SIZE.fullmatch(text.strip()) if text.isascii() else None
     if not m:
         raise UsageError(f"invalid {what} {text!r}", hint="write a positive whole number with K, M, G or T, e.g. 256M")
     value = int(m.group(1)) * _SUFFIX[m.group(2).upper()]

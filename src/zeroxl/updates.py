@@ -10,7 +10,8 @@ zeroxl.transition, which checks its health and rolls back on its own.
 
 An update does not take a version its service was rolled back from (by the health check or by `0xl
 rollback`), so that unattended updates do not try a known-bad version again and again; `--retry` does.
-One service's failure never stops the others: each gets an `Outcome`.
+One service's failure never stops the others, whatever it is (an unforeseen exception becomes an
+UnexpectedError of that service): each gets an `Outcome`.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from zeroxl import gc, lineage, testhooks
-from zeroxl.errors import ConflictError, RolledBackError, SelectionError, UsageError, ZeroxlError
+from zeroxl.errors import ConflictError, RolledBackError, SelectionError, UnexpectedError, UsageError, ZeroxlError
 from zeroxl.state.history import Entry, History
 from zeroxl.state.lock import locked
 from zeroxl.state.service import Readiness, Selected, Service, now
@@ -146,18 +147,21 @@ V = TypeVar("V")
 
 
 def _each(keys: Sequence[K], work: Callable[[K], V]) -> dict[K, V | ZeroxlError]:
-    """WORK for every key, concurrently; a ZeroxlError is that key's result, anything else propagates."""
-
-    def one(key: K) -> V | ZeroxlError:
-        try:
-            return work(key)
-        except ZeroxlError as e:
-            return e
-
+    """WORK for every key, concurrently; an error, of whatever type, is that key's result."""
     if len(keys) <= 1:
-        return {k: one(k) for k in keys}
+        return {k: _isolated(work, k) for k in keys}
     with ThreadPoolExecutor(max_workers=min(MAX_CONCURRENT, len(keys))) as pool:
-        return dict(zip(keys, pool.map(one, keys), strict=True))
+        return dict(zip(keys, pool.map(lambda k: _isolated(work, k), keys), strict=True))
+
+
+def _isolated(work: Callable[[K], V], key: K) -> V | ZeroxlError:
+    """WORK(KEY), or the error it raised: what fails for one service (or one feed) is that one's outcome."""
+    try:
+        return work(key)
+    except ZeroxlError as e:
+        return e
+    except Exception as e:  # a bug, or input no check foresaw: it must not stop the other services
+        return UnexpectedError.of(e)
 
 
 # -- the use case --------------------------------------------------------------------------------------------
@@ -235,6 +239,8 @@ def _read(app: App, names: Sequence[str], *, retry: bool) -> tuple[dict[str, _Pl
             plans[name] = _Plan(app.records.load(name), retry)
         except ZeroxlError as e:
             outcomes[name] = Outcome(name, FAILED, None, error=e)
+        except Exception as e:  # as in _isolated
+            outcomes[name] = Outcome(name, FAILED, None, error=UnexpectedError.of(e))
     return plans, outcomes
 
 
@@ -256,6 +262,8 @@ def _refresh(app: App, plans: dict[str, _Plan], *, check: bool) -> set[str]:
             plan.choice = choose(plan.svc, loaded, _history(app, plan.svc.name), retry=plan.retry)
         except ZeroxlError as e:
             plan.error = e
+        except Exception as e:  # as in _isolated
+            plan.error = UnexpectedError.of(e)
     if check:
         return set()
     wanted = {
@@ -308,6 +316,8 @@ def _apply(
             outcomes[name] = _failed(plans[name], e, state=ROLLED_BACK)
         except ZeroxlError as e:
             outcomes[name] = _failed(plans[name], e)
+        except Exception as e:  # as in _isolated; the journal lets the next command finish a half-done change
+            outcomes[name] = _failed(plans[name], UnexpectedError.of(e))
         _commit_feed(app, plans[name], committed, outcomes[name])
     return outcomes
 

@@ -14,12 +14,12 @@ What comes from where:
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Iterable
 
 from zeroxl.backends.xlcfg import MAX_DISKS, DiskSpec, DomainConfig, VifSpec
 from zeroxl.config import Policy
 from zeroxl.errors import BackendError, ConflictError, UsageError
+from zeroxl.feeds import patterns
 from zeroxl.policy import check_bridges, check_memory, check_restart
 from zeroxl.state.service import Disk, Service
 
@@ -64,7 +64,15 @@ def cmdline(svc: Service) -> tuple[tuple[str, str], ...]:
         arg = declared.get(key)
         if arg is None:
             raise UsageError(f"{svc.name}: --arg {key} is not an argument that this version of the service declares")
-        if not re.fullmatch(arg.pattern, value):
+        try:
+            fits = patterns.matches(arg.pattern, value)
+        except patterns.PatternError as e:
+            # Recorded from a feed an older 0xl read, before patterns were RE2's.
+            raise patterns.PatternError(
+                f"{svc.name}: --arg {key}: the version it runs declares a pattern 0xl no longer accepts: {e.message}",
+                hint=f"update {svc.name} to a version whose feed uses RE2's syntax (docs/feed-service-needs.md)",
+            ) from None
+        if not fits:
             raise UsageError(f"{svc.name}: --arg {key}={value!r} does not match the pattern {arg.pattern}")
     return tuple((name, svc.args[name]) for name in declared if name in svc.args)
 

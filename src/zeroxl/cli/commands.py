@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 
 from zeroxl import __version__
+from zeroxl.cli import argtypes
 from zeroxl.cli.main import list_services
 
 TYPE_CHECKING = False
@@ -254,7 +255,7 @@ def cmd_disk_delete(a: argparse.Namespace) -> int:
 def add_wait_option(sp: argparse.ArgumentParser) -> None:
     sp.add_argument(
         "--wait",
-        type=float,
+        type=argtypes.seconds,
         default=0.0,
         metavar="SECONDS",
         help="wait this long for another 0xl command on the service to finish (default: fail at once)",
@@ -291,7 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--channel", default="stable", choices=["stable", "testing"])
     sp.add_argument("--version", metavar="RANGE", help="versions to accept, e.g. 2.0..!3")
     sp.add_argument("--backend", metavar="NAME", help="unix or xen (default: chosen from the feed and the host)")
-    sp.add_argument("--memory", type=int, metavar="MIB", help="memory for a VM, in MiB")
+    sp.add_argument("--memory", type=argtypes.count, metavar="MIB", help="memory for a VM, in MiB")
     sp.add_argument("--net", action="append", default=[], metavar="BRIDGE", help="a bridge for the VM's next network")
     sp.add_argument(
         "--restart",
@@ -304,7 +305,9 @@ def build_parser() -> argparse.ArgumentParser:
     waits(sp)
     sp = command("stop", cmd_stop, "stop a service (gracefully, then by force)")
     sp.add_argument("name")
-    sp.add_argument("--timeout", type=float, metavar="SECONDS", help="grace period before the service is killed")
+    sp.add_argument(
+        "--timeout", type=argtypes.seconds, metavar="SECONDS", help="grace period before the service is killed"
+    )
     waits(sp)
     sp = command("destroy", cmd_destroy, "stop and remove a service (its disks are kept unless --delete-disks)")
     sp.add_argument("name")
@@ -320,7 +323,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp = command("logs", cmd_logs, "show a service's output")
     sp.add_argument("name")
     sp.add_argument("-f", "--follow", action="store_true", help="keep printing new output")
-    sp.add_argument("-n", "--lines", type=int, default=100, metavar="N", help="how many lines to show (default 100)")
+    sp.add_argument(
+        "-n", "--lines", type=argtypes.count, default=100, metavar="N", help="how many lines to show (default 100)"
+    )
 
     trust = command("trust", lambda _a: 0, "manage the keys trusted to sign feeds")
     tsub = trust.add_subparsers(dest="trust_command", required=True, metavar="ACTION")

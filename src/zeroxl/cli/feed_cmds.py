@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 
+from zeroxl.cli import argtypes
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -58,8 +60,8 @@ def register(sub: SubParsers[argparse.ArgumentParser]) -> None:
         help="read guest type, disks and networks from "
         "the template mirage configure -t xen writes (and NAME.xen as --command)",
     )
-    needs.add_argument("--memory", type=int, metavar="MIB", help="recommended memory")
-    needs.add_argument("--memory-min", type=int, metavar="MIB", help="the least memory it runs with")
+    needs.add_argument("--memory", type=argtypes.count, metavar="MIB", help="recommended memory")
+    needs.add_argument("--memory-min", type=argtypes.count, metavar="MIB", help="the least memory it runs with")
     needs.add_argument("--xen-type", choices=["pvh", "pv"], help="the Xen guest type (default pvh)")
     needs.add_argument("--ramdisk", metavar="PATH", help="a file in the archive: the kernel's initial ramdisk")
     needs.add_argument("--block", action="append", default=[], metavar="NAME[=MIN-SIZE]", help="a block device")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from zeroxl.cli import argtypes
 from zeroxl.cli.commands import _app, add_wait_option
 
 TYPE_CHECKING = False
@@ -290,11 +291,16 @@ def cmd_doctor(a: argparse.Namespace) -> int:
 
 def _readiness_options(sp: argparse.ArgumentParser, *, removable: bool = False) -> None:
     g = sp.add_argument_group("health check (after a running service is replaced)")
-    g.add_argument("--settle", type=float, metavar="SECONDS", help="how long it must stay up once ready (default 3)")
+    g.add_argument(
+        "--settle", type=argtypes.seconds, metavar="SECONDS", help="how long it must stay up once ready (default 3)"
+    )
     g.add_argument("--ready-log", metavar="REGEX", help="ready once a line of its output matches REGEX")
     g.add_argument("--ready-tcp", metavar="HOST:PORT", help="ready once HOST:PORT accepts a TCP connection")
     g.add_argument(
-        "--ready-timeout", type=float, metavar="SECONDS", help="how long it may take to become ready (default 30)"
+        "--ready-timeout",
+        type=argtypes.seconds,
+        metavar="SECONDS",
+        help="how long it may take to become ready (default 30)",
     )
     if removable:
         g.add_argument("--no-ready-log", action="store_true", help="forget --ready-log")

@@ -93,11 +93,17 @@ class _Source(Protocol):
 class ExtractLimits:
     """Bounds on what one archive may unpack to, against decompression bombs.
 
-    A few hundred kilobytes of gzip can expand to gigabytes; the declared archive size bounds only
-    what is downloaded. The defaults are far above any unikernel image and well below a full disk.
+    A few hundred kilobytes of gzip can expand to gigabytes, and a sparse member of a plain tar claims
+    gigabytes in a few hundred bytes; the declared archive size bounds only what is downloaded. The
+    defaults are far above any unikernel image and well below a full disk. Hosts set the first two in
+    config.toml (`[store] max_unpacked_size`, `max_unpack_ratio`).
     """
 
     max_bytes: int = 8 << 30  # total size of the regular files unpacked
+    # ... and at most this many times the archive's own size (after start-offset), or MIN_BUDGET if that
+    # is more. A mirror serves a file of the size the feed declares; the digest is checked only once all
+    # of it is unpacked. Archives of programs unpack to 2 to 5 times their size.
+    max_ratio: int = 100
     max_members: int = 200_000  # entries in the archive, whether unpacked or not
     # A member's path: components, and bytes. A few kilobytes of archive can describe a tree thousands
     # of levels deep, which tools that recurse (os.walk, shutil.rmtree on Python 3.11) cannot walk. A
@@ -109,6 +115,15 @@ class ExtractLimits:
     # tarfile holds them whole in memory, whatever size they claim; a PATH_MAX-long name and a few
     # extended attributes take kilobytes. (Counted in tarfile's reads, records of 10 KiB.)
     max_header_bytes: int = 1 << 20
+
+    def budget(self, archive_bytes: int) -> int:
+        """What an archive of ARCHIVE_BYTES may unpack to, in bytes of regular files."""
+        return min(self.max_bytes, max(self.max_ratio * archive_bytes, MIN_BUDGET))
+
+
+# A small archive may always unpack to this much, whatever its ratio: a few hundred bytes of a config
+# file or a script compress far better than a program does.
+MIN_BUDGET = 1 << 20
 
 
 def type_from_url(url: str) -> str:
@@ -196,8 +211,9 @@ def unpack(
     except OSError as e:
         raise StateError(f"cannot create {scratch}: {e.strerror}") from e
     try:
-        writer = _Writer(scratch, extract, limits or ExtractLimits(), durable=durable)
+        limits = limits or ExtractLimits()
         with _open_archive(archive, start_offset) as fileobj:
+            writer = _Writer(scratch, extract, limits, limits.budget(_size(fileobj)), durable=durable)
             if mime_type == ZIP:
                 _unpack_zip(fileobj, writer)
             else:
@@ -351,13 +367,16 @@ def _check_link_target(member: str, base_depth: int, target: str) -> None:
             raise VerificationError(f"archive member {member!r} is a symlink pointing outside the tree ({target})")
 
 
-def _check_hardlink_target(member: str, target: str) -> list[str]:
-    """The path of a hard link's target, another member, refused if absolute or with `..`."""
+def _check_hardlink_target(member: str, member_parts: list[str], target: str) -> list[str]:
+    """The path of a hard link's target, another member, refused if absolute, with `..`, or the link
+    itself (which replacing an earlier member of that name would leave without a target)."""
     if target.startswith("/"):
         raise VerificationError(f"archive member {member!r} is a hard link to an absolute path ({target})")
     parts = [p for p in target.split("/") if p not in ("", ".")]
     if ".." in parts:
         raise VerificationError(f"archive member {member!r} is a hard link out of the tree ({target})")
+    if parts == member_parts:
+        raise VerificationError(f"archive member {member!r} is a hard link to itself")
     return parts
 
 
@@ -409,10 +428,11 @@ class _Writer:
     executable, so the manifest is the same, and 0xl's does not depend on who runs it.)
     """
 
-    def __init__(self, root: Path, extract: str | None, limits: ExtractLimits, *, durable: bool) -> None:
+    def __init__(self, root: Path, extract: str | None, limits: ExtractLimits, budget: int, *, durable: bool) -> None:
         self.root = str(root)
         self.extract = extract
         self.limits = limits
+        self.budget = budget  # bytes of regular files (limits.budget)
         self.durable = durable
         self.members = 0
         self.bytes = 0
@@ -430,11 +450,19 @@ class _Writer:
         self._account(name, size)
 
     def _account(self, name: str, size: int) -> None:
-        if self.bytes + size > self.limits.max_bytes:
-            raise VerificationError(
-                f"archive member {name!r} takes the unpacked size over the limit of {self.limits.max_bytes} bytes",
-                hint="the limit guards against decompression bombs",
-            )
+        """Refuse SIZE more bytes past the budget, before any of them is written."""
+        if self.bytes + size <= self.budget:
+            return
+        if self.budget < self.limits.max_bytes:
+            limit = f"{self.budget} bytes, {self.limits.max_ratio} times the archive's size"
+            key = "max_unpack_ratio"
+        else:
+            limit, key = f"{self.budget} bytes", "max_unpacked_size"
+        raise VerificationError(
+            f"archive member {_shorten(name)!r} takes the unpacked size over the limit of {limit}",
+            hint=f"the limit guards against decompression bombs; a host that trusts such an archive can raise "
+            f"[store] {key} in config.toml",
+        )
 
     def check_path(self, name: str, parts: list[str]) -> None:
         """Refuse a member deeper, or with a longer path, than the limits allow."""
@@ -492,7 +520,7 @@ class _Writer:
         self._do(name, os.symlink, target, path)
 
     def hardlink(self, name: str, parts: list[str], target_name: str) -> None:
-        target_parts = _check_hardlink_target(name, target_name)
+        target_parts = _check_hardlink_target(name, parts, target_name)
         if not self.selected(target_parts):
             raise VerificationError(
                 f"archive member {name!r} is a hard link to {target_name!r}, outside {self.extract!r}"
@@ -688,7 +716,7 @@ def _unpack_tar_member(archive: tarfile.TarFile, member: tarfile.TarInfo, writer
     if member.issym():
         _check_link_target(name, len(parts) - 1, member.linkname)
     elif member.islnk():
-        _check_hardlink_target(name, member.linkname)
+        _check_hardlink_target(name, parts, member.linkname)
     if not writer.selected(parts):
         # Outside `extract`; checked above all the same, as the whole archive must be sound. Its data
         # is read through, so that what tarfile reads next is headers only (`_HeaderBudget`).
@@ -718,7 +746,7 @@ def _skip_data(archive: tarfile.TarFile, member: tarfile.TarInfo) -> None:
         raise _corrupt(e) from e
 
 
-_PAX_TIME = re.compile(r"(-?)(\d+)(?:\.(\d*))?")
+_PAX_TIME = re.compile(r"(-?)([0-9]+)(?:\.([0-9]*))?")  # ASCII digits: `\d` takes any script's
 
 
 def _tar_mtime_ns(member: tarfile.TarInfo) -> int:
@@ -863,6 +891,13 @@ def _extra_fields(extra: bytes) -> Iterator[tuple[int, bytes]]:
 
 
 # -- the archive file -------------------------------------------------------------------------------
+
+
+def _size(fileobj: BinaryIO) -> int:
+    """The size of the archive open as FILEOBJ (at its start)."""
+    size = fileobj.seek(0, io.SEEK_END)
+    fileobj.seek(0)
+    return size
 
 
 @contextlib.contextmanager

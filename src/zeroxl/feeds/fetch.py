@@ -20,6 +20,7 @@ from urllib.parse import unquote, urlsplit
 
 from zeroxl.errors import DownloadError, VerificationError
 from zeroxl.feeds.mirrors import mirrored
+from zeroxl.units import whole_number
 
 if TYPE_CHECKING:
     import httpx
@@ -153,8 +154,8 @@ class Fetcher:
             if response.status_code == 304:
                 response.read()  # nothing, but read: only then does the connection go back to the pool
                 return Fetched(None, etag, last_modified)
-            declared = response.headers.get("Content-Length")
-            if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+            declared = whole_number(response.headers.get("Content-Length", ""))
+            if declared is not None and declared > max_bytes:
                 raise DownloadError(f"{what} {url} is larger than the limit of {max_bytes} bytes")
             buf = bytearray()
             for chunk in self._chunks(response, url, what, deadline=deadline):
@@ -177,8 +178,8 @@ class Fetcher:
                 raise DownloadError(f"cannot read {what} {path}: {e.strerror}") from e
             return
         with self._open(url, what=what, headers={}) as response:
-            declared = response.headers.get("Content-Length")
-            if declared is not None and declared.isdigit() and int(declared) != size:
+            declared = whole_number(response.headers.get("Content-Length", ""))
+            if declared is not None and declared != size:
                 raise VerificationError(
                     f"{what} {url} has {declared} bytes but the feed says {size}",
                     hint="the archive on the server is not the one the publisher signed",

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from zeroxl.errors import UsageError, VerificationError
+from zeroxl.feeds import patterns
 from zeroxl.feeds.manifest import is_digest
 from zeroxl.feeds.model import (
     FEED_NS,
@@ -36,7 +37,7 @@ from zeroxl.feeds.model import (
 )
 from zeroxl.feeds.versions import Version
 from zeroxl.names import DISK_NAME_RULE, is_disk_name
-from zeroxl.units import parse_size
+from zeroxl.units import parse_size, whole_number
 
 if TYPE_CHECKING:
     from xml.etree.ElementTree import Element
@@ -47,10 +48,12 @@ _INHERITED = ("version", "released", "stability", "arch", "main", "license")
 _NAME = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 _DIGEST_ALGS = ("sha256new", "sha256", "sha1new", "sha1")
 _MAX_MEMORY_MIB = 1 << 20
-_MAX_PATTERN = 256
 # A path inside an implementation that 0xl writes into a VM config: plain names only, no `..`.
 _PATH_PART = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._+-]{0,127}")
 _MAX_PATH_PARTS = 16
+# `<group>`s within one another: real feeds use two or three levels. Walked recursively, a thousand
+# would take Python past its recursion limit.
+MAX_GROUP_DEPTH = 64
 
 
 class FeedFormatError(VerificationError):
@@ -99,7 +102,7 @@ def parse_feed(data: bytes, *, url: str, check_uri: bool = True) -> Feed:
     if not name:
         raise FeedFormatError(f"feed {url} has no <name>")
     impls: list[Implementation] = []
-    _walk(root, _Scope(), impls, url)
+    _walk(root, _Scope(), impls, url, 0)
     if check_uri:
         _refuse_local_downloads(impls, url)
     return Feed(
@@ -135,10 +138,12 @@ def _text(root: Element, tag: str) -> str | None:
     return " ".join(el.text.split()) if el is not None and el.text else None
 
 
-def _walk(parent: Element, scope: _Scope, out: list[Implementation], url: str) -> None:
+def _walk(parent: Element, scope: _Scope, out: list[Implementation], url: str, depth: int) -> None:
     for child in parent:
         if child.tag not in (_F + "group", _F + "implementation"):
             continue
+        if child.tag == _F + "group" and depth == MAX_GROUP_DEPTH:
+            raise FeedFormatError(f"feed {url} has <group>s nested more than {MAX_GROUP_DEPTH} deep")
         inner = _Scope(dict(scope.attrs), dict(scope.commands), scope.needs)
         for key in _INHERITED:
             if key in child.attrib:
@@ -150,7 +155,7 @@ def _walk(parent: Element, scope: _Scope, out: list[Implementation], url: str) -
         if needs_el is not None:
             inner.needs = needs_el
         if child.tag == _F + "group":
-            _walk(child, inner, out, url)
+            _walk(child, inner, out, url, depth + 1)
         else:
             out.append(_implementation(child, inner, url))
 
@@ -218,9 +223,10 @@ def _int(el: Element, attr: str, where: str, *, default: int | None = None) -> i
         if default is None:
             raise FeedFormatError(f"{where}: <{_local(el.tag)}> has no {attr}")
         return default
-    if not text.isdigit():
-        raise FeedFormatError(f"{where}: {attr}={text!r} is not a whole number")
-    return int(text)
+    number = whole_number(text)
+    if number is None:
+        raise FeedFormatError(f"{where}: {attr}={text!r} is not a whole number in ASCII digits")
+    return number
 
 
 def _local(tag: str) -> str:
@@ -349,9 +355,12 @@ def _memory(el: Element, attr: str, where: str) -> int | None:
     text = el.get(attr)
     if text is None:
         return None
-    if not text.isdigit() or not 0 < int(text) <= _MAX_MEMORY_MIB:
-        raise FeedFormatError(f"{where}: {attr}={text!r} is not a number of MiB between 1 and {_MAX_MEMORY_MIB}")
-    return int(text)
+    number = whole_number(text)
+    if number is None or not 0 < number <= _MAX_MEMORY_MIB:
+        raise FeedFormatError(
+            f"{where}: {attr}={text!r} is not a number of MiB between 1 and {_MAX_MEMORY_MIB} in ASCII digits"
+        )
+    return number
 
 
 def _name(el: Element, where: str) -> str:
@@ -380,14 +389,12 @@ def _boot_arg(el: Element, where: str) -> BootArg:
     pattern = el.get("pattern")
     if pattern is None:
         raise FeedFormatError(f"{where}: arg {name} has no pattern")
-    if len(pattern) > _MAX_PATTERN:
-        raise FeedFormatError(f"{where}: arg {name}: the pattern is longer than {_MAX_PATTERN} characters")
     try:
-        compiled = re.compile(pattern)
-    except re.error as e:
-        raise FeedFormatError(f"{where}: arg {name}: invalid pattern {pattern!r}: {e}") from None
+        patterns.check(pattern)
+    except patterns.PatternError as e:
+        raise FeedFormatError(f"{where}: arg {name}: {e.message}", hint=e.hint) from None
     default = el.get("default")
-    if default is not None and not compiled.fullmatch(default):
+    if default is not None and not patterns.matches(pattern, default):
         raise FeedFormatError(f"{where}: arg {name}: the default {default!r} does not match its own pattern")
     required = el.get("required", "false")
     if required not in ("true", "false"):

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from zeroxl.errors import UsageError
 from zeroxl.names import DISK_NAME_RULE, is_disk_name
+from zeroxl.units import MAX_DIGITS, whole_number
 
 _NAME = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 _TOKEN = re.compile(
@@ -135,7 +136,10 @@ def _settings(text: str, path: Path) -> dict[str, Value]:
         elif vkind == "string":
             settings[word] = vtext[1:-1]
         elif vkind == "number":
-            settings[word] = int(vtext)
+            number = whole_number(vtext)
+            if number is None:
+                raise UsageError(f"--from-mirage {path}: {word} = {vtext[:20]}…: more than {MAX_DIGITS} digits")
+            settings[word] = number
         elif vkind == "placeholder":
             settings[word] = vtext
         else:

@@ -24,6 +24,7 @@ from pathlib import Path
 from zeroxl.errors import UsageError, ZeroxlError
 from zeroxl.feeds.extract import archive_type, rmtree, unpack
 from zeroxl.state import atomic
+from zeroxl.units import whole_number
 
 _GZIP_LEVEL = 9
 
@@ -31,9 +32,10 @@ _GZIP_LEVEL = 9
 def default_mtime() -> int:
     """The time stamp of every packed member: `SOURCE_DATE_EPOCH` (reproducible-builds.org), else 0."""
     text = os.environ.get("SOURCE_DATE_EPOCH", "0")
-    if not text.isdigit():
-        raise UsageError(f"SOURCE_DATE_EPOCH={text!r} is not a number of seconds")
-    return int(text)
+    seconds = whole_number(text)
+    if seconds is None:
+        raise UsageError(f"SOURCE_DATE_EPOCH={text!r} is not a number of seconds in ASCII digits")
+    return seconds
 
 
 def pack_dir(src: Path, out: Path, *, mtime: int) -> None:
