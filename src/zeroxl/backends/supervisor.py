@@ -20,11 +20,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from zeroxl import proc
 from zeroxl.backends.procinfo import Identity, identity
-from zeroxl.state import atomic
+from zeroxl.state import atomic, private
 
 MAX_BACKOFF = 30.0
 
@@ -33,7 +33,10 @@ class LogWriter:
     def __init__(self, path: Path, max_bytes: int) -> None:
         self.path = path
         self.max_bytes = max_bytes
-        self.f = path.open("ab")
+        self.f = self._open()
+
+    def _open(self) -> BinaryIO:
+        return open(private.create_file(str(self.path), os.O_WRONLY | os.O_APPEND | os.O_CREAT), "ab")  # noqa: PTH123
 
     def write(self, data: bytes) -> None:
         self.f.write(data)
@@ -41,7 +44,7 @@ class LogWriter:
         if self.f.tell() > self.max_bytes:
             self.f.close()
             self.path.replace(self.path.with_name(self.path.name + ".1"))
-            self.f = self.path.open("ab")
+            self.f = self._open()
 
     def event(self, text: str) -> None:
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -217,6 +220,9 @@ def main(argv: list[str]) -> int:
     if len(argv) != 2:
         print("usage: python -m zeroxl.backends.supervisor SERVICE_DIR", file=sys.stderr)
         return 2
+    # It writes only in ZEROXL_HOME, which is its owner's alone; the service inherits this umask, so what
+    # it makes in its working directory is private too (docs/unix-backend.md).
+    os.umask(private.UMASK)
     return Supervisor(Path(argv[1])).run()
 
 

@@ -23,7 +23,7 @@ from zeroxl.backends import unixstate
 from zeroxl.backends.base import RUNNING, BackendContext, RuntimeStatus
 from zeroxl.backends.procinfo import Identity, alive, boot_id, identity, session_members
 from zeroxl.errors import BackendError, UsageError
-from zeroxl.state import atomic
+from zeroxl.state import atomic, private
 from zeroxl.state.service import Service
 
 LOG_MAX = 1 << 20
@@ -93,7 +93,7 @@ class UnixBackend:
             self.stop(svc)
         self._kill_leftovers(svc)
         workdir = self.workdir(svc)
-        workdir.mkdir(parents=True, exist_ok=True)
+        private.makedirs(str(workdir))
         env = {
             "PATH": "/usr/local/bin:/usr/bin:/bin",
             "HOME": str(workdir),
@@ -125,7 +125,8 @@ class UnixBackend:
         for stale in (self._state_path(svc), unix_dir / "stop.json"):
             with contextlib.suppress(FileNotFoundError):
                 stale.unlink()
-        with (unix_dir / "supervisor.log").open("ab") as errlog:
+        errlog_fd = private.create_file(str(unix_dir / "supervisor.log"), os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        with open(errlog_fd, "ab") as errlog:  # noqa: PTH123
             sup = proc.spawn(
                 [sys.executable, "-m", "zeroxl.backends.supervisor", str(self._dir(svc))],
                 cwd=self._dir(svc),

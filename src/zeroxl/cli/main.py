@@ -55,8 +55,23 @@ def _report(e: ZeroxlError, *, debug: bool) -> int:
     return int(e.exit_status)
 
 
+def _private_home(*, create: bool) -> None:
+    """ZEROXL_HOME is its owner's alone: checked (and closed, if an earlier 0xl left it open) before any
+    command uses it (zeroxl.state.private, docs/home.md)."""
+    from zeroxl.paths import home_dir
+    from zeroxl.state.private import secure_home
+
+    def info(message: str) -> None:
+        sys.stderr.write(message + "\n")
+
+    secure_home(home_dir(), create=create, info=info)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    # `0xl list` and the publisher's commands (`feed …`, which may run where 0xl manages no host) do not
+    # make a home that is missing; every command checks one that exists.
+    creates_home = False
     if _is_fast(argv):
         debug = False
         run: Callable[[], int] = lambda: list_services(json="--json" in argv)  # noqa: E731
@@ -70,7 +85,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             logging.basicConfig(level=logging.DEBUG, format="0xl: %(name)s: %(message)s", stream=sys.stderr)
         run = lambda: int(args.handler(args))  # noqa: E731
+        creates_home = args.command != "feed"
     try:
+        _private_home(create=creates_home)
         return run()
     except ZeroxlError as e:
         return _report(e, debug=debug)
