@@ -551,10 +551,17 @@ class App:
 
     def disks(self) -> list[DiskRow]:
         from zeroxl.disks import all_providers
+        from zeroxl.state.schema import DamagedRecord
 
-        in_use = {(n, d.location) for n in self.records.names() for d in self.records.load(n).disks}
+        in_use: set[tuple[str, str]] = set()
+        damaged: set[str] = set()  # whose disks are unknown: each disk of that name counts as theirs
+        for n in self.records.names():
+            try:
+                in_use.update((n, d.location) for d in self.records.load(n).disks)
+            except DamagedRecord:
+                damaged.add(n)
         return [
-            DiskRow(kept.service, kept.disk, (kept.service, kept.disk.location) in in_use)
+            DiskRow(kept.service, kept.disk, (kept.service, kept.disk.location) in in_use or kept.service in damaged)
             for prov in all_providers(self.home, self.config)
             for kept in prov.list()
         ]

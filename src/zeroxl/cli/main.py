@@ -27,8 +27,12 @@ def list_services(*, json: bool) -> int:
         return 0
     rows = []
     for d in listed:
-        rows.append([d["name"], d["state"], d["version"] or "-", d["backend"], render.duration(d["uptime"]), d["feed"]])
+        row = [d["name"], d["state"], d["version"], d["backend"], render.duration(d["uptime"]), d["feed"]]
+        rows.append([cell or "-" for cell in row])
     render.table(["NAME", "STATE", "VERSION", "BACKEND", "UPTIME", "FEED"], rows)
+    for d in listed:
+        if d.get("hint"):  # a damaged record: what is wrong is in `0xl status NAME`
+            sys.stderr.write(f"0xl: hint: {d['name']}: its record is {d['state']}; {d['hint']}\n")
     return 0
 
 

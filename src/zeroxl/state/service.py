@@ -16,10 +16,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from zeroxl.errors import NotFoundError, StateError, UsageError
+from zeroxl.errors import NotFoundError, UsageError
 from zeroxl.feeds.model import BlockDevice, BootArg, ServiceNeeds
 from zeroxl.state import atomic
-from zeroxl.state.schema import SCHEMA, migrate
+from zeroxl.state.schema import SCHEMA, check, damaged, migrate
 
 if TYPE_CHECKING:
     from zeroxl.state.transition import Transition
@@ -219,10 +219,12 @@ class Records:
             raw = path.read_bytes()
         except FileNotFoundError:
             raise NotFoundError(f"no service named {name!r}", hint="see `0xl list`") from None
+        except OSError as e:
+            raise damaged(name, str(path), e) from e
         try:
-            return Service.from_json(json.loads(raw))
-        except (ValueError, KeyError, TypeError) as e:
-            raise StateError(f"the record of service {name} ({path}) cannot be read: {e}") from e
+            return Service.from_json(check(json.loads(raw), name))
+        except (ValueError, KeyError, TypeError, AttributeError) as e:  # whatever a record of another shape raises
+            raise damaged(name, str(path), e) from e
 
     def save(self, svc: Service) -> None:
         atomic.write_json(self.path(svc.name), svc.to_json())
