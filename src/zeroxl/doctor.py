@@ -33,6 +33,23 @@ def doctor(app: App, *, wait: float = 0.0) -> tuple[list[str], list[tuple[str, Z
             failed.append((name, StateError(e.message, hint=_damaged_record_hint(app, name))))
         except ZeroxlError as e:
             failed.append((name, e))
+    unused: set[str] = set()
+    for name in app.records.unrecorded():
+        try:
+            with app.lock(name, wait):
+                undone = app.undo_interrupted_add(name, unused)
+                if undone and not app.records.exists(name):
+                    app.records.bury(name)
+            if undone:
+                done.append(undone)
+        except ZeroxlError as e:
+            failed.append((name, e))
+    if unused:  # now that this command holds no lock on the store
+        from zeroxl import gc
+
+        removed = gc.prune(app, unused)
+        if removed:
+            done.append(f"removed {len(removed)} implementation(s) it had downloaded from the store")
     app.records.clear_buried()  # what a destroy killed before it deleted its tombstone left
     workspaces = app.store.clean_tmp()
     if workspaces:

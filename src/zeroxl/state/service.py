@@ -236,6 +236,14 @@ class Records:
             return []
         return [n for n in entries if _NAME.fullmatch(n)]
 
+    def unrecorded(self) -> list[str]:
+        """Names with a directory but no record: what a killed `add` (or an older 0xl's destroy) left."""
+        try:
+            dirs = sorted(p.name for p in self.root.iterdir() if p.is_dir() and not (p / "service.json").exists())
+        except FileNotFoundError:
+            return []
+        return [n for n in dirs if _NAME.fullmatch(n)]
+
     def bury(self, name: str) -> None:
         """Take NAME's directory away in one step: rename it to a tombstone, for `clear_buried` to delete.
 
