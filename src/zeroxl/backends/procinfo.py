@@ -71,6 +71,11 @@ def identity(pid: int, *, zombie: bool = False) -> Identity | None:
     return Identity(pid, int(fields[21]), boot_id())
 
 
+def process_group(pid: int) -> int | None:
+    fields = _stat_fields(pid)
+    return int(fields[4]) if fields is not None else None
+
+
 def alive(ident: Identity | None) -> bool:
     return ident is not None and identity(ident.pid) == ident
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from zeroxl import proc
-from zeroxl.backends import unixstate
+from zeroxl.backends import procinfo, unixstate
 from zeroxl.backends.base import RUNNING, BackendContext, RuntimeStatus
 from zeroxl.backends.procinfo import Identity, alive, boot_id, identity, session_members
 from zeroxl.errors import BackendError, UsageError
@@ -219,7 +219,10 @@ class UnixBackend:
         except unixstate.DamagedState:
             self._kill_found(svc)
             return
-        if state is None or alive(Identity.from_json(state["supervisor"])) or not state.get("leader"):
+        if state is None or alive(Identity.from_json(state["supervisor"])):
+            return
+        self._kill_escaped(state)
+        if not state.get("leader"):
             return  # no leader recorded (stopped, or written by an older 0xl): nothing is known to be ours
         leader = Identity.from_json(state["leader"])
         # The session id is the leader's pid, and a pid alone names another process once it is reused, so
@@ -238,6 +241,17 @@ class UnixBackend:
         for member in session_members(leader.pid):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(member, signal.SIGKILL)
+
+    @staticmethod
+    def _kill_escaped(state: dict[str, Any]) -> None:
+        """Kill what the dead supervisor saw the program leave outside its session (`escaped`: a daemon),
+        each only if it is provably that process (pid, start time, boot), and what they started."""
+        escaped = [e.pid for e in map(Identity.from_json, state.get("escaped") or ()) if alive(e)]
+        if not escaped:
+            return
+        for pid in [*escaped, *procinfo.descendants(procinfo.own_processes(), escaped)]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
     def _kill_found(self, svc: Service) -> None:
         """Without a state file to go by: kill the processes /proc shows as the service's program, if no
