@@ -154,6 +154,11 @@ def test_truncated_unix_state_of_a_running_service_never_starts_a_second_copy(si
     assert _copies(zhome) == running
     assert zx("logs", "a").out.count("started version") == 1
 
+    r = zx("doctor")
+    assert r.rc == 1 and "0xl: error: a: its state file" in r.err, r
+    assert "0xl: hint: 0xl stop a ends what runs of it" in r.err, r
+    assert _copies(zhome) == running
+
     # stop finds what runs without the file, and ends it; run then starts it afresh.
     r = zx("stop", "a")
     assert r.rc == 0 and "a stopped" in r.out, r
