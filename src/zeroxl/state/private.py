@@ -56,8 +56,8 @@ def secure_home(root: str, *, create: bool, info: Callable[[str], None]) -> None
     if st.st_mode & _OPEN:
         _close(root)
         info(
-            f"0xl: made ZEROXL_HOME private to its owner ({root} was mode {stat.S_IMODE(st.st_mode):04o}, "
-            "as earlier versions of 0xl made it; see docs/home.md)"
+            f"0xl: made ZEROXL_HOME private to its owner: {root} was mode {stat.S_IMODE(st.st_mode):04o}, "
+            "open to other users (as earlier versions of 0xl made it; see docs/home.md)"
         )
 
 
