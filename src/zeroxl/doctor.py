@@ -23,12 +23,11 @@ def doctor(app: App, *, wait: float = 0.0) -> tuple[list[str], list[tuple[str, Z
     for name in app.records.names():
         try:
             svc = app.records.load(name)
+            if svc.transition is not None:
+                with app.lock(name, wait) as finished:
+                    if finished:
+                        done.append(finished)
             _check_runtime(app, svc)
-            if svc.transition is None:
-                continue
-            with app.lock(name, wait) as finished:
-                if finished:
-                    done.append(finished)
         except DamagedRecord as e:
             failed.append((name, StateError(e.message, hint=_damaged_record_hint(app, name))))
         except ZeroxlError as e:

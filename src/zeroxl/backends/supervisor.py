@@ -196,7 +196,7 @@ class Supervisor:
             if self.stopping and kill_at is None:
                 self.write_state("stopping")
                 self._signal_group(child.pid, signal.SIGTERM)
-                self._signal_all(signal.SIGTERM)
+                self._signal_all(signal.SIGTERM, but_group=child.pid)  # each process is told once
                 grace = self._stop_timeout()
                 kill_at = time.monotonic() + grace
             if kill_at is not None and time.monotonic() >= kill_at:
@@ -289,10 +289,12 @@ class Supervisor:
         """Every live process below this supervisor: what the service runs and what it left."""
         return procinfo.descendants(procinfo.own_processes(), [os.getpid()])
 
-    def _signal_all(self, sig: int) -> None:
+    def _signal_all(self, sig: int, *, but_group: int | None = None) -> None:
+        """Send SIG to every process below this supervisor (but those in process group BUT_GROUP)."""
         for pid in self._descendants():
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, sig)
+            if but_group is None or procinfo.process_group(pid) != but_group:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, sig)
 
     def _stop_timeout(self) -> float:
         """The grace period: `0xl stop --timeout` leaves it in unix/stop.json before signalling us."""
