@@ -229,3 +229,24 @@ def test_a_home_that_belongs_to_another_user_is_refused(site: FeedSite, home: Pa
         assert f"0xl: error: ZEROXL_HOME {home} belongs to user {other_user.name}" in r.err, r
         assert "0xl: hint: " in r.err
         assert list(home.iterdir()) == []
+
+
+def test_a_home_opened_for_its_store_exposes_the_store_alone(site: FeedSite, home: Path, other_user: OtherUser) -> None:
+    # docs/home.md: search permission on the home (0711) is how the store can be shared, later, with a
+    # hypervisor or service running as another user. 0xl keeps that mode; everything else stays closed.
+    _deploy(site, home)
+    home.chmod(0o711)
+    r = _zx(home, "list")
+    assert r.rc == 0 and r.err == "", r
+    assert stat.S_IMODE(home.stat().st_mode) == 0o711
+    attacker, got = other_user.attack(home, "web")
+    try:
+        assert got == {"listed": [], "locked": [], "read": []}
+        _commands_work_while(attacker, home)
+    finally:
+        attacker.kill()
+        attacker.wait()
+    (entry,) = (home / "store").iterdir()
+    argv = ["setpriv", f"--reuid={other_user.uid}", f"--regid={other_user.gid}", "--clear-groups", "--"]
+    shown = subprocess.run([*argv, "cat", str(entry / "README")], capture_output=True, text=True, cwd="/")
+    assert shown.stdout == "test service\n", shown.stderr
