@@ -24,9 +24,9 @@ key: a policy that silently falls back to "no limit" would be worse than none.
     max_unpack_ratio = 100       # ... and at most this many times the archive's size (at least 1 MiB)
 
     [unix]
-    stop_timeout = 10            # seconds between SIGTERM and SIGKILL
-    restart_limit = 5            # restarts within restart_window before the service is failed
-    restart_window = 60
+    stop_timeout = 10            # seconds between SIGTERM and SIGKILL (0: SIGKILL at once)
+    restart_limit = 5            # restarts within restart_window before the service is failed (0: none)
+    restart_window = 60          # seconds (more than 0)
 
     [mirrors]                    # origin prefix = mirror location (feeds.mirrors)
     "https://example.org/feeds/" = "http://mirror.lan/example/"
@@ -34,6 +34,7 @@ key: a policy that silently falls back to "no limit" would be worse than none.
 
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -119,6 +120,35 @@ def _table(data: dict[str, Any], name: str) -> dict[str, Any]:
     return table
 
 
+def _unix_settings(unix: dict[str, Any]) -> UnixSettings:
+    """[unix], each value checked: 0 means what it says (no grace before SIGKILL, no restart), never the default."""
+    defaults = UnixSettings()
+    stop_timeout = _get(unix, "stop_timeout", (int, float), "unix")
+    restart_limit = _get(unix, "restart_limit", int, "unix")
+    restart_window = _get(unix, "restart_window", (int, float), "unix")
+    # Written as ranges that nan (TOML has it, and inf) fails: every comparison with nan is false.
+    if stop_timeout is not None and not 0 <= stop_timeout < math.inf:
+        raise UsageError(
+            f"config.toml: [unix] stop_timeout must be 0 or more seconds (it is {stop_timeout})",
+            hint="the seconds a service has between SIGTERM and SIGKILL when it is stopped; 0 kills it at once",
+        )
+    if restart_limit is not None and restart_limit < 0:
+        raise UsageError(
+            f"config.toml: [unix] restart_limit must be 0 or more (it is {restart_limit})",
+            hint="how many times a failing service is restarted within restart_window; 0: never",
+        )
+    if restart_window is not None and not 0 < restart_window < math.inf:
+        raise UsageError(
+            f"config.toml: [unix] restart_window must be more than 0 seconds (it is {restart_window})",
+            hint="the seconds within which more than restart_limit failures mark a service failed",
+        )
+    return UnixSettings(
+        stop_timeout=float(defaults.stop_timeout if stop_timeout is None else stop_timeout),
+        restart_limit=defaults.restart_limit if restart_limit is None else restart_limit,
+        restart_window=float(defaults.restart_window if restart_window is None else restart_window),
+    )
+
+
 def load(path: Path) -> Config:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -144,7 +174,6 @@ def load(path: Path) -> Config:
     mirrors = _table(data, "mirrors")
     if not all(isinstance(v, str) for v in mirrors.values()):
         raise UsageError("config.toml: [mirrors] maps an origin prefix to a mirror location (strings)")
-    defaults = UnixSettings()
     keep = _get(store, "keep", int, "store")
     if keep is not None and keep < 1:
         raise UsageError("config.toml: [store] keep must be at least 1")
@@ -159,11 +188,7 @@ def load(path: Path) -> Config:
         keep=keep if keep is not None else 3,
         max_unpacked_size=parse_size(str(unpacked), what="[store] max_unpacked_size") if unpacked is not None else None,
         max_unpack_ratio=ratio,
-        unix=UnixSettings(
-            stop_timeout=float(_get(unix, "stop_timeout", (int, float), "unix") or defaults.stop_timeout),
-            restart_limit=_get(unix, "restart_limit", int, "unix") or defaults.restart_limit,
-            restart_window=float(_get(unix, "restart_window", (int, float), "unix") or defaults.restart_window),
-        ),
+        unix=_unix_settings(unix),
         mirrors=check_mirrors(mirrors),
         signatures=signature_limits(trust),
     )

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from zeroxl import proc, testhooks
 from zeroxl.paths import Home
+from zeroxl.state.private import UMASK, create_file
 
 # How long the guardian waits for a service's lock: another command may be updating it meanwhile.
 LOCK_WAIT = 600.0
@@ -37,7 +38,7 @@ def watch(home: Home) -> int:
     log = home.root / "guardian.log"
     env = {k: v for k, v in os.environ.items() if k != testhooks.ENV}
     try:
-        with log.open("ab") as out:
+        with open(create_file(str(log), os.O_WRONLY | os.O_APPEND | os.O_CREAT), "ab") as out:  # noqa: PTH123
             child = proc.spawn(
                 [sys.executable, "-m", "zeroxl.guardian", str(home.root), str(read_end), str(os.getpid())],
                 cwd=home.root,
@@ -76,6 +77,7 @@ def main(argv: list[str]) -> int:
     if len(argv) != 4:
         sys.stderr.write("usage: python -m zeroxl.guardian HOME FD OWNER_PID\n")
         return 2
+    os.umask(UMASK)  # it writes only in ZEROXL_HOME, which is its owner's alone
     home, fd, owner = Home(Path(argv[1])), int(argv[2]), int(argv[3])
     with contextlib.suppress(OSError):
         while os.read(fd, 4096):

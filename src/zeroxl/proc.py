@@ -67,11 +67,13 @@ def run(
     check: bool = True,
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
+    umask: int | None = None,
 ) -> Completed:
     """Run ARGS to completion and return what it printed.
 
     With `check` (the default) a non-zero exit raises CommandFailed whose message carries the last
-    line of stderr; callers that read the exit status themselves pass `check=False`.
+    line of stderr; callers that read the exit status themselves pass `check=False`. UMASK, if given,
+    is the program's (for one that makes files where only 0xl may read them).
     """
     argv = tuple(str(a) for a in args)
     cmd = describe(argv)
@@ -85,6 +87,7 @@ def run(
             cwd=cwd,
             check=False,
             stdin=None if input is not None else subprocess.DEVNULL,
+            umask=-1 if umask is None else umask,
         )
     except FileNotFoundError as e:
         log.debug("%s: not found", cmd)

@@ -24,6 +24,7 @@ from zeroxl.backends.base import RUNNING, Backend, BackendContext, get_backend
 from zeroxl.errors import ConflictError, NotFoundError, PolicyError, UsageError
 from zeroxl.feeds import patterns
 from zeroxl.paths import Home
+from zeroxl.state.adding import AddJournal
 from zeroxl.state.history import History
 from zeroxl.state.lock import locked
 from zeroxl.state.service import Disk, Records, Selected, Service, check_name, now
@@ -305,6 +306,9 @@ class App:
                     raise ConflictError(
                         f"a service named {name} exists already", hint=f"see 0xl status {name}, or 0xl destroy {name}"
                     )
+                undone = self.undo_interrupted_add(name, unused)
+                if undone:
+                    self.ui.info(f"0xl: {undone}")
                 self._clear_leftovers(name)
                 loaded = self.loader.load(feed_url, trust_key=fpr, confirm=self.ui.confirm_key)
                 backend_name = backend or self._choose_backend(loaded)
@@ -330,10 +334,12 @@ class App:
                 with self._transaction(name) as undo:
                     if target.vm:
                         svc = self._plan_vm(svc)  # refused here, over a limit, before anything is fetched or created
-                    impl_dir = self._ensure(impl, undo, unused)
+                    journal = AddJournal.begin(self.records.dir(name))
+                    impl_dir = self._ensure(impl, undo, unused, journal)
                     testhooks.pause("add-fetched")
                     self.backend(backend_name).check(svc, impl_dir)
-                    svc = self._make_disks(svc, planned, undo)
+                    svc = self._make_disks(svc, planned, undo, journal)
+                    testhooks.pause("add-disks-made")
                     with self._allocating(target.vm):
                         if target.vm:
                             self._plan_vm(svc)  # again under the host-wide lock: two adds never share the same room
@@ -344,12 +350,40 @@ class App:
                         testhooks.pause("add-trusted")
                         self.records.save(svc)
                     History(self.records.dir(name)).record("add", to=svc.current, message=f"added from {feed_url}")
+                    journal.end()
                 return svc
         finally:
             if unused:
                 from zeroxl import gc
 
                 gc.prune(self, unused)
+
+    def undo_interrupted_add(self, name: str, unused: set[str]) -> str | None:
+        """Undo what an `add` of NAME killed before it saved the record created (state/adding.py); the
+        caller holds NAME's lock. Disks it made are deleted; the store entries it may have downloaded go
+        to UNUSED, for the caller to prune (gc.prune) once it has let go of the store. Returns what was
+        done, None if there was nothing to do."""
+        from zeroxl.disks import all_providers
+        from zeroxl.state.adding import completed
+
+        service_dir = self.records.dir(name)
+        journal = AddJournal.find(service_dir)
+        if journal is None:
+            return None
+        if self.records.exists(name) or completed(service_dir):
+            journal.end()  # the add got as far as its record: what it made is the service's
+            return None
+        providers = {p.kind: p for p in all_providers(self.home, self.config)}
+        deleted = []
+        for kind, disk_name in journal.disks:
+            provider = providers.get(kind)
+            disk = provider.find(name, disk_name) if provider else None
+            if provider is not None and disk is not None:
+                provider.delete(disk)
+                deleted.append(f"deleted disk {disk.name} ({disk.location})")
+        unused.update(journal.store)
+        journal.end()
+        return f"undid an add of {name} that was interrupted" + (f": {', '.join(deleted)}" if deleted else "")
 
     def _clear_leftovers(self, name: str) -> None:
         """Delete what no service owns: tombstones of destroyed services, and a directory NAME without a record.
@@ -392,15 +426,18 @@ class App:
             return "xen"
         return "unix"
 
-    def _ensure(self, impl: Implementation, undo: list[Callable[[], None]], unused: set[str]) -> Path:
+    def _ensure(
+        self, impl: Implementation, undo: list[Callable[[], None]], unused: set[str], journal: AddJournal
+    ) -> Path:
         """IMPL's store entry, downloaded if needed; if it was downloaded, undoing adds it to UNUSED.
 
         Undoing does not remove the entry: the caller prunes UNUSED (gc.prune) once it has let go of the
-        store, which removes only what no service needs by then.
+        store, which removes only what no service needs by then. JOURNAL notes it before the download.
         """
         existing = self.store.path(impl)
         if existing is not None:
             return existing
+        journal.store_entry(impl.store_name)
         total = sum(getattr(r, "size", 0) for r in impl.retrievals[:1])
         if self.ui.progress is not None:
             with self.ui.progress(f"{impl.version}", total) as progress:
@@ -410,7 +447,9 @@ class App:
         undo.append(lambda: unused.add(impl.store_name))
         return path
 
-    def _make_disks(self, svc: Service, planned: list[tuple[str, int]], undo: list[Callable[[], None]]) -> Service:
+    def _make_disks(
+        self, svc: Service, planned: list[tuple[str, int]], undo: list[Callable[[], None]], journal: AddJournal
+    ) -> Service:
         from dataclasses import replace
 
         from zeroxl.disks import provider
@@ -429,6 +468,7 @@ class App:
                 self.ui.info(f"reusing the kept disk {disk_name} of {svc.name} ({kept.location})")
                 made.append(kept)
                 continue
+            journal.disk(disks.kind, disk_name)  # before: a kill during the creation leaves a note of it
             disk = disks.create(svc.name, disk_name, size)
             undo.append(functools.partial(disks.delete, disk))
             made.append(disk)
@@ -557,10 +597,17 @@ class App:
 
     def disks(self) -> list[DiskRow]:
         from zeroxl.disks import all_providers
+        from zeroxl.state.schema import DamagedRecord
 
-        in_use = {(n, d.location) for n in self.records.names() for d in self.records.load(n).disks}
+        in_use: set[tuple[str, str]] = set()
+        damaged: set[str] = set()  # whose disks are unknown: each disk of that name counts as theirs
+        for n in self.records.names():
+            try:
+                in_use.update((n, d.location) for d in self.records.load(n).disks)
+            except DamagedRecord:
+                damaged.add(n)
         return [
-            DiskRow(kept.service, kept.disk, (kept.service, kept.disk.location) in in_use)
+            DiskRow(kept.service, kept.disk, (kept.service, kept.disk.location) in in_use or kept.service in damaged)
             for prov in all_providers(self.home, self.config)
             for kept in prov.list()
         ]

@@ -12,7 +12,7 @@ import re
 import time
 
 from zeroxl.errors import NotFoundError, StateError
-from zeroxl.state.schema import migrate
+from zeroxl.state.schema import DAMAGED, check, damaged
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs `0xl list` time
 if TYPE_CHECKING:
@@ -28,11 +28,11 @@ def load_record(services: os.PathLike[str] | str, name: str) -> dict[str, Any]:
     path = f"{services}/{name}/service.json"
     try:
         with open(path, "rb") as f:  # noqa: PTH123
-            return migrate(json.load(f))
+            return check(json.load(f), name)
     except FileNotFoundError:
         raise NotFoundError(f"no service named {name!r}", hint="see `0xl list`") from None
-    except ValueError as e:
-        raise StateError(f"the record of service {name} ({path}) cannot be read: {e}") from e
+    except (OSError, ValueError) as e:
+        raise damaged(name, path, e) from e
 
 
 def names(services: os.PathLike[str] | str) -> list[str]:
@@ -115,15 +115,51 @@ def transition_json(t: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def damaged_json(name: str, error: StateError) -> dict[str, Any]:
+    """What list and status show for a service whose record cannot be read: the fields of any service
+    (for scripts that read them), what is wrong, and what to do."""
+    return {
+        "name": name,
+        "state": DAMAGED,
+        "version": None,
+        "backend": None,
+        "feed": None,
+        "channel": None,
+        "versions": None,
+        "target": None,
+        "pid": None,
+        "started": None,
+        "uptime": None,
+        "restarts": 0,
+        "last_exit": None,
+        "detail": error.message,
+        "hint": error.hint,
+        "disks": [],
+        "args": {},
+        "latest": None,
+    }
+
+
+def _view(home: os.PathLike[str] | str, name: str) -> dict[str, Any]:
+    """NAME as list and status show it; a damaged record is shown as such, and affects nothing else."""
+    services = f"{home}/services"
+    try:
+        rec = load_record(services, name)
+    except StateError as e:
+        return damaged_json(name, e)
+    try:
+        return service_json(rec, runtime(home, rec))
+    except (KeyError, TypeError, AttributeError, ValueError) as e:  # a field of another shape than 0xl writes
+        return damaged_json(name, damaged(name, f"{services}/{name}/service.json", e))
+
+
 def list_services(home: os.PathLike[str] | str) -> list[dict[str, Any]]:
     views = []
-    services = f"{home}/services"
-    for name in names(services):
+    for name in names(f"{home}/services"):
         try:
-            rec = load_record(services, name)
+            views.append(_view(home, name))
         except NotFoundError:  # destroyed while we were listing
             continue
-        views.append(service_json(rec, runtime(home, rec)))
     return views
 
 
@@ -131,9 +167,9 @@ def status(home: os.PathLike[str] | str, name: str) -> dict[str, Any]:
     from zeroxl.state.service import check_name
 
     check_name(name)
-    rec = load_record(f"{home}/services", name)
-    out = service_json(rec, runtime(home, rec))
-    out["feed_signature"] = feed_signature(home, rec["feed"])
+    out = _view(home, name)
+    if out["state"] != DAMAGED:
+        out["feed_signature"] = feed_signature(home, out["feed"])
     return out
 
 

@@ -4,7 +4,10 @@ feed served on 127.0.0.1, and a real SIGKILL at a named point (tests/support/kil
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
+
+import pytest
 
 from tests.support.feeds import FeedSite, Impl
 from tests.support.http import StaticServer
@@ -140,3 +143,59 @@ def test_add_killed_after_recording_trust_leaves_that_trust_and_no_service(
     r = zx("update", "web", *FAST)
     assert r.rc == 0, r
     assert record(zhome, "web")["current"]["version"] == "2.0"
+
+
+# -- an add killed after it made disks, before it recorded the service (issue 10, point 11) ------------
+
+
+def _add_killed(site: FeedSite, zhome: Path, point: str, *extra: str) -> str:
+    """Publish web, and kill `0xl add web … --disk 1M` at POINT with SIGKILL; returns the feed URL."""
+    url = publish(site, "web", [Impl("1.0")])
+    killed = Stoppable(zhome, point, "add", "web", url, "--trust-key", site.publisher.fingerprint, *extra)
+    killed.wait_stopped()
+    killed.kill()
+    return url
+
+
+def _disks(zhome: Path) -> list[str]:
+    return sorted(str(p.relative_to(zhome / "disks")) for p in (zhome / "disks").rglob("*.img"))
+
+
+@pytest.mark.parametrize("point", ["add-disks-made", "add-trusted"])
+def test_doctor_undoes_an_add_killed_after_it_made_its_disk(site: FeedSite, zx, zhome: Path, point: str) -> None:
+    _add_killed(site, zhome, point, "--disk", "1M")
+    assert _disks(zhome) == ["web/data.img"] and any((zhome / "store").iterdir())
+    assert json.loads(zx("list", "--json").out) == []
+
+    r = zx("doctor")
+    assert r.rc == 0, r
+    assert f"undid an add of web that was interrupted: deleted disk data ({zhome}/disks/web/data.img)" in r.out, r
+    assert "removed 1 implementation(s) it had downloaded" in r.out, r
+    assert _disks(zhome) == [] and not any((zhome / "store").iterdir())
+    assert not (zhome / "services" / "web").exists()
+    assert zx("doctor").out == "nothing to do: no change was left half done\n"
+
+
+def test_add_after_an_add_killed_after_it_made_its_disk_starts_afresh(site: FeedSite, zx, zhome: Path) -> None:
+    url = _add_killed(site, zhome, "add-disks-made", "--disk", "1M")
+    # Another size than the killed add asked for: its disk is no kept disk of an earlier service.
+    r = zx("add", "web", url, "--trust-key", site.publisher.fingerprint, "--disk", "2M")
+    assert r.rc == 0, r
+    assert "undid an add of web that was interrupted: deleted disk data" in r.err, r
+    assert "reusing the kept disk" not in r.err, r
+    assert (zhome / "disks" / "web" / "data.img").stat().st_size == 2 << 20
+
+
+def test_undoing_a_killed_add_keeps_the_disk_it_reused(site: FeedSite, zx, zhome: Path) -> None:
+    # The disk of an earlier, destroyed service web: the killed add found it and would have used it.
+    url = publish(site, "web", [Impl("1.0")])
+    assert zx("add", "web", url, "--trust-key", site.publisher.fingerprint, "--disk", "1M").rc == 0
+    assert zx("destroy", "web").rc == 0
+    (zhome / "disks" / "web" / "data.img").write_bytes(b"precious")
+    os.truncate(zhome / "disks" / "web" / "data.img", 1 << 20)
+    _add_killed(site, zhome, "add-disks-made", "--disk", "1M")
+
+    r = zx("doctor")
+    assert r.rc == 0, r
+    assert "undid an add of web that was interrupted" in r.out and "deleted disk" not in r.out, r
+    assert (zhome / "disks" / "web" / "data.img").read_bytes()[:8] == b"precious"

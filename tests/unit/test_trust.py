@@ -260,12 +260,12 @@ def test_missing_file_is_an_empty_database(tmp_path: Path) -> None:
     assert TrustDB.load(tmp_path / "trustdb.xml").entries() == []
 
 
-def test_save_then_load_round_trips_and_is_world_readable(tmp_path: Path) -> None:
+def test_save_then_load_round_trips_and_is_private(tmp_path: Path) -> None:
     path = tmp_path / "home" / "trustdb.xml"
     db = TrustDB([(PRIMARY, ["example.org", "*"]), (SUBKEY, ["127.0.0.1:8000"])])
     db.save(path)
     assert TrustDB.load(path) == db
-    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600  # ZEROXL_HOME is its owner's alone (docs/home.md)
     assert [p.name for p in path.parent.iterdir()] == ["trustdb.xml"]  # no temporary file left
 
 

@@ -71,6 +71,11 @@ def identity(pid: int, *, zombie: bool = False) -> Identity | None:
     return Identity(pid, int(fields[21]), boot_id())
 
 
+def process_group(pid: int) -> int | None:
+    fields = _stat_fields(pid)
+    return int(fields[4]) if fields is not None else None
+
+
 def alive(ident: Identity | None) -> bool:
     return ident is not None and identity(ident.pid) == ident
 
@@ -84,3 +89,77 @@ def session_members(sid: int) -> list[int]:
             if fields is not None and fields[2] != "Z" and int(fields[5]) == sid:
                 found.append(int(entry))
     return found
+
+
+# -- finding a unix service's processes without its state file ---------------------------------------
+# Used when `unix/state.json` cannot be read (damaged): 0xl must still know whether the service runs,
+# or it would start a second copy on the same disk. Only processes of this user count: another user can
+# name a process as it likes, and must not make 0xl believe a service runs (or kill anything of its).
+
+
+def own_processes() -> dict[int, int]:
+    """Live (not zombie) processes of this effective user: pid -> parent pid."""
+    me = os.geteuid()
+    found = {}
+    for entry in os.listdir("/proc"):  # noqa: PTH208
+        if not entry.isdigit():
+            continue
+        try:
+            if os.stat(f"/proc/{entry}").st_uid != me:  # noqa: PTH116
+                continue
+        except OSError:
+            continue
+        fields = _stat_fields(int(entry))
+        if fields is not None and fields[2] != "Z":
+            found[int(entry)] = int(fields[3])
+    return found
+
+
+def _read(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as f:  # noqa: PTH123
+            return f.read()
+    except OSError:
+        return None
+
+
+def supervisors_of(procs: dict[int, int], service_dir: str) -> list[int]:
+    """Those of PROCS that run `python -m zeroxl.backends.supervisor SERVICE_DIR`."""
+    want = os.path.realpath(service_dir)
+    found = []
+    for pid in procs:
+        raw = _read(f"/proc/{pid}/cmdline")
+        argv = raw.split(b"\0")[:-1] if raw else []
+        if argv[-3:-1] == [b"-m", b"zeroxl.backends.supervisor"] and os.path.realpath(argv[-1]) == os.fsencode(want):
+            found.append(pid)
+    return sorted(found)
+
+
+def descendants(procs: dict[int, int], roots: list[int]) -> list[int]:
+    """Those of PROCS below ROOTS (children, their children, …)."""
+    children: dict[int, list[int]] = {}
+    for pid, ppid in procs.items():
+        children.setdefault(ppid, []).append(pid)
+    found, stack = [], list(roots)
+    while stack:
+        for child in children.get(stack.pop(), ()):
+            found.append(child)
+            stack.append(child)
+    return sorted(found)
+
+
+def marked(procs: dict[int, int], *, cwd: str, env: bytes) -> list[int]:
+    """Those of PROCS that work in CWD (or below it) and have ENV (`NAME=VALUE`) in their environment:
+    both are what 0xl gives a unix service, so an operator's shell in that directory is not taken for it."""
+    found = []
+    for pid in procs:
+        try:
+            where = os.readlink(f"/proc/{pid}/cwd")  # noqa: PTH115
+        except OSError:
+            continue
+        if where != cwd and not where.startswith(cwd + "/"):
+            continue
+        environ = _read(f"/proc/{pid}/environ")
+        if environ is not None and env in environ.split(b"\0"):
+            found.append(pid)
+    return sorted(found)

@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from zeroxl import proc
-from zeroxl.backends import unixstate
+from zeroxl.backends import procinfo, unixstate
 from zeroxl.backends.base import RUNNING, BackendContext, RuntimeStatus
 from zeroxl.backends.procinfo import Identity, alive, boot_id, identity, session_members
 from zeroxl.errors import BackendError, UsageError
-from zeroxl.state import atomic
+from zeroxl.state import atomic, private
 from zeroxl.state.service import Service
 
 LOG_MAX = 1 << 20
@@ -86,14 +86,14 @@ class UnixBackend:
         argv = service_argv(svc, impl_dir)
         if self.status(svc).state == RUNNING:
             return
-        state = self._read_state(svc)
+        state = self._read_state_or_none(svc)  # damaged: status found nothing of the service running
         if state is not None and unixstate.supervisor_alive(state):
             # In back-off (failed, but its supervisor will run the program again): a second supervisor
             # would run a second copy. Start afresh, as the operator asked, from a clean slate.
             self.stop(svc)
         self._kill_leftovers(svc)
         workdir = self.workdir(svc)
-        workdir.mkdir(parents=True, exist_ok=True)
+        private.makedirs(str(workdir))
         env = {
             "PATH": "/usr/local/bin:/usr/bin:/bin",
             "HOME": str(workdir),
@@ -125,7 +125,8 @@ class UnixBackend:
         for stale in (self._state_path(svc), unix_dir / "stop.json"):
             with contextlib.suppress(FileNotFoundError):
                 stale.unlink()
-        with (unix_dir / "supervisor.log").open("ab") as errlog:
+        errlog_fd = private.create_file(str(unix_dir / "supervisor.log"), os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        with open(errlog_fd, "ab") as errlog:  # noqa: PTH123
             sup = proc.spawn(
                 [sys.executable, "-m", "zeroxl.backends.supervisor", str(self._dir(svc))],
                 cwd=self._dir(svc),
@@ -138,7 +139,7 @@ class UnixBackend:
         deadline = time.monotonic() + START_TIMEOUT
         seen_running: float | None = None
         while time.monotonic() < deadline:
-            state = self._read_state(svc)
+            state = self._read_state_or_none(svc)
             if state is not None and state["supervisor"]["pid"] == sup_pid:
                 if state["state"] == "stopped" and state.get("last_exit") == "0":
                     return  # it already did its work and exited cleanly
@@ -158,7 +159,7 @@ class UnixBackend:
             except ChildProcessError:  # not our child: started by another 0xl process
                 waited = 0 if _pid_exists(sup_pid) else sup_pid
             if waited:
-                state = self._read_state(svc)
+                state = self._read_state_or_none(svc)
                 detail = state["detail"] if state else "its supervisor exited at once"
                 raise BackendError(f"{svc.name} did not start: {detail}", hint=f"see 0xl logs {svc.name}")
             time.sleep(0.02)
@@ -168,7 +169,7 @@ class UnixBackend:
         """The program exited at start and waits to be restarted: stop it and say so; leave it failed."""
         self.stop(svc)
         detail = f"exited with {state.get('last_exit')} at start"
-        after = self._read_state(svc)
+        after = self._read_state_or_none(svc)
         if after is not None and not unixstate.supervisor_alive(after):
             after.update(state="failed", pid=None, leader=None, started=None, detail=detail)
             atomic.write_json(self._state_path(svc), after)
@@ -176,28 +177,52 @@ class UnixBackend:
 
     def stop(self, svc: Service, *, timeout: float | None = None) -> None:
         grace = self.ctx.config.unix.stop_timeout if timeout is None else timeout
-        state = self._read_state(svc)
+        try:
+            state = self._read_state(svc)
+        except unixstate.DamagedState:
+            # Nothing in the file can be believed: stop the supervisors /proc shows, as the file would have.
+            state = None
+            sups, _ = unixstate.found(self._dir(svc))
+            for sup in filter(None, (identity(pid) for pid in sups)):
+                self._stop_supervisor(svc, sup, grace)
         if state is not None:
             sup = Identity.from_json(state["supervisor"])
             if alive(sup):
-                atomic.write_json(self._dir(svc) / "unix" / "stop.json", {"timeout": grace})
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(sup.pid, signal.SIGTERM)
-                if not _wait_gone(sup, grace + 5.0):
-                    # The supervisor does not answer: kill it; PR_SET_PDEATHSIG takes the service with it.
-                    with contextlib.suppress(ProcessLookupError):
-                        os.kill(sup.pid, signal.SIGKILL)
-                    _wait_gone(sup, 5.0)
+                self._stop_supervisor(svc, sup, grace)
         self._kill_leftovers(svc)
-        state = self._read_state(svc)
+        try:
+            state = self._read_state(svc)
+        except unixstate.DamagedState:
+            # No supervisor wrote it anew, and nothing of the service runs (_kill_leftovers): it says nothing.
+            with contextlib.suppress(FileNotFoundError):
+                self._state_path(svc).unlink()
+            state = None
         if state is not None and state["state"] in unixstate.LIVE_STATES:
             state.update(state="stopped", pid=None, started=None, detail="stopped (its supervisor was gone)")
             atomic.write_json(self._state_path(svc), state)
 
+    def _stop_supervisor(self, svc: Service, sup: Identity, grace: float) -> None:
+        """Ask the supervisor SUP to stop the service (it gives it GRACE seconds), and wait until it is gone."""
+        atomic.write_json(self._dir(svc) / "unix" / "stop.json", {"timeout": grace})
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(sup.pid, signal.SIGTERM)
+        if not _wait_gone(sup, grace + 5.0):
+            # The supervisor does not answer: kill it; PR_SET_PDEATHSIG takes the service with it.
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(sup.pid, signal.SIGKILL)
+            _wait_gone(sup, 5.0)
+
     def _kill_leftovers(self, svc: Service) -> None:
         """Kill what remains of the service's session when its supervisor died without cleaning up."""
-        state = self._read_state(svc)
-        if state is None or alive(Identity.from_json(state["supervisor"])) or not state.get("leader"):
+        try:
+            state = self._read_state(svc)
+        except unixstate.DamagedState:
+            self._kill_found(svc)
+            return
+        if state is None or alive(Identity.from_json(state["supervisor"])):
+            return
+        self._kill_escaped(state)
+        if not state.get("leader"):
             return  # no leader recorded (stopped, or written by an older 0xl): nothing is known to be ours
         leader = Identity.from_json(state["leader"])
         # The session id is the leader's pid, and a pid alone names another process once it is reused, so
@@ -217,6 +242,34 @@ class UnixBackend:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(member, signal.SIGKILL)
 
+    @staticmethod
+    def _kill_escaped(state: dict[str, Any]) -> None:
+        """Kill what the dead supervisor saw the program leave outside its session (`escaped`: a daemon),
+        each only if it is provably that process (pid, start time, boot), and what they started."""
+        escaped = [e.pid for e in map(Identity.from_json, state.get("escaped") or ()) if alive(e)]
+        if not escaped:
+            return
+        for pid in [*escaped, *procinfo.descendants(procinfo.own_processes(), escaped)]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+    def _kill_found(self, svc: Service) -> None:
+        """Without a state file to go by: kill the processes /proc shows as the service's program, if no
+        supervisor of it lives (a live one ends its program itself)."""
+        sups, programs = unixstate.found(self._dir(svc))
+        if sups:
+            return
+        for pid in programs:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 5.0
+        while unixstate.found(self._dir(svc))[1]:
+            if time.monotonic() > deadline:
+                raise BackendError(
+                    f"{svc.name}: processes of it are still there after SIGKILL: {unixstate.found(self._dir(svc))[1]}"
+                )
+            time.sleep(0.05)
+
     def status(self, svc: Service) -> RuntimeStatus:
         return RuntimeStatus(**unixstate.runtime(self._dir(svc), svc.desired))
 
@@ -226,7 +279,15 @@ class UnixBackend:
         shutil.rmtree(self._dir(svc) / "unix", ignore_errors=True)
 
     def _read_state(self, svc: Service) -> dict[str, Any] | None:
+        """The supervisor's state; raises unixstate.DamagedState if the file cannot be read."""
         return unixstate.read_state(self._dir(svc))
+
+    def _read_state_or_none(self, svc: Service) -> dict[str, Any] | None:
+        """The state, where a damaged file is as good as none: the caller has found nothing running."""
+        try:
+            return self._read_state(svc)
+        except unixstate.DamagedState:
+            return None
 
 
 def _wait_gone(ident: Identity, seconds: float) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 
+from zeroxl.backends import procinfo
 from zeroxl.backends.procinfo import Identity, alive
 from zeroxl.backends.states import FAILED, RUNNING, STOPPED
 
@@ -21,13 +22,45 @@ if TYPE_CHECKING:
 LIVE_STATES = ("running", "backoff", "stopping")
 
 
+class DamagedState(Exception):
+    """The supervisor's state file exists but cannot be read (truncated, overwritten): nothing in it can
+    be believed, not even that the service is stopped (see `found`)."""
+
+
 def read_state(service_dir: os.PathLike[str] | str) -> dict[str, Any] | None:
+    """The supervisor's last state; None if there is none (never started, or cleaned up)."""
+    path = f"{service_dir}/unix/state.json"
     try:
-        with open(f"{service_dir}/unix/state.json", "rb") as f:  # noqa: PTH123 - cheap, called per service
-            data: dict[str, Any] = json.load(f)
-    except (FileNotFoundError, ValueError):
+        with open(path, "rb") as f:  # noqa: PTH123 - cheap, called per service
+            data = json.load(f)
+    except FileNotFoundError:
         return None
-    return data
+    except (OSError, ValueError) as e:
+        raise DamagedState(f"its state file {path} is damaged ({e})") from e
+    try:
+        Identity.from_json(data["supervisor"])
+        shaped = isinstance(data["state"], str)
+    except (KeyError, TypeError, ValueError):
+        shaped = False
+    if not shaped:
+        raise DamagedState(f"its state file {path} is damaged (not a supervisor's state)")
+    return dict(data)
+
+
+def found(service_dir: os.PathLike[str] | str) -> tuple[list[int], list[int]]:
+    """What runs of the service, found in /proc without its state file: its supervisors (running
+    `python -m zeroxl.backends.supervisor SERVICE_DIR`), and the processes of its program: everything
+    below those supervisors, and processes working in its data directory with its ZEROXL_SERVICE.
+    The program's leader (a supervisor's child) comes first."""
+    import os
+
+    procs = procinfo.own_processes()
+    sups = procinfo.supervisors_of(procs, str(service_dir))
+    programs = set(procinfo.descendants(procs, sups))
+    name = os.path.basename(service_dir)  # noqa: PTH119
+    cwd = os.path.realpath(f"{service_dir}/data")
+    programs.update(procinfo.marked(procs, cwd=cwd, env=f"ZEROXL_SERVICE={name}".encode()))
+    return sups, sorted(programs - set(sups), key=lambda p: (procs.get(p) not in sups, p))
 
 
 def supervisor_alive(state: dict[str, Any]) -> bool:
@@ -36,7 +69,10 @@ def supervisor_alive(state: dict[str, Any]) -> bool:
 
 def runtime(service_dir: os.PathLike[str] | str, desired: str) -> dict[str, Any]:
     """The service's runtime status: state, pid, started, restarts, last_exit, detail."""
-    state = read_state(service_dir)
+    try:
+        state = read_state(service_dir)
+    except DamagedState as e:
+        return _runtime_found(service_dir, desired, str(e))
     if state is None:
         return {"state": STOPPED}
     common = {"restarts": int(state.get("restarts", 0)), "last_exit": state.get("last_exit")}
@@ -62,3 +98,14 @@ def runtime(service_dir: os.PathLike[str] | str, desired: str) -> dict[str, Any]
         }
     kind = FAILED if state["state"] == "failed" else STOPPED
     return {"state": kind, "detail": state.get("detail", ""), **common}
+
+
+def _runtime_found(service_dir: os.PathLike[str] | str, desired: str, damage: str) -> dict[str, Any]:
+    """The runtime status from what /proc shows, when the state file says nothing."""
+    sups, programs = found(service_dir)
+    if sups or programs:
+        # Running, whatever else it may be doing: so that `run` does not start a second copy, and `stop`
+        # and `update` end what runs.
+        who = ", ".join([f"its supervisor (pid {p})" for p in sups] + [f"pid {p}" for p in programs])
+        return {"state": RUNNING, "pid": programs[0] if programs else None, "detail": f"{damage}; running: {who}"}
+    return {"state": FAILED if desired == "running" else STOPPED, "detail": f"{damage}; nothing of it runs"}

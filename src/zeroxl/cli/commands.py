@@ -97,6 +97,9 @@ def cmd_status(a: argparse.Namespace) -> int:
     if a.json:
         render.print_json(d)
         return 0
+    if d.get("hint"):  # its record is damaged: nothing else is known
+        render.fields([("name", d["name"]), ("state", f"{d['state']} ({d['detail']})"), ("hint", d["hint"])])
+        return 0
     pairs = [
         ("name", d["name"]),
         ("state", d["state"] + (f" ({d['detail']})" if d["detail"] else "")),

@@ -27,8 +27,12 @@ def list_services(*, json: bool) -> int:
         return 0
     rows = []
     for d in listed:
-        rows.append([d["name"], d["state"], d["version"] or "-", d["backend"], render.duration(d["uptime"]), d["feed"]])
+        row = [d["name"], d["state"], d["version"], d["backend"], render.duration(d["uptime"]), d["feed"]]
+        rows.append([cell or "-" for cell in row])
     render.table(["NAME", "STATE", "VERSION", "BACKEND", "UPTIME", "FEED"], rows)
+    for d in listed:
+        if d.get("hint"):  # a damaged record: what is wrong is in `0xl status NAME`
+            sys.stderr.write(f"0xl: hint: {d['name']}: its record is {d['state']}; {d['hint']}\n")
     return 0
 
 
@@ -63,6 +67,18 @@ def _report(e: ZeroxlError, *, debug: bool) -> int:
     return int(e.exit_status)
 
 
+def _private_home(*, create: bool) -> None:
+    """ZEROXL_HOME is its owner's alone: checked (and closed, if an earlier 0xl left it open) before any
+    command uses it (zeroxl.state.private, docs/home.md)."""
+    from zeroxl.paths import home_dir
+    from zeroxl.state.private import secure_home
+
+    def info(message: str) -> None:
+        sys.stderr.write(message + "\n")
+
+    secure_home(home_dir(), create=create, info=info)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from zeroxl.cli import safetext
 
@@ -75,6 +91,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: list[str]) -> int:
+    # `0xl list` and the publisher's commands (`feed …`, which may run where 0xl manages no host) do not
+    # make a home that is missing; every command checks one that exists.
+    creates_home = False
     if _is_fast(argv):
         debug = False
         run: Callable[[], int] = lambda: list_services(json="--json" in argv)  # noqa: E731
@@ -88,7 +107,9 @@ def _main(argv: list[str]) -> int:
 
             logging.basicConfig(level=logging.DEBUG, format="0xl: %(name)s: %(message)s", stream=sys.stderr)
         run = lambda: int(args.handler(args))  # noqa: E731
+        creates_home = args.command != "feed"
     try:
+        _private_home(create=creates_home)
         return run()
     except ZeroxlError as e:
         return _report(e, debug=debug)

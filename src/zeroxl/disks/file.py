@@ -8,6 +8,7 @@ from pathlib import Path
 
 from zeroxl.disks.base import KeptDisk
 from zeroxl.errors import BackendError, ConflictError
+from zeroxl.state import private
 from zeroxl.state.atomic import fsync_dir
 from zeroxl.state.service import Disk
 
@@ -23,7 +24,7 @@ class FileDisks:
 
     def create(self, service: str, name: str, size: int) -> Disk:
         path = self.path(service, name)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private.makedirs(str(path.parent))
         try:
             # O_EXCL: never truncate a disk that exists, whatever the caller believed.
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)

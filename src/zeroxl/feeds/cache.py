@@ -9,6 +9,7 @@ bytes and what is known about them live in one file, so one atomic write keeps t
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,11 +18,23 @@ from zeroxl.errors import StateError
 from zeroxl.state import atomic
 
 _SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+# File names are at most 255 bytes (NAME_MAX); the temporary file of an atomic write adds 14 more
+# (`.NAME.XXXXXXXX.tmp`). An escaped URL longer than this gets a hashed name instead.
+_MAX_ESCAPED = 200
 
 
 def escape(url: str) -> str:
     """A file name for URL, reversible, as 0install escapes feed URLs for its cache (`%2f` for '/')."""
     return "".join(c if c in _SAFE else "".join(f"%{b:02x}" for b in c.encode()) for c in url)
+
+
+def file_name(url: str) -> str:
+    """The cache file of URL: its escaped form, as 0install names its cached feeds, or for a URL too long
+    for that, `sha256=HEX` of the URL (escape never writes '=', so the two kinds of name cannot meet)."""
+    escaped = escape(url)
+    if len(escaped) <= _MAX_ESCAPED:
+        return f"{escaped}.json"
+    return f"sha256={hashlib.sha256(url.encode()).hexdigest()}.json"
 
 
 @dataclass(frozen=True)
@@ -41,12 +54,12 @@ class FeedCache:
         self.root = root
 
     def path(self, url: str) -> Path:
-        return self.root / f"{escape(url)}.json"
+        return self.root / file_name(url)
 
     def load(self, url: str) -> CachedFeed | None:
         try:
             d = json.loads(self.path(url).read_bytes())
-            return CachedFeed(
+            entry = CachedFeed(
                 url=d["url"],
                 data=base64.b64decode(d["data"]),
                 signed=int(d["signed"]),
@@ -60,10 +73,16 @@ class FeedCache:
             return None
         except (ValueError, KeyError, TypeError) as e:
             # Not "never seen": that would silently switch off the replay check for this feed.
-            raise StateError(
-                f"the cached copy of feed {url} ({self.path(url)}) is damaged: {e}",
-                hint="remove that file to accept the feed as new",
-            ) from e
+            raise self._damaged(url, str(e)) from e
+        if entry.url != url:  # a hashed name, or a file copied by hand
+            raise self._damaged(url, f"it is the copy of {entry.url}")
+        return entry
+
+    def _damaged(self, url: str, problem: str) -> StateError:
+        return StateError(
+            f"the cached copy of feed {url} ({self.path(url)}) is damaged: {problem}",
+            hint="remove that file to accept the feed as new",
+        )
 
     def save(self, entry: CachedFeed) -> None:
         atomic.write_json(

@@ -30,6 +30,7 @@ from zeroxl import proc
 from zeroxl.errors import NotFoundError, StateError, VerificationError
 from zeroxl.feeds.trust import normalise_fingerprint
 from zeroxl.state import atomic
+from zeroxl.state.private import UMASK
 
 log = logging.getLogger("zeroxl.gpg")
 
@@ -154,7 +155,8 @@ class Gpg:
 
     def _run(self, args: Sequence[str], *, input: bytes | None = None) -> proc.Completed:
         argv = [self.program, *_ALWAYS, "--homedir", str(self.home), "--options", str(self.options), *args]
-        return proc.run(argv, input=input, timeout=self.timeout, check=False)
+        # The keyring files gpg makes are 0xl's alone, as the rest of ZEROXL_HOME (docs/home.md).
+        return proc.run(argv, input=input, timeout=self.timeout, check=False, umask=UMASK)
 
     # -- signatures -------------------------------------------------------------------------------
 

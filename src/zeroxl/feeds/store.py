@@ -53,6 +53,7 @@ from zeroxl.feeds.model import (
     Step,
 )
 from zeroxl.paths import Home
+from zeroxl.state import private
 from zeroxl.state.atomic import fsync_dir
 
 _WORK_PREFIX = "store-work-"
@@ -273,7 +274,7 @@ class Store:
     @contextlib.contextmanager
     def _workspace(self) -> Iterator[Path]:
         """A fresh directory under tmp, locked for this process's lifetime and removed afterwards."""
-        _makedirs(self.tmp)
+        private.makedirs(str(self.tmp))  # scratch space: its owner's alone (docs/home.md)
         self.clean_tmp()
         try:
             fresh = Path(tempfile.mkdtemp(prefix=_NEW_PREFIX, dir=self.tmp))

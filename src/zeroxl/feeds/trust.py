@@ -312,7 +312,7 @@ class TrustDB:
     def save(self, path: Path) -> None:
         """Write the database to PATH atomically (mode 0644, like 0install)."""
         try:
-            atomic.write_bytes(path, self.to_bytes(), mode=0o644)
+            atomic.write_bytes(path, self.to_bytes())
         except OSError as e:
             raise StateError(f"cannot write the trust database {path}: {e.strerror}") from e
 

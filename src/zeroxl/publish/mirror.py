@@ -193,7 +193,7 @@ def _write(path: Path, data: bytes) -> None:
     with contextlib.suppress(FileNotFoundError):
         if path.read_bytes() == data:
             return
-    atomic.write_bytes(path, data)
+    atomic.write_bytes(path, data, mode=0o644)  # served by a web server
 
 
 @contextlib.contextmanager

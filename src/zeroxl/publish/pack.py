@@ -47,7 +47,7 @@ def pack_dir(src: Path, out: Path, *, mtime: int) -> None:
         raise UsageError(f"--dir {src}: there are no files in it")
     # filename="" and mtime=0: gzip would otherwise record the temporary file's name and the time.
     with (
-        atomic.writing(out) as raw,
+        atomic.writing(out, mode=0o644) as raw,  # served by a web server
         gzip.GzipFile(filename="", mode="wb", compresslevel=_GZIP_LEVEL, fileobj=raw, mtime=0) as gz,
         tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar,
     ):

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from zeroxl.errors import ConflictError
+from zeroxl.state.private import create_file, makedirs
 
 
 @contextlib.contextmanager
@@ -29,8 +30,9 @@ def locked(
     With SHARED, hold a shared lock: any number of shared holders, but none while an exclusive one holds it.
     BUSY, if given, says what holds the lock, for the error message.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    # Private (0600 in a 0700 directory): anyone who can open a lock file can hold flock on it.
+    makedirs(str(path.parent))
+    fd = create_file(str(path), os.O_RDWR | os.O_CREAT)
     try:
         if not acquire(fd, deadline=time.monotonic() + wait, shared=shared):
             holder = (busy() if busy else None) or "another 0xl command is working on it"

@@ -16,10 +16,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from zeroxl.errors import NotFoundError, StateError, UsageError
+from zeroxl.errors import NotFoundError, UsageError
 from zeroxl.feeds.model import BlockDevice, BootArg, ServiceNeeds
 from zeroxl.state import atomic
-from zeroxl.state.schema import SCHEMA, migrate
+from zeroxl.state.schema import SCHEMA, check, damaged, migrate
 
 if TYPE_CHECKING:
     from zeroxl.state.transition import Transition
@@ -219,10 +219,12 @@ class Records:
             raw = path.read_bytes()
         except FileNotFoundError:
             raise NotFoundError(f"no service named {name!r}", hint="see `0xl list`") from None
+        except OSError as e:
+            raise damaged(name, str(path), e) from e
         try:
-            return Service.from_json(json.loads(raw))
-        except (ValueError, KeyError, TypeError) as e:
-            raise StateError(f"the record of service {name} ({path}) cannot be read: {e}") from e
+            return Service.from_json(check(json.loads(raw), name))
+        except (ValueError, KeyError, TypeError, AttributeError) as e:  # whatever a record of another shape raises
+            raise damaged(name, str(path), e) from e
 
     def save(self, svc: Service) -> None:
         atomic.write_json(self.path(svc.name), svc.to_json())
@@ -233,6 +235,14 @@ class Records:
         except FileNotFoundError:
             return []
         return [n for n in entries if _NAME.fullmatch(n)]
+
+    def unrecorded(self) -> list[str]:
+        """Names with a directory but no record: what a killed `add` (or an older 0xl's destroy) left."""
+        try:
+            dirs = sorted(p.name for p in self.root.iterdir() if p.is_dir() and not (p / "service.json").exists())
+        except FileNotFoundError:
+            return []
+        return [n for n in dirs if _NAME.fullmatch(n)]
 
     def bury(self, name: str) -> None:
         """Take NAME's directory away in one step: rename it to a tombstone, for `clear_buried` to delete.

@@ -16,7 +16,7 @@ show() {
     [ "$status" = 0 ] || echo "(exit status $status)"
 }
 
-mkdir -p "$ZEROXL_HOME"
+mkdir -p -m 700 "$ZEROXL_HOME"  # private to root, as 0xl makes it (docs/home.md)
 cat > "$ZEROXL_HOME/config.toml" <<TOML
 [policy]
 max_memory = 512

@@ -40,7 +40,7 @@ EOF
 }
 
 # --- setup: the feeds served on loopback (dom0 has no network to the host) ----------------------------
-mkdir -p "$ZEROXL_HOME"
+mkdir -p -m 700 "$ZEROXL_HOME"  # private to root, as 0xl makes it (docs/home.md)
 policy "[disks]
 volume_group = \"$vg\""
 python3 -m http.server --bind 127.0.0.1 --directory "$share/site" 8080 > /tmp/http.log 2>&1 &

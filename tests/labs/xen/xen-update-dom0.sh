@@ -22,7 +22,7 @@ in_console() { grep -q -- "$1" /var/log/xen/console/guest-up.log 2>/dev/null; }
 serve() { ln -sfn "$share/site-$1" /tmp/site; }
 served() { python3 -c 'import urllib.request; urllib.request.urlopen("http://127.0.0.1:8080/guest.xml")' 2>/dev/null; }
 
-mkdir -p "$ZEROXL_HOME"
+mkdir -p -m 700 "$ZEROXL_HOME"  # private to root, as 0xl makes it (docs/home.md)
 printf '[policy]\nbridges = ["%s"]\n\n[disks]\nvolume_group = "%s"\n' "$LAB_BRIDGE" "$vg" > "$ZEROXL_HOME/config.toml"
 serve 1
 # The directory is a link, followed at every request: pointing it elsewhere publishes the next state.
