@@ -273,9 +273,9 @@ class App:
         check_name(name)
         arg_values = parse_args(args or [])
         disk_specs = parse_disk_specs(disks or [])
-        from zeroxl import macs as macs_mod
+        from zeroxl.macs import parse_options as parse_mac_options
 
-        given_macs = macs_mod.parse_options(macs or [])
+        given_macs = parse_mac_options(macs or [])
         try:
             chan = Channel(channel)
         except ValueError:
@@ -335,6 +335,7 @@ class App:
                     testhooks.pause("add-fetched")
                     self.backend(backend_name).check(svc, impl_dir)
                     svc = self._make_disks(svc, planned, undo)
+                    testhooks.pause("add-disks-made")
                     with self._allocating(target.vm):
                         if target.vm:
                             # Again under the host-wide lock: two adds never share the same room or MAC.

@@ -24,6 +24,7 @@ import pytest
 from tests.support import netns
 from tests.support.feeds import FeedSite, Impl
 from tests.support.gpgkeys import Publisher
+from tests.support.killing import Stoppable
 from tests.support.zx import Result, snapshot
 from tests.unit.test_macs import documented
 from tests.unit.test_mirage import MIRAGE4_TWO_BLOCKS
@@ -329,6 +330,25 @@ def test_a_mac_stays_across_destroy_and_add_and_an_operator_can_give_one(
         r = ns.run("add", "dns3", url, *add, *extra, home=home)
         assert r.rc == status and message in r.err, r
         assert snapshot(home) == before
+
+
+def test_two_adds_at_once_cannot_both_take_one_mac(tmp_path: Path, ns: netns.NetNs, publisher: Publisher) -> None:
+    # The first add stops after its checks and its disks, before it records; the second records the MAC meanwhile.
+    url = mirage_feed(tmp_path, ns, publisher)
+    home = tmp_path / "host"
+    config_toml_for_bridges(home)
+    disks = ("--backend", "xen", "--disk", "storage=64M", "--disk", "logs=32M")
+    assert ns.run("add", "first", url, "--trust-key", publisher.fingerprint, *disks, home=home).rc == 0
+    assert ns.run("destroy", "first", "--delete-disks", home=home).rc == 0  # the key stays trusted
+    add = (*disks, "--mac", "0=02:00:00:00:00:05")
+    a = Stoppable(home, "add-disks-made", "add", "a", url, *add, prefix=ns.enter())
+    a.wait_stopped()
+    r = ns.run("add", "b", url, *add, home=home)
+    assert r.rc == 0, r
+    assert a.resume() == 7, a.output()
+    assert "the MAC 02:00:00:00:00:05 of a is the one of the service b" in a.output()
+    assert sorted(p.name for p in (home / "services").iterdir()) == ["b"]
+    assert sorted(p.name for p in (home / "disks").iterdir()) == ["b"]  # a's disks were undone
 
 
 def test_a_network_named_0_is_declared_and_shown_as_mirage_names_it(

@@ -49,6 +49,10 @@ class NetNs:
         children = Path(f"/proc/{self.holder.pid}/task/{self.holder.pid}/children").read_text().split()
         self.pid = int(children[0])
 
+    def enter(self) -> list[str]:
+        """A command prefix that runs a program in the namespace (nsenter execs it: same pid)."""
+        return self._enter()
+
     def _enter(self) -> list[str]:
         return ["nsenter", f"--target={self.pid}", "--net", "--mount", "--"]
 

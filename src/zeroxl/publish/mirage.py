@@ -115,7 +115,8 @@ def _ordered_networks(networks: list[str], where: str) -> tuple[str, ...]:
         check_network_positions(networks)
     except ValueError as e:
         raise UsageError(
-            f"{where}: {e}", hint="declare the networks by hand with --network NAME, in their order"
+            f"{where}: {e}",
+            hint="0xl attaches a unikernel's networks as the vifs 0, 1, 2, … in order: name them so in config.ml",
         ) from None
     return tuple(networks)
 
