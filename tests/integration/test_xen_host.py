@@ -128,6 +128,27 @@ def test_a_request_over_the_policy_or_against_the_feed_creates_nothing(
     assert not (zhome / "store").exists() or not any((zhome / "store").iterdir())  # nothing was even fetched
 
 
+@pytest.mark.parametrize(
+    ("blocks", "message"),
+    [
+        (
+            '<s:block name="storage" vdev="xvdc"/><s:block name="logs" vdev="xvdc"/>',
+            "blocks storage and logs are both at xvdc",
+        ),
+        ('<s:block name="storage"/><s:block name="logs" vdev="xvdb"/>', "blocks storage and logs are both at xvdb"),
+        ('<s:block name="storage" vdev="xvdb, script=/x"/>', "is not a Xen disk name"),
+    ],
+)
+def test_a_feed_with_two_blocks_at_one_disk_is_refused_and_creates_nothing(
+    site: FeedSite, zx, zhome: Path, blocks: str, message: str
+) -> None:
+    url = publish(site, NEEDS.replace('<s:block name="storage" min-size="32M"/>', blocks))
+    before = snapshot(zhome)
+    r = zx("add", "mail", url, "--trust-key", site.publisher.fingerprint, "--backend", "xen", "--disk", "storage=32M")
+    assert r.rc == 4 and message in r.err, r
+    assert snapshot(zhome) == before
+
+
 def test_the_total_memory_counts_the_services_already_added(site: FeedSite, zx, zhome: Path) -> None:
     url = publish(site)
     config_toml(zhome, "[policy]\nmax_total_memory = 300\n")
@@ -330,6 +351,19 @@ def test_a_mac_stays_across_destroy_and_add_and_an_operator_can_give_one(
         r = ns.run("add", "dns3", url, *add, *extra, home=home)
         assert r.rc == status and message in r.err, r
         assert snapshot(home) == before
+
+
+def test_a_damaged_host_value_is_reported_and_left_alone(tmp_path: Path, ns: netns.NetNs, publisher: Publisher) -> None:
+    url = mirage_feed(tmp_path, ns, publisher)
+    home = tmp_path / "host"
+    config_toml_for_bridges(home)
+    (home / "host-id").write_text("not 64 hexadecimal digits\n")
+    before = snapshot(home)
+    add = ("--trust-key", publisher.fingerprint, "--backend", "xen", "--disk", "storage=64M", "--disk", "logs=32M")
+    r = ns.run("add", "dns", url, *add, home=home)
+    assert r.rc == 1 and f"0xl: error: {home}/host-id is damaged" in r.err and "0xl: hint: restore it" in r.err, r
+    assert "Traceback" not in r.err
+    assert snapshot(home) == before
 
 
 def test_two_adds_at_once_cannot_both_take_one_mac(tmp_path: Path, ns: netns.NetNs, publisher: Publisher) -> None:
