@@ -56,6 +56,11 @@ class Home:
         return self.root / "config.toml"
 
     @property
+    def host_id(self) -> Path:
+        """The host's random value that MACs are derived from (zeroxl.state.hostid)."""
+        return self.root / "host-id"
+
+    @property
     def gnupg(self) -> Path:
         return self.root / "gnupg"
 

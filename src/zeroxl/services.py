@@ -270,6 +270,7 @@ class App:
         backend: str | None = None,
         memory: int | None = None,
         networks: list[str] | None = None,
+        macs: list[str] | None = None,
         restart: str | None = None,
     ) -> Service:
         from zeroxl.feeds.select import Channel, Requirements, Target, select
@@ -279,6 +280,9 @@ class App:
         check_name(name)
         arg_values = parse_args(args or [])
         disk_specs = parse_disk_specs(disks or [])
+        from zeroxl.macs import parse_options as parse_mac_options
+
+        given_macs = parse_mac_options(macs or [])
         try:
             chan = Channel(channel)
         except ValueError:
@@ -333,7 +337,10 @@ class App:
                 )
                 with self._transaction(name) as undo:
                     if target.vm:
-                        svc = self._plan_vm(svc)  # refused here, over a limit, before anything is fetched or created
+                        # Refused here, over a limit, before anything is fetched or created.
+                        svc = self._plan_vm(svc, given_macs)
+                    elif given_macs:
+                        raise UsageError(f"--mac: the {backend_name} backend gives a service no network interface")
                     journal = AddJournal.begin(self.records.dir(name))
                     impl_dir = self._ensure(impl, undo, unused, journal)
                     testhooks.pause("add-fetched")
@@ -342,7 +349,8 @@ class App:
                     testhooks.pause("add-disks-made")
                     with self._allocating(target.vm):
                         if target.vm:
-                            self._plan_vm(svc)  # again under the host-wide lock: two adds never share the same room
+                            # Again under the host-wide lock: two adds never share the same room or MAC.
+                            svc = self._plan_vm(svc, given_macs, final=True)
                         # The trust asked for and the feed are recorded before the service: a kill in
                         # between leaves that trust and no service, never a service whose key is not
                         # trusted (every later update of it refused) or whose feed was never cached.
@@ -397,17 +405,28 @@ class App:
             self.records.bury(name)
         self.records.clear_buried()
 
-    def _plan_vm(self, svc: Service) -> Service:
-        """SVC with a bridge for every network its feed declares, its memory within the host's policy."""
+    def _plan_vm(self, svc: Service, given_macs: dict[str, str], *, final: bool = False) -> Service:
+        """SVC with a bridge and a MAC for every network its feed declares, its memory within the host's policy.
+
+        A MAC is the one given, else derived with the host's value (zeroxl.macs), none another service's.
+        Only the FINAL plan, made just before the record is saved, makes that value if the host has none
+        yet; until then a value of the moment stands in, so that a refused `add` leaves no trace.
+        """
         from dataclasses import replace
 
+        from zeroxl import macs
         from zeroxl.policy import check_memory, plan_bridges
+        from zeroxl.state import hostid
 
         needs = svc.current.needs if svc.current else None
         if needs is not None:
             svc = replace(svc, networks=plan_bridges(svc.networks, needs, self.config.policy))
-        others = [o for o in (self.records.load(n) for n in self.records.names()) if o.backend == svc.backend]
-        check_memory(svc, self.config.policy, others)
+        others = [self.records.load(n) for n in self.records.names() if n != svc.name]
+        check_memory(svc, self.config.policy, [o for o in others if o.backend == svc.backend])
+        assigned = macs.assign(given_macs, needs.networks if needs else ())
+        host = hostid.host_id(self.home.host_id) if final else hostid.existing(self.home.host_id)
+        svc = replace(svc, macs=macs.plan(svc.name, len(svc.networks), assigned, host))
+        macs.check_unique(svc.name, svc.macs, others, given=assigned.values())
         return svc
 
     @contextlib.contextmanager

@@ -85,6 +85,7 @@ def service_json(rec: dict[str, Any], rt: dict[str, Any]) -> dict[str, Any]:
         "last_exit": rt.get("last_exit"),
         "detail": rt.get("detail", ""),
         "disks": rec.get("disks", []),
+        "networks": networks_json(rec),
         "args": rec.get("args", {}),
         "latest": rec.get("latest"),
     }
@@ -93,6 +94,15 @@ def service_json(rec: dict[str, Any], rt: dict[str, Any]) -> dict[str, Any]:
     if rec.get("transition"):
         out["transition"] = transition_json(rec["transition"])
     return out
+
+
+def networks_json(rec: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each network as the feed names it (mirage's "0" included), with its bridge and MAC."""
+    names = ((rec.get("current") or {}).get("needs") or {}).get("networks") or []
+    bridges, macs = rec.get("networks") or [], rec.get("macs") or []
+    return [
+        {"name": name, "bridge": bridge, "mac": mac} for name, bridge, mac in zip(names, bridges, macs, strict=False)
+    ]
 
 
 def transition_json(t: dict[str, Any]) -> dict[str, Any]:

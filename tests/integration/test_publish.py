@@ -23,6 +23,7 @@ from tests.support.gpgkeys import Publisher, make_publisher
 from tests.support.http import StaticServer
 from tests.support.zeroinstall import ZeroInstall
 from tests.support.zx import Result, free_port, http_get, wait_for
+from tests.unit.test_mirage import MIRAGE4_TWO_BLOCKS
 from zeroxl.feeds.gpg import Gpg
 from zeroxl.feeds.model import BlockDevice, Stability
 from zeroxl.feeds.parse import parse_feed
@@ -298,42 +299,65 @@ def test_an_archive_with_a_top_directory_is_taken_with_extract(zxi, tmp_path: Pa
     assert impl.stability is Stability.TESTING  # the default: promote it with set-stability
 
 
-MIRAGE_TEMPLATE = """\
-name = '@NAME@'
-kernel = '@KERNEL@'
-type = 'pvh'
-memory = @MEMORY@
-on_crash = 'preserve'
-
-disk = [ 'format=raw, vdev=xvda, access=rw, target=@BLOCK:storage@' ]
-
-vif = [ 'bridge=@NETWORK:service@' ]
-"""
-
-
 def test_a_mirage_build_is_published_with_its_needs_and_0install_ignores_them(zxi, tmp_path: Path) -> None:
+    # The exact template mirage 4 writes for blocks storage (xvdb) and logs (xvdc), listed logs first, and
+    # the default network "0" (tests/unit/test_mirage.py).
     build = tmp_path / "mail"
     (build / "dist").mkdir(parents=True)
     (build / "dist" / "mail.xen").write_bytes(b"\x7fELF not really a unikernel")
-    (build / "mail.xl.in").write_text(MIRAGE_TEMPLATE)
+    (build / "mail.xl.in").write_text(MIRAGE4_TWO_BLOCKS)
     feed = init(zxi, tmp_path / "site", "mail")
 
     r = zxi(
         "feed", "add", str(feed), "--version", "1.0", "--arch", "Xen-x86_64", "--dir", str(build / "dist"),
-        "--from-mirage", str(build / "mail.xl.in"), "--block", "storage=64M", "--memory", "128",
+        "--from-mirage", str(build / "mail.xl.in"), "--block", "storage=64M", "--block", "cache@xvdq",
+        "--memory", "128",
     )  # fmt: skip
 
     assert r.rc == 0, r
-    assert "runs mail.xen; needs pvh, memory 128 MiB" in r.out
+    assert "runs mail.xen; needs pvh, memory 128 MiB, disk storage at xvdb >= 64M, disk logs at xvdc, " in r.out
+    assert "disk cache at xvdq, network 0" in r.out
     [impl] = parse_feed(feed.read_bytes(), url="x", check_uri=False).implementations
     assert impl.commands["run"].path == "mail.xen"
-    assert (impl.needs.xen_type, impl.needs.memory, impl.needs.networks) == ("pvh", 128, ("service",))
-    assert impl.needs.blocks == (BlockDevice("storage", 64 << 20),)
+    assert (impl.needs.xen_type, impl.needs.memory, impl.needs.networks) == ("pvh", 128, ("0",))
+    assert impl.needs.blocks == (
+        BlockDevice("storage", 64 << 20, "xvdb"),
+        BlockDevice("logs", 1 << 20, "xvdc"),
+        BlockDevice("cache", 1 << 20, "xvdq"),
+    )
+    assert b'<s:block name="storage" min-size="64M" vdev="xvdb"/>' in feed.read_bytes()
     assert (feed.parent / "mail-1.0-Xen-x86_64.tar.gz").is_file()
-    # 0install reads past the foreign namespace and offers the image to a Xen target.
+    # 0install reads past the foreign namespace (vdev, network "0" and all) and offers the image to a Xen target.
     zi = ZeroInstall(tmp_path / "0install")
     selected = zi.run("select", "--xml", "--os=Xen", "--cpu=x86_64", str(feed))
     assert selected.returncode == 0 and impl.id in selected.stdout, selected.stderr
+
+
+def test_blocks_without_a_template_follow_mirages_numbering_or_the_disk_given(zxi, tmp_path: Path) -> None:
+    (tmp_path / "dist").mkdir()
+    (tmp_path / "dist" / "app.xen").write_bytes(b"\x7fELF not really a unikernel")
+    feed = init(zxi, tmp_path / "site", "app")
+    add = ("feed", "add", str(feed), "--arch", "Xen-x86_64", "--dir", str(tmp_path / "dist"), "--command", "app.xen")
+    r = zxi(*add, "--version", "1.0", "--block", "data=8M", "--block", "boot@xvda", "--block", "logs")
+    assert r.rc == 0, r
+    [impl] = parse_feed(feed.read_bytes(), url="x", check_uri=False).implementations
+    assert impl.needs.block_vdevs() == {"data": "xvdb", "boot": "xvda", "logs": "xvdd"}
+
+    (tmp_path / "dist" / "app.xen").write_bytes(b"\x7fELF not really a unikernel, 2.0")
+    before = feed.read_bytes()
+    for blocks, message in [
+        (("--block", "a@xvdc", "--block", "b"), "--block: blocks a and b are both at xvdc"),
+        (("--block", "a@sdb"), "vdev 'sdb' is not a Xen disk name"),
+        (("--network", "1"), "the network '1' is declared at position 0"),
+    ]:
+        r = zxi(*add, "--version", "2.0", *blocks)
+        assert r.rc == 2 and message in r.err, r
+        assert feed.read_bytes() == before
+    r = zxi(*add, "--version", "2.0", "--block", "a@xvdc=8M")  # NAME@VDEV=MIN-SIZE
+    assert r.rc == 0, r
+    assert parse_feed(feed.read_bytes(), url="x", check_uri=False).implementations[1].needs.blocks == (
+        BlockDevice("a", 8 << 20, "xvdc"),
+    )
 
 
 def test_a_ramdisk_is_declared_only_if_the_archive_has_it(zxi, tmp_path: Path) -> None:

@@ -10,20 +10,26 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from tests.support.zx import wait_for
 
 
 class Stoppable:
-    def __init__(self, home: Path, point: str | None, *args: str) -> None:
+    def __init__(self, home: Path, point: str | None, *args: str, prefix: Sequence[str] = ()) -> None:
+        """`0xl ARGS`, run through PREFIX if given (a command that execs its arguments, such as nsenter)."""
         env = dict(os.environ, ZEROXL_HOME=str(home))
         if point is not None:
             env["ZEROXL_TEST_STOP_AT"] = point
         self.out = home.parent / f"0xl-{os.urandom(4).hex()}.out"
         with self.out.open("wb") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "zeroxl", *args], env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=out
+                [*prefix, sys.executable, "-m", "zeroxl", *args],
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=out,
             )
 
     def state(self) -> str | None:

@@ -19,7 +19,7 @@ from zeroxl.cli.main import main
 
 # What "changes nothing" covers: everything but the keyring (gpg may import a key it fetched before the
 # trust decision, as 0install does), locks and scratch space.
-WATCHED = ("store", "trustdb.xml", "services", "feeds", "disks")
+WATCHED = ("store", "trustdb.xml", "services", "feeds", "disks", "host-id")
 
 
 @dataclass

@@ -106,8 +106,8 @@ def test_needs_written_are_read_back_exactly(tmp_path: Path) -> None:
         memory_min=64,
         memory=256,
         xen_type="pvh",
-        blocks=(("storage", "64M"), ("logs", None)),
-        networks=("service", "admin"),
+        blocks=(("storage", "64M", "xvdd"), ("logs", None, None)),
+        networks=("0", "admin"),
         args=(
             BootArgSpec("ipv4", r"[0-9]{1,3}(\.[0-9]{1,3}){3}/[0-9]{1,2}", required=True),
             BootArgSpec("hostname", "[a-z][a-z0-9-]{0,62}", default="mail"),
@@ -118,8 +118,8 @@ def test_needs_written_are_read_back_exactly(tmp_path: Path) -> None:
     assert feed.implementations[1].needs == ServiceNeeds(
         memory_min=64,
         memory=256,
-        blocks=(BlockDevice("storage", 64 << 20), BlockDevice("logs", 1 << 20)),
-        networks=("service", "admin"),
+        blocks=(BlockDevice("storage", 64 << 20, "xvdd"), BlockDevice("logs", 1 << 20)),
+        networks=("0", "admin"),
         args=(
             BootArg("ipv4", r"[0-9]{1,3}(\.[0-9]{1,3}){3}/[0-9]{1,2}", required=True),
             BootArg("hostname", "[a-z][a-z0-9-]{0,62}", default="mail"),
@@ -132,9 +132,12 @@ def test_needs_written_are_read_back_exactly(tmp_path: Path) -> None:
     ("needs", "message"),
     [
         (NeedsSpec(memory_min=256, memory=64), "below memory-min"),
-        (NeedsSpec(blocks=(("Disk.img", None),)), "short lower-case identifier"),
+        (NeedsSpec(blocks=(("Disk.img", None, None),)), "short lower-case identifier"),
         # What `0xl feed add --block my-data` would write: a disk name no host accepts.
-        (NeedsSpec(blocks=(("my-data", None),)), "cannot name a disk"),
+        (NeedsSpec(blocks=(("my-data", None, None),)), "cannot name a disk"),
+        (NeedsSpec(blocks=(("a", None, "xvdb"), ("b", None, "xvdb"))), "blocks a and b are both at xvdb"),
+        (NeedsSpec(blocks=(("a", None, "sda"),)), "vdev='sda' is not a Xen disk name"),
+        (NeedsSpec(networks=("1",)), "the network '1' is declared at position 0"),
         (NeedsSpec(args=(BootArgSpec("port", "[0-9"),)), "invalid pattern"),
         (NeedsSpec(args=(BootArgSpec("port", "[0-9]+", default="http"),)), "does not match its own pattern"),
         (NeedsSpec(networks=("a", "a")), "declared twice"),

@@ -142,10 +142,23 @@ def test_service_needs_are_typed() -> None:
     )
     n = f.implementations[0].needs
     assert (n.memory_min, n.memory, n.xen_type, n.ramdisk) == (32, 128, "pv", "boot/initrd.img")
-    assert [(b.name, b.min_size) for b in n.blocks] == [("storage", 64 << 20)]
+    assert [(b.name, b.min_size, b.vdev) for b in n.blocks] == [("storage", 64 << 20, None)]
+    assert n.block_vdevs() == {"storage": "xvdb"}  # mirage's numbering: the first block at xvdb
     assert n.networks == ("service",)
     assert n.arg("ipv4") is not None and n.arg("ipv4").required  # type: ignore[union-attr]
     assert n.arg("mode").default == "a"  # type: ignore[union-attr]
+
+
+def test_blocks_are_at_the_disk_they_declare_or_numbered_from_xvdb_in_order() -> None:
+    # mirage numbers blocks from 1 (0 is kept for a boot disk): the nth declared is xvd + the nth letter after a.
+    inner = '<s:block name="a"/><s:block name="b" vdev="xvdz"/><s:block name="c"/><s:block name="boot" vdev="xvda"/>'
+    n = parse_feed(needs(inner), url=URL).implementations[0].needs
+    assert n.block_vdevs() == {"a": "xvdb", "b": "xvdz", "c": "xvdd", "boot": "xvda"}
+
+
+def test_networks_as_mirage_names_them() -> None:
+    inner = '<s:network name="0"/><s:network name="1"/><s:network name="service"/><s:network name="3"/>'
+    assert parse_feed(needs(inner), url=URL).implementations[0].needs.networks == ("0", "1", "service", "3")
 
 
 @pytest.mark.parametrize(
@@ -160,7 +173,22 @@ def test_service_needs_are_typed() -> None:
         # Names 0xl's disk commands refuse: such a disk could be created but never deleted.
         ('<s:block name="my-data"/>', "", "<block> name 'my-data' cannot name a disk"),
         ('<s:block name="a23456789012345678"/>', "", "cannot name a disk"),
-        ('<s:network name="A B"/>', "", "identifier"),
+        ('<s:network name="A B"/>', "", "<network> name 'A B' is not 1-32 lower-case letters"),
+        ('<s:network name="-0"/>', "", "<network> name '-0' is not"),
+        # A network named by a number is the vif with that device id: xl numbers vifs by position.
+        ('<s:network name="1"/>', "", "the network '1' is declared at position 0"),
+        ('<s:network name="service"/><s:network name="0"/>', "", "the network '0' is declared at position 1"),
+        ('<s:network name="00"/>', "", "the network '00' is declared at position 0"),
+        # Two blocks at one Xen disk would be one disk to the guest (exit status 4, as every feed refusal).
+        ('<s:block name="a" vdev="xvdc"/><s:block name="b" vdev="xvdc"/>', "", "blocks a and b are both at xvdc"),
+        ('<s:block name="a"/><s:block name="b" vdev="xvdb"/>', "", r"blocks a and b are both at xvdb \(b declared\)"),
+        ('<s:block name="a" vdev="xvdc"/><s:block name="b"/>', "", r"both at xvdc \(b by its position"),
+        ('<s:block name="a" vdev="xvd"/>', "", "vdev='xvd' is not a Xen disk name"),
+        ('<s:block name="a" vdev="xvdaa"/>', "", "vdev='xvdaa' is not a Xen disk name"),
+        ('<s:block name="a" vdev="XVDB"/>', "", "vdev='XVDB'"),
+        ('<s:block name="a" vdev="hda"/>', "", "vdev='hda'"),
+        ('<s:block name="a" vdev="xvdb,script=/x"/>', "", "vdev='xvdb,script=/x'"),
+        ("".join(f'<s:block name="b{i}"/>' for i in range(26)), "", "more than 25 block devices"),
         ('<s:arg name="ip"/>', "", "no pattern"),
         ('<s:arg name="ip" pattern="(["/>', "", "invalid pattern"),
         ('<s:arg name="ip" pattern="[0-9]+" default="x"/>', "", "does not match its own pattern"),

@@ -5,26 +5,25 @@ What comes from where:
 - name: the service's name; type, ramdisk, cmdline's names and patterns: the verified feed;
 - memory: --memory, the feed's recommendation or the default, within the policy (zeroxl.policy);
 - cmdline: the operator's --arg values, declared by the feed and matching its patterns, in the feed's order;
-- disks: the service's disks, xvda, xvdb, … in the order the feed declares its block devices;
-- vifs: the bridges recorded at `add` (one per declared network, allowed by the policy), each with a MAC
-  derived from the service's name and the network's position, so it is the same at every start;
+- disks: the service's disks, each at the Xen disk its block device is declared at, or by mirage's rule
+  (the first block at xvdb: zeroxl.devices); a disk no block declares at the first disk left free;
+- vifs: the bridges recorded at `add` (one per declared network, allowed by the policy), each with the MAC
+  recorded at `add` (zeroxl.macs), so it is the same at every start;
 - on_poweroff / on_reboot / on_crash: the service's restart policy.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
 
 from zeroxl.backends.xlcfg import MAX_DISKS, DiskSpec, DomainConfig, VifSpec
 from zeroxl.config import Policy
-from zeroxl.errors import BackendError, ConflictError, UsageError
+from zeroxl.devices import free_vdevs, vdev_number
+from zeroxl.errors import BackendError, StateError, UsageError
 from zeroxl.feeds import patterns
+from zeroxl.macs import check_unique
 from zeroxl.policy import check_bridges, check_memory, check_restart
 from zeroxl.state.service import Disk, Service
-
-# Xen's own OUI: libxl picks random MACs in it too.
-XEN_OUI = "00:16:3e"
 
 # (on_poweroff, on_reboot, on_crash) for each restart policy (zeroxl.policy.RESTART_POLICIES).
 # A guest that powers itself off meant to stop, as a process that exits with status 0; `xl shutdown`
@@ -35,17 +34,28 @@ ACTIONS = {
 }
 
 
-def mac_for(service: str, index: int) -> str:
-    """The MAC of the service's INDEXth network: stable across starts, updates and re-adds of the name."""
-    digest = hashlib.sha256(f"0xl-vif\0{service}\0{index}".encode()).digest()
-    return XEN_OUI + "".join(f":{b:02x}" for b in digest[:3])
+def disk_vdevs(svc: Service) -> list[tuple[str, Disk]]:
+    """Each of the service's disks with the Xen disk it appears at, in device order.
 
-
-def ordered_disks(svc: Service) -> list[Disk]:
-    """The service's disks in the order the feed declares its block devices (undeclared ones after)."""
+    A declared block device is where its feed says (or mirage's rule puts it); a disk no block declares
+    (`--disk SIZE` for a feed that declares none, or one a newer version no longer declares) takes the
+    first disk from xvdb up that no block is at.
+    """
     needs = svc.current.needs if svc.current else None
-    order = {b.name: i for i, b in enumerate(needs.blocks if needs else ())}
-    return sorted(svc.disks, key=lambda d: (order.get(d.name, len(order)), d.name))
+    try:
+        declared = needs.block_vdevs() if needs else {}
+    except ValueError as e:  # a record written by hand or damaged: feeds are checked when parsed
+        raise StateError(f"{svc.name}: {e}") from None
+    free = free_vdevs(list(declared.values()))
+    placed = []
+    for disk in sorted(svc.disks, key=lambda d: d.name):
+        if disk.name in declared:
+            placed.append((declared[disk.name], disk))
+        elif free:
+            placed.append((free.pop(0), disk))
+        else:
+            raise UsageError(f"{svc.name} has {len(svc.disks)} disks; 0xl attaches at most {MAX_DISKS - 1} (xvdb-xvdz)")
+    return sorted(placed, key=lambda p: vdev_number(p[0]))
 
 
 def disk_target(disk: Disk) -> str:
@@ -77,20 +87,6 @@ def cmdline(svc: Service) -> tuple[tuple[str, str], ...]:
     return tuple((name, svc.args[name]) for name in declared if name in svc.args)
 
 
-def check_macs(svc: Service, others: Iterable[Service]) -> None:
-    """Refuse a service whose derived MACs collide with another service's (one chance in millions)."""
-    mine = {mac_for(svc.name, i) for i in range(len(svc.networks))}
-    for other in others:
-        if other.name == svc.name:
-            continue
-        clash = mine & {mac_for(other.name, i) for i in range(len(other.networks))}
-        if clash:
-            raise ConflictError(
-                f"the MAC {min(clash)} that 0xl derives for {svc.name} is the one of the service {other.name}",
-                hint="give the service another name",
-            )
-
-
 def domain_config(
     svc: Service,
     *,
@@ -109,11 +105,11 @@ def domain_config(
     needs = svc.current.needs
     memory = check_memory(svc, policy, others)
     check_bridges(svc.networks, needs, policy)
-    check_macs(svc, others)
+    if len(svc.macs) != len(svc.networks):
+        raise StateError(f"the record of {svc.name} has {len(svc.macs)} MAC(s) for {len(svc.networks)} network(s)")
+    check_unique(svc.name, svc.macs, others)
     on_poweroff, on_reboot, on_crash = ACTIONS[check_restart(svc.restart)]
-    disks = ordered_disks(svc)
-    if len(disks) > MAX_DISKS:
-        raise UsageError(f"{svc.name} has {len(disks)} disks; a Xen domain gets at most {MAX_DISKS} (xvda-xvdz)")
+    disks = disk_vdevs(svc)
     return DomainConfig(
         name=svc.name,
         type=needs.xen_type,
@@ -124,6 +120,6 @@ def domain_config(
         on_poweroff=on_poweroff,
         on_reboot=on_reboot,
         on_crash=on_crash,
-        disks=tuple(DiskSpec(vdev=f"xvd{chr(ord('a') + i)}", target=disk_target(d)) for i, d in enumerate(disks)),
-        vifs=tuple(VifSpec(bridge, mac_for(svc.name, i)) for i, bridge in enumerate(svc.networks)),
+        disks=tuple(DiskSpec(vdev=vdev, target=disk_target(d)) for vdev, d in disks),
+        vifs=tuple(VifSpec(bridge, mac) for bridge, mac in zip(svc.networks, svc.macs, strict=True)),
     )

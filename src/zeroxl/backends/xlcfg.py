@@ -47,7 +47,7 @@ class XlCfgError(UsageError):
 
 @dataclass(frozen=True)
 class DiskSpec:
-    vdev: str  # xvda, xvdb, … in the order the feed declares its block devices
+    vdev: str  # the Xen disk the guest finds it at: xvdb for a Mirage unikernel's first block (zeroxl.devices)
     target: str  # an absolute path: a logical volume's device or a raw file
     access: str = "rw"
     format: str = "raw"

@@ -50,6 +50,7 @@ def cmd_add(a: argparse.Namespace) -> int:
             backend=a.backend,
             memory=a.memory,
             networks=a.net,
+            macs=a.mac,
             restart=a.restart,
         )
     finally:
@@ -135,6 +136,8 @@ def cmd_status(a: argparse.Namespace) -> int:
         pairs.append((key, str(value)))
     for disk in d["disks"]:
         pairs.append((f"disk {disk['name']}", f"{format_size(disk['size'])} {disk['kind']} {disk['location']}"))
+    for net in d["networks"]:
+        pairs.append((f"network {net['name']}", f"bridge {net['bridge']}, mac {net['mac']}"))
     for key, value in sorted(d["args"].items()):
         pairs.append((f"arg {key}", value))
     render.fields(pairs)
@@ -297,6 +300,13 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--backend", metavar="NAME", help="unix or xen (default: chosen from the feed and the host)")
     sp.add_argument("--memory", type=argtypes.count, metavar="MIB", help="memory for a VM, in MiB")
     sp.add_argument("--net", action="append", default=[], metavar="BRIDGE", help="a bridge for the VM's next network")
+    sp.add_argument(
+        "--mac",
+        action="append",
+        default=[],
+        metavar="NET=MAC",
+        help="the MAC of a VM's network, named or numbered from 0 (default: derived for this host; docs/xen.md)",
+    )
     sp.add_argument(
         "--restart",
         choices=["on-failure", "no"],

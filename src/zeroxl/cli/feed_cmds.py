@@ -64,7 +64,13 @@ def register(sub: SubParsers[argparse.ArgumentParser]) -> None:
     needs.add_argument("--memory-min", type=argtypes.count, metavar="MIB", help="the least memory it runs with")
     needs.add_argument("--xen-type", choices=["pvh", "pv"], help="the Xen guest type (default pvh)")
     needs.add_argument("--ramdisk", metavar="PATH", help="a file in the archive: the kernel's initial ramdisk")
-    needs.add_argument("--block", action="append", default=[], metavar="NAME[=MIN-SIZE]", help="a block device")
+    needs.add_argument(
+        "--block",
+        action="append",
+        default=[],
+        metavar="NAME[@VDEV][=MIN-SIZE]",
+        help="a block device, at the Xen disk VDEV (default: mirage's numbering, xvdb for the first)",
+    )
     needs.add_argument("--network", action="append", default=[], metavar="NAME", help="a network interface")
     needs.add_argument(
         "--arg",
@@ -317,8 +323,10 @@ def _needs(a: argparse.Namespace) -> NeedsSpec:
 
     blocks = []
     for spec in a.block:
-        name, sep, size = spec.partition("=")
-        blocks.append((name, size if sep else None))
+        # NAME[@VDEV][=MIN-SIZE]: neither a block's name nor a Xen disk's holds '@' or '='.
+        device, sep, size = spec.partition("=")
+        name, at, vdev = device.partition("@")
+        blocks.append((name, size if sep else None, vdev if at else None))
     declared = _pairs(a.arg, "--arg", "write NAME=PATTERN, e.g. --arg 'port=[0-9]{1,5}'")
     defaults = _pairs(a.arg_default, "--arg-default", "write NAME=VALUE")
     for name in [*a.arg_required, *defaults]:
@@ -351,7 +359,10 @@ def _describe_needs(needs: NeedsSpec) -> str:
         parts.append(f"memory {needs.memory} MiB")
     if needs.memory_min is not None:
         parts.append(f"at least {needs.memory_min} MiB")
-    parts.extend(f"disk {name}" + (f" >= {size}" if size else "") for name, size in needs.blocks)
+    parts.extend(
+        f"disk {name}" + (f" at {vdev}" if vdev else "") + (f" >= {size}" if size else "")
+        for name, size, vdev in needs.blocks
+    )
     parts.extend(f"network {name}" for name in needs.networks)
     parts.extend(f"--{arg.name}" for arg in needs.args)
     if needs.ramdisk:

@@ -115,6 +115,7 @@ class Command:
 class BlockDevice:
     name: str
     min_size: int  # bytes
+    vdev: str | None = None  # the Xen disk it must appear at (xvdb, …); None: mirage's rule by position
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,13 @@ class ServiceNeeds:
 
     def arg(self, name: str) -> BootArg | None:
         return next((a for a in self.args if a.name == name), None)
+
+    def block_vdevs(self) -> dict[str, str]:
+        """Each block's Xen disk: as declared, else by mirage's rule (zeroxl.devices.block_vdevs)."""
+        from zeroxl.devices import block_vdevs
+
+        names = [b.name for b in self.blocks]
+        return dict(zip(names, block_vdevs([(b.name, b.vdev) for b in self.blocks]), strict=True))
 
 
 @dataclass(frozen=True)

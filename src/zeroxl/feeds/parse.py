@@ -13,6 +13,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from zeroxl.devices import VDEV_RULE, block_vdevs, check_network_positions, is_vdev
 from zeroxl.errors import UsageError, VerificationError
 from zeroxl.feeds import patterns
 from zeroxl.feeds.manifest import is_digest
@@ -36,7 +37,7 @@ from zeroxl.feeds.model import (
     Step,
 )
 from zeroxl.feeds.versions import Version
-from zeroxl.names import DISK_NAME_RULE, is_disk_name
+from zeroxl.names import DISK_NAME_RULE, NETWORK_NAME_RULE, is_disk_name, is_network_name
 from zeroxl.units import parse_size, whole_number
 
 if TYPE_CHECKING:
@@ -319,9 +320,9 @@ def _needs(el: Element, where: str) -> ServiceNeeds:
                 size = parse_size(size_text, what="min-size")
             except UsageError:
                 raise FeedFormatError(f"{where}: block {name}: invalid min-size {size_text!r}") from None
-            blocks.append(BlockDevice(name, size))
+            blocks.append(BlockDevice(name, size, _vdev(child, name, where)))
         elif tag == _N + "network":
-            networks.append(_name(child, where))
+            networks.append(_network_name(child, where))
         elif tag == _N + "arg":
             args.append(_boot_arg(child, where))
         elif tag.startswith(_N):
@@ -329,6 +330,7 @@ def _needs(el: Element, where: str) -> ServiceNeeds:
     for kind, names in (("block", [b.name for b in blocks]), ("network", networks), ("arg", [a.name for a in args])):
         if len(set(names)) != len(names):
             raise FeedFormatError(f"{where}: a {kind} name is declared twice")
+    _check_devices(blocks, networks, where)
     return ServiceNeeds(
         memory_min=memory_min,
         memory=memory,
@@ -382,6 +384,32 @@ def _block_name(el: Element, where: str) -> str:
             hint=f"a block device is a disk of the service: its name is {DISK_NAME_RULE}",
         )
     return name
+
+
+def _vdev(el: Element, name: str, where: str) -> str | None:
+    vdev = el.get("vdev")
+    if vdev is not None and not is_vdev(vdev):
+        raise FeedFormatError(
+            f"{where}: block {name}: vdev={vdev!r} is not {VDEV_RULE}",
+            hint="a Mirage unikernel's first block device is at xvdb, the next at xvdc (docs/feed-service-needs.md)",
+        )
+    return vdev
+
+
+def _network_name(el: Element, where: str) -> str:
+    name = el.get("name", "")
+    if not is_network_name(name):
+        raise FeedFormatError(f"{where}: <network> name {name!r} is not {NETWORK_NAME_RULE}")
+    return name
+
+
+def _check_devices(blocks: list[BlockDevice], networks: list[str], where: str) -> None:
+    """Each block at a device of its own, and each network named by a number at that position (devices.py)."""
+    try:
+        block_vdevs([(b.name, b.vdev) for b in blocks])
+        check_network_positions(networks)
+    except ValueError as e:
+        raise FeedFormatError(f"{where}: {e}") from None
 
 
 def _boot_arg(el: Element, where: str) -> BootArg:

@@ -107,6 +107,7 @@ def add_implementation(
         mirage = read_template(mirage_template)
         needs = _merge_mirage(needs, mirage.xen_type, mirage.memory, mirage.blocks, mirage.networks)
         default_command = f"{mirage.name}.xen"
+    needs = _with_vdevs(needs)
     release = _Release(version, arch, released, stability, needs)
 
     with editing(path, on_wait=on_wait) as feed:
@@ -281,19 +282,43 @@ def _check_served(archive: Path, spec: ArchiveSpec, fetcher: Fetcher) -> None:
 
 
 def _merge_mirage(
-    needs: NeedsSpec, xen_type: str, memory: int | None, blocks: tuple[str, ...], networks: tuple[str, ...]
+    needs: NeedsSpec,
+    xen_type: str,
+    memory: int | None,
+    blocks: tuple[tuple[str, str], ...],
+    networks: tuple[str, ...],
 ) -> NeedsSpec:
-    """The template's needs with the command line's on top: explicit values win, sizes are added."""
-    given = dict(needs.blocks)
-    merged_blocks = tuple((name, given.pop(name, None)) for name in blocks) + tuple(given.items())
+    """The template's needs with the command line's on top: explicit values win, sizes are added.
+
+    BLOCKS are the template's (name, vdev): each keeps the disk the template puts it at unless the command
+    line names another; blocks only the command line declares come after them.
+    """
+    given = {name: (size, vdev) for name, size, vdev in needs.blocks}
+    merged_blocks: list[tuple[str, str | None, str | None]] = []
+    for name, template_vdev in blocks:
+        size, vdev = given.pop(name, (None, None))
+        merged_blocks.append((name, size, vdev or template_vdev))
+    merged_blocks.extend((name, size, vdev) for name, (size, vdev) in given.items())
     merged_networks = networks + tuple(n for n in needs.networks if n not in networks)
     return replace(
         needs,
         xen_type=needs.xen_type or xen_type,
         memory=needs.memory if needs.memory is not None else memory,
-        blocks=merged_blocks,
+        blocks=tuple(merged_blocks),
         networks=merged_networks,
     )
+
+
+def _with_vdevs(needs: NeedsSpec) -> NeedsSpec:
+    """NEEDS with every block at a Xen disk: as given, else by mirage's rule (the one a host would apply to a
+    feed without them), so that the feed says where each block is. Two blocks at one disk are refused."""
+    from zeroxl.devices import block_vdevs
+
+    try:
+        vdevs = block_vdevs([(name, vdev) for name, _, vdev in needs.blocks])
+    except ValueError as e:
+        raise UsageError(f"--block: {e}", hint="give each block its own disk: --block NAME@xvdX") from None
+    return replace(needs, blocks=tuple((n, size, v) for (n, size, _), v in zip(needs.blocks, vdevs, strict=True)))
 
 
 def _refuse_duplicate_version(feed: FeedFile, version: str, arch: str) -> None:

@@ -29,7 +29,8 @@ class NeedsSpec:
     memory_min: int | None = None
     memory: int | None = None
     xen_type: str | None = None
-    blocks: tuple[tuple[str, str | None], ...] = ()  # (name, minimum size such as "64M")
+    # (name, minimum size such as "64M", Xen disk such as "xvdb"); `feed add` fills in every disk
+    blocks: tuple[tuple[str, str | None, str | None], ...] = ()
     networks: tuple[str, ...] = ()
     args: tuple[BootArgSpec, ...] = ()
     ramdisk: str | None = None  # a file in the implementation: the kernel's initial ramdisk
@@ -113,8 +114,8 @@ def _needs(needs: NeedsSpec) -> list[tuple[int, bytes]]:
         ("ramdisk", needs.ramdisk),
     )
     children: list[bytes] = []
-    for name, min_size in needs.blocks:
-        children.append(b"<s:block" + _attrs(("name", name), ("min-size", min_size)) + b"/>")
+    for name, min_size, vdev in needs.blocks:
+        children.append(b"<s:block" + _attrs(("name", name), ("min-size", min_size), ("vdev", vdev)) + b"/>")
     for name in needs.networks:
         children.append(b"<s:network" + _attrs(("name", name)) + b"/>")
     for arg in needs.args:

@@ -1,20 +1,29 @@
 """What a `mirage configure -t xen` template says about a unikernel's needs.
 
-mirage writes NAME.xl.in beside the build (mirage `lib/mirage/target/xen.ml`, `configure_main_xl` with
-no substitutions): placeholders the operator is meant to fill in with sed, one per thing the unikernel
-needs from its host:
+mirage writes NAME.xl.in beside the build (mirage lib/devices/target.ml, `configure_main_xl
+~substitutions:[] ~ext:"xl.in"`): placeholders the operator is meant to fill in with sed, one per thing
+the unikernel needs from its host. For a unikernel with one block device `storage` and the default
+network, mirage 4 writes (tests/unit/test_mirage.py has the exact texts, and docs/mirage.md the sources):
 
     name = '@NAME@'
     kernel = '@KERNEL@'
-    type = 'pvh'                       (Mirage 4; Mirage 3 wrote builder = 'linux', a PV guest)
+    type = 'pvh'                       (mirage 3.8 wrote 'pv'; mirage 3.0-3.7 builder = 'linux', a PV guest)
     memory = @MEMORY@
     on_crash = 'preserve'
-    disk = [ 'format=raw, vdev=xvda, access=rw, target=@BLOCK:storage@' ]
-    vif = [ 'bridge=@NETWORK:service@' ]
 
-From it come the guest type, the block devices (named as the unikernel opens them, in device order)
-and the networks (in the unikernel's order). Memory is taken only where the template gives a number:
-mirage leaves it as `@MEMORY@`. Nothing else of the file is used: 0xl writes VM configs itself.
+    disk = [ 'format=raw, vdev=xvdb, access=rw, target=@BLOCK:storage@' ]
+
+    # if your system uses openvswitch then either edit /etc/xen/xl.conf and set
+    #     vif.default.script="vif-openvswitch"
+    # or add "script=vif-openvswitch," before the "bridge=" below:
+    vif = [ 'bridge=@NETWORK:0@' ]
+
+From it come the guest type, the block devices, each with the Xen disk the unikernel looks for it at
+(`vdev`: mirage numbers blocks from 1, so the first is xvdb; the list itself comes from a hash table, in
+no useful order), and the networks (a Xen unikernel's default network is "0", the vif with device id 0;
+mirage lists them newest first, so networks named by device ids are put in their order). Memory is taken
+only where the template gives a number: mirage leaves it as `@MEMORY@`. Nothing else of the file is
+used: 0xl writes VM configs itself.
 """
 
 from __future__ import annotations
@@ -23,11 +32,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from zeroxl.devices import VDEV_RULE, check_network_positions, is_vdev, network_devid, vdev_number
 from zeroxl.errors import UsageError
-from zeroxl.names import DISK_NAME_RULE, is_disk_name
+from zeroxl.names import DISK_NAME_RULE, NETWORK_NAME_RULE, is_disk_name, is_network_name
 from zeroxl.units import MAX_DIGITS, whole_number
 
-_NAME = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 _TOKEN = re.compile(
     r"""\s*(?:
         (?P<comment>\#[^\n]*)
@@ -41,7 +50,6 @@ _TOKEN = re.compile(
 )
 _BLOCK = re.compile(r"@BLOCK:([^@]*)@")
 _NETWORK = re.compile(r"@NETWORK:([^@]*)@")
-_VDEV = re.compile(r"xvd([a-z]+)")
 
 
 @dataclass(frozen=True)
@@ -49,7 +57,7 @@ class MirageNeeds:
     name: str  # NAME of NAME.xl.in: the kernel mirage builds is NAME.xen
     xen_type: str
     memory: int | None
-    blocks: tuple[str, ...]
+    blocks: tuple[tuple[str, str], ...]  # (name, vdev), in device order
     networks: tuple[str, ...]
 
 
@@ -74,9 +82,14 @@ def read_template(path: Path) -> MirageNeeds:
                 f"{where}: disk target {target!r} is not a @BLOCK:name@ placeholder",
                 hint="give the NAME.xl.in template that mirage configure writes, not a filled-in .xl file",
             )
-        vdev = _VDEV.fullmatch(options.get("vdev", ""))
-        order = (len(vdev.group(1)), vdev.group(1)) if vdev else (99, "")
-        disks.append((order, _checked_block_name(block.group(1), where)))
+        name = _checked_block_name(block.group(1), where)
+        vdev = options.get("vdev", "")
+        if not is_vdev(vdev):
+            raise UsageError(
+                f"{where}: the disk of block {name} has vdev={vdev!r}, not {VDEV_RULE}",
+                hint="mirage writes vdev=xvdb for the first block device; give the template it wrote",
+            )
+        disks.append((vdev, name))
     networks = []
     for spec in _strings(settings.get("vif", []), "vif", where):
         bridge = _option(next((o for o in spec.split(",") if o.strip().startswith("bridge=")), "bridge="))[1]
@@ -86,9 +99,27 @@ def read_template(path: Path) -> MirageNeeds:
                 f"{where}: vif bridge {bridge!r} is not a @NETWORK:name@ placeholder",
                 hint="give the NAME.xl.in template that mirage configure writes, or declare --network NAME",
             )
-        networks.append(_checked_name(network.group(1), "network", where))
+        networks.append(_checked_network_name(network.group(1), where))
+    if len({v for v, _ in disks}) != len(disks):
+        raise UsageError(f"{where}: two disks have the same vdev")
     name = path.name.removesuffix(".in").removesuffix(".xl")
-    return MirageNeeds(name, xen_type, memory, tuple(n for _, n in sorted(disks)), tuple(networks))
+    blocks = tuple((n, v) for v, n in sorted(disks, key=lambda d: vdev_number(d[0])))
+    return MirageNeeds(name, xen_type, memory, blocks, _ordered_networks(networks, where))
+
+
+def _ordered_networks(networks: list[str], where: str) -> tuple[str, ...]:
+    """NETWORKS in the order of their vifs. mirage lists them newest first (network.ml prepends each to
+    `all_networks`); on Xen a network is named by its vif's device id, which is its position in xl's list."""
+    if networks and all(network_devid(n) is not None for n in networks):
+        networks = sorted(networks, key=lambda n: network_devid(n) or 0)
+    try:
+        check_network_positions(networks)
+    except ValueError as e:
+        raise UsageError(
+            f"{where}: {e}",
+            hint="0xl attaches a unikernel's networks as the vifs 0, 1, 2, … in order: name them so in config.ml",
+        ) from None
+    return tuple(networks)
 
 
 Value = str | int | list[str]
@@ -189,10 +220,10 @@ def _checked_block_name(name: str, where: str) -> str:
     return name
 
 
-def _checked_name(name: str, what: str, where: str) -> str:
-    if not _NAME.fullmatch(name):
+def _checked_network_name(name: str, where: str) -> str:
+    if not is_network_name(name):
         raise UsageError(
-            f"{where}: the {what} name {name!r} cannot be declared: 0xl names are [a-z][a-z0-9_-]{{0,31}}",
-            hint=f"rename the {what} in the unikernel's config.ml, or declare it by hand without --from-mirage",
+            f"{where}: the network name {name!r} cannot be declared: 0xl network names are {NETWORK_NAME_RULE}",
+            hint="rename the network in the unikernel's config.ml, or declare it by hand without --from-mirage",
         )
     return name

@@ -8,7 +8,7 @@ TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs `0xl l
 if TYPE_CHECKING:
     from typing import Any
 
-SCHEMA = 2
+SCHEMA = 3
 
 # What list and status show for a record that cannot be read, and what every command on it says. 0xl
 # writes records whole or not at all, so such a record was changed outside 0xl (docs/home.md).
@@ -75,4 +75,13 @@ def migrate(d: dict[str, Any]) -> dict[str, Any]:
         # 2 added `transition`, the journal of a version change under way (state/transition.py).
         d = {**d, "transition": None, "schema": 2}
         schema = 2
+    if schema == 2:
+        # 3 records the MAC of each network (`macs`), derived since from a random value of the host. A
+        # service of before keeps the MAC it had, derived from its name alone: its guest's address (DHCP
+        # leases, neighbours' caches) does not change with 0xl. Its blocks keep no `vdev` and get mirage's
+        # numbering, as feeds without it do (docs/xen.md).
+        from zeroxl.macs import legacy
+
+        d = {**d, "macs": [legacy(d["name"], i) for i in range(len(d.get("networks") or ()))], "schema": 3}
+        schema = 3
     return d

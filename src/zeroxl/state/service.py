@@ -67,7 +67,9 @@ def needs_from_json(d: dict[str, Any]) -> ServiceNeeds:
     return ServiceNeeds(
         memory_min=d.get("memory_min"),
         memory=d.get("memory"),
-        blocks=tuple(BlockDevice(b["name"], int(b["min_size"])) for b in d.get("blocks", [])),
+        # A block without "vdev" (records of 0xl before it was read from feeds) gets mirage's rule, as a feed
+        # without it does.
+        blocks=tuple(BlockDevice(b["name"], int(b["min_size"]), b.get("vdev")) for b in d.get("blocks", [])),
         networks=tuple(d.get("networks", [])),
         args=tuple(
             BootArg(a["name"], a["pattern"], bool(a.get("required")), a.get("default")) for a in d.get("args", [])
@@ -136,7 +138,8 @@ class Service:
     versions: str | None = None
     args: dict[str, str] = field(default_factory=dict)
     memory: int | None = None
-    networks: tuple[str, ...] = ()
+    networks: tuple[str, ...] = ()  # the bridge of each network the feed declares, in order
+    macs: tuple[str, ...] = ()  # the MAC of each network's vif, chosen at `add` (zeroxl.macs)
     disks: tuple[Disk, ...] = ()
     restart: str = "on-failure"  # restart policy of a VM: on-failure or no (zeroxl.policy, docs/xen.md)
     current: Selected | None = None
@@ -159,6 +162,7 @@ class Service:
             "args": dict(self.args),
             "memory": self.memory,
             "networks": list(self.networks),
+            "macs": list(self.macs),
             "disks": [d.to_json() for d in self.disks],
             "restart": self.restart,
             "current": self.current.to_json() if self.current else None,
@@ -185,6 +189,7 @@ class Service:
             args=dict(d.get("args") or {}),
             memory=d.get("memory"),
             networks=tuple(d.get("networks") or ()),
+            macs=tuple(d.get("macs") or ()),
             disks=tuple(Disk.from_json(x) for x in d.get("disks") or ()),
             restart=d.get("restart", "on-failure"),
             current=Selected.from_json(d["current"]) if d.get("current") else None,

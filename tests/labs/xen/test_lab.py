@@ -86,8 +86,20 @@ def test_guest_boots_reports_and_marks_its_disk(smoke: SmokeRun, name: str) -> N
     assert f"0XL-LAB-GUEST-UP tag={name} boot=1" in console
     assert "0XL-LAB-GUEST-PREVIOUS none" in console
 
+    assert "0XL-LAB-GUEST-NO-DISK" not in console
+
     smoke.assert_ok(f"{name}-shutdown", f"{name}-gone-after-shutdown", f"{name}-marker-after-shutdown")
     assert smoke.out(f"{name}-marker-after-shutdown").strip() == (f"0XL-LAB-GUEST-DISK boot=1 state=down tag={name}")
+    assert smoke.file(f"{name}.cfg").count("vdev=xvdb, access=rw, target=/dev/vg0/") == 1
+
+
+def test_the_guest_takes_its_disk_at_xvdb_as_a_unikernel_does_not_the_first_disk(smoke: SmokeRun) -> None:
+    # guest-pv also has a disk at xvda, the first one, listed first: a guest that took "the first disk"
+    # would have written its marker there.
+    assert '"format=raw, vdev=xvda, access=rw, target=/dev/vg0/guest-pv-decoy", ' in smoke.file("guest-pv.cfg")
+    smoke.assert_ok("guest-pv-decoy-after-shutdown")
+    assert smoke.out("guest-pv-decoy-after-shutdown").strip() == "0XL-LAB-DECOY untouched"
+    assert smoke.out("guest-pv-marker-after-shutdown").strip() == "0XL-LAB-GUEST-DISK boot=1 state=down tag=guest-pv"
 
 
 def test_guest_disk_persists_across_boots_and_destroy(smoke: SmokeRun) -> None:

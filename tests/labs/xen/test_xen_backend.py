@@ -19,7 +19,7 @@ import pytest
 
 from tests.labs.xen import guest_feed, lab
 from tests.support.gpgkeys import make_publisher
-from zeroxl.backends.xenconfig import mac_for
+from tests.unit.test_macs import documented
 
 pytestmark = pytest.mark.xen
 
@@ -77,6 +77,12 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
 TAGS = {"0xl", "0xl.service=mail", "0xl.disk=storage"}
 
 
+def mail_mac(run: Run) -> str:
+    """The MAC of mail's network, computed here with the formula of docs/xen.md from dom0's host value."""
+    run.ok("host-id")
+    return documented(bytes.fromhex(run.out("host-id").strip()), "mail", 0)
+
+
 def test_add_creates_a_tagged_logical_volume_of_the_size_asked(run: Run) -> None:
     run.ok("gpg-in-dom0", "add")
     assert run.lvs("add-lvs") == {"0xl-mail-storage": (64 * MiB, TAGS)}
@@ -93,7 +99,9 @@ def test_run_creates_the_domain_from_the_config_0xl_prints(run: Run) -> None:
     assert 'name = "mail"\ntype = "pvh"\n' in cfg
     assert re.search(r'^kernel = "/var/lib/0xl/store/sha256new_[A-Z0-9]{52}/vmlinuz"$', cfg, re.M)
     assert 'cmdline = "--tag=mail --ip=10.0.0.2/24"' in cfg
-    assert f'vif = [ "bridge=xenbr0, mac={mac_for("mail", 0)}" ]' in cfg
+    assert f'vif = [ "bridge=xenbr0, mac={mail_mac(run)}" ]' in cfg
+    # The feed's block storage names no disk: mirage's numbering puts it at xvdb, where the guest looks.
+    assert 'disk = [ "format=raw, vdev=xvdb, access=rw, target=/dev/vg0/0xl-mail-storage" ]' in cfg
     assert run.out("run-domains").split() == ["Domain-0", "mail"]
 
 
@@ -106,13 +114,13 @@ def test_xl_reads_the_generated_config_as_0xl_meant_it(run: Run) -> None:
     assert (b["max_memkb"], b["max_vcpus"], b["cmdline"]) == (128 * 1024, 1, "--tag=mail --ip=10.0.0.2/24")
     assert b["kernel"].endswith("/vmlinuz") and b["ramdisk"].endswith("/initrd.img")
     assert parsed["disks"] == [
-        {"pdev_path": "/dev/vg0/0xl-mail-storage", "vdev": "xvda", "format": "raw", "readwrite": 1}
+        {"pdev_path": "/dev/vg0/0xl-mail-storage", "vdev": "xvdb", "format": "raw", "readwrite": 1}
     ]
-    assert [(n["bridge"], n["mac"]) for n in parsed["nics"]] == [("xenbr0", mac_for("mail", 0))]
+    assert [(n["bridge"], n["mac"]) for n in parsed["nics"]] == [("xenbr0", mail_mac(run))]
     assert (parsed.get("on_poweroff", "destroy"), parsed["on_reboot"], parsed["on_crash"]) == (
         "destroy", "restart", "restart"
     )  # fmt: skip
-    assert mac_for("mail", 0) in run.out("run-network-list")
+    assert mail_mac(run) in run.out("run-network-list")
 
 
 def test_the_guests_console_reaches_0xl_logs_and_its_network_answers(run: Run) -> None:
@@ -121,6 +129,7 @@ def test_the_guests_console_reaches_0xl_logs_and_its_network_answers(run: Run) -
     assert "0XL-LAB-GUEST-UP tag=mail boot=1" in logs
     assert "0XL-LAB-GUEST-PREVIOUS none" in logs
     assert "0XL-LAB-GUEST-NET 10.0.0.2/24" in logs
+    assert "0XL-LAB-GUEST-NO-DISK" not in logs  # it found its disk at xvdb, where 0xl put it
 
 
 def test_status_and_list_come_from_xl(run: Run) -> None:
@@ -172,6 +181,8 @@ def test_destroy_keeps_the_volume_and_delete_disks_removes_it(run: Run) -> None:
     [kept] = run.json("destroy-disk-list")
     assert (kept["service"], kept["name"], kept["in_use"]) == ("mail", "storage", False)
     assert "reusing the kept disk storage of mail" in run.out("readd")
+    # Added again on this host: the same MAC (the host's value, the name and the index).
+    assert f'vif = [ "bridge=xenbr0, mac={mail_mac(run)}" ]' in run.out("readd-config")
     assert "deleted disk storage (vg0/0xl-mail-storage)" in run.out("destroy-delete")
     assert run.lvs("destroy-delete-lvs") == {}
 

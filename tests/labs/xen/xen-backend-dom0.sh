@@ -51,6 +51,7 @@ check gpg-in-dom0 gpg --version
 # --- a service on LVM: add, run, logs, stop, run again, destroy -----------------------------------------
 check add 0xl add mail "$site/guest.xml" --trust-key "$fpr" --disk 64M --arg tag=mail --arg ip=10.0.0.2/24
 check add-lvs lv_report
+check host-id cat "$ZEROXL_HOME/host-id"
 check add-disk-list 0xl disk list --json
 check config 0xl config mail
 check run 0xl run mail
@@ -88,6 +89,7 @@ check destroy-lvs lv_report
 check destroy-marker disk_marker "/dev/$vg/0xl-mail-storage"
 check destroy-disk-list 0xl disk list --json
 check readd 0xl add mail "$site/guest.xml" --disk 64M --arg tag=mail
+check readd-config 0xl config mail
 check destroy-delete 0xl destroy mail --delete-disks
 check destroy-delete-lvs lv_report
 
