@@ -145,6 +145,7 @@ def damaged_json(name: str, error: StateError) -> dict[str, Any]:
         "detail": error.message,
         "hint": error.hint,
         "disks": [],
+        "networks": [],
         "args": {},
         "latest": None,
     }
