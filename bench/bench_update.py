@@ -16,7 +16,7 @@ from bench.common import installed_env, interleaved, ms, ratio, report, run_cmd,
 from tests.support.feeds import FeedSite, Impl
 from tests.support.gpgkeys import make_publisher
 from tests.support.http import StaticServer
-from zeroxl.paths import Home
+from zeroxl.host.paths import Home
 from zeroxl.services import App
 
 N = 100

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from zeroxl import proc, testhooks
-from zeroxl.paths import Home
+from zeroxl.host.paths import Home
 from zeroxl.state.private import UMASK, create_file
 
 # How long the guardian waits for a service's lock: another command may be updating it meanwhile.

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from zeroxl.backends.base import RUNNING, Backend, RuntimeStatus
 from zeroxl.errors import UsageError
+from zeroxl.host.units import whole_number
 from zeroxl.state.service import Readiness, Service
-from zeroxl.units import whole_number
 
 POLL = 0.05
 # What 0xl's own supervisor writes into a unix service's log: never evidence that the service is ready.

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import re
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -18,27 +17,28 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from zeroxl import config as config_mod
 from zeroxl import testhooks
 from zeroxl.backends.base import RUNNING, Backend, BackendContext, get_backend
 from zeroxl.errors import ConflictError, NotFoundError, PolicyError, UsageError
 from zeroxl.feeds import patterns
-from zeroxl.paths import Home
+from zeroxl.host import config as config_mod
+from zeroxl.host.names import ARG_NAME, check_disk_name, check_service_name
+from zeroxl.host.paths import Home
 from zeroxl.state.adding import AddJournal
 from zeroxl.state.history import History
 from zeroxl.state.lock import locked
-from zeroxl.state.service import Disk, Records, Selected, Service, check_name, now
+from zeroxl.state.service import Disk, Records, Selected, Service, now
 
 if TYPE_CHECKING:
     from zeroxl.disks.base import DiskProvider
     from zeroxl.feeds.fetch import Fetcher
     from zeroxl.feeds.load import ConfirmFn, FeedLoader, LoadedFeed
-    from zeroxl.feeds.model import Implementation, ServiceNeeds
+    from zeroxl.feeds.model import Implementation
     from zeroxl.feeds.store import Store
+    from zeroxl.host.needs import ServiceNeeds
 
 ProgressFactory = Callable[[str, int], AbstractContextManager[Callable[[int], None]]]
 
-_ARG_KEY = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 _MAX_ARG_VALUE = 4096
 
 
@@ -58,7 +58,7 @@ def parse_args(pairs: list[str]) -> dict[str, str]:
     args: dict[str, str] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
-        if not sep or not _ARG_KEY.fullmatch(key):
+        if not sep or not ARG_NAME.fits(key):
             raise UsageError(
                 f"invalid --arg {pair!r}", hint="write KEY=VALUE with a lower-case KEY, e.g. --arg port=8080"
             )
@@ -71,8 +71,7 @@ def parse_args(pairs: list[str]) -> dict[str, str]:
 
 
 def parse_disk_specs(specs: list[str]) -> list[tuple[str | None, int]]:
-    from zeroxl.disks.base import check_disk_name
-    from zeroxl.units import parse_size
+    from zeroxl.host.units import parse_size
 
     out: list[tuple[str | None, int]] = []
     for spec in specs:
@@ -106,7 +105,7 @@ def check_args(args: dict[str, str], needs: ServiceNeeds, *, declared_only: bool
 def plan_disks(specs: list[tuple[str | None, int]], needs: ServiceNeeds, max_size: int | None) -> list[tuple[str, int]]:
     """Map `--disk [NAME=]SIZE` onto the block devices the feed declares (or one disk named `data`)."""
     from zeroxl.disks.base import DEFAULT_DISK
-    from zeroxl.units import format_size
+    from zeroxl.host.units import format_size
 
     declared = {b.name: b for b in needs.blocks}
     unnamed = [size for name, size in specs if name is None]
@@ -277,10 +276,10 @@ class App:
         from zeroxl.feeds.trust import normalise_fingerprint
         from zeroxl.feeds.versions import VersionRange
 
-        check_name(name)
+        check_service_name(name)
         arg_values = parse_args(args or [])
         disk_specs = parse_disk_specs(disks or [])
-        from zeroxl.macs import parse_options as parse_mac_options
+        from zeroxl.host.macs import parse_options as parse_mac_options
 
         given_macs = parse_mac_options(macs or [])
         try:
@@ -294,7 +293,7 @@ class App:
         fpr = normalise_fingerprint(trust_key) if trust_key else None
         if memory is not None and memory <= 0:
             raise UsageError(f"invalid --memory {memory}: it must be a positive number of MiB")
-        from zeroxl.policy import DEFAULT_RESTART, check_restart
+        from zeroxl.host.policy import DEFAULT_RESTART, check_restart
 
         restart_policy = check_restart(restart or DEFAULT_RESTART)
         if backend is not None:
@@ -408,25 +407,26 @@ class App:
     def _plan_vm(self, svc: Service, given_macs: dict[str, str], *, final: bool = False) -> Service:
         """SVC with a bridge and a MAC for every network its feed declares, its memory within the host's policy.
 
-        A MAC is the one given, else derived with the host's value (zeroxl.macs), none another service's.
+        A MAC is the one given, else derived with the host's value (zeroxl.host.macs), none another service's.
         Only the FINAL plan, made just before the record is saved, makes that value if the host has none
         yet; until then a value of the moment stands in, so that a refused `add` leaves no trace.
         """
         from dataclasses import replace
 
-        from zeroxl import macs
-        from zeroxl.policy import check_memory, plan_bridges
+        from zeroxl.host import macs
+        from zeroxl.host.policy import check_memory, plan_bridges, vm_memory
         from zeroxl.state import hostid
 
         needs = svc.current.needs if svc.current else None
         if needs is not None:
             svc = replace(svc, networks=plan_bridges(svc.networks, needs, self.config.policy))
         others = [self.records.load(n) for n in self.records.names() if n != svc.name]
-        check_memory(svc, self.config.policy, [o for o in others if o.backend == svc.backend])
+        vms = [vm_memory(o.memory, o.needs) for o in others if o.backend == svc.backend]
+        check_memory(svc.name, svc.memory, svc.needs, self.config.policy, vms)
         assigned = macs.assign(given_macs, needs.networks if needs else ())
         host = hostid.host_id(self.home.host_id) if final else hostid.existing(self.home.host_id)
         svc = replace(svc, macs=macs.plan(svc.name, len(svc.networks), assigned, host))
-        macs.check_unique(svc.name, svc.macs, others, given=assigned.values())
+        macs.check_unique(svc.name, svc.macs, {o.name: o.macs for o in others}, given=assigned.values())
         return svc
 
     @contextlib.contextmanager
@@ -633,9 +633,8 @@ class App:
 
     def delete_disk(self, service: str, disk_name: str) -> Disk:
         from zeroxl.disks import all_providers
-        from zeroxl.disks.base import check_disk_name
 
-        check_name(service)
+        check_service_name(service)
         check_disk_name(disk_name)
         with self.lock(service):
             if self.records.exists(service) and any(d.name == disk_name for d in self.records.load(service).disks):

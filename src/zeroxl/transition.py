@@ -45,7 +45,7 @@ def _save(app: App, svc: Service, **changes: Any) -> Service:
 
 
 def _owner() -> dict[str, Any]:
-    from zeroxl.backends.procinfo import identity
+    from zeroxl.host.procinfo import identity
 
     me = identity(os.getpid())
     return me.to_json() if me else {"pid": os.getpid()}

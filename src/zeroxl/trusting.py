@@ -6,7 +6,7 @@ from __future__ import annotations
 from zeroxl.errors import NotFoundError
 from zeroxl.feeds.cache import CachedFeed, FeedCache
 from zeroxl.feeds.trust import TrustDB, check_domain, normalise_fingerprint
-from zeroxl.paths import Home
+from zeroxl.host.paths import Home
 from zeroxl.state.lock import locked
 
 

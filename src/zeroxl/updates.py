@@ -98,8 +98,8 @@ def check_fits(app: App, svc: Service, sel: Selected, impl_dir: Path) -> None:
     Nothing of the service is changed to make it fit: its disks in particular are its data.
     """
     from zeroxl.feeds.select import Target
+    from zeroxl.host.units import format_size
     from zeroxl.services import check_args
-    from zeroxl.units import format_size
 
     why: str | None = None
     try:

@@ -8,18 +8,15 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import time
 
 from zeroxl.errors import NotFoundError, StateError
+from zeroxl.host.names import SERVICE_NAME, check_service_name
 from zeroxl.state.schema import DAMAGED, check, damaged
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs `0xl list` time
 if TYPE_CHECKING:
     from typing import Any
-
-_NAME = re.compile(r"[a-z][a-z0-9-]{0,30}")
-
 
 # Paths are plain strings here: pathlib's object creation was most of the cost of listing 1,000 services.
 
@@ -38,7 +35,7 @@ def load_record(services: os.PathLike[str] | str, name: str) -> dict[str, Any]:
 def names(services: os.PathLike[str] | str) -> list[str]:
     try:
         with os.scandir(services) as it:
-            entries = sorted(e.name for e in it if e.is_dir() and _NAME.fullmatch(e.name))
+            entries = sorted(e.name for e in it if e.is_dir() and SERVICE_NAME.fits(e.name))
     except FileNotFoundError:
         return []
     return [n for n in entries if os.path.isfile(f"{services}/{n}/service.json")]  # noqa: PTH113
@@ -55,8 +52,8 @@ def runtime(home: os.PathLike[str] | str, rec: dict[str, Any]) -> dict[str, Any]
         from pathlib import Path
 
         from zeroxl.backends.base import BackendContext, get_backend
-        from zeroxl.config import load
-        from zeroxl.paths import Home
+        from zeroxl.host.config import load
+        from zeroxl.host.paths import Home
         from zeroxl.state.service import Service
 
         h = Home(Path(home))
@@ -107,7 +104,7 @@ def networks_json(rec: dict[str, Any]) -> list[dict[str, Any]]:
 
 def transition_json(t: dict[str, Any]) -> dict[str, Any]:
     """A change of version under way (state/transition.py), and whether the 0xl doing it still lives."""
-    from zeroxl.backends.procinfo import Identity, alive
+    from zeroxl.host.procinfo import Identity, alive
 
     owner = t.get("owner") or {}
     try:
@@ -175,9 +172,7 @@ def list_services(home: os.PathLike[str] | str) -> list[dict[str, Any]]:
 
 
 def status(home: os.PathLike[str] | str, name: str) -> dict[str, Any]:
-    from zeroxl.state.service import check_name
-
-    check_name(name)
+    check_service_name(name)
     out = _view(home, name)
     if out["state"] != DAMAGED:
         out["feed_signature"] = feed_signature(home, out["feed"])
@@ -190,10 +185,10 @@ def feed_signature(home: os.PathLike[str] | str, url: str) -> dict[str, Any] | N
     0xl has no copy (a local feed is fetched afresh each time, and cached too)."""
     from pathlib import Path
 
-    from zeroxl.config import load
     from zeroxl.feeds.cache import FeedCache
     from zeroxl.feeds.trust import signature_warning
-    from zeroxl.paths import Home
+    from zeroxl.host.config import load
+    from zeroxl.host.paths import Home
 
     h = Home(Path(home))
     try:

@@ -39,7 +39,7 @@ from zeroxl.feeds.model import (
 )
 from zeroxl.feeds.store import Store
 from zeroxl.feeds.versions import Version
-from zeroxl.paths import Home
+from zeroxl.host.paths import Home
 
 pytestmark = pytest.mark.skipif(shutil.which("0install") is None, reason="needs the real 0install")
 

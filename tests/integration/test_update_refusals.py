@@ -10,8 +10,8 @@ import pytest
 from tests.support.feeds import FeedSite, Impl
 from tests.support.updating import FAST, add_running, history, publish, record, serves
 from zeroxl.errors import ExitStatus, SelectionError
-from zeroxl.feeds.model import ServiceNeeds
-from zeroxl.paths import Home
+from zeroxl.host.needs import ServiceNeeds
+from zeroxl.host.paths import Home
 from zeroxl.services import App
 from zeroxl.state.service import Selected, Service
 from zeroxl.updates import check_fits

@@ -6,23 +6,23 @@ from pathlib import Path
 
 import pytest
 
-from zeroxl import config
 from zeroxl.errors import PolicyError, UsageError
-from zeroxl.feeds.model import BlockDevice, BootArg, ServiceNeeds
+from zeroxl.host import config
+from zeroxl.host.names import check_service_name
+from zeroxl.host.needs import BlockDevice, BootArg, ServiceNeeds
+from zeroxl.host.units import format_size, parse_size
 from zeroxl.services import check_args, parse_args, parse_disk_specs, plan_disks
-from zeroxl.state.service import check_name
-from zeroxl.units import format_size, parse_size
 
 
 @pytest.mark.parametrize("bad", ["../x", "a b", "", "A", "1abc", "x" * 32, "web-", "we/b", "web.1", "-web", "wéb"])
 def test_unsafe_service_names_are_refused(bad: str) -> None:
     with pytest.raises(UsageError, match="invalid service name"):
-        check_name(bad)
+        check_service_name(bad)
 
 
 @pytest.mark.parametrize("good", ["web", "mail-2", "a", "x" * 31])
 def test_plain_service_names_are_accepted(good: str) -> None:
-    assert check_name(good) == good
+    assert check_service_name(good) == good
 
 
 @pytest.mark.parametrize(

@@ -12,10 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from zeroxl import macs
 from zeroxl.errors import ConflictError, StateError, UsageError
+from zeroxl.host import macs
 from zeroxl.state.hostid import host_id
-from zeroxl.state.service import Service
 
 HOST_A = bytes(range(32))
 HOST_B = bytes(range(1, 33))
@@ -108,18 +107,14 @@ def test_the_plan_takes_the_given_macs_and_derives_the_others() -> None:
     assert planned == (documented(HOST_A, "mail", 0), "00:16:3e:00:00:01", documented(HOST_A, "mail", 2))
 
 
-def record(name: str, *mac: str) -> Service:
-    return Service(name=name, feed="f", backend="xen", target="Xen-x86_64", networks=("br",) * len(mac), macs=mac)
-
-
 def test_a_mac_of_another_service_on_the_host_is_refused() -> None:
-    others = [record("web", "02:00:00:00:00:01"), record("mail", "02:00:00:00:00:02")]  # mail: itself
+    others = {"web": ["02:00:00:00:00:01"], "mail": ["02:00:00:00:00:02"]}  # mail: itself
     macs.check_unique("mail", ["02:00:00:00:00:02"], others)
     with pytest.raises(ConflictError, match="the MAC 02:00:00:00:00:01 of mail is the one of the service web") as e:
         macs.check_unique("mail", ["02:00:00:00:00:01"], others, given=["02:00:00:00:00:01"])
     assert e.value.hint == "choose another --mac"
     with pytest.raises(ConflictError, match="same MAC on two of its networks"):
-        macs.check_unique("mail", ["02:00:00:00:00:03", "02:00:00:00:00:03"], [])
+        macs.check_unique("mail", ["02:00:00:00:00:03", "02:00:00:00:00:03"], {})
 
 
 # -- the host's value --------------------------------------------------------------------------------------

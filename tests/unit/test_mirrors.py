@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from zeroxl.errors import DownloadError, UsageError, VerificationError
-from zeroxl.feeds.mirrors import check_mirrors, mirrored
+from zeroxl.feeds.mirrors import mirrored
+from zeroxl.host.config import check_mirrors
 from zeroxl.publish.mirror import mirror_path, origin_of
 
 MIRRORS = check_mirrors(
@@ -79,7 +80,7 @@ def test_mirror_layout_is_host_and_path() -> None:
 
 
 def test_config_toml_mirrors_are_checked_when_the_config_is_loaded(tmp_path: Path) -> None:
-    from zeroxl.config import load
+    from zeroxl.host.config import load
 
     path = tmp_path / "config.toml"
     path.write_text('[mirrors]\n"https://example.org/" = "/srv/mirror/example.org/"\n')

@@ -15,8 +15,8 @@ from tests.support.deadline import deadline
 from zeroxl.backends.xenconfig import cmdline
 from zeroxl.errors import UsageError
 from zeroxl.feeds import patterns
-from zeroxl.feeds.model import BootArg, ServiceNeeds
 from zeroxl.feeds.parse import FeedFormatError, parse_feed
+from zeroxl.host.needs import BootArg, ServiceNeeds
 from zeroxl.services import check_args
 from zeroxl.state.service import Selected, Service
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from zeroxl.backends.xenconfig import domain_config
-from zeroxl.config import Policy
 from zeroxl.errors import StateError
+from zeroxl.host.config import Policy
 from zeroxl.state.schema import SCHEMA, migrate
 from zeroxl.state.service import Selected, Service
 from zeroxl.state.transition import SWAP, Transition

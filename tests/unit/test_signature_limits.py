@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from zeroxl import config
 from zeroxl.errors import UsageError
-from zeroxl.units import format_duration, parse_duration
+from zeroxl.host import config
+from zeroxl.host.units import format_duration, parse_duration
 
 
 @pytest.mark.parametrize(

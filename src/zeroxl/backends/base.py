@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from zeroxl.backends.states import FAILED, RUNNING, STOPPED
-from zeroxl.config import Config
-from zeroxl.paths import Home
+from zeroxl.host.config import Config
+from zeroxl.host.paths import Home
 from zeroxl.state.service import Service
 
 __all__ = ["FAILED", "RUNNING", "STOPPED", "Backend", "BackendContext", "RuntimeStatus", "get_backend"]

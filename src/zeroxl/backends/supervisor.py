@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from zeroxl import proc
-from zeroxl.backends import procinfo
-from zeroxl.backends.procinfo import Identity, identity
+from zeroxl.host import procinfo
+from zeroxl.host.procinfo import Identity, identity
 from zeroxl.state import atomic, private
 
 MAX_BACKOFF = 30.0

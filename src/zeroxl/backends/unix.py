@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from zeroxl import proc
-from zeroxl.backends import procinfo, unixstate
+from zeroxl.backends import unixstate
 from zeroxl.backends.base import RUNNING, BackendContext, RuntimeStatus
-from zeroxl.backends.procinfo import Identity, alive, boot_id, identity, session_members
 from zeroxl.errors import BackendError, UsageError
+from zeroxl.host import procinfo
+from zeroxl.host.procinfo import Identity, alive, boot_id, identity, session_members
 from zeroxl.state import atomic, private
 from zeroxl.state.service import Service
 

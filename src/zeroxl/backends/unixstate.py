@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import json
 
-from zeroxl.backends import procinfo
-from zeroxl.backends.procinfo import Identity, alive
 from zeroxl.backends.states import FAILED, RUNNING, STOPPED
+from zeroxl.host import procinfo
+from zeroxl.host.procinfo import Identity, alive
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs `0xl list` time
 if TYPE_CHECKING:

@@ -3,12 +3,12 @@ the host's policy, the other services and the implementation's files (located by
 
 What comes from where:
 - name: the service's name; type, ramdisk, cmdline's names and patterns: the verified feed;
-- memory: --memory, the feed's recommendation or the default, within the policy (zeroxl.policy);
+- memory: --memory, the feed's recommendation or the default, within the policy (zeroxl.host.policy);
 - cmdline: the operator's --arg values, declared by the feed and matching its patterns, in the feed's order;
 - disks: the service's disks, each at the Xen disk its block device is declared at, or by mirage's rule
-  (the first block at xvdb: zeroxl.devices); a disk no block declares at the first disk left free;
+  (the first block at xvdb: zeroxl.host.devices); a disk no block declares at the first disk left free;
 - vifs: the bridges recorded at `add` (one per declared network, allowed by the policy), each with the MAC
-  recorded at `add` (zeroxl.macs), so it is the same at every start;
+  recorded at `add` (zeroxl.host.macs), so it is the same at every start;
 - on_poweroff / on_reboot / on_crash: the service's restart policy.
 """
 
@@ -17,15 +17,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from zeroxl.backends.xlcfg import MAX_DISKS, DiskSpec, DomainConfig, VifSpec
-from zeroxl.config import Policy
-from zeroxl.devices import free_vdevs, vdev_number
 from zeroxl.errors import BackendError, StateError, UsageError
 from zeroxl.feeds import patterns
-from zeroxl.macs import check_unique
-from zeroxl.policy import check_bridges, check_memory, check_restart
+from zeroxl.host.config import Policy
+from zeroxl.host.devices import free_vdevs, vdev_number
+from zeroxl.host.macs import check_unique
+from zeroxl.host.policy import check_bridges, check_memory, check_restart, vm_memory
 from zeroxl.state.service import Disk, Service
 
-# (on_poweroff, on_reboot, on_crash) for each restart policy (zeroxl.policy.RESTART_POLICIES).
+# (on_poweroff, on_reboot, on_crash) for each restart policy (zeroxl.host.policy.RESTART_POLICIES).
 # A guest that powers itself off meant to stop, as a process that exits with status 0; `xl shutdown`
 # asks for exactly that, so `0xl stop` works under every policy.
 ACTIONS = {
@@ -103,11 +103,11 @@ def domain_config(
         raise BackendError(f"service {svc.name} has no version selected")
     others = list(others)
     needs = svc.current.needs
-    memory = check_memory(svc, policy, others)
+    memory = check_memory(svc.name, svc.memory, needs, policy, [vm_memory(o.memory, o.needs) for o in others])
     check_bridges(svc.networks, needs, policy)
     if len(svc.macs) != len(svc.networks):
         raise StateError(f"the record of {svc.name} has {len(svc.macs)} MAC(s) for {len(svc.networks)} network(s)")
-    check_unique(svc.name, svc.macs, others)
+    check_unique(svc.name, svc.macs, {o.name: o.macs for o in others})
     on_poweroff, on_reboot, on_crash = ACTIONS[check_restart(svc.restart)]
     disks = disk_vdevs(svc)
     return DomainConfig(

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 
 from zeroxl.errors import BackendError
+from zeroxl.host.names import SERVICE_NAME
 
 XL = "xl"
 # The subcommands 0xl uses, and the options it may pass to each.
@@ -20,7 +21,6 @@ _OPTIONS = {
     "domid": frozenset(),
     "list": frozenset({"-v"}),
 }
-_DOMAIN = re.compile(r"[a-z][a-z0-9-]{0,30}")
 _CONFIG = re.compile(r"/[A-Za-z0-9._+@%~:/-]{1,4095}")
 
 
@@ -43,7 +43,7 @@ def argv(
             raise UnsafeOperand(f"xl {subcommand}: option {option!r} is not one 0xl passes")
     operands: list[str] = []
     if domain is not None:
-        if not _DOMAIN.fullmatch(domain):
+        if not SERVICE_NAME.fits(domain):
             raise UnsafeOperand(f"xl {subcommand}: {domain!r} is not a domain name 0xl gives")
         operands.append(domain)
     if config is not None:

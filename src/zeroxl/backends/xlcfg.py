@@ -18,9 +18,12 @@ quote or an option:
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from zeroxl.errors import UsageError
+from zeroxl.host.devices import is_vdev
+from zeroxl.host.names import ARG_NAME, BRIDGE_NAME, SERVICE_NAME
 
 XEN_TYPES = ("pvh", "pv")
 ACTIONS = ("destroy", "restart", "preserve")
@@ -30,13 +33,9 @@ MAX_MEMORY = 1 << 20  # MiB
 MAX_VCPUS = 128
 MAX_DISKS = 26  # xvda … xvdz
 
-_NAME = re.compile(r"[a-z][a-z0-9-]{0,30}")
 _PATH = re.compile(r"/[A-Za-z0-9._+@%~:/-]{0,4095}")
-_ARG_NAME = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 # Printable ASCII without the blank, quotes and the backslash.
 _ARG_VALUE = re.compile(r"[!#-&(-\[\]-~]{0,4096}")
-_VDEV = re.compile(r"xvd[a-z]")
-_BRIDGE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}")
 # A unicast MAC, lower case: the first byte's lowest bit is the multicast bit.
 _MAC = re.compile(r"[0-9a-f][02468ace](:[0-9a-f]{2}){5}")
 
@@ -47,7 +46,7 @@ class XlCfgError(UsageError):
 
 @dataclass(frozen=True)
 class DiskSpec:
-    vdev: str  # the Xen disk the guest finds it at: xvdb for a Mirage unikernel's first block (zeroxl.devices)
+    vdev: str  # the Xen disk the guest finds it at: xvdb for a Mirage unikernel's first block (zeroxl.host.devices)
     target: str  # an absolute path: a logical volume's device or a raw file
     access: str = "rw"
     format: str = "raw"
@@ -77,8 +76,9 @@ class DomainConfig:
 
 def render(cfg: DomainConfig) -> str:
     """The xl.cfg text for CFG, or XlCfgError naming the first value that cannot be written."""
+    name = _check(SERVICE_NAME.fits, cfg.name, "name")
     lines = [
-        f"# Written by 0xl for the service {_check(_NAME, cfg.name, 'name')}: 0xl writes it again at every start,",
+        f"# Written by 0xl for the service {name}: 0xl writes it again at every start,",
         "# so edits here are lost. `0xl config NAME` shows what it would write now.",
         f"name = {_q(cfg.name)}",
         f"type = {_q(_one_of(cfg.type, XEN_TYPES, 'type'))}",
@@ -114,8 +114,8 @@ def _list(items: list[str]) -> str:
     return "[ " + ", ".join(_q(i) for i in items) + " ]"
 
 
-def _check(pattern: re.Pattern[str], value: str, key: str) -> str:
-    if not pattern.fullmatch(value):
+def _check(fits: Callable[[str], object], value: str, key: str) -> str:
+    if not fits(value):
         raise XlCfgError(f"xl.cfg: {value!r} cannot be written as {key}")
     return value
 
@@ -145,7 +145,7 @@ def _path(value: str, key: str) -> str:
 def _cmdline(args: tuple[tuple[str, str], ...]) -> str:
     words = []
     for name, value in args:
-        _check(_ARG_NAME, name, "a kernel command-line argument name")
+        _check(ARG_NAME.fits, name, "a kernel command-line argument name")
         if not _ARG_VALUE.fullmatch(value):
             raise XlCfgError(
                 f"xl.cfg: the value of --{name} ({value!r}) cannot be written on the kernel command line",
@@ -165,7 +165,7 @@ def _spec_value(value: str, key: str) -> str:
 
 
 def _disk(d: DiskSpec) -> str:
-    vdev = _check(_VDEV, d.vdev, "a disk vdev")
+    vdev = _check(is_vdev, d.vdev, "a disk vdev")
     fmt = _one_of(d.format, ("raw",), "disk format")
     access = _one_of(d.access, ("rw", "ro"), "disk access")
     target = _spec_value(_path(d.target, "disk target"), "disk target")
@@ -174,8 +174,8 @@ def _disk(d: DiskSpec) -> str:
 
 
 def _vif(v: VifSpec) -> str:
-    bridge = _check(_BRIDGE, v.bridge, "a vif bridge")
-    mac = _check(_MAC, v.mac, "a vif mac")
+    bridge = _check(BRIDGE_NAME.fits, v.bridge, "a vif bridge")
+    mac = _check(_MAC.fullmatch, v.mac, "a vif mac")
     return f"bridge={bridge}, mac={mac}"
 
 

@@ -91,8 +91,8 @@ def cmd_list(a: argparse.Namespace) -> int:
 def cmd_status(a: argparse.Namespace) -> int:
     from zeroxl import views
     from zeroxl.cli import render
-    from zeroxl.paths import default_home
-    from zeroxl.units import format_size
+    from zeroxl.host.paths import default_home
+    from zeroxl.host.units import format_size
 
     d = views.status(default_home(), a.name)
     if a.json:
@@ -225,7 +225,7 @@ def cmd_trust_forget_feed(a: argparse.Namespace) -> int:
 
 def cmd_disk_list(a: argparse.Namespace) -> int:
     from zeroxl.cli import render
-    from zeroxl.units import format_size
+    from zeroxl.host.units import format_size
 
     app = _app()
     rows = app.disks()

@@ -210,9 +210,9 @@ def cmd_feed_sign(a: argparse.Namespace) -> int:
     from pathlib import Path
 
     from zeroxl.cli import render
-    from zeroxl.paths import Home
+    from zeroxl.host.paths import Home
+    from zeroxl.host.units import parse_duration
     from zeroxl.publish.edit import sign_feed
-    from zeroxl.units import parse_duration
 
     expires_in = parse_duration(a.expires, what="--expires") if a.expires is not None else None
     signed = sign_feed(
@@ -244,9 +244,9 @@ def _say_waiting(feed: str) -> Callable[[], None]:
 
 def cmd_feed_check(a: argparse.Namespace) -> int:
     from zeroxl.cli import render
-    from zeroxl.config import load
     from zeroxl.feeds.fetch import Fetcher
-    from zeroxl.paths import Home
+    from zeroxl.host.config import load
+    from zeroxl.host.paths import Home
     from zeroxl.publish.check import check_feed
 
     # A host's configured mirrors apply: `feed check URL` there checks what the host would get.

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 def list_services(*, json: bool) -> int:
     from zeroxl import views
     from zeroxl.cli import render
-    from zeroxl.paths import home_dir
+    from zeroxl.host.paths import home_dir
 
     listed = views.list_services(home_dir())
     if json:
@@ -70,7 +70,7 @@ def _report(e: ZeroxlError, *, debug: bool) -> int:
 def _private_home(*, create: bool) -> None:
     """ZEROXL_HOME is its owner's alone: checked (and closed, if an earlier 0xl left it open) before any
     command uses it (zeroxl.state.private, docs/home.md)."""
-    from zeroxl.paths import home_dir
+    from zeroxl.host.paths import home_dir
     from zeroxl.state.private import secure_home
 
     def info(message: str) -> None:

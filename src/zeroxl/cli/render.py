@@ -44,7 +44,7 @@ def when_utc(ts: float) -> str:
 
 def age(ts: float) -> str:
     """How long ago TS was: '3 days ago', or '5 min in the future'."""
-    from zeroxl.units import format_duration
+    from zeroxl.host.units import format_duration
 
     ago = time.time() - ts
     return f"{format_duration(ago)} {'ago' if ago >= 0 else 'in the future'}"

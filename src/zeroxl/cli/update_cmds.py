@@ -14,8 +14,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
-    from zeroxl.config import SignatureLimits
     from zeroxl.errors import ZeroxlError
+    from zeroxl.host.config import SignatureLimits
     from zeroxl.state.history import Entry
     from zeroxl.state.service import Readiness, Selected
     from zeroxl.updates import Outcome
@@ -179,7 +179,7 @@ def _entry_json(e: Entry) -> dict[str, Any]:
 
 def cmd_history(a: argparse.Namespace) -> int:
     from zeroxl.cli import render
-    from zeroxl.paths import Home
+    from zeroxl.host.paths import Home
     from zeroxl.state.history import History
     from zeroxl.state.service import Records
 
@@ -244,7 +244,7 @@ def cmd_set(a: argparse.Namespace) -> int:
 def cmd_gc(a: argparse.Namespace) -> int:
     from zeroxl.cli import render
     from zeroxl.gc import gc
-    from zeroxl.units import human_size
+    from zeroxl.host.units import human_size
 
     result = gc(_app(), wait=a.wait, dry_run=a.dry_run)
     if a.json:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from zeroxl.config import Config
 from zeroxl.disks.base import DiskProvider
-from zeroxl.paths import Home
+from zeroxl.host.config import Config
+from zeroxl.host.paths import Home
 
 
 def provider(home: Home, config: Config) -> DiskProvider:

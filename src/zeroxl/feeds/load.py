@@ -14,7 +14,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from zeroxl.config import Config
 from zeroxl.errors import DownloadError
 from zeroxl.feeds.cache import CachedFeed, FeedCache
 from zeroxl.feeds.fetch import Fetcher, is_remote
@@ -32,7 +31,8 @@ from zeroxl.feeds.trust import (
     domain_of,
 )
 from zeroxl.feeds.verify import verify_feed
-from zeroxl.paths import Home
+from zeroxl.host.config import Config
+from zeroxl.host.paths import Home
 from zeroxl.state.lock import locked
 
 

@@ -52,7 +52,7 @@ from zeroxl.feeds.model import (
     Retrieval,
     Step,
 )
-from zeroxl.paths import Home
+from zeroxl.host.paths import Home
 from zeroxl.state import private
 from zeroxl.state.atomic import fsync_dir
 

@@ -18,7 +18,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from zeroxl.config import SignatureLimits
 from zeroxl.errors import DownloadError, ExitStatus, VerificationError, ZeroxlError
 from zeroxl.feeds.fetch import Fetcher, is_remote, local_path
 from zeroxl.feeds.gpg import Gpg
@@ -28,6 +27,7 @@ from zeroxl.feeds.signature import split_signed
 from zeroxl.feeds.store import Store, usable_retrieval
 from zeroxl.feeds.trust import check_signature, normalise_fingerprint
 from zeroxl.feeds.verify import verify_feed
+from zeroxl.host.config import SignatureLimits
 
 
 @dataclass(frozen=True)

@@ -312,7 +312,7 @@ def _merge_mirage(
 def _with_vdevs(needs: NeedsSpec) -> NeedsSpec:
     """NEEDS with every block at a Xen disk: as given, else by mirage's rule (the one a host would apply to a
     feed without them), so that the feed says where each block is. Two blocks at one disk are refused."""
-    from zeroxl.devices import block_vdevs
+    from zeroxl.host.devices import block_vdevs
 
     try:
         vdevs = block_vdevs([(name, vdev) for name, _, vdev in needs.blocks])

@@ -9,36 +9,20 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from zeroxl.errors import NotFoundError, UsageError
-from zeroxl.feeds.model import BlockDevice, BootArg, ServiceNeeds
+from zeroxl.errors import NotFoundError
+from zeroxl.host.names import SERVICE_NAME, check_service_name
+from zeroxl.host.needs import BlockDevice, BootArg, ServiceNeeds
 from zeroxl.state import atomic
 from zeroxl.state.schema import SCHEMA, check, damaged, migrate
 
 if TYPE_CHECKING:
     from zeroxl.state.transition import Transition
-
-_NAME = re.compile(r"[a-z][a-z0-9-]{0,30}")
-
-
-def check_name(name: str) -> str:
-    """A service name: lower-case letters, digits and '-', starting with a letter, at most 31 long.
-
-    It becomes a directory name, an xl domain name and part of an LVM volume name, so nothing else.
-    """
-    if not _NAME.fullmatch(name) or name.endswith("-"):
-        raise UsageError(
-            f"invalid service name {name!r}",
-            hint="use 1-31 lower-case letters, digits and '-', starting with a letter, e.g. mail or web-2",
-        )
-    return name
-
 
 def now() -> float:
     return round(time.time(), 3)
@@ -139,9 +123,9 @@ class Service:
     args: dict[str, str] = field(default_factory=dict)
     memory: int | None = None
     networks: tuple[str, ...] = ()  # the bridge of each network the feed declares, in order
-    macs: tuple[str, ...] = ()  # the MAC of each network's vif, chosen at `add` (zeroxl.macs)
+    macs: tuple[str, ...] = ()  # the MAC of each network's vif, chosen at `add` (zeroxl.host.macs)
     disks: tuple[Disk, ...] = ()
-    restart: str = "on-failure"  # restart policy of a VM: on-failure or no (zeroxl.policy, docs/xen.md)
+    restart: str = "on-failure"  # restart policy of a VM: on-failure or no (zeroxl.host.policy, docs/xen.md)
     current: Selected | None = None
     desired: str = "stopped"  # what the operator last asked: "running" or "stopped"
     ready: Readiness = field(default_factory=Readiness)
@@ -149,6 +133,11 @@ class Service:
     transition: Transition | None = None  # a change of version under way (state/transition.py)
     created: float = field(default_factory=now)
     updated: float = field(default_factory=now)
+
+    @property
+    def needs(self) -> ServiceNeeds:
+        """What the version it runs needs from the host (nothing, without a version)."""
+        return self.current.needs if self.current is not None else ServiceNeeds()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -218,7 +207,7 @@ class Records:
         return self.path(name).is_file()
 
     def load(self, name: str) -> Service:
-        check_name(name)
+        check_service_name(name)
         path = self.path(name)
         try:
             raw = path.read_bytes()
@@ -239,7 +228,7 @@ class Records:
             entries = sorted(p.name for p in self.root.iterdir() if (p / "service.json").is_file())
         except FileNotFoundError:
             return []
-        return [n for n in entries if _NAME.fullmatch(n)]
+        return [n for n in entries if SERVICE_NAME.fits(n)]
 
     def unrecorded(self) -> list[str]:
         """Names with a directory but no record: what a killed `add` (or an older 0xl's destroy) left."""
@@ -247,7 +236,7 @@ class Records:
             dirs = sorted(p.name for p in self.root.iterdir() if p.is_dir() and not (p / "service.json").exists())
         except FileNotFoundError:
             return []
-        return [n for n in dirs if _NAME.fullmatch(n)]
+        return [n for n in dirs if SERVICE_NAME.fits(n)]
 
     def bury(self, name: str) -> None:
         """Take NAME's directory away in one step: rename it to a tombstone, for `clear_buried` to delete.

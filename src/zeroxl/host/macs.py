@@ -14,14 +14,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
-from zeroxl.devices import network_devid
 from zeroxl.errors import ConflictError, UsageError
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from zeroxl.state.service import Service
+from zeroxl.host.devices import network_devid
 
 _MAC = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}")
 MAC_FORM = "six pairs of hexadecimal digits separated by ':', e.g. 02:00:5e:10:00:01"
@@ -74,7 +70,7 @@ def assign(given: dict[str, str], networks: Sequence[str]) -> dict[int, str]:
     """GIVEN (`--mac NET=MAC`) as {index: MAC} for the declared NETWORKS.
 
     NET is a network's name or its index from 0 (its vif's device id). The two never disagree: a network
-    named by a number is declared at that index (zeroxl.devices.check_network_positions).
+    named by a number is declared at that index (zeroxl.host.devices.check_network_positions).
     """
     declared = ", ".join(f"{n} ({i})" if n != str(i) else n for i, n in enumerate(networks)) or "none"
     out: dict[int, str] = {}
@@ -98,22 +94,25 @@ def plan(service: str, count: int, given: dict[int, str], host_id: bytes) -> tup
     return tuple(given.get(i) or derived(host_id, service, i) for i in range(count))
 
 
-def check_unique(service: str, macs: Iterable[str], others: Iterable[Service], *, given: Iterable[str] = ()) -> None:
+def check_unique(
+    service: str, macs: Iterable[str], others: Mapping[str, Sequence[str]], *, given: Iterable[str] = ()
+) -> None:
     """Refuse MACs that are another service's on this host (ConflictError, exit status 7).
 
-    GIVEN are the ones the operator chose, for the hint.
+    OTHERS are the MACs of the host's other services, by name; GIVEN are the ones the operator chose, for
+    the hint.
     """
     mine = list(macs)
     if len(set(mine)) != len(mine):
         raise ConflictError(f"{service} would have the same MAC on two of its networks", hint="give each its --mac")
     chosen = set(given)
-    for other in others:
-        if other.name == service:
+    for other, their_macs in others.items():
+        if other == service:
             continue
-        clash = set(mine) & set(other.macs)
+        clash = set(mine) & set(their_macs)
         if clash:
             mac = min(clash)
             raise ConflictError(
-                f"the MAC {mac} of {service} is the one of the service {other.name}",
+                f"the MAC {mac} of {service} is the one of the service {other}",
                 hint="choose another --mac" if mac in chosen else "give a --mac for that network, or another name",
             )

@@ -1,5 +1,6 @@
-"""What a VM may have on this host: memory and bridges, decided from the service record, what its feed
-declares and the host's policy (`[policy]` in config.toml). Pure functions: no IO.
+"""What a VM may have on this host: memory and bridges, decided from what the operator asked for, what the
+service's feed declares (host.needs) and the host's policy (`[policy]` in config.toml). Pure functions of
+values: no IO, and no service record (the callers read those).
 
 Checked when a service is added (before anything is fetched or created) and again when it starts, since
 the policy may have changed in between. A request over a limit is a PolicyError (exit status 9); a
@@ -8,20 +9,16 @@ request that contradicts what the feed declares is a UsageError (2).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 
-from zeroxl.config import Policy
 from zeroxl.errors import PolicyError, UsageError
-from zeroxl.feeds.model import ServiceNeeds
-from zeroxl.state.service import Service
+from zeroxl.host.config import Policy
+from zeroxl.host.names import BRIDGE_NAME
+from zeroxl.host.needs import ServiceNeeds
 
 # What `mirage configure -t xen` writes when the unikernel says nothing, and what a VM gets when neither
 # the operator (--memory) nor the feed (memory, memory-min) says more.
 DEFAULT_MEMORY = 256
-
-# Linux interface names: at most 15 characters; this subset is also safe in every VM config format.
-_BRIDGE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}")
 
 RESTART_POLICIES = ("on-failure", "no")
 DEFAULT_RESTART = "on-failure"
@@ -34,47 +31,46 @@ def check_restart(policy: str) -> str:
 
 
 def check_bridge_name(name: str) -> str:
-    if not _BRIDGE.fullmatch(name):
+    if not BRIDGE_NAME.fits(name):
         raise UsageError(
             f"invalid --net {name!r}: not a bridge name",
-            hint="a bridge is named by 1-15 letters, digits, '_', '.' and '-', e.g. xenbr0",
+            hint=f"a bridge is named by {BRIDGE_NAME.text}, e.g. xenbr0",
         )
     return name
 
 
-def vm_memory(svc: Service) -> int:
-    """MiB the service's VM gets: --memory, else the feed's recommendation, else a default (not below the minimum)."""
-    needs = svc.current.needs if svc.current else ServiceNeeds()
-    if svc.memory is not None:
-        return svc.memory
+def vm_memory(memory: int | None, needs: ServiceNeeds) -> int:
+    """MiB a VM gets: MEMORY (--memory), else the feed's recommendation, else a default (not below the minimum)."""
+    if memory is not None:
+        return memory
     if needs.memory is not None:
         return needs.memory
     return max(needs.memory_min or 0, DEFAULT_MEMORY)
 
 
-def check_memory(svc: Service, policy: Policy, others: Iterable[Service]) -> int:
-    """The service's memory, refused when below what the feed needs or over the host's limits.
+def check_memory(name: str, requested: int | None, needs: ServiceNeeds, policy: Policy, others: Iterable[int]) -> int:
+    """The memory of NAME's VM (REQUESTED, or what NEEDS says), refused when below what the feed needs or over
+    the host's limits.
 
-    OTHERS are the host's other VM services: the total limit counts what they are configured with,
-    whether they run or not, so that starting every service at once fits too.
+    OTHERS is the memory of each of the host's other VM services (vm_memory): the total limit counts what
+    they are configured with, whether they run or not, so that starting every service at once fits too.
     """
-    needs = svc.current.needs if svc.current else ServiceNeeds()
-    memory = vm_memory(svc)
+    memory = vm_memory(requested, needs)
     if needs.memory_min is not None and memory < needs.memory_min:
         raise UsageError(
-            f"{svc.name}: {memory} MiB of memory is below the {needs.memory_min} MiB the service needs",
+            f"{name}: {memory} MiB of memory is below the {needs.memory_min} MiB the service needs",
             hint=f"give --memory {needs.memory_min} or more",
         )
     if policy.max_memory is not None and memory > policy.max_memory:
         raise PolicyError(
-            f"{svc.name}: {memory} MiB of memory is over the host's limit of {policy.max_memory} MiB per service",
+            f"{name}: {memory} MiB of memory is over the host's limit of {policy.max_memory} MiB per service",
             hint="give a smaller --memory, or raise [policy] max_memory in config.toml",
         )
     if policy.max_total_memory is not None:
-        taken = sum(vm_memory(o) for o in others if o.name != svc.name)
+        taken = sum(others)
         if taken + memory > policy.max_total_memory:
             raise PolicyError(
-                f"{svc.name}: {memory} MiB of memory would bring the host's services to {taken + memory} MiB, "
+                f"{name}: {memory} MiB of memory would bring the host's services to {taken + memory} MiB, "
                 f"over its limit of {policy.max_total_memory} MiB in total ({taken} MiB are taken)",
                 hint="give a smaller --memory, destroy a service, or raise [policy] max_total_memory",
             )

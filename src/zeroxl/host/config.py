@@ -28,7 +28,7 @@ key: a policy that silently falls back to "no limit" would be worse than none.
     restart_limit = 5            # restarts within restart_window before the service is failed (0: none)
     restart_window = 60          # seconds (more than 0)
 
-    [mirrors]                    # origin prefix = mirror location (feeds.mirrors)
+    [mirrors]                    # origin prefix = mirror location (feeds.mirrors, check_mirrors)
     "https://example.org/feeds/" = "http://mirror.lan/example/"
 """
 
@@ -39,10 +39,10 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from zeroxl.errors import UsageError
-from zeroxl.feeds.mirrors import check_mirrors
-from zeroxl.units import parse_size
+from zeroxl.host.units import parse_size
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ class SignatureLimits:
 
 def signature_limits(trust: dict[str, Any]) -> SignatureLimits:
     """The [trust] durations: a string with a unit ("5m", "30d") or a whole number of seconds."""
-    from zeroxl.units import parse_duration
+    from zeroxl.host.units import parse_duration
 
     def duration(key: str) -> int | None:
         value = _get(trust, key, (str, int), "trust")
@@ -147,6 +147,37 @@ def _unix_settings(unix: dict[str, Any]) -> UnixSettings:
         restart_limit=defaults.restart_limit if restart_limit is None else restart_limit,
         restart_window=float(defaults.restart_window if restart_window is None else restart_window),
     )
+
+
+_REMOTE = ("http://", "https://")
+
+
+def check_mirrors(table: dict[str, str]) -> dict[str, str]:
+    """The `[mirrors]` table of config.toml, checked: origin prefix -> mirror location.
+
+    Both sides must end with `/`, so that `https://example.org` cannot also match
+    `https://example.org.evil.net/`; a local location is an absolute directory (or a file:// URL).
+    """
+    checked: dict[str, str] = {}
+    for origin, given in table.items():
+        where = f"config.toml: [mirrors] {origin!r}"
+        location = given
+        parts = urlsplit(origin)
+        if not origin.startswith(_REMOTE) or not parts.netloc or parts.query or parts.fragment:
+            raise UsageError(f"{where}: the origin must be an http(s) URL prefix, e.g. 'https://example.org/feeds/'")
+        if not origin.endswith("/"):
+            raise UsageError(f"{where}: the origin must end with '/'", hint=f"write {origin + '/'!r}")
+        if location.startswith("file://"):
+            location = unquote(urlsplit(location).path)
+        if location.startswith(_REMOTE):
+            if not urlsplit(location).netloc:
+                raise UsageError(f"{where}: the mirror {location!r} has no host")
+        elif not location.startswith("/"):
+            raise UsageError(f"{where}: the mirror must be an http(s) URL or an absolute directory, not {location!r}")
+        if not location.endswith("/"):
+            raise UsageError(f"{where}: the mirror location must end with '/'", hint=f"write {location + '/'!r}")
+        checked[origin] = location
+    return checked
 
 
 def load(path: Path) -> Config:
