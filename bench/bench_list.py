@@ -14,7 +14,8 @@ from tests.support.feeds import FeedSite, Impl
 from tests.support.gpgkeys import make_publisher
 from tests.support.http import StaticServer
 from zeroxl.host.paths import Home
-from zeroxl.state.service import Records, Selected, Service
+from zeroxl.state.selected import Selected
+from zeroxl.state.service import Records, Service
 
 
 def make_services(home: Path, n: int) -> None:

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from zeroxl import lineage
 from zeroxl.errors import ConflictError, ZeroxlError
+from zeroxl.state import lineage
 from zeroxl.state.history import History
 from zeroxl.state.lock import locked
 

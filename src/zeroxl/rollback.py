@@ -12,8 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from zeroxl import gc, lineage, testhooks
+from zeroxl import gc, testhooks
 from zeroxl.errors import NotFoundError
+from zeroxl.state import lineage
 from zeroxl.state.history import History
 from zeroxl.state.service import Readiness, Service
 

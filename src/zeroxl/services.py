@@ -27,7 +27,8 @@ from zeroxl.host.paths import Home
 from zeroxl.state.adding import AddJournal
 from zeroxl.state.history import History
 from zeroxl.state.lock import locked
-from zeroxl.state.service import Disk, Records, Selected, Service, now
+from zeroxl.state.selected import Selected
+from zeroxl.state.service import Disk, Records, Service, now
 
 if TYPE_CHECKING:
     from zeroxl.disks.base import DiskProvider
@@ -272,7 +273,7 @@ class App:
         macs: list[str] | None = None,
         restart: str | None = None,
     ) -> Service:
-        from zeroxl.feeds.select import Channel, Requirements, Target, select
+        from zeroxl.feeds.selection import Channel, Requirements, Target, select
         from zeroxl.feeds.trust import normalise_fingerprint
         from zeroxl.feeds.versions import VersionRange
 

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 
 def check_channel(channel: str) -> str:
-    from zeroxl.feeds.select import Channel
+    from zeroxl.feeds.selection import Channel
 
     try:
         return str(Channel(channel))

@@ -24,7 +24,8 @@ from zeroxl import health, testhooks
 from zeroxl.backends.base import RUNNING
 from zeroxl.errors import BackendError, RolledBackError, ZeroxlError
 from zeroxl.state.history import Entry, History
-from zeroxl.state.service import Readiness, Selected, Service, now
+from zeroxl.state.selected import Selected
+from zeroxl.state.service import Readiness, Service, now
 from zeroxl.state.transition import DONE, ROLLBACK, SWAP, Transition
 
 if TYPE_CHECKING:

@@ -23,11 +23,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from zeroxl import gc, lineage, testhooks
+from zeroxl import gc, testhooks
 from zeroxl.errors import ConflictError, RolledBackError, SelectionError, UnexpectedError, UsageError, ZeroxlError
+from zeroxl.state import lineage
 from zeroxl.state.history import Entry, History
 from zeroxl.state.lock import locked
-from zeroxl.state.service import Readiness, Selected, Service, now
+from zeroxl.state.selected import Selected
+from zeroxl.state.service import Readiness, Service, now
 
 if TYPE_CHECKING:
     from zeroxl.feeds.load import LoadedFeed
@@ -65,7 +67,7 @@ class Choice:
 
 def choose(svc: Service, loaded: LoadedFeed, history: Sequence[Entry], *, retry: bool) -> Choice:
     """What an update of SVC would take from LOADED (raises SelectionError when nothing fits)."""
-    from zeroxl.feeds.select import Channel, Requirements, Target, candidates, select
+    from zeroxl.feeds.selection import Channel, Requirements, Target, candidates, select
     from zeroxl.feeds.versions import VersionRange
 
     req = Requirements(
@@ -97,7 +99,7 @@ def check_fits(app: App, svc: Service, sel: Selected, impl_dir: Path) -> None:
 
     Nothing of the service is changed to make it fit: its disks in particular are its data.
     """
-    from zeroxl.feeds.select import Target
+    from zeroxl.feeds.selection import Target
     from zeroxl.host.units import format_size
     from zeroxl.services import check_args
 

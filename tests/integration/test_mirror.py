@@ -18,7 +18,7 @@ from tests.support.feeds import FeedSite, Impl, forged_same_size
 from tests.support.gpgkeys import Publisher
 from tests.support.http import StaticServer
 from tests.support.zx import Result, free_port, http_get, snapshot, stop_everything, wait_for, zx_inprocess
-from zeroxl.feeds.select import Requirements, select, unix_target
+from zeroxl.feeds.selection import Requirements, select, unix_target
 from zeroxl.host.paths import Home
 from zeroxl.publish.mirror import mirror_path
 from zeroxl.services import App

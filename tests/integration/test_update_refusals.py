@@ -13,7 +13,8 @@ from zeroxl.errors import ExitStatus, SelectionError
 from zeroxl.host.needs import ServiceNeeds
 from zeroxl.host.paths import Home
 from zeroxl.services import App
-from zeroxl.state.service import Selected, Service
+from zeroxl.state.selected import Selected
+from zeroxl.state.service import Service
 from zeroxl.updates import check_fits
 
 NEEDS_A_DISK = '<s:needs xmlns:s="urn:x-0xl:service:1"><s:block name="data" min-size="1M"/></s:needs>'

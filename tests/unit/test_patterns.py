@@ -18,7 +18,8 @@ from zeroxl.feeds import patterns
 from zeroxl.feeds.parse import FeedFormatError, parse_feed
 from zeroxl.host.needs import BootArg, ServiceNeeds
 from zeroxl.services import check_args
-from zeroxl.state.service import Selected, Service
+from zeroxl.state.selected import Selected
+from zeroxl.state.service import Service
 
 URL = "http://example.org/web.xml"
 DIGEST = "A" * 52

@@ -8,7 +8,8 @@ from __future__ import annotations
 import pytest
 
 from zeroxl.errors import VerificationError
-from zeroxl.feeds.gpg import BadSignature, KeyInfo, MissingKey, SigInfo, parse_colons, parse_verify_status
+from zeroxl.feeds.gpg import BadSignature, KeyInfo, MissingKey, parse_colons, parse_verify_status
+from zeroxl.feeds.signature import SigInfo
 
 PRIMARY = "8CE381503423072CB0F14C5C398DB73A2908A249"
 SUBKEY = "33E7F5A0D5C919247A81D96E6F03C8F32EFF4C29"

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from zeroxl.errors import StateError, UsageError
-from zeroxl.feeds.gpg import SigInfo
+from zeroxl.feeds.signature import SigInfo
 from zeroxl.feeds.trust import (
     TRUST_NS,
     ExpiredKey,

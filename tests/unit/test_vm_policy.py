@@ -12,7 +12,8 @@ from zeroxl.errors import BackendError, ConflictError, PolicyError, StateError, 
 from zeroxl.host.config import Policy
 from zeroxl.host.needs import BlockDevice, BootArg, ServiceNeeds
 from zeroxl.host.policy import DEFAULT_MEMORY, check_memory, check_restart, plan_bridges, vm_memory
-from zeroxl.state.service import Disk, Selected, Service
+from zeroxl.state.selected import Selected
+from zeroxl.state.service import Disk, Service
 
 NEEDS = ServiceNeeds(
     memory_min=64,

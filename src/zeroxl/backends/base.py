@@ -87,6 +87,6 @@ def xen_available() -> bool:
 
 def target_for(backend: str) -> str:
     """The implementation target (OS-CPU) a backend runs on this host."""
-    from zeroxl.feeds.select import host_cpu
+    from zeroxl.feeds.selection import host_cpu
 
     return f"{'Xen' if backend == 'xen' else 'Linux'}-{host_cpu()}"

@@ -17,7 +17,8 @@ if TYPE_CHECKING:
     from zeroxl.errors import ZeroxlError
     from zeroxl.host.config import SignatureLimits
     from zeroxl.state.history import Entry
-    from zeroxl.state.service import Readiness, Selected
+    from zeroxl.state.selected import Selected
+    from zeroxl.state.service import Readiness
     from zeroxl.updates import Outcome
 
 

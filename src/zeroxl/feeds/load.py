@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from zeroxl.errors import DownloadError
 from zeroxl.feeds.cache import CachedFeed, FeedCache
 from zeroxl.feeds.fetch import Fetcher, is_remote
-from zeroxl.feeds.gpg import Gpg, SigInfo
+from zeroxl.feeds.gpg import Gpg
 from zeroxl.feeds.model import Feed
 from zeroxl.feeds.parse import parse_feed
-from zeroxl.feeds.signature import split_signed
+from zeroxl.feeds.signature import SigInfo, split_signed
 from zeroxl.feeds.trust import (
     LOCAL_DOMAIN,
     TrustDB,

@@ -27,7 +27,7 @@ from zeroxl.errors import StateError, UsageError, VerificationError
 from zeroxl.state import atomic
 
 if TYPE_CHECKING:
-    from zeroxl.feeds.gpg import SigInfo
+    from zeroxl.feeds.signature import SigInfo
     from zeroxl.host.config import SignatureLimits
 
 TRUST_NS = "http://zero-install.sourceforge.net/2007/injector/trust"

@@ -13,16 +13,16 @@ import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from zeroxl.errors import NotFoundError
 from zeroxl.host.names import SERVICE_NAME, check_service_name
-from zeroxl.host.needs import BlockDevice, BootArg, ServiceNeeds
+from zeroxl.host.needs import ServiceNeeds
 from zeroxl.state import atomic
 from zeroxl.state.schema import SCHEMA, check, damaged, migrate
+from zeroxl.state.selected import Selected
+from zeroxl.state.transition import Transition
 
-if TYPE_CHECKING:
-    from zeroxl.state.transition import Transition
 
 def now() -> float:
     return round(time.time(), 3)
@@ -41,65 +41,6 @@ class Disk:
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Disk:
         return cls(name=d["name"], size=int(d["size"]), kind=d["kind"], location=d["location"])
-
-
-def needs_to_json(n: ServiceNeeds) -> dict[str, Any]:
-    return asdict(n)
-
-
-def needs_from_json(d: dict[str, Any]) -> ServiceNeeds:
-    return ServiceNeeds(
-        memory_min=d.get("memory_min"),
-        memory=d.get("memory"),
-        # A block without "vdev" (records of 0xl before it was read from feeds) gets mirage's rule, as a feed
-        # without it does.
-        blocks=tuple(BlockDevice(b["name"], int(b["min_size"]), b.get("vdev")) for b in d.get("blocks", [])),
-        networks=tuple(d.get("networks", [])),
-        args=tuple(
-            BootArg(a["name"], a["pattern"], bool(a.get("required")), a.get("default")) for a in d.get("args", [])
-        ),
-        xen_type=d.get("xen_type", "pvh"),
-        ramdisk=d.get("ramdisk"),
-    )
-
-
-@dataclass(frozen=True)
-class Selected:
-    """The implementation a service runs (or ran): enough to start it without the feed."""
-
-    id: str
-    version: str
-    digest: str  # store directory name, sha256new_...
-    arch: str
-    stability: str
-    command_path: str | None
-    command_args: tuple[str, ...] = ()
-    needs: ServiceNeeds = field(default_factory=ServiceNeeds)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "version": self.version,
-            "digest": self.digest,
-            "arch": self.arch,
-            "stability": self.stability,
-            "command": {"path": self.command_path, "args": list(self.command_args)},
-            "needs": needs_to_json(self.needs),
-        }
-
-    @classmethod
-    def from_json(cls, d: dict[str, Any]) -> Selected:
-        cmd = d.get("command") or {}
-        return cls(
-            id=d["id"],
-            version=d["version"],
-            digest=d["digest"],
-            arch=d["arch"],
-            stability=d.get("stability", "stable"),
-            command_path=cmd.get("path"),
-            command_args=tuple(cmd.get("args", ())),
-            needs=needs_from_json(d.get("needs") or {}),
-        )
 
 
 @dataclass(frozen=True)
@@ -165,8 +106,6 @@ class Service:
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Service:
-        from zeroxl.state.transition import Transition
-
         d = migrate(d)
         return cls(
             name=d["name"],

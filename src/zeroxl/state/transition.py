@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from zeroxl.state.service import Selected
+from zeroxl.state.selected import Selected
 
 SWAP, ROLLBACK, DONE = "swap", "rollback", "done"
 PHASES = (SWAP, ROLLBACK, DONE)

@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from zeroxl.state.history import Entry
-from zeroxl.state.service import Selected, Service
+from zeroxl.state.selected import Selected
+from zeroxl.state.service import Service
 
 
 def ran(entries: Sequence[Entry]) -> list[Selected]:
