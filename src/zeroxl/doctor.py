@@ -68,11 +68,11 @@ def _check_runtime(app: App, svc: Service) -> None:
     """Raise StateError, saying what to do, if the unix backend's state file of SVC cannot be read."""
     if svc.backend != "unix":
         return
-    from zeroxl.backends import unixstate
+    from zeroxl.backends.unix import runtime
 
     try:
-        unixstate.read_state(app.records.dir(svc.name))
-    except unixstate.DamagedState as e:
+        runtime.read_state(app.records.dir(svc.name))
+    except runtime.DamagedState as e:
         raise StateError(
             str(e),
             hint=f"0xl stop {svc.name} ends what runs of it (0xl finds it in /proc), and 0xl run {svc.name} "

@@ -16,8 +16,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Protocol
 
-from zeroxl.backends.base import RUNNING, Backend, RuntimeStatus
+from zeroxl.backends.base import RuntimeStatus
+from zeroxl.backends.states import RUNNING
 from zeroxl.errors import UsageError
 from zeroxl.host.units import whole_number
 from zeroxl.state.service import Readiness, Service
@@ -26,6 +28,14 @@ POLL = 0.05
 # What 0xl's own supervisor writes into a unix service's log: never evidence that the service is ready.
 _OWN_LINE = b"[0xl "
 _MAX_LINE = 64 << 10
+
+
+class Watched(Protocol):
+    """What the check reads of a backend (backends.base.Backend has it)."""
+
+    def status(self, svc: Service) -> RuntimeStatus: ...
+
+    def log_path(self, svc: Service) -> Path: ...
 
 
 @dataclass(frozen=True)
@@ -133,7 +143,7 @@ def _describe_exit(status: RuntimeStatus) -> str:
 
 
 def check(
-    backend: Backend,
+    backend: Watched,
     svc: Service,
     ready: Readiness,
     *,

@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from zeroxl import testhooks
-from zeroxl.backends.base import RUNNING, Backend, BackendContext, get_backend
+from zeroxl.backends import default_backend, get_backend
+from zeroxl.backends.base import Backend, BackendContext
+from zeroxl.backends.states import RUNNING
 from zeroxl.errors import ConflictError, NotFoundError, PolicyError, UsageError
 from zeroxl.feeds import patterns
 from zeroxl.host import config as config_mod
@@ -33,7 +35,7 @@ from zeroxl.state.service import Disk, Records, Service, now
 if TYPE_CHECKING:
     from zeroxl.disks.base import DiskProvider
     from zeroxl.feeds.fetch import Fetcher
-    from zeroxl.feeds.load import ConfirmFn, FeedLoader, LoadedFeed
+    from zeroxl.feeds.load import ConfirmFn, FeedLoader
     from zeroxl.feeds.model import Implementation
     from zeroxl.feeds.store import Store
     from zeroxl.host.needs import ServiceNeeds
@@ -315,8 +317,8 @@ class App:
                     self.ui.info(f"0xl: {undone}")
                 self._clear_leftovers(name)
                 loaded = self.loader.load(feed_url, trust_key=fpr, confirm=self.ui.confirm_key)
-                backend_name = backend or self._choose_backend(loaded)
-                from zeroxl.backends.base import target_for
+                backend_name = backend or default_backend(i.arch.os for i in loaded.feed.implementations)
+                from zeroxl.backends import target_for
 
                 target = Target.parse(target_for(backend_name))
                 impl = select(loaded.feed, Requirements(target, chan, vrange))
@@ -438,13 +440,6 @@ class App:
             return
         with locked(self.home.locks / "allocation.lock", what="the host's allocation of memory", wait=60.0):
             yield
-
-    def _choose_backend(self, loaded: LoadedFeed) -> str:
-        from zeroxl.backends.base import xen_available
-
-        if xen_available() and any(i.arch.os == "Xen" for i in loaded.feed.implementations):
-            return "xen"
-        return "unix"
 
     def _ensure(
         self, impl: Implementation, undo: list[Callable[[], None]], unused: set[str], journal: AddJournal
@@ -603,15 +598,13 @@ class App:
         """The VM config (xl.cfg) that `0xl run NAME` would write now. Reads only: nothing is fetched."""
         svc = self.records.load(name)
         be = self.backend(svc.backend)
-        from zeroxl.backends.xen import XenBackend
-
-        if not isinstance(be, XenBackend):
+        if not be.has_vm_config:
             raise UsageError(f"{name} runs on the {svc.backend} backend, which has no VM config")
         if svc.current is None or not (self.store.root / svc.current.digest).is_dir():
             raise NotFoundError(
                 f"the version of {name} to run is not in the store", hint=f"0xl run {name} fetches it again"
             )
-        return be.config_text(svc, self.store.root / svc.current.digest)
+        return be.vm_config(svc, self.store.root / svc.current.digest)
 
     # -- disks ------------------------------------------------------------------------------------------
 

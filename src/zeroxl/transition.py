@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from zeroxl import health, testhooks
-from zeroxl.backends.base import RUNNING
+from zeroxl.backends.states import RUNNING
 from zeroxl.errors import BackendError, RolledBackError, ZeroxlError
 from zeroxl.state.history import Entry, History
 from zeroxl.state.selected import Selected

@@ -45,13 +45,14 @@ def runtime(home: os.PathLike[str] | str, rec: dict[str, Any]) -> dict[str, Any]
     """The service's runtime status as its backend reports it; a failing backend says so instead."""
     try:
         if rec["backend"] == "unix":
-            from zeroxl.backends import unixstate
+            from zeroxl.backends.unix import runtime
 
-            return unixstate.runtime(f"{home}/services/{rec['name']}", rec.get("desired", "stopped"))
+            return runtime.status(f"{home}/services/{rec['name']}", rec.get("desired", "stopped"))
         from dataclasses import asdict
         from pathlib import Path
 
-        from zeroxl.backends.base import BackendContext, get_backend
+        from zeroxl.backends import get_backend
+        from zeroxl.backends.base import BackendContext
         from zeroxl.host.config import load
         from zeroxl.host.paths import Home
         from zeroxl.state.service import Service

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.deadline import deadline
-from zeroxl.backends.xenconfig import cmdline
+from zeroxl.backends.xen.domain import cmdline
 from zeroxl.errors import UsageError
 from zeroxl.feeds import patterns
 from zeroxl.feeds.parse import FeedFormatError, parse_feed

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from zeroxl.backends.xenconfig import domain_config
+from zeroxl.backends.xen.domain import domain_config
 from zeroxl.errors import StateError
 from zeroxl.host.config import Policy
 from zeroxl.state.schema import SCHEMA, migrate

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from zeroxl.backends import xl
+from zeroxl.backends.xen import xl
 from zeroxl.disks import lvm
 from zeroxl.errors import BackendError, UsageError
 from zeroxl.state.service import Disk

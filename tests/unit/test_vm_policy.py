@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from zeroxl.backends.xenconfig import ACTIONS, disk_vdevs, domain_config
+from zeroxl.backends.xen.domain import ACTIONS, disk_vdevs, domain_config
 from zeroxl.errors import BackendError, ConflictError, PolicyError, StateError, UsageError
 from zeroxl.host.config import Policy
 from zeroxl.host.needs import BlockDevice, BootArg, ServiceNeeds

@@ -91,10 +91,11 @@ def session_members(sid: int) -> list[int]:
     return found
 
 
-# -- finding a unix service's processes without its state file ---------------------------------------
-# Used when `unix/state.json` cannot be read (damaged): 0xl must still know whether the service runs,
-# or it would start a second copy on the same disk. Only processes of this user count: another user can
-# name a process as it likes, and must not make 0xl believe a service runs (or kill anything of its).
+# -- finding processes by what they are, not by a pid ---------------------------------------------------
+# Used when a unix service's state file cannot be read (backends.unix.runtime.found): 0xl must still know
+# whether the service runs, or it would start a second copy on the same disk. Only processes of this user
+# count: another user can name a process as it likes, and must not make 0xl believe a service runs (or
+# kill anything of its).
 
 
 def own_processes() -> dict[int, int]:
@@ -115,24 +116,13 @@ def own_processes() -> dict[int, int]:
     return found
 
 
-def _read(path: str) -> bytes | None:
+def read(path: str) -> bytes | None:
+    """The bytes of PATH (a file under /proc), or None if it cannot be read (the process is gone)."""
     try:
         with open(path, "rb") as f:  # noqa: PTH123
             return f.read()
     except OSError:
         return None
-
-
-def supervisors_of(procs: dict[int, int], service_dir: str) -> list[int]:
-    """Those of PROCS that run `python -m zeroxl.backends.supervisor SERVICE_DIR`."""
-    want = os.path.realpath(service_dir)
-    found = []
-    for pid in procs:
-        raw = _read(f"/proc/{pid}/cmdline")
-        argv = raw.split(b"\0")[:-1] if raw else []
-        if argv[-3:-1] == [b"-m", b"zeroxl.backends.supervisor"] and os.path.realpath(argv[-1]) == os.fsencode(want):
-            found.append(pid)
-    return sorted(found)
 
 
 def descendants(procs: dict[int, int], roots: list[int]) -> list[int]:
@@ -159,7 +149,7 @@ def marked(procs: dict[int, int], *, cwd: str, env: bytes) -> list[int]:
             continue
         if where != cwd and not where.startswith(cwd + "/"):
             continue
-        environ = _read(f"/proc/{pid}/environ")
+        environ = read(f"/proc/{pid}/environ")
         if environ is not None and env in environ.split(b"\0"):
             found.append(pid)
     return sorted(found)

@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from zeroxl import proc
-from zeroxl.backends import unixstate
-from zeroxl.backends.base import RUNNING, BackendContext, RuntimeStatus
+from zeroxl.backends.base import BackendContext, RuntimeStatus
+from zeroxl.backends.states import RUNNING
+from zeroxl.backends.unix import runtime
 from zeroxl.errors import BackendError, UsageError
 from zeroxl.host import procinfo
 from zeroxl.host.procinfo import Identity, alive, boot_id, identity, session_members
@@ -54,6 +55,7 @@ def service_argv(svc: Service, impl_dir: Path) -> list[str]:
 
 class UnixBackend:
     name = "unix"
+    has_vm_config = False
 
     def __init__(self, ctx: BackendContext) -> None:
         self.ctx = ctx
@@ -88,7 +90,7 @@ class UnixBackend:
         if self.status(svc).state == RUNNING:
             return
         state = self._read_state_or_none(svc)  # damaged: status found nothing of the service running
-        if state is not None and unixstate.supervisor_alive(state):
+        if state is not None and runtime.supervisor_alive(state):
             # In back-off (failed, but its supervisor will run the program again): a second supervisor
             # would run a second copy. Start afresh, as the operator asked, from a clean slate.
             self.stop(svc)
@@ -129,7 +131,7 @@ class UnixBackend:
         errlog_fd = private.create_file(str(unix_dir / "supervisor.log"), os.O_WRONLY | os.O_APPEND | os.O_CREAT)
         with open(errlog_fd, "ab") as errlog:  # noqa: PTH123
             sup = proc.spawn(
-                [sys.executable, "-m", "zeroxl.backends.supervisor", str(self._dir(svc))],
+                [sys.executable, "-m", "zeroxl.backends.unix.supervisor", str(self._dir(svc))],
                 cwd=self._dir(svc),
                 stdout=errlog.fileno(),
                 stderr=errlog.fileno(),
@@ -171,7 +173,7 @@ class UnixBackend:
         self.stop(svc)
         detail = f"exited with {state.get('last_exit')} at start"
         after = self._read_state_or_none(svc)
-        if after is not None and not unixstate.supervisor_alive(after):
+        if after is not None and not runtime.supervisor_alive(after):
             after.update(state="failed", pid=None, leader=None, started=None, detail=detail)
             atomic.write_json(self._state_path(svc), after)
         raise BackendError(f"{svc.name} {detail}", hint=f"see 0xl logs {svc.name}")
@@ -180,10 +182,10 @@ class UnixBackend:
         grace = self.ctx.config.unix.stop_timeout if timeout is None else timeout
         try:
             state = self._read_state(svc)
-        except unixstate.DamagedState:
+        except runtime.DamagedState:
             # Nothing in the file can be believed: stop the supervisors /proc shows, as the file would have.
             state = None
-            sups, _ = unixstate.found(self._dir(svc))
+            sups, _ = runtime.found(self._dir(svc))
             for sup in filter(None, (identity(pid) for pid in sups)):
                 self._stop_supervisor(svc, sup, grace)
         if state is not None:
@@ -193,12 +195,12 @@ class UnixBackend:
         self._kill_leftovers(svc)
         try:
             state = self._read_state(svc)
-        except unixstate.DamagedState:
+        except runtime.DamagedState:
             # No supervisor wrote it anew, and nothing of the service runs (_kill_leftovers): it says nothing.
             with contextlib.suppress(FileNotFoundError):
                 self._state_path(svc).unlink()
             state = None
-        if state is not None and state["state"] in unixstate.LIVE_STATES:
+        if state is not None and state["state"] in runtime.LIVE_STATES:
             state.update(state="stopped", pid=None, started=None, detail="stopped (its supervisor was gone)")
             atomic.write_json(self._state_path(svc), state)
 
@@ -217,7 +219,7 @@ class UnixBackend:
         """Kill what remains of the service's session when its supervisor died without cleaning up."""
         try:
             state = self._read_state(svc)
-        except unixstate.DamagedState:
+        except runtime.DamagedState:
             self._kill_found(svc)
             return
         if state is None or alive(Identity.from_json(state["supervisor"])):
@@ -257,22 +259,25 @@ class UnixBackend:
     def _kill_found(self, svc: Service) -> None:
         """Without a state file to go by: kill the processes /proc shows as the service's program, if no
         supervisor of it lives (a live one ends its program itself)."""
-        sups, programs = unixstate.found(self._dir(svc))
+        sups, programs = runtime.found(self._dir(svc))
         if sups:
             return
         for pid in programs:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         deadline = time.monotonic() + 5.0
-        while unixstate.found(self._dir(svc))[1]:
+        while runtime.found(self._dir(svc))[1]:
             if time.monotonic() > deadline:
                 raise BackendError(
-                    f"{svc.name}: processes of it are still there after SIGKILL: {unixstate.found(self._dir(svc))[1]}"
+                    f"{svc.name}: processes of it are still there after SIGKILL: {runtime.found(self._dir(svc))[1]}"
                 )
             time.sleep(0.05)
 
+    def vm_config(self, svc: Service, impl_dir: Path) -> str:
+        raise BackendError(f"{svc.name} runs on the unix backend, which writes no VM configuration")
+
     def status(self, svc: Service) -> RuntimeStatus:
-        return RuntimeStatus(**unixstate.runtime(self._dir(svc), svc.desired))
+        return RuntimeStatus(**runtime.status(self._dir(svc), svc.desired))
 
     def cleanup(self, svc: Service) -> None:
         import shutil
@@ -280,14 +285,14 @@ class UnixBackend:
         shutil.rmtree(self._dir(svc) / "unix", ignore_errors=True)
 
     def _read_state(self, svc: Service) -> dict[str, Any] | None:
-        """The supervisor's state; raises unixstate.DamagedState if the file cannot be read."""
-        return unixstate.read_state(self._dir(svc))
+        """The supervisor's state; raises runtime.DamagedState if the file cannot be read."""
+        return runtime.read_state(self._dir(svc))
 
     def _read_state_or_none(self, svc: Service) -> dict[str, Any] | None:
         """The state, where a damaged file is as good as none: the caller has found nothing running."""
         try:
             return self._read_state(svc)
-        except unixstate.DamagedState:
+        except runtime.DamagedState:
             return None
 
 

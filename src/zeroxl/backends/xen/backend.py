@@ -1,6 +1,6 @@
 """The xen backend: a service's implementation (a unikernel's Xen build) as an xl domain named after it.
 
-0xl writes the domain's xl.cfg itself (zeroxl.backends.xenconfig and xlcfg) at every start, to
+0xl writes the domain's xl.cfg itself (backends.xen.domain and cfgfile) at every start, to
 ZEROXL_HOME/services/NAME/xen/xl.cfg, and drives `xl` as a subprocess through zeroxl.proc:
 - start: `xl create`; if it fails, whatever of the domain exists is destroyed and the config it was
   to use is removed, so that a failed start leaves nothing behind;
@@ -20,9 +20,11 @@ import time
 from pathlib import Path
 
 from zeroxl import proc
-from zeroxl.backends import xl, xlcfg
-from zeroxl.backends.base import FAILED, RUNNING, STOPPED, BackendContext, RuntimeStatus, xen_available
-from zeroxl.backends.xenconfig import domain_config
+from zeroxl.backends.base import BackendContext, RuntimeStatus
+from zeroxl.backends.states import FAILED, RUNNING, STOPPED
+from zeroxl.backends.xen import cfgfile, xl
+from zeroxl.backends.xen.dom0 import xen_available
+from zeroxl.backends.xen.domain import domain_config
 from zeroxl.errors import BackendError, NotFoundError
 from zeroxl.state import atomic
 from zeroxl.state.service import Records, Service
@@ -38,6 +40,7 @@ XL_TIMEOUT = 60.0
 
 class XenBackend:
     name = "xen"
+    has_vm_config = True
 
     def __init__(self, ctx: BackendContext) -> None:
         self.ctx = ctx
@@ -79,14 +82,14 @@ class XenBackend:
                         others.append(other)
         return others
 
-    def config_text(self, svc: Service, impl_dir: Path) -> str:
+    def vm_config(self, svc: Service, impl_dir: Path) -> str:
         """The xl.cfg that starting SVC from IMPL_DIR would write, after every check."""
         kernel, ramdisk = self._files(svc, impl_dir)
         policy, others = self.ctx.config.policy, self._others(svc)
-        return xlcfg.render(domain_config(svc, kernel=kernel, ramdisk=ramdisk, policy=policy, others=others))
+        return cfgfile.render(domain_config(svc, kernel=kernel, ramdisk=ramdisk, policy=policy, others=others))
 
     def check(self, svc: Service, impl_dir: Path) -> None:
-        self.config_text(svc, impl_dir)
+        self.vm_config(svc, impl_dir)
         for bridge in svc.networks:
             if not Path("/sys/class/net", bridge, "bridge").is_dir():
                 raise NotFoundError(
@@ -96,7 +99,7 @@ class XenBackend:
     # -- lifecycle ----------------------------------------------------------------------------------
 
     def start(self, svc: Service, impl_dir: Path) -> None:
-        text = self.config_text(svc, impl_dir)
+        text = self.vm_config(svc, impl_dir)
         if shutil.which(xl.XL) is None:
             raise BackendError(
                 f"{svc.name} cannot start: xl is not installed", hint="run Xen services on a Xen dom0 (xen-utils)"

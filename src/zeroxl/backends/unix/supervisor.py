@@ -11,7 +11,7 @@ one that escaped into a session of its own (a daemon's fork, setsid, fork), beco
 child rather than init's. So everything the service started is below the supervisor, and ends with the
 program: on stop, and when the program exits (before a restart, which must not meet the old daemon).
 
-Run as `python -m zeroxl.backends.supervisor SERVICE_DIR`; the spec is SERVICE_DIR/unix/spec.json.
+Run as `python -m zeroxl.backends.unix.supervisor SERVICE_DIR`; the spec is SERVICE_DIR/unix/spec.json.
 """
 
 from __future__ import annotations
@@ -317,7 +317,7 @@ class Supervisor:
 
 def main(argv: list[str]) -> int:
     if len(argv) != 2:
-        print("usage: python -m zeroxl.backends.supervisor SERVICE_DIR", file=sys.stderr)
+        print("usage: python -m zeroxl.backends.unix.supervisor SERVICE_DIR", file=sys.stderr)
         return 2
     # It writes only in ZEROXL_HOME, which is its owner's alone; the service inherits this umask, so what
     # it makes in its working directory is private too (docs/unix-backend.md).

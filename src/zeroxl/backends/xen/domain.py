@@ -1,4 +1,4 @@
-"""The domain a Xen service gets, as typed values for xlcfg.render: a pure function of the service record,
+"""The domain a Xen service gets, as typed values for cfgfile.render: a pure function of the service record,
 the host's policy, the other services and the implementation's files (located by the caller).
 
 What comes from where:
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from zeroxl.backends.xlcfg import MAX_DISKS, DiskSpec, DomainConfig, VifSpec
+from zeroxl.backends.xen.cfgfile import MAX_DISKS, DiskSpec, DomainConfig, VifSpec
 from zeroxl.errors import BackendError, StateError, UsageError
 from zeroxl.feeds import patterns
 from zeroxl.host.config import Policy

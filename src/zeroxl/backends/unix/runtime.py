@@ -7,6 +7,7 @@ Separate from the backend so that `0xl list` can answer without importing anythi
 from __future__ import annotations
 
 import json
+import os
 
 from zeroxl.backends.states import FAILED, RUNNING, STOPPED
 from zeroxl.host import procinfo
@@ -14,8 +15,10 @@ from zeroxl.host.procinfo import Identity, alive
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs `0xl list` time
 if TYPE_CHECKING:
-    import os
     from typing import Any
+
+# How a supervisor is started (`python -m MODULE SERVICE_DIR`), by this 0xl and by one of before.
+_SUPERVISOR_ARGV = ([b"-m", b"zeroxl.backends.unix.supervisor"], [b"-m", b"zeroxl.backends.supervisor"])
 
 # The supervisor's states in which it is still at work (a file left in one of them by a dead supervisor
 # is stale). In "backoff" it waits to restart the program: nothing of the service runs.
@@ -49,13 +52,11 @@ def read_state(service_dir: os.PathLike[str] | str) -> dict[str, Any] | None:
 
 def found(service_dir: os.PathLike[str] | str) -> tuple[list[int], list[int]]:
     """What runs of the service, found in /proc without its state file: its supervisors (running
-    `python -m zeroxl.backends.supervisor SERVICE_DIR`), and the processes of its program: everything
+    `python -m zeroxl.backends.unix.supervisor SERVICE_DIR`), and the processes of its program: everything
     below those supervisors, and processes working in its data directory with its ZEROXL_SERVICE.
     The program's leader (a supervisor's child) comes first."""
-    import os
-
     procs = procinfo.own_processes()
-    sups = procinfo.supervisors_of(procs, str(service_dir))
+    sups = supervisors_of(procs, str(service_dir))
     programs = set(procinfo.descendants(procs, sups))
     name = os.path.basename(service_dir)  # noqa: PTH119
     cwd = os.path.realpath(f"{service_dir}/data")
@@ -63,11 +64,24 @@ def found(service_dir: os.PathLike[str] | str) -> tuple[list[int], list[int]]:
     return sups, sorted(programs - set(sups), key=lambda p: (procs.get(p) not in sups, p))
 
 
+def supervisors_of(procs: dict[int, int], service_dir: str) -> list[int]:
+    """Those of PROCS that run `python -m zeroxl.backends.unix.supervisor SERVICE_DIR` (or, started by a 0xl
+    of before backends/unix/ was a package and still running, `zeroxl.backends.supervisor`)."""
+    want = os.fsencode(os.path.realpath(service_dir))
+    found = []
+    for pid in procs:
+        raw = procinfo.read(f"/proc/{pid}/cmdline")
+        argv = raw.split(b"\0")[:-1] if raw else []
+        if argv[-3:-1] in _SUPERVISOR_ARGV and os.path.realpath(argv[-1]) == want:
+            found.append(pid)
+    return sorted(found)
+
+
 def supervisor_alive(state: dict[str, Any]) -> bool:
     return alive(Identity.from_json(state["supervisor"]))
 
 
-def runtime(service_dir: os.PathLike[str] | str, desired: str) -> dict[str, Any]:
+def status(service_dir: os.PathLike[str] | str, desired: str) -> dict[str, Any]:
     """The service's runtime status: state, pid, started, restarts, last_exit, detail."""
     try:
         state = read_state(service_dir)
