@@ -3,7 +3,7 @@
 With ZEROXL_TEST_STOP_AT=POINT in its environment, 0xl stops itself (SIGSTOP) when it reaches POINT,
 after writing `0xl: test hook: stopped at POINT` to stderr. The test sees the process stopped (state
 `T` in /proc/PID/stat) and kills it. Nothing else changes: no test-only code path runs. The points
-are named where `pause()` is called (zeroxl.transition, zeroxl.updates, zeroxl.rollback, zeroxl.services).
+are named where `pause()` is called (app.journal, app.update, app.rollback, app.add, app.lifecycle).
 """
 
 from __future__ import annotations

@@ -9,13 +9,13 @@ import pytest
 
 from tests.support.feeds import FeedSite, Impl
 from tests.support.updating import FAST, add_running, history, publish, record, serves
+from zeroxl.app.context import Context
+from zeroxl.app.fits import check_fits
 from zeroxl.errors import ExitStatus, SelectionError
 from zeroxl.host.needs import ServiceNeeds
 from zeroxl.host.paths import Home
-from zeroxl.services import App
 from zeroxl.state.selected import Selected
 from zeroxl.state.service import Service
-from zeroxl.updates import check_fits
 
 NEEDS_A_DISK = '<s:needs xmlns:s="urn:x-0xl:service:1"><s:block name="data" min-size="1M"/></s:needs>'
 
@@ -69,5 +69,5 @@ def test_new_vm_version_with_more_networks_than_bridges_does_not_fit(zhome: Path
         current=version("1.0", ("service",)),
     )
     with pytest.raises(SelectionError, match="version 2.0 does not fit") as e:
-        check_fits(App(Home(zhome)), svc, version("2.0", ("service", "admin")), impl_dir)
+        check_fits(Context(Home(zhome)), svc, version("2.0", ("service", "admin")), impl_dir)
     assert e.value.exit_status == ExitStatus.UNSATISFIABLE

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from zeroxl import health
+from zeroxl.app import health
 from zeroxl.backends.base import RuntimeStatus
 from zeroxl.backends.states import RUNNING, STOPPED
 from zeroxl.errors import UsageError

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from zeroxl.app.fits import check_args, parse_args, parse_disk_specs, plan_disks
 from zeroxl.errors import PolicyError, UsageError
 from zeroxl.host import config
 from zeroxl.host.names import check_service_name
 from zeroxl.host.needs import BlockDevice, BootArg, ServiceNeeds
 from zeroxl.host.units import format_size, parse_size
-from zeroxl.services import check_args, parse_args, parse_disk_specs, plan_disks
 
 
 @pytest.mark.parametrize("bad", ["../x", "a b", "", "A", "1abc", "x" * 32, "web-", "we/b", "web.1", "-web", "wéb"])

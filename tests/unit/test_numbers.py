@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from zeroxl import health
+from zeroxl.app import health
+from zeroxl.app.fits import parse_disk_specs
 from zeroxl.errors import UsageError
 from zeroxl.feeds.parse import MAX_GROUP_DEPTH, FeedFormatError, parse_feed
 from zeroxl.host import config
 from zeroxl.host.units import parse_size, whole_number
 from zeroxl.publish import mirage, pack
-from zeroxl.services import parse_disk_specs
 
 URL = "http://example.org/web.xml"
 DIGEST = "A" * 52

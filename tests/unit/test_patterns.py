@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 
 from tests.support.deadline import deadline
+from zeroxl.app.fits import check_args
 from zeroxl.backends.xen.domain import cmdline
 from zeroxl.errors import UsageError
 from zeroxl.feeds import patterns
 from zeroxl.feeds.parse import FeedFormatError, parse_feed
 from zeroxl.host.needs import BootArg, ServiceNeeds
-from zeroxl.services import check_args
 from zeroxl.state.selected import Selected
 from zeroxl.state.service import Service
 

@@ -54,6 +54,9 @@ class Backend(Protocol):
     def cleanup(self, svc: Service) -> None:
         """Remove what the backend keeps for a destroyed service (not its disks)."""
 
+    def check_state(self, svc: Service) -> None:
+        """Raise StateError, saying what to do, if what the backend keeps of SVC cannot be read (`0xl doctor`)."""
+
     def vm_config(self, svc: Service, impl_dir: Path) -> str:
         """The VM configuration starting SVC from IMPL_DIR would write, after every check (only if
         `has_vm_config`). Reads only: nothing is written or started."""

@@ -11,7 +11,7 @@ import json
 import os
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -161,6 +161,12 @@ class Records:
 
     def save(self, svc: Service) -> None:
         atomic.write_json(self.path(svc.name), svc.to_json())
+
+    def change(self, svc: Service, **changes: Any) -> Service:
+        """SVC with CHANGES, updated now: saved, and returned."""
+        svc = replace(svc, updated=now(), **changes)
+        self.save(svc)
+        return svc
 
     def names(self) -> list[str]:
         try:

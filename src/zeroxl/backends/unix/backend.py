@@ -22,7 +22,7 @@ from zeroxl import proc
 from zeroxl.backends.base import BackendContext, RuntimeStatus
 from zeroxl.backends.states import RUNNING
 from zeroxl.backends.unix import runtime
-from zeroxl.errors import BackendError, UsageError
+from zeroxl.errors import BackendError, StateError, UsageError
 from zeroxl.host import procinfo
 from zeroxl.host.procinfo import Identity, alive, boot_id, identity, session_members
 from zeroxl.state import atomic, private
@@ -272,6 +272,16 @@ class UnixBackend:
                     f"{svc.name}: processes of it are still there after SIGKILL: {runtime.found(self._dir(svc))[1]}"
                 )
             time.sleep(0.05)
+
+    def check_state(self, svc: Service) -> None:
+        try:
+            self._read_state(svc)
+        except runtime.DamagedState as e:
+            raise StateError(
+                str(e),
+                hint=f"0xl stop {svc.name} ends what runs of it (0xl finds it in /proc), and 0xl run {svc.name} "
+                "then starts it with a new state file",
+            ) from e
 
     def vm_config(self, svc: Service, impl_dir: Path) -> str:
         raise BackendError(f"{svc.name} runs on the unix backend, which writes no VM configuration")

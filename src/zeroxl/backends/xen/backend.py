@@ -212,6 +212,9 @@ class XenBackend:
             },
         )
 
+    def check_state(self, svc: Service) -> None:
+        pass  # xl keeps what a domain is doing; 0xl keeps no state of its own about it
+
     def cleanup(self, svc: Service) -> None:
         shutil.rmtree(self._dir(svc), ignore_errors=True)
         # The console log is named after the domain: a new service of the same name starts a new one.

@@ -1,7 +1,9 @@
-"""What `0xl list` and `0xl status` show, read straight from the records and the system.
+"""What `0xl list`, `0xl status` and `0xl history` show, read straight from the records and the system.
 
-This is the read-only path and the one run most often (scripts poll `0xl list --json`), so it imports
-only json and the unix backend's state reader; a service on another backend asks that backend.
+This is the read-only path and the one run most often (scripts poll `0xl list --json`), so it takes
+ZEROXL_HOME's path rather than a Context, and imports at the top only what `0xl list` needs: the records'
+format and the unix backend's state reader. What else a view needs (another backend, the configuration,
+the feed cache, the history) is imported where it is used.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from zeroxl.state.schema import DAMAGED, check, damaged
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs `0xl list` time
 if TYPE_CHECKING:
     from typing import Any
+
+    from zeroxl.state.history import Entry
 
 # Paths are plain strings here: pathlib's object creation was most of the cost of listing 1,000 services.
 
@@ -41,7 +45,7 @@ def names(services: os.PathLike[str] | str) -> list[str]:
     return [n for n in entries if os.path.isfile(f"{services}/{n}/service.json")]  # noqa: PTH113
 
 
-def runtime(home: os.PathLike[str] | str, rec: dict[str, Any]) -> dict[str, Any]:
+def _runtime(home: os.PathLike[str] | str, rec: dict[str, Any]) -> dict[str, Any]:
     """The service's runtime status as its backend reports it; a failing backend says so instead."""
     try:
         if rec["backend"] == "unix":
@@ -157,7 +161,7 @@ def _view(home: os.PathLike[str] | str, name: str) -> dict[str, Any]:
     except StateError as e:
         return damaged_json(name, e)
     try:
-        return service_json(rec, runtime(home, rec))
+        return service_json(rec, _runtime(home, rec))
     except (KeyError, TypeError, AttributeError, ValueError) as e:  # a field of another shape than 0xl writes
         return damaged_json(name, damaged(name, f"{services}/{name}/service.json", e))
 
@@ -201,3 +205,16 @@ def feed_signature(home: os.PathLike[str] | str, url: str) -> dict[str, Any] | N
     now = time.time()
     warning = signature_warning(cached.signed, cached.expires, now=now, limits=load(h.config_file).signatures)
     return {"signed": cached.signed, "expires": cached.expires, "age": round(now - cached.signed), "warning": warning}
+
+
+def history(home: os.PathLike[str] | str, name: str) -> list[Entry]:
+    """Every change of NAME's version, oldest first (NotFoundError for a service that does not exist)."""
+    from pathlib import Path
+
+    from zeroxl.host.paths import Home
+    from zeroxl.state.history import History
+    from zeroxl.state.service import Records
+
+    records = Records(Home(Path(home)).services)
+    records.load(name)  # NotFoundError for an unknown service
+    return History(records.dir(name)).entries()

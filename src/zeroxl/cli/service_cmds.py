@@ -1,45 +1,33 @@
-"""The commands of `0xl` and their argument parser: parse, call the core with keyword arguments,
-render the result. No logic beyond that; errors propagate to `cli.main`, which maps them to exit
-statuses. Modules beyond argparse are imported inside the command that needs them.
+"""The commands on services, trust and disks: add, run, stop, destroy, list, status, config, logs;
+trust …; disk …. Parse, call the core (app.*) with keyword arguments, render the result. No logic beyond
+that; errors propagate to `cli.main`, which maps them to exit statuses. The core is imported inside the
+command that needs it: the parser is built for every command, and one command needs little of it.
 """
 
 from __future__ import annotations
 
 import argparse
 
-from zeroxl import __version__
 from zeroxl.cli import argtypes
-from zeroxl.cli.main import list_services
+from zeroxl.cli.options import add_wait_option
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from zeroxl.services import App
-
     Handler = Callable[[argparse.Namespace], int]
-
-
-def _app() -> App:
-    from zeroxl.cli import interact
-    from zeroxl.services import App, Ui
-
-    terminal = interact.on_terminal()
-    ui = Ui(
-        confirm_key=interact.confirm_key if terminal else None,
-        progress=interact.progress if terminal else None,
-        info=interact.info,
-    )
-    return App(ui=ui)
 
 
 # -- services -------------------------------------------------------------------------------------------
 
 
 def cmd_add(a: argparse.Namespace) -> int:
-    app = _app()
-    try:
-        svc = app.add(
+    from zeroxl.app.add import add
+    from zeroxl.cli.context import context
+
+    with context() as ctx:
+        svc = add(
+            ctx,
             a.name,
             a.feed,
             trust_key=a.trust_key,
@@ -53,8 +41,6 @@ def cmd_add(a: argparse.Namespace) -> int:
             macs=a.mac,
             restart=a.restart,
         )
-    finally:
-        app.close()
     version = svc.current.version if svc.current else "?"
     disks = "".join(f", disk {d.name} ({d.location})" for d in svc.disks)
     print(f"added {svc.name}: {svc.feed} version {version} for {svc.target} ({svc.backend}){disks}")
@@ -62,20 +48,32 @@ def cmd_add(a: argparse.Namespace) -> int:
 
 
 def cmd_run(a: argparse.Namespace) -> int:
-    svc, started = _app().run(a.name, wait=a.wait)
+    from zeroxl.app.lifecycle import run
+    from zeroxl.cli.context import context
+
+    with context() as ctx:
+        svc, started = run(ctx, a.name, wait=a.wait)
     version = svc.current.version if svc.current else "?"
     print(f"{svc.name} {'started' if started else 'is already running'} (version {version})")
     return 0
 
 
 def cmd_stop(a: argparse.Namespace) -> int:
-    svc, was_running = _app().stop(a.name, timeout=a.timeout, wait=a.wait)
+    from zeroxl.app.lifecycle import stop
+    from zeroxl.cli.context import context
+
+    with context() as ctx:
+        svc, was_running = stop(ctx, a.name, timeout=a.timeout, wait=a.wait)
     print(f"{svc.name} {'stopped' if was_running else 'was not running'}")
     return 0
 
 
 def cmd_destroy(a: argparse.Namespace) -> int:
-    result = _app().destroy(a.name, delete_disks=a.delete_disks, wait=a.wait)
+    from zeroxl.app.lifecycle import destroy
+    from zeroxl.cli.context import context
+
+    with context() as ctx:
+        result = destroy(ctx, a.name, delete_disks=a.delete_disks, wait=a.wait)
     print(f"destroyed {result.name}")
     for disk in result.deleted_disks:
         print(f"deleted disk {disk.name} ({disk.location})")
@@ -85,11 +83,13 @@ def cmd_destroy(a: argparse.Namespace) -> int:
 
 
 def cmd_list(a: argparse.Namespace) -> int:
+    from zeroxl.cli.listing import list_services
+
     return list_services(json=a.json)
 
 
 def cmd_status(a: argparse.Namespace) -> int:
-    from zeroxl import views
+    from zeroxl.app import views
     from zeroxl.cli import render
     from zeroxl.host.paths import default_home
     from zeroxl.host.units import format_size
@@ -149,32 +149,44 @@ def cmd_status(a: argparse.Namespace) -> int:
 
 
 def cmd_config(a: argparse.Namespace) -> int:
-    print(_app().vm_config(a.name), end="")
+    from zeroxl.app.lifecycle import vm_config
+    from zeroxl.cli.context import context
+
+    with context() as ctx:
+        print(vm_config(ctx, a.name), end="")
     return 0
 
 
 def cmd_logs(a: argparse.Namespace) -> int:
+    from zeroxl.app.lifecycle import log_path
+    from zeroxl.cli.context import context
     from zeroxl.cli.logs import show
 
-    return show(_app().log_path(a.name), lines=a.lines, follow=a.follow)
+    with context() as ctx:
+        path = log_path(ctx, a.name)
+    return show(path, lines=a.lines, follow=a.follow)
 
 
 # -- trust ------------------------------------------------------------------------------------------------
 
 
 def cmd_trust_add(a: argparse.Namespace) -> int:
-    from zeroxl.trusting import trust_add
+    from zeroxl.app.trust_admin import trust_add
+    from zeroxl.cli.context import context
 
-    fpr, domain = trust_add(a.fingerprint, a.domain)
+    with context() as ctx:
+        fpr, domain = trust_add(ctx, a.fingerprint, a.domain)
     print(f"trusted {fpr} for {domain}")
     return 0
 
 
 def cmd_trust_list(a: argparse.Namespace) -> int:
+    from zeroxl.app.trust_admin import trust_list
     from zeroxl.cli import render
-    from zeroxl.trusting import trust_list
+    from zeroxl.cli.context import context
 
-    entries = trust_list()
+    with context() as ctx:
+        entries = trust_list(ctx)
     if a.json:
         render.print_json([{"fingerprint": f, "domains": ds} for f, ds in entries])
         return 0
@@ -183,9 +195,11 @@ def cmd_trust_list(a: argparse.Namespace) -> int:
 
 
 def cmd_trust_remove(a: argparse.Namespace) -> int:
-    from zeroxl.trusting import trust_remove
+    from zeroxl.app.trust_admin import trust_remove
+    from zeroxl.cli.context import context
 
-    fpr = trust_remove(a.fingerprint, a.domain)
+    with context() as ctx:
+        fpr = trust_remove(ctx, a.fingerprint, a.domain)
     print(f"no longer trusting {fpr}" + (f" for {a.domain}" if a.domain else ""))
     return 0
 
@@ -193,29 +207,31 @@ def cmd_trust_remove(a: argparse.Namespace) -> int:
 def cmd_trust_forget_feed(a: argparse.Namespace) -> int:
     import time
 
+    from zeroxl.app.trust_admin import feed_copy, forget_feed
     from zeroxl.cli import interact, render
+    from zeroxl.cli.context import context
     from zeroxl.cli.safetext import line
     from zeroxl.errors import UsageError
-    from zeroxl.trusting import feed_copy, forget_feed
 
-    copy = feed_copy(a.url)
-    when = render.signed(copy.signed, copy.expires)
-    if not a.yes:
-        if not interact.on_terminal():
-            raise UsageError(
-                f"forgetting the copy of {a.url}, signed {when}, needs a confirmation",
-                hint=f"confirm with: 0xl trust forget-feed {a.url} --yes",
+    with context() as ctx:
+        copy = feed_copy(ctx, a.url)
+        when = render.signed(copy.signed, copy.expires)
+        if not a.yes:
+            if not interact.on_terminal():
+                raise UsageError(
+                    f"forgetting the copy of {a.url}, signed {when}, needs a confirmation",
+                    hint=f"confirm with: 0xl trust forget-feed {a.url} --yes",
+                )
+            future = " That date is in the future." if copy.signed > time.time() else ""
+            question = (
+                f"0xl has a copy of the feed {line(a.url)}, signed {when} by {copy.fingerprint}.{future}\n"
+                "Forgotten, the next copy fetched is accepted whatever its date (it is verified as a first one), "
+                "and replay protection starts again from it.\nForget it?"
             )
-        future = " That date is in the future." if copy.signed > time.time() else ""
-        question = (
-            f"0xl has a copy of the feed {line(a.url)}, signed {when} by {copy.fingerprint}.{future}\n"
-            "Forgotten, the next copy fetched is accepted whatever its date (it is verified as a first one), "
-            "and replay protection starts again from it.\nForget it?"
-        )
-        if not interact.ask(question):
-            interact.info("0xl: nothing was forgotten")
-            return 0
-    forget_feed(a.url)
+            if not interact.ask(question):
+                interact.info("0xl: nothing was forgotten")
+                return 0
+        forget_feed(ctx, a.url)
     print(f"forgot the copy of {a.url}, signed {when}; the next copy fetched starts replay protection again")
     return 0
 
@@ -224,11 +240,13 @@ def cmd_trust_forget_feed(a: argparse.Namespace) -> int:
 
 
 def cmd_disk_list(a: argparse.Namespace) -> int:
+    from zeroxl.app.disk_admin import list_disks
     from zeroxl.cli import render
+    from zeroxl.cli.context import context
     from zeroxl.host.units import format_size
 
-    app = _app()
-    rows = app.disks()
+    with context() as ctx:
+        rows = list_disks(ctx)
     if a.json:
         render.print_json([{"service": r.service, "in_use": r.in_use, **r.disk.to_json()} for r in rows])
         return 0
@@ -250,7 +268,11 @@ def cmd_disk_list(a: argparse.Namespace) -> int:
 
 
 def cmd_disk_delete(a: argparse.Namespace) -> int:
-    disk = _app().delete_disk(a.service, a.disk)
+    from zeroxl.app.disk_admin import delete_disk
+    from zeroxl.cli.context import context
+
+    with context() as ctx:
+        disk = delete_disk(ctx, a.service, a.disk)
     print(f"deleted disk {disk.name} of {a.service} ({disk.location})")
     return 0
 
@@ -258,34 +280,13 @@ def cmd_disk_delete(a: argparse.Namespace) -> int:
 # -- the parser ---------------------------------------------------------------------------------------------
 
 
-def add_wait_option(sp: argparse.ArgumentParser) -> None:
-    sp.add_argument(
-        "--wait",
-        type=argtypes.seconds,
-        default=0.0,
-        metavar="SECONDS",
-        help="wait this long for another 0xl command on the service to finish (default: fail at once)",
-    )
-
-
-def build_parser() -> argparse.ArgumentParser:
-    import argparse
-
-    p = argparse.ArgumentParser(
-        prog="0xl",
-        description="Deploy services published as signed 0install feeds.",
-        epilog="Exit statuses: see docs/exit-status.md.",
-    )
-    p.add_argument("--version", action="version", version=f"0xl {__version__}")
-    p.add_argument("--debug", action="store_true", help="log external commands and show tracebacks")
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the commands on services, trust and disks to SUB, the subparsers of `0xl` (cli.parser)."""
 
     def command(name: str, handler: Handler, help: str) -> argparse.ArgumentParser:
         sp = sub.add_parser(name, help=help, description=help)
         sp.set_defaults(handler=handler)
         return sp
-
-    waits = add_wait_option
 
     sp = command("add", cmd_add, "fetch, verify and record a service from a feed")
     sp.add_argument("name")
@@ -315,17 +316,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = command("run", cmd_run, "start a service")
     sp.add_argument("name")
-    waits(sp)
+    add_wait_option(sp)
     sp = command("stop", cmd_stop, "stop a service (gracefully, then by force)")
     sp.add_argument("name")
     sp.add_argument(
         "--timeout", type=argtypes.seconds, metavar="SECONDS", help="grace period before the service is killed"
     )
-    waits(sp)
+    add_wait_option(sp)
     sp = command("destroy", cmd_destroy, "stop and remove a service (its disks are kept unless --delete-disks)")
     sp.add_argument("name")
     sp.add_argument("--delete-disks", action="store_true", help="delete the service's disks too")
-    waits(sp)
+    add_wait_option(sp)
     sp = command("list", cmd_list, "list services")
     sp.add_argument("--json", action="store_true")
     sp = command("status", cmd_status, "show a service's state")
@@ -374,10 +375,3 @@ def build_parser() -> argparse.ArgumentParser:
     dp.add_argument("service")
     dp.add_argument("disk")
     dp.set_defaults(handler=cmd_disk_delete)
-
-    from zeroxl.cli.feed_cmds import register as register_publishing
-    from zeroxl.cli.update_cmds import register as register_updates
-
-    register_publishing(sub)  # feed init|add|set-stability|sign|check, mirror
-    register_updates(sub)  # update, rollback, history, set, gc, doctor
-    return p

@@ -1,4 +1,4 @@
-"""Removing implementations from the store that no service needs any more.
+"""`0xl gc`: removing implementations from the store that no service needs any more.
 
 A service needs its current version and the ones it ran most recently, `[store] keep` in all
 (lineage.kept). `0xl gc` removes every other store entry, and the workspaces that killed downloads
@@ -16,15 +16,12 @@ import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from zeroxl.app import session
+from zeroxl.app.context import Context
 from zeroxl.errors import ConflictError, ZeroxlError
 from zeroxl.state import lineage
 from zeroxl.state.history import History
-from zeroxl.state.lock import locked
-
-if TYPE_CHECKING:
-    from zeroxl.services import App
 
 
 @dataclass(frozen=True)
@@ -40,12 +37,12 @@ class GcResult:
     workspaces: tuple[str, ...]  # left by killed downloads
 
 
-def needed(app: App) -> dict[str, set[str]]:
+def needed(ctx: Context) -> dict[str, set[str]]:
     """Which services need which store entries: digest -> service names."""
     out: dict[str, set[str]] = {}
-    for name in app.records.names():
-        svc = app.records.load(name)
-        for digest in lineage.kept(svc, History(app.records.dir(name)).entries(), app.config.keep):
+    for name in ctx.records.names():
+        svc = ctx.records.load(name)
+        for digest in lineage.kept(svc, History(ctx.records.dir(name)).entries(), ctx.config.keep):
             out.setdefault(digest, set()).add(name)
     return out
 
@@ -70,38 +67,38 @@ def _size(path: Path) -> int:
     return total
 
 
-def _store_lock(app: App, wait: float) -> contextlib.AbstractContextManager[None]:
-    return locked(
-        app.home.locks / "store.lock",
-        what="the store",
+def _store_lock(ctx: Context, wait: float) -> contextlib.AbstractContextManager[None]:
+    return session.store_lock(
+        ctx,
         wait=wait,
+        shared=False,
         busy=lambda: "another 0xl command is using it (gc waits for add, update, rollback and run to finish)",
     )
 
 
-def _remove(app: App, digests: list[str]) -> list[Removed]:
+def _remove(ctx: Context, digests: list[str]) -> list[Removed]:
     removed = []
     for digest in digests:
-        path = app.store.root / digest
+        path = ctx.store.root / digest
         size = _size(path)
-        app.store.remove(digest)
+        ctx.store.remove(digest)
         removed.append(Removed(digest, size))
     return removed
 
 
-def gc(app: App, *, wait: float = 0.0, dry_run: bool = False) -> GcResult:
+def gc(ctx: Context, *, wait: float = 0.0, dry_run: bool = False) -> GcResult:
     """Remove the store entries no service needs (with DRY_RUN, only say which)."""
-    with _store_lock(app, wait):
-        keep = needed(app)
-        unneeded = [d for d in app.store.entries() if d not in keep]
+    with _store_lock(ctx, wait):
+        keep = needed(ctx)
+        unneeded = [d for d in ctx.store.entries() if d not in keep]
         if dry_run:
-            removed = [Removed(d, _size(app.store.root / d)) for d in unneeded]
+            removed = [Removed(d, _size(ctx.store.root / d)) for d in unneeded]
             return GcResult(tuple(removed), len(keep), ())
-        workspaces = app.store.clean_tmp()
-        return GcResult(tuple(_remove(app, unneeded)), len(keep), tuple(workspaces))
+        workspaces = ctx.store.clean_tmp()
+        return GcResult(tuple(_remove(ctx, unneeded)), len(keep), tuple(workspaces))
 
 
-def prune(app: App, digests: set[str]) -> list[Removed]:
+def prune(ctx: Context, digests: set[str]) -> list[Removed]:
     """Remove those of DIGESTS that no service needs any more, if the store is free right now.
 
     Called after an update or rollback with the versions its service stopped needing. When another
@@ -110,12 +107,12 @@ def prune(app: App, digests: set[str]) -> list[Removed]:
     if not digests:
         return []
     try:
-        with _store_lock(app, 0.0):
-            keep = needed(app)
-            present = set(app.store.entries())
-            return _remove(app, sorted(d for d in digests if d not in keep and d in present))
+        with _store_lock(ctx, 0.0):
+            keep = needed(ctx)
+            present = set(ctx.store.entries())
+            return _remove(ctx, sorted(d for d in digests if d not in keep and d in present))
     except ConflictError:
         return []
     except ZeroxlError as e:
-        app.ui.info(f"0xl: could not remove unneeded versions from the store: {e.message}")
+        ctx.ui.info(f"0xl: could not remove unneeded versions from the store: {e.message}")
         return []
