@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.words import refused, said
 from zeroxl.errors import ConflictError, StateError, UsageError
 from zeroxl.host import macs
 from zeroxl.state.hostid import host_id
@@ -73,7 +74,7 @@ def test_a_unicast_mac_is_taken_in_lower_case(mac: str) -> None:
     ],
 )
 def test_a_mac_no_vif_can_have_is_refused(mac: str, message: str) -> None:
-    with pytest.raises(UsageError, match=message):
+    with refused(UsageError, message):
         macs.check_mac(mac)
 
 
@@ -98,7 +99,7 @@ def test_mac_options_name_a_network_by_its_name_or_its_index() -> None:
     ],
 )
 def test_wrong_mac_options_are_refused(options: list[str], networks: tuple[str, ...], message: str) -> None:
-    with pytest.raises(UsageError, match=message):
+    with refused(UsageError, message):
         macs.assign(macs.parse_options(options), networks)
 
 
@@ -112,7 +113,7 @@ def test_a_mac_of_another_service_on_the_host_is_refused() -> None:
     macs.check_unique("mail", ["02:00:00:00:00:02"], others)
     with pytest.raises(ConflictError, match="the MAC 02:00:00:00:00:01 of mail is the one of the service web") as e:
         macs.check_unique("mail", ["02:00:00:00:00:01"], others, given=["02:00:00:00:00:01"])
-    assert e.value.hint == "choose another --mac"
+    assert said(e.value)[1] == "choose another --mac"
     with pytest.raises(ConflictError, match="same MAC on two of its networks"):
         macs.check_unique("mail", ["02:00:00:00:00:03", "02:00:00:00:00:03"], {})
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from zeroxl.errors import DownloadError, UsageError, VerificationError
+from zeroxl.errors import ConfigError, DownloadError, VerificationError
 from zeroxl.feeds.mirrors import mirrored
 from zeroxl.host.config import check_mirrors
 from zeroxl.publish.mirror import mirror_path, origin_of
@@ -61,7 +61,7 @@ def test_paths_that_could_leave_a_mirror_directory_are_refused(url: str) -> None
     ],
 )
 def test_bad_mirror_settings_are_refused_naming_the_origin(table: dict[str, str], message: str) -> None:
-    with pytest.raises(UsageError, match=message):
+    with pytest.raises(ConfigError, match=message):
         check_mirrors(table)
 
 
@@ -86,5 +86,5 @@ def test_config_toml_mirrors_are_checked_when_the_config_is_loaded(tmp_path: Pat
     path.write_text('[mirrors]\n"https://example.org/" = "/srv/mirror/example.org/"\n')
     assert load(path).mirrors == {"https://example.org/": "/srv/mirror/example.org/"}
     path.write_text('[mirrors]\n"https://example.org" = "/srv/mirror/example.org/"\n')
-    with pytest.raises(UsageError, match=r"\[mirrors\] 'https://example.org': the origin must end with '/'"):
+    with pytest.raises(ConfigError, match=r"\[mirrors\] 'https://example.org': the origin must end with '/'"):
         load(path)

@@ -9,7 +9,7 @@ import pytest
 
 from zeroxl.backends.xen import xl
 from zeroxl.disks import lvm
-from zeroxl.errors import BackendError, UsageError
+from zeroxl.errors import BackendError, ConfigError, UsageError
 from zeroxl.state.service import Disk
 
 
@@ -96,9 +96,9 @@ def test_lvremove_and_lvs_take_one_operand_after_the_end_of_options() -> None:
 
 @pytest.mark.parametrize("vg", ["-vg", "vg/0", "vg 0", "", ".", "..", "vg0\n", "@tag", "a" * 128])
 def test_volume_group_names_that_lvm_could_misread_are_refused(vg: str) -> None:
-    with pytest.raises(UsageError, match="not a volume group name"):
+    with pytest.raises(ConfigError, match="not a volume group name"):
         lvm.LvmDisks(vg)
-    with pytest.raises(UsageError):
+    with pytest.raises(ConfigError):
         lvm.lvs_argv(vg)
 
 

@@ -20,7 +20,7 @@ from zeroxl import testhooks
 from zeroxl.app import fits, journal, session, store_gc
 from zeroxl.app.context import Context
 from zeroxl.backends import default_backend, target_for
-from zeroxl.errors import ConflictError, UsageError
+from zeroxl.errors import DISK, MAC, MEMORY, ConflictError, SettingError
 from zeroxl.feeds.model import Implementation
 from zeroxl.feeds.selection import Requirements, Target, select
 from zeroxl.feeds.trust import normalise_fingerprint
@@ -58,7 +58,7 @@ def add(
     vrange = fits.version_range(versions) if versions else None
     fpr = normalise_fingerprint(trust_key) if trust_key else None
     if memory is not None and memory <= 0:
-        raise UsageError(f"invalid --memory {memory}: it must be a positive number of MiB")
+        raise SettingError(["invalid ", MEMORY, f" {memory}: it must be a positive number of MiB"])
     restart_policy = check_restart(restart or DEFAULT_RESTART)
     if backend is not None:
         ctx.backend(backend)  # refuses an unknown name before anything is fetched
@@ -102,7 +102,7 @@ def add(
                     # Refused here, over a limit, before anything is fetched or created.
                     svc = _plan_vm(ctx, svc, given_macs)
                 elif given_macs:
-                    raise UsageError(f"--mac: the {backend_name} backend gives a service no network interface")
+                    raise SettingError([MAC, f": the {backend_name} backend gives a service no network interface"])
                 adding = AddJournal.begin(ctx.records.dir(name))
                 impl_dir = _download(ctx, impl, undo, unused, adding)
                 testhooks.pause("add-fetched")
@@ -218,8 +218,11 @@ def _make_disks(
             if kept.size != size:
                 raise ConflictError(
                     f"a kept disk {disk_name} of {svc.name} exists with {kept.size} bytes, not {size}",
-                    hint=f"reuse it with --disk {disk_name}={kept.size}, "
-                    f"or delete it: 0xl disk delete {svc.name} {disk_name}",
+                    hint=[
+                        "reuse it with ",
+                        DISK,
+                        f" {disk_name}={kept.size}, or delete it: 0xl disk delete {svc.name} {disk_name}",
+                    ],
                 )
             ctx.ui.info(f"reusing the kept disk {disk_name} of {svc.name} ({kept.location})")
             made.append(kept)

@@ -3,17 +3,21 @@ version range against what the version needs and what the host allows. One place
 add (with the operator's options), update and rollback (with the service as it is configured) and set.
 
 Nothing here changes anything: a version that does not fit is refused, and nothing of the service is
-changed to make it fit (its disks in particular are its data).
+changed to make it fit (its disks in particular are its data). A setting that does not fit is a
+SettingError naming the setting (errors.SETTINGS), which the CLI words as the option that set it: at
+`add` the operator's option is wrong (status 2); at `update` and `rollback` the version does not fit the
+service as it is (SelectionError, status 8).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
 from zeroxl.app.context import Context
 from zeroxl.disks.base import DEFAULT_DISK
-from zeroxl.errors import PolicyError, SelectionError, UsageError
+from zeroxl.errors import ARG, DISK, VERSION, PolicyError, SelectionError, Setting, SettingError, UsageError
 from zeroxl.feeds import patterns
 from zeroxl.feeds.model import Implementation
 from zeroxl.feeds.selection import Channel, Requirements, Target
@@ -35,13 +39,14 @@ def parse_args(pairs: list[str]) -> dict[str, str]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not ARG_NAME.fits(key):
-            raise UsageError(
-                f"invalid --arg {pair!r}", hint="write KEY=VALUE with a lower-case KEY, e.g. --arg port=8080"
+            raise SettingError(
+                ["invalid ", ARG, f" {pair!r}"],
+                hint=["write KEY=VALUE with a lower-case KEY, e.g. ", ARG, " port=8080"],
             )
         if len(value) > _MAX_ARG_VALUE or any(c in value for c in "\0\n\r"):
-            raise UsageError(f"invalid --arg {key}: the value is too long or contains a line break")
+            raise SettingError(["invalid ", ARG, f" {key}: the value is too long or contains a line break"])
         if key in args:
-            raise UsageError(f"--arg {key} is given twice")
+            raise SettingError([ARG, f" {key} is given twice"])
         args[key] = value
     return args
 
@@ -65,7 +70,7 @@ def version_range(text: str) -> VersionRange:
     try:
         return VersionRange.parse(text)
     except ValueError as e:
-        raise UsageError(str(e), hint="e.g. --version 2.0..!3 (from 2.0, before 3)") from None
+        raise SettingError(str(e), hint=["e.g. ", VERSION, " 2.0..!3 (from 2.0, before 3)"]) from None
 
 
 def requirements(svc: Service) -> Requirements:
@@ -88,14 +93,17 @@ def check_args(args: dict[str, str], needs: ServiceNeeds, *, declared_only: bool
             decl = needs.arg(key)
             if decl is None:
                 known = ", ".join(a.name for a in needs.args) or "none"
-                raise UsageError(f"--arg {key}: the service does not declare this argument (it declares: {known})")
+                raise SettingError([ARG, f" {key}: the service does not declare this argument (it declares: {known})"])
             if not patterns.matches(decl.pattern, value):
-                raise UsageError(
-                    f"--arg {key}={value!r} does not match the pattern the service declares ({decl.pattern})"
+                raise SettingError(
+                    [ARG, f" {key}={value!r} does not match the pattern the service declares ({decl.pattern})"]
                 )
     missing = [a.name for a in needs.args if a.required and a.default is None and a.name not in args]
     if missing:
-        raise UsageError(f"the service needs --arg {' --arg '.join(m + '=...' for m in missing)}")
+        needed: list[str | Setting] = ["the service needs"]
+        for m in missing:
+            needed += [" ", ARG, f" {m}=..."]
+        raise SettingError(needed)
     return args
 
 
@@ -108,31 +116,34 @@ def plan_disks(specs: list[tuple[str | None, int]], needs: ServiceNeeds, max_siz
         [] if needs.blocks else [DEFAULT_DISK]
     )
     if len(unnamed) > len(free_names):
-        raise UsageError(
-            "more unnamed --disk options than the service has disks"
-            + (f" (it declares: {', '.join(declared)})" if declared else ""),
-            hint="name each disk: --disk NAME=SIZE",
+        it_declares = f" (it declares: {', '.join(declared)})" if declared else ""
+        raise SettingError(
+            ["more unnamed ", DISK, f" options than the service has disks{it_declares}"],
+            hint=["name each disk: ", DISK, " NAME=SIZE"],
         )
     for given, size in specs:
         name = given if given is not None else free_names.pop(0)
         if declared and name not in declared:
-            raise UsageError(f"--disk {name}: the service declares no such disk (it declares: {', '.join(declared)})")
+            raise SettingError(
+                [DISK, f" {name}: the service declares no such disk (it declares: {', '.join(declared)})"]
+            )
         if name in planned:
-            raise UsageError(f"--disk {name} is given twice")
+            raise SettingError([DISK, f" {name} is given twice"])
         planned[name] = size
     for name, block in declared.items():
         if name not in planned:
-            raise UsageError(
+            raise SettingError(
                 f"the service needs a disk {name!r} of at least {format_size(block.min_size)}",
-                hint=f"add --disk {name}=SIZE",
+                hint=["add ", DISK, f" {name}=SIZE"],
             )
         if planned[name] < block.min_size:
-            raise UsageError(
-                f"--disk {name}: {planned[name]} bytes is below the {format_size(block.min_size)} the service needs"
+            raise SettingError(
+                [DISK, f" {name}: {planned[name]} bytes is below the {format_size(block.min_size)} the service needs"]
             )
     for name, size in planned.items():
         if max_size is not None and size > max_size:
-            raise PolicyError(f"--disk {name}: {format_size(size)} is over the host's limit of {format_size(max_size)}")
+            limit = format_size(max_size)
+            raise PolicyError([DISK, f" {name}: {format_size(size)} is over the host's limit of {limit}"])
     return list(planned.items())
 
 
@@ -141,31 +152,31 @@ def check_fits(ctx: Context, svc: Service, sel: Selected, impl_dir: Path) -> Non
 
     Nothing of the service is changed to make it fit: its disks in particular are its data.
     """
-    why: str | None = None
+    why: Sequence[str | Setting] | None = None
     try:
         check_args(svc.args, sel.needs, declared_only=Target.parse(svc.target).vm)
-    except UsageError as e:
-        why = e.message
+    except SettingError as e:
+        why = e.parts
     disks = {d.name: d for d in svc.disks}
     for block in sel.needs.blocks:
         disk = disks.get(block.name)
         if disk is None:
-            why = f"it needs a disk {block.name!r}, which {svc.name} does not have"
+            why = [f"it needs a disk {block.name!r}, which {svc.name} does not have"]
         elif disk.size < block.min_size:
-            why = f"it needs the disk {block.name} to have at least {format_size(block.min_size)}"
+            why = [f"it needs the disk {block.name} to have at least {format_size(block.min_size)}"]
     if sel.needs.memory_min and svc.memory is not None and svc.memory < sel.needs.memory_min:
-        why = f"it needs at least {sel.needs.memory_min} MiB of memory; {svc.name} has {svc.memory}"
+        why = [f"it needs at least {sel.needs.memory_min} MiB of memory; {svc.name} has {svc.memory}"]
     if why is None:
         try:
             ctx.backend(svc.backend).check(replace(svc, current=sel), impl_dir)
-        except UsageError as e:
-            # The backend words it as a wrong option of `add` (more networks than bridges, say), but here
-            # the options are the service's and it is the new version that does not fit them: status 8, not 2.
-            why = e.message
+        except SettingError as e:
+            # The same refusal as of a wrong option of `add` (more networks than bridges, say), but here the
+            # settings are the service's and it is the new version that does not fit them: status 8, not 2.
+            why = e.parts
     if why is not None:
         raise SelectionError(
-            f"{svc.name}: version {sel.version} does not fit the service as it is configured: {why}",
-            hint=f"keep the versions that fit with 0xl set {svc.name} --version '..!{sel.version}'",
+            [f"{svc.name}: version {sel.version} does not fit the service as it is configured: ", *why],
+            hint=["keep the versions that fit with 0xl set ", svc.name, " ", VERSION, f" '..!{sel.version}'"],
         )
 
 

@@ -20,7 +20,7 @@ from typing import Protocol
 
 from zeroxl.backends.base import RuntimeStatus
 from zeroxl.backends.states import RUNNING
-from zeroxl.errors import UsageError
+from zeroxl.errors import READY_LOG, READY_TCP, READY_TIMEOUT, SETTLE, SettingError
 from zeroxl.host.units import whole_number
 from zeroxl.state.service import Readiness, Service
 
@@ -46,12 +46,14 @@ class Health:
 
 
 def parse_tcp(text: str) -> tuple[str, int]:
-    """HOST:PORT (or [IPV6]:PORT) as a (host, port) pair; UsageError if it is not one."""
+    """HOST:PORT (or [IPV6]:PORT) as a (host, port) pair; SettingError if it is not one."""
     host, sep, port_text = text.rpartition(":")
     host = host.removeprefix("[").removesuffix("]")
     port = whole_number(port_text)
     if not sep or not host or port is None or not 0 < port < 65536:
-        raise UsageError(f"invalid --ready-tcp {text!r}", hint="write HOST:PORT, e.g. --ready-tcp 127.0.0.1:8080")
+        raise SettingError(
+            ["invalid ", READY_TCP, f" {text!r}"], hint=["write HOST:PORT, e.g. ", READY_TCP, " 127.0.0.1:8080"]
+        )
     return host, port
 
 
@@ -72,14 +74,18 @@ def readiness(
         timeout=base.timeout if timeout is None else timeout,
     )
     if not 0 <= ready.settle <= 3600:
-        raise UsageError(f"invalid --settle {ready.settle:g}: give 0 to 3600 seconds")
+        raise SettingError(["invalid ", SETTLE, f" {ready.settle:g}: give 0 to 3600 seconds"])
     if not 0 < ready.timeout <= 3600:
-        raise UsageError(f"invalid --ready-timeout {ready.timeout:g}: give more than 0 and at most 3600 seconds")
+        raise SettingError(
+            ["invalid ", READY_TIMEOUT, f" {ready.timeout:g}: give more than 0 and at most 3600 seconds"]
+        )
     if ready.log is not None:
         try:
             re.compile(ready.log.encode())
         except re.error as e:
-            raise UsageError(f"invalid --ready-log {ready.log!r}: {e}", hint="it is a Python regular expression") from e
+            raise SettingError(
+                ["invalid ", READY_LOG, f" {ready.log!r}: {e}"], hint="it is a Python regular expression"
+            ) from e
     if ready.tcp is not None:
         parse_tcp(ready.tcp)
     return ready

@@ -30,9 +30,9 @@ def _report(e: ZeroxlError, *, debug: bool) -> int:
         import traceback
 
         traceback.print_exc()
-    from zeroxl.cli.messages import print_error
+    from zeroxl.cli.messages import print_error, worded
 
-    print_error(e.message, e.hint)
+    print_error(*worded(e))
     if isinstance(e, SomeFailed):
         statuses = {f.exit_status for f in e.failures}
         return int(statuses.pop() if len(statuses) == 1 else ExitStatus.ERROR)

@@ -34,7 +34,10 @@ def _readiness(a: argparse.Namespace) -> Callable[[Readiness], Readiness]:
 def _error_json(e: ZeroxlError | None) -> dict[str, Any] | None:
     if e is None:
         return None
-    return {"message": e.message, "hint": e.hint, "status": int(e.exit_status), "kind": type(e).__name__}
+    from zeroxl.cli.messages import worded
+
+    message, hint = worded(e)
+    return {"message": message, "hint": hint, "status": int(e.exit_status), "kind": type(e).__name__}
 
 
 # -- update -------------------------------------------------------------------------------------------------
@@ -80,7 +83,7 @@ def cmd_update(a: argparse.Namespace) -> int:
                     "version": o.version,
                     "to": o.to,
                     "latest": o.latest,
-                    "message": o.message,
+                    "message": _message(o),
                     "error": _error_json(o.error),
                     "feed_signed": o.signed,
                     "feed_signature_expires": o.expires,
@@ -114,12 +117,21 @@ def cmd_update(a: argparse.Namespace) -> int:
     )
 
 
+def _message(o: Outcome) -> str:
+    """O's message; an error's (which a failed outcome carries, unless its record could not be read) as the
+    CLI words it."""
+    from zeroxl.cli.messages import worded
+
+    return worded(o.error)[0] if o.error is not None and o.message else o.message
+
+
 def _report_one(name: str, e: ZeroxlError | None) -> None:
-    from zeroxl.cli.messages import print_error
+    from zeroxl.cli.messages import print_error, worded
 
     if e is None:
         return
-    print_error(e.message if e.message.startswith(f"{name}:") else f"{name}: {e.message}", e.hint)
+    message, hint = worded(e)
+    print_error(message if message.startswith(f"{name}:") else f"{name}: {message}", hint)
 
 
 # -- rollback, history ----------------------------------------------------------------------------------------

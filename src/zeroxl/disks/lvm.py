@@ -19,7 +19,7 @@ from typing import Any
 
 from zeroxl import proc
 from zeroxl.disks.base import KeptDisk
-from zeroxl.errors import BackendError, ConflictError, UsageError
+from zeroxl.errors import BackendError, ConfigError, ConflictError, UsageError
 from zeroxl.host.names import DISK_NAME, SERVICE_NAME
 from zeroxl.state.service import Disk
 
@@ -38,7 +38,7 @@ _RESERVED = (
 
 def check_volume_group(vg: str) -> str:
     if not _VG.fullmatch(vg) or vg in (".", ".."):
-        raise UsageError(f"config.toml: [disks] volume_group {vg!r} is not a volume group name")
+        raise ConfigError(f"config.toml: [disks] volume_group {vg!r} is not a volume group name")
     return vg
 
 

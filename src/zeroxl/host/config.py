@@ -1,7 +1,7 @@
 """The host's configuration and policy: ZEROXL_HOME/config.toml, typed and validated on load.
 
 Every key is optional. A file that does not parse, or a value of the wrong type, is an error naming the
-key: a policy that silently falls back to "no limit" would be worse than none.
+key (ConfigError): a policy that silently falls back to "no limit" would be worse than none.
 
     [policy]
     max_memory = 1024            # MiB per service
@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from zeroxl.errors import UsageError
+from zeroxl.errors import ConfigError
 from zeroxl.host.units import parse_size
 
 
@@ -79,9 +79,9 @@ def signature_limits(trust: dict[str, Any]) -> SignatureLimits:
             return None
         if isinstance(value, int):
             if value < 0:
-                raise UsageError(f"config.toml: [trust] {key} must not be negative")
+                raise ConfigError(f"config.toml: [trust] {key} must not be negative")
             return value
-        return parse_duration(value, what=f"[trust] {key}")
+        return parse_duration(value, what=f"[trust] {key}", error=ConfigError)
 
     defaults = SignatureLimits()
     skew, max_age, warn = duration("max_clock_skew"), duration("max_signature_age"), duration("warn_signature_age")
@@ -109,14 +109,18 @@ class Config:
 def _get(table: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
     value = table.get(key)
     if value is not None and (not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool)):
-        raise UsageError(f"config.toml: [{where}] {key} has the wrong type ({type(value).__name__})")
+        raise ConfigError(f"config.toml: [{where}] {key} has the wrong type ({type(value).__name__})")
     return value
+
+
+def _size(value: str | int | None, key: str) -> int | None:
+    return parse_size(str(value), what=key, error=ConfigError) if value is not None else None
 
 
 def _table(data: dict[str, Any], name: str) -> dict[str, Any]:
     table = data.get(name, {})
     if not isinstance(table, dict):
-        raise UsageError(f"config.toml: [{name}] must be a table")
+        raise ConfigError(f"config.toml: [{name}] must be a table")
     return table
 
 
@@ -128,17 +132,17 @@ def _unix_settings(unix: dict[str, Any]) -> UnixSettings:
     restart_window = _get(unix, "restart_window", (int, float), "unix")
     # Written as ranges that nan (TOML has it, and inf) fails: every comparison with nan is false.
     if stop_timeout is not None and not 0 <= stop_timeout < math.inf:
-        raise UsageError(
+        raise ConfigError(
             f"config.toml: [unix] stop_timeout must be 0 or more seconds (it is {stop_timeout})",
             hint="the seconds a service has between SIGTERM and SIGKILL when it is stopped; 0 kills it at once",
         )
     if restart_limit is not None and restart_limit < 0:
-        raise UsageError(
+        raise ConfigError(
             f"config.toml: [unix] restart_limit must be 0 or more (it is {restart_limit})",
             hint="how many times a failing service is restarted within restart_window; 0: never",
         )
     if restart_window is not None and not 0 < restart_window < math.inf:
-        raise UsageError(
+        raise ConfigError(
             f"config.toml: [unix] restart_window must be more than 0 seconds (it is {restart_window})",
             hint="the seconds within which more than restart_limit failures mark a service failed",
         )
@@ -164,18 +168,18 @@ def check_mirrors(table: dict[str, str]) -> dict[str, str]:
         location = given
         parts = urlsplit(origin)
         if not origin.startswith(_REMOTE) or not parts.netloc or parts.query or parts.fragment:
-            raise UsageError(f"{where}: the origin must be an http(s) URL prefix, e.g. 'https://example.org/feeds/'")
+            raise ConfigError(f"{where}: the origin must be an http(s) URL prefix, e.g. 'https://example.org/feeds/'")
         if not origin.endswith("/"):
-            raise UsageError(f"{where}: the origin must end with '/'", hint=f"write {origin + '/'!r}")
+            raise ConfigError(f"{where}: the origin must end with '/'", hint=f"write {origin + '/'!r}")
         if location.startswith("file://"):
             location = unquote(urlsplit(location).path)
         if location.startswith(_REMOTE):
             if not urlsplit(location).netloc:
-                raise UsageError(f"{where}: the mirror {location!r} has no host")
+                raise ConfigError(f"{where}: the mirror {location!r} has no host")
         elif not location.startswith("/"):
-            raise UsageError(f"{where}: the mirror must be an http(s) URL or an absolute directory, not {location!r}")
+            raise ConfigError(f"{where}: the mirror must be an http(s) URL or an absolute directory, not {location!r}")
         if not location.endswith("/"):
-            raise UsageError(f"{where}: the mirror location must end with '/'", hint=f"write {location + '/'!r}")
+            raise ConfigError(f"{where}: the mirror location must end with '/'", hint=f"write {location + '/'!r}")
         checked[origin] = location
     return checked
 
@@ -186,16 +190,16 @@ def load(path: Path) -> Config:
     except FileNotFoundError:
         return Config()
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise UsageError(f"{path} is not valid TOML: {e}") from e
+        raise ConfigError(f"{path} is not valid TOML: {e}") from e
     pol = _table(data, "policy")
     size = _get(pol, "max_disk_size", (str, int), "policy")
     bridges = _get(pol, "bridges", list, "policy")
     if bridges is not None and not all(isinstance(b, str) for b in bridges):
-        raise UsageError("config.toml: [policy] bridges must be a list of names")
+        raise ConfigError("config.toml: [policy] bridges must be a list of names")
     policy = Policy(
         max_memory=_get(pol, "max_memory", int, "policy"),
         max_total_memory=_get(pol, "max_total_memory", int, "policy"),
-        max_disk_size=parse_size(str(size), what="[policy] max_disk_size") if size is not None else None,
+        max_disk_size=_size(size, "[policy] max_disk_size"),
         bridges=tuple(bridges) if bridges is not None else None,
     )
     disks = _table(data, "disks")
@@ -204,20 +208,20 @@ def load(path: Path) -> Config:
     unix = _table(data, "unix")
     mirrors = _table(data, "mirrors")
     if not all(isinstance(v, str) for v in mirrors.values()):
-        raise UsageError("config.toml: [mirrors] maps an origin prefix to a mirror location (strings)")
+        raise ConfigError("config.toml: [mirrors] maps an origin prefix to a mirror location (strings)")
     keep = _get(store, "keep", int, "store")
     if keep is not None and keep < 1:
-        raise UsageError("config.toml: [store] keep must be at least 1")
+        raise ConfigError("config.toml: [store] keep must be at least 1")
     unpacked = _get(store, "max_unpacked_size", (str, int), "store")
     ratio = _get(store, "max_unpack_ratio", int, "store")
     if ratio is not None and ratio < 1:
-        raise UsageError("config.toml: [store] max_unpack_ratio must be at least 1")
+        raise ConfigError("config.toml: [store] max_unpack_ratio must be at least 1")
     return Config(
         policy=policy,
         volume_group=_get(disks, "volume_group", str, "disks"),
         key_info_server=_get(trust, "key_info_server", str, "trust"),
         keep=keep if keep is not None else 3,
-        max_unpacked_size=parse_size(str(unpacked), what="[store] max_unpacked_size") if unpacked is not None else None,
+        max_unpacked_size=_size(unpacked, "[store] max_unpacked_size"),
         max_unpack_ratio=ratio,
         unix=_unix_settings(unix),
         mirrors=check_mirrors(mirrors),

@@ -16,7 +16,7 @@ import hmac
 import re
 from collections.abc import Iterable, Mapping, Sequence
 
-from zeroxl.errors import ConflictError, UsageError
+from zeroxl.errors import MAC, ConflictError, Setting, SettingError
 from zeroxl.host.devices import network_devid
 
 _MAC = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}")
@@ -36,18 +36,21 @@ def legacy(service: str, index: int) -> str:
     return "00:16:3e" + "".join(f":{b:02x}" for b in digest[:3])
 
 
-def check_mac(text: str, what: str = "--mac") -> str:
-    """TEXT as a MAC a vif can have, in lower case: six hexadecimal pairs, unicast, not all zero."""
+def check_mac(text: str, net: str | None = None) -> str:
+    """TEXT, given for the network NET, as a MAC a vif can have, in lower case: six hexadecimal pairs,
+    unicast, not all zero."""
+    what: list[str | Setting] = [MAC, f" {net}" if net is not None else ""]
+    multicast = "a multicast address (the lowest bit of its first byte is set)"
     mac = text.lower()
     if not _MAC.fullmatch(mac):
-        raise UsageError(f"{what}: {text!r} is not a MAC address", hint=f"write {MAC_FORM}")
+        raise SettingError([*what, f": {text!r} is not a MAC address"], hint=f"write {MAC_FORM}")
     if int(mac[:2], 16) & 1:
-        raise UsageError(
-            f"{what}: {text} is a multicast address (the lowest bit of its first byte is set), which no vif can have",
+        raise SettingError(
+            [*what, f": {text} is {multicast}, which no vif can have"],
             hint="use a unicast address: its first byte even, e.g. 02:…",
         )
     if mac == "00:00:00:00:00:00":
-        raise UsageError(f"{what}: {text} is the all-zero address, which no vif can have")
+        raise SettingError([*what, f": {text} is the all-zero address, which no vif can have"])
     return mac
 
 
@@ -57,12 +60,12 @@ def parse_options(pairs: Iterable[str]) -> dict[str, str]:
     for pair in pairs:
         net, sep, mac = pair.partition("=")
         if not sep or not net:
-            raise UsageError(
-                f"invalid --mac {pair!r}", hint="write NET=MAC, NET a network's name or index, e.g. 0=02:…"
+            raise SettingError(
+                ["invalid ", MAC, f" {pair!r}"], hint="write NET=MAC, NET a network's name or index, e.g. 0=02:…"
             )
         if net in given:
-            raise UsageError(f"--mac {net} is given twice")
-        given[net] = check_mac(mac, f"--mac {net}")
+            raise SettingError([MAC, f" {net} is given twice"])
+        given[net] = check_mac(mac, net)
     return given
 
 
@@ -77,15 +80,15 @@ def assign(given: dict[str, str], networks: Sequence[str]) -> dict[int, str]:
     for net, mac in given.items():
         index = networks.index(net) if net in networks else network_devid(net)
         if index is None or index >= len(networks):
-            raise UsageError(
-                f"--mac {net}: the service declares no such network (it declares: {declared})",
+            raise SettingError(
+                [MAC, f" {net}: the service declares no such network (it declares: {declared})"],
                 hint="name a network by its name or its index, from 0",
             )
         if index in out:
-            raise UsageError(f"--mac is given twice for the network {networks[index]}")
+            raise SettingError([MAC, f" is given twice for the network {networks[index]}"])
         out[index] = mac
     if len(set(out.values())) != len(out):
-        raise UsageError("two --mac options give the same MAC: each network's vif needs its own")
+        raise SettingError(["two ", MAC, " options give the same MAC: each network's vif needs its own"])
     return out
 
 
@@ -104,7 +107,7 @@ def check_unique(
     """
     mine = list(macs)
     if len(set(mine)) != len(mine):
-        raise ConflictError(f"{service} would have the same MAC on two of its networks", hint="give each its --mac")
+        raise ConflictError(f"{service} would have the same MAC on two of its networks", hint=["give each its ", MAC])
     chosen = set(given)
     for other, their_macs in others.items():
         if other == service:
@@ -114,5 +117,7 @@ def check_unique(
             mac = min(clash)
             raise ConflictError(
                 f"the MAC {mac} of {service} is the one of the service {other}",
-                hint="choose another --mac" if mac in chosen else "give a --mac for that network, or another name",
+                hint=["choose another ", MAC]
+                if mac in chosen
+                else ["give a ", MAC, " for that network, or another name"],
             )

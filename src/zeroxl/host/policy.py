@@ -4,14 +4,15 @@ values: no IO, and no service record (the callers read those).
 
 Checked when a service is added (before anything is fetched or created) and again when it starts, since
 the policy may have changed in between. A request over a limit is a PolicyError (exit status 9); a
-request that contradicts what the feed declares is a UsageError (2).
+request that contradicts what the feed declares is a SettingError (2, or 8 when a new version does not
+fit the service: app.fits).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from zeroxl.errors import PolicyError, UsageError
+from zeroxl.errors import MEMORY, NET, RESTART, PolicyError, SettingError
 from zeroxl.host.config import Policy
 from zeroxl.host.names import BRIDGE_NAME
 from zeroxl.host.needs import ServiceNeeds
@@ -26,14 +27,14 @@ DEFAULT_RESTART = "on-failure"
 
 def check_restart(policy: str) -> str:
     if policy not in RESTART_POLICIES:
-        raise UsageError(f"invalid --restart {policy!r}", hint=f"choose one of: {', '.join(RESTART_POLICIES)}")
+        raise SettingError(["invalid ", RESTART, f" {policy!r}"], hint=f"choose one of: {', '.join(RESTART_POLICIES)}")
     return policy
 
 
 def check_bridge_name(name: str) -> str:
     if not BRIDGE_NAME.fits(name):
-        raise UsageError(
-            f"invalid --net {name!r}: not a bridge name",
+        raise SettingError(
+            ["invalid ", NET, f" {name!r}: not a bridge name"],
             hint=f"a bridge is named by {BRIDGE_NAME.text}, e.g. xenbr0",
         )
     return name
@@ -57,14 +58,14 @@ def check_memory(name: str, requested: int | None, needs: ServiceNeeds, policy: 
     """
     memory = vm_memory(requested, needs)
     if needs.memory_min is not None and memory < needs.memory_min:
-        raise UsageError(
+        raise SettingError(
             f"{name}: {memory} MiB of memory is below the {needs.memory_min} MiB the service needs",
-            hint=f"give --memory {needs.memory_min} or more",
+            hint=["give ", MEMORY, f" {needs.memory_min} or more"],
         )
     if policy.max_memory is not None and memory > policy.max_memory:
         raise PolicyError(
             f"{name}: {memory} MiB of memory is over the host's limit of {policy.max_memory} MiB per service",
-            hint="give a smaller --memory, or raise [policy] max_memory in config.toml",
+            hint=["give a smaller ", MEMORY, ", or raise [policy] max_memory in config.toml"],
         )
     if policy.max_total_memory is not None:
         taken = sum(others)
@@ -72,7 +73,7 @@ def check_memory(name: str, requested: int | None, needs: ServiceNeeds, policy: 
             raise PolicyError(
                 f"{name}: {memory} MiB of memory would bring the host's services to {taken + memory} MiB, "
                 f"over its limit of {policy.max_total_memory} MiB in total ({taken} MiB are taken)",
-                hint="give a smaller --memory, destroy a service, or raise [policy] max_total_memory",
+                hint=["give a smaller ", MEMORY, ", destroy a service, or raise [policy] max_total_memory"],
             )
     return memory
 
@@ -85,16 +86,20 @@ def plan_bridges(requested: Iterable[str], needs: ServiceNeeds, policy: Policy) 
     given = [check_bridge_name(b) for b in requested]
     if len(given) > len(needs.networks):
         declared = ", ".join(needs.networks) or "none"
-        raise UsageError(
-            f"{len(given)} --net given, but the service declares {len(needs.networks)} network(s) ({declared})"
+        raise SettingError(
+            [f"{len(given)} ", NET, f" given, but the service declares {len(needs.networks)} network(s) ({declared})"]
         )
     bridges = list(given)
     for network in needs.networks[len(given) :]:
         if not policy.bridges:
-            raise UsageError(
+            raise SettingError(
                 f"the service needs a bridge for its network {network!r}",
-                hint="add --net BRIDGE (one per network, in order), or list the host's bridges in "
-                "[policy] bridges: the first is the default",
+                hint=[
+                    "add ",
+                    NET,
+                    " BRIDGE (one per network, in order), or list the host's bridges in [policy] bridges: the first "
+                    "is the default",
+                ],
             )
         bridges.append(policy.bridges[0])
     check_bridges(tuple(bridges), needs, policy)
@@ -108,10 +113,10 @@ def check_bridges(bridges: tuple[str, ...], needs: ServiceNeeds, policy: Policy)
         if policy.bridges is not None and bridge not in policy.bridges:
             raise PolicyError(
                 f"bridge {bridge} is not one the host allows services to use ({', '.join(policy.bridges) or 'none'})",
-                hint="choose another --net, or add it to [policy] bridges in config.toml",
+                hint=["choose another ", NET, ", or add it to [policy] bridges in config.toml"],
             )
     if len(bridges) != len(needs.networks):
-        raise UsageError(
+        raise SettingError(
             f"the service declares {len(needs.networks)} network(s) ({', '.join(needs.networks) or 'none'}) "
             f"but has {len(bridges)} bridge(s) ({', '.join(bridges) or 'none'})",
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from zeroxl.errors import UsageError
+from zeroxl.errors import UsageError, ZeroxlError
 
 _SUFFIX = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 _SIZE = re.compile(r"([0-9]{1,15})([KMGT]?)(?:i?B)?", re.IGNORECASE)
@@ -25,15 +25,16 @@ def whole_number(text: str) -> int | None:
     return None
 
 
-def parse_size(text: str, *, what: str = "size") -> int:
-    """Bytes in TEXT ('256M', '1G', '1048576'); zero, negative and unknown suffixes are refused."""
+def parse_size(text: str, *, what: str = "size", error: type[ZeroxlError] = UsageError) -> int:
+    """Bytes in TEXT ('256M', '1G', '1048576'); zero, negative and unknown suffixes are refused (ERROR: a
+    wrong option by default; config.toml's caller says ConfigError)."""
     # ASCII only: IGNORECASE lets `K` match the Kelvin sign (no suffix 0xl knows) and `i` the dotless i.
     m = _SIZE.fullmatch(text.strip()) if text.isascii() else None
     if not m:
-        raise UsageError(f"invalid {what} {text!r}", hint="write a positive whole number with K, M, G or T, e.g. 256M")
+        raise error(f"invalid {what} {text!r}", hint="write a positive whole number with K, M, G or T, e.g. 256M")
     value = int(m.group(1)) * _SUFFIX[m.group(2).upper()]
     if value <= 0:
-        raise UsageError(f"invalid {what} {text!r}: it must be greater than zero")
+        raise error(f"invalid {what} {text!r}: it must be greater than zero")
     return value
 
 
@@ -57,16 +58,15 @@ _DURATION = re.compile(r"([0-9]{1,9})([smhdw])")
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
-def parse_duration(text: str, *, what: str = "duration") -> int:
-    """Seconds in TEXT ('90s', '5m', '12h', '30d', '2w'); a unit is required, zero is refused."""
+def parse_duration(text: str, *, what: str = "duration", error: type[ZeroxlError] = UsageError) -> int:
+    """Seconds in TEXT ('90s', '5m', '12h', '30d', '2w'); a unit is required, zero is refused (ERROR, as
+    for parse_size)."""
     m = _DURATION.fullmatch(text.strip())
     if not m:
-        raise UsageError(
-            f"invalid {what} {text!r}", hint="write a whole number with s, m, h, d or w, e.g. 5m, 30d or 2w"
-        )
+        raise error(f"invalid {what} {text!r}", hint="write a whole number with s, m, h, d or w, e.g. 5m, 30d or 2w")
     seconds = int(m.group(1)) * _SECONDS[m.group(2)]
     if seconds <= 0:
-        raise UsageError(f"invalid {what} {text!r}: it must be greater than zero")
+        raise error(f"invalid {what} {text!r}: it must be greater than zero")
     return seconds
 
 

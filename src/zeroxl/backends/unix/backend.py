@@ -22,7 +22,7 @@ from zeroxl import proc
 from zeroxl.backends.base import BackendContext, RuntimeStatus
 from zeroxl.backends.states import RUNNING
 from zeroxl.backends.unix import runtime
-from zeroxl.errors import BackendError, StateError, UsageError
+from zeroxl.errors import RESTART, BackendError, SettingError, StateError
 from zeroxl.host import procinfo
 from zeroxl.host.procinfo import Identity, alive, boot_id, identity, session_members
 from zeroxl.state import atomic, private
@@ -78,10 +78,13 @@ class UnixBackend:
 
     def check(self, svc: Service, impl_dir: Path) -> None:
         if svc.restart != "on-failure":
-            raise UsageError(
-                f"--restart {svc.restart}: the unix backend restarts a service that fails, as [unix] in "
-                "config.toml sets (restart_limit, restart_window)",
-                hint="leave out --restart",
+            raise SettingError(
+                [
+                    RESTART,
+                    f" {svc.restart}: the unix backend restarts a service that fails, as [unix] in config.toml sets "
+                    "(restart_limit, restart_window)",
+                ],
+                hint=["leave out ", RESTART],
             )
         service_argv(svc, impl_dir)
 

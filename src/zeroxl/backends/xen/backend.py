@@ -25,7 +25,7 @@ from zeroxl.backends.states import FAILED, RUNNING, STOPPED
 from zeroxl.backends.xen import cfgfile, xl
 from zeroxl.backends.xen.dom0 import xen_available
 from zeroxl.backends.xen.domain import domain_config
-from zeroxl.errors import BackendError, NotFoundError
+from zeroxl.errors import NET, BackendError, NotFoundError
 from zeroxl.state import atomic
 from zeroxl.state.service import Records, Service
 
@@ -93,7 +93,7 @@ class XenBackend:
         for bridge in svc.networks:
             if not Path("/sys/class/net", bridge, "bridge").is_dir():
                 raise NotFoundError(
-                    f"there is no bridge {bridge} on this host", hint="create it first, or give another --net"
+                    f"there is no bridge {bridge} on this host", hint=["create it first, or give another ", NET]
                 )
 
     # -- lifecycle ----------------------------------------------------------------------------------

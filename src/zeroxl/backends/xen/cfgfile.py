@@ -21,7 +21,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from zeroxl.errors import UsageError
+from zeroxl.errors import SettingError
 from zeroxl.host.devices import is_vdev
 from zeroxl.host.names import ARG_NAME, BRIDGE_NAME, SERVICE_NAME
 
@@ -40,8 +40,8 @@ _ARG_VALUE = re.compile(r"[!#-&(-\[\]-~]{0,4096}")
 _MAC = re.compile(r"[0-9a-f][02468ace](:[0-9a-f]{2}){5}")
 
 
-class XlCfgError(UsageError):
-    """A value cannot be written into an xl.cfg as itself."""
+class XlCfgError(SettingError):
+    """A value of the service's cannot be written into an xl.cfg as itself."""
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from zeroxl.backends.xen.cfgfile import MAX_DISKS, DiskSpec, DomainConfig, VifSpec
-from zeroxl.errors import BackendError, StateError, UsageError
+from zeroxl.errors import ARG, BackendError, SettingError, StateError
 from zeroxl.feeds import patterns
 from zeroxl.host.config import Policy
 from zeroxl.host.devices import free_vdevs, vdev_number
@@ -54,7 +54,9 @@ def disk_vdevs(svc: Service) -> list[tuple[str, Disk]]:
         elif free:
             placed.append((free.pop(0), disk))
         else:
-            raise UsageError(f"{svc.name} has {len(svc.disks)} disks; 0xl attaches at most {MAX_DISKS - 1} (xvdb-xvdz)")
+            raise SettingError(
+                f"{svc.name} has {len(svc.disks)} disks; 0xl attaches at most {MAX_DISKS - 1} (xvdb-xvdz)"
+            )
     return sorted(placed, key=lambda p: vdev_number(p[0]))
 
 
@@ -73,17 +75,20 @@ def cmdline(svc: Service) -> tuple[tuple[str, str], ...]:
     for key, value in svc.args.items():
         arg = declared.get(key)
         if arg is None:
-            raise UsageError(f"{svc.name}: --arg {key} is not an argument that this version of the service declares")
+            raise SettingError(
+                [f"{svc.name}: ", ARG, f" {key} is not an argument that this version of the service declares"]
+            )
         try:
             fits = patterns.matches(arg.pattern, value)
         except patterns.PatternError as e:
             # Recorded from a feed an older 0xl read, before patterns were RE2's.
+            problem = f"the version it runs declares a pattern 0xl no longer accepts: {e.message}"
             raise patterns.PatternError(
-                f"{svc.name}: --arg {key}: the version it runs declares a pattern 0xl no longer accepts: {e.message}",
+                [f"{svc.name}: ", ARG, f" {key}: {problem}"],
                 hint=f"update {svc.name} to a version whose feed uses RE2's syntax (docs/feed-service-needs.md)",
             ) from None
         if not fits:
-            raise UsageError(f"{svc.name}: --arg {key}={value!r} does not match the pattern {arg.pattern}")
+            raise SettingError([f"{svc.name}: ", ARG, f" {key}={value!r} does not match the pattern {arg.pattern}"])
     return tuple((name, svc.args[name]) for name in declared if name in svc.args)
 
 
