@@ -19,7 +19,7 @@ from tests.support.gpgkeys import Publisher
 from tests.support.http import StaticServer
 from tests.support.zx import Result, free_port, http_get, snapshot, stop_everything, wait_for, zx_inprocess
 from zeroxl.app.context import Context
-from zeroxl.feeds.selection import Requirements, select, unix_target
+from zeroxl.feeds.selection import Requirements, Target, host_cpu, select
 from zeroxl.host.paths import Home
 from zeroxl.publish.mirror import mirror_path
 
@@ -291,7 +291,7 @@ def test_a_refresh_through_the_mirror_sees_the_new_version(
 
     with Context(Home(home)) as ctx:
         loaded = ctx.loader.load(lab.url)
-        impl = select(loaded.feed, Requirements(unix_target()))
+        impl = select(loaded.feed, Requirements(Target("Linux", host_cpu())))
         ctx.store.ensure(impl, ctx.fetcher)
 
     assert loaded.changed and str(impl.version) == "1.1"

@@ -223,10 +223,6 @@ class Gpg:
                 return key
         raise NotFoundError(f"key {fpr} is not in 0xl's keyring")
 
-    def has_key(self, fingerprint: str) -> bool:
-        fpr = normalise_fingerprint(fingerprint)
-        return any(key.has(fpr) for key in self.list_keys(fpr))
-
 
 # -- parsing gpg's output (pure) --------------------------------------------------------------------
 

@@ -70,10 +70,6 @@ def host_cpu() -> str:
     return {"amd64": "x86_64", "arm64": "aarch64"}.get(machine, machine)
 
 
-def unix_target() -> Target:
-    return Target("Linux", host_cpu())
-
-
 @dataclass(frozen=True)
 class Requirements:
     target: Target

@@ -28,13 +28,8 @@ class UnsafeOperand(BackendError):
     """An argument for xl that could be read as something else; a bug in 0xl if it ever happens."""
 
 
-def argv(
-    subcommand: str, *options: str, domain: str | None = None, config: str | None = None, dry_run: bool = False
-) -> list[str]:
-    """`xl [-N] SUBCOMMAND OPTIONS -- OPERAND` for a domain name or a config file (absolute path).
-
-    DRY_RUN is xl's global -N: parse and print the domain's configuration, create nothing.
-    """
+def argv(subcommand: str, *options: str, domain: str | None = None, config: str | None = None) -> list[str]:
+    """`xl SUBCOMMAND OPTIONS -- OPERAND` for a domain name or a config file (absolute path)."""
     allowed = _OPTIONS.get(subcommand)
     if allowed is None:
         raise UnsafeOperand(f"xl {subcommand}: not a subcommand 0xl runs")
@@ -50,7 +45,7 @@ def argv(
         if not _CONFIG.fullmatch(config) or "/../" in config or config.endswith("/.."):
             raise UnsafeOperand(f"xl {subcommand}: {config!r} is not a plain absolute path")
         operands.append(config)
-    return [XL, *(["-N"] if dry_run else []), subcommand, *options, "--", *operands]
+    return [XL, subcommand, *options, "--", *operands]
 
 
 _UUID = re.compile(r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}")
