@@ -205,7 +205,7 @@ class UnexpectedError(ZeroxlError):
     @classmethod
     def of(cls, e: Exception) -> UnexpectedError:
         """E as an error of its service; with --debug its traceback is logged."""
-        import logging
+        import logging  # here: `0xl list` imports this module, and logging is large
 
         logging.getLogger("zeroxl").debug("unexpected error", exc_info=e)
         return cls(

@@ -1,7 +1,8 @@
 """The publisher's commands, `0xl feed …` and `0xl mirror`: parse, call `zeroxl.publish`, render.
 
-`register` adds them to the main parser (`cli.parser`). As there, no logic beyond
-arguments and output; errors go to `cli.main`, which maps them to exit statuses.
+`register` adds them to the main parser (`cli.parser`). As in cli.service_cmds, no logic beyond
+arguments and output, and the core imported inside the command that needs it; errors go to `cli.main`,
+which maps them to exit statuses.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """The commands about versions: update, rollback, history, set, gc, doctor. Parse, call the core,
-render; errors go to `cli.main`. See docs/updates.md."""
+render; errors go to `cli.main`. See docs/updates.md. As in cli.service_cmds, the core is imported inside
+the command that needs it."""
 
 from __future__ import annotations
 

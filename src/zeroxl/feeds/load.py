@@ -181,7 +181,7 @@ class FeedLoader:
         info = self.gpg.key_info(sig.fingerprint)
         hints: tuple[tuple[str, str], ...] = ()
         if self.config.key_info_server:
-            from zeroxl.feeds import keyinfo
+            from zeroxl.feeds import keyinfo  # defusedxml for its answers: only when a server is configured
 
             hints = tuple(
                 (h.vote, h.message) for h in keyinfo.lookup(self.config.key_info_server, sig.fingerprint, self.fetcher)

@@ -42,7 +42,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from zeroxl.errors import ConfigError
-from zeroxl.host.units import parse_size
+from zeroxl.host.units import parse_duration, parse_size
 
 
 @dataclass(frozen=True)
@@ -71,8 +71,6 @@ class SignatureLimits:
 
 def signature_limits(trust: dict[str, Any]) -> SignatureLimits:
     """The [trust] durations: a string with a unit ("5m", "30d") or a whole number of seconds."""
-    from zeroxl.host.units import parse_duration
-
     def duration(key: str) -> int | None:
         value = _get(trust, key, (str, int), "trust")
         if value is None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import sys
 import time
@@ -293,8 +294,6 @@ class UnixBackend:
         return RuntimeStatus(**runtime.status(self._dir(svc), svc.desired))
 
     def cleanup(self, svc: Service) -> None:
-        import shutil
-
         shutil.rmtree(self._dir(svc) / "unix", ignore_errors=True)
 
     def _read_state(self, svc: Service) -> dict[str, Any] | None:
