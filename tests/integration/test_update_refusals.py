@@ -33,7 +33,7 @@ def _store(home: Path) -> list[str]:
     ids=["missing-program", "needs-a-disk"],
 )
 def test_refused_update_leaves_no_download_in_the_store(
-    site: FeedSite, zx, zhome: Path, new: Impl, status: ExitStatus
+    site: FeedSite, zx, zhome: Path, new: Impl, status: int
 ) -> None:
     port = add_running(zx, site, "web", [Impl("1.0")])
     publish(site, "web", [Impl("1.0"), new])

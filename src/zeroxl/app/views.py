@@ -8,12 +8,12 @@ the feed cache, the history) is imported where it is used.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 
 from zeroxl.errors import NotFoundError, StateError
 from zeroxl.host.names import SERVICE_NAME, check_service_name
+from zeroxl.state import fastjson
 from zeroxl.state.schema import DAMAGED, check, damaged
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs `0xl list` time
@@ -28,8 +28,7 @@ if TYPE_CHECKING:
 def load_record(services: os.PathLike[str] | str, name: str) -> dict[str, Any]:
     path = f"{services}/{name}/service.json"
     try:
-        with open(path, "rb") as f:  # noqa: PTH123
-            return check(json.load(f), name)
+        return check(fastjson.load(path), name)
     except FileNotFoundError:
         raise NotFoundError(f"no service named {name!r}", hint="see `0xl list`") from None
     except (OSError, ValueError) as e:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 
@@ -14,11 +13,15 @@ if TYPE_CHECKING:
 
 def print_json(obj: Any) -> None:
     # Indented for a person at a terminal; compact for programs (and much faster: json's C encoder
-    # does not do indentation).
+    # does not do indentation, and state.fastjson uses it without importing the json package).
     if sys.stdout.isatty():
+        import json
+
         sys.stdout.write(json.dumps(obj, indent=2, sort_keys=True) + "\n")
     else:
-        sys.stdout.write(json.dumps(obj, sort_keys=True, separators=(",", ":")) + "\n")
+        from zeroxl.state import fastjson
+
+        sys.stdout.write(fastjson.dumps(obj) + "\n")
 
 
 def duration(seconds: float | None) -> str:

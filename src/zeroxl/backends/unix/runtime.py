@@ -6,12 +6,12 @@ Separate from the backend so that `0xl list` can answer without importing anythi
 
 from __future__ import annotations
 
-import json
 import os
 
 from zeroxl.backends.states import FAILED, RUNNING, STOPPED
 from zeroxl.host import procinfo
 from zeroxl.host.procinfo import Identity, alive
+from zeroxl.state import fastjson
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs `0xl list` time
 if TYPE_CHECKING:
@@ -34,8 +34,7 @@ def read_state(service_dir: os.PathLike[str] | str) -> dict[str, Any] | None:
     """The supervisor's last state; None if there is none (never started, or cleaned up)."""
     path = f"{service_dir}/unix/state.json"
     try:
-        with open(path, "rb") as f:  # noqa: PTH123 - cheap, called per service
-            data = json.load(f)
+        data = fastjson.load(path)  # called per service: the cheapest read
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as e:
