@@ -12,10 +12,8 @@ never built from a silently edited archive, and nothing in it points outside it.
 
 from __future__ import annotations
 
-import bz2
 import calendar
 import contextlib
-import gzip
 import io
 import lzma
 import os
@@ -28,9 +26,10 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Literal, Protocol, TypeVar, cast
+from typing import Any, BinaryIO, Protocol, TypeVar, cast
 
 from zeroxl.errors import StateError, VerificationError
+from zeroxl.feeds.decompress import Decompressed, Format, corrupt_or_truncated
 
 TAR = "application/x-tar"
 TAR_GZ = "application/x-compressed-tar"
@@ -39,14 +38,14 @@ TAR_XZ = "application/x-xz-compressed-tar"
 TAR_LZMA = "application/x-lzma-compressed-tar"
 ZIP = "application/zip"
 
-# The compression of each tar type. "xz" is read with lzma's FORMAT_AUTO, which reads .lzma too.
-_Compression = Literal["", "gz", "bz2", "xz"]
-_TAR_COMPRESSION: dict[str, _Compression] = {
-    TAR: "",
+# The compression of each tar type, read as 0install's tar reads it (feeds.decompress): "xz" as `unxz`,
+# which reads .lzma streams too, "lzma" as `unlzma`, which reads nothing else.
+_TAR_COMPRESSION: dict[str, Format | None] = {
+    TAR: None,
     TAR_GZ: "gz",
     TAR_BZ2: "bz2",
     TAR_XZ: "xz",
-    TAR_LZMA: "xz",
+    TAR_LZMA: "lzma",
 }
 SUPPORTED_TYPES = frozenset({*_TAR_COMPRESSION, ZIP})
 
@@ -447,10 +446,15 @@ class _Writer:
                 f"archive has more than {self.limits.max_members} members",
                 hint="the limit guards against decompression bombs",
             )
-        self._account(name, size)
+        self._account(f"archive member {_shorten(name)!r}", size)
 
-    def _account(self, name: str, size: int) -> None:
-        """Refuse SIZE more bytes past the budget, before any of them is written."""
+    def discard(self, size: int) -> None:
+        """Count SIZE bytes that were decompressed but are not unpacked (after the tar's end)."""
+        self._account("the data after the tar's end", size)
+        self.bytes += size
+
+    def _account(self, what: str, size: int) -> None:
+        """Refuse SIZE more bytes of WHAT past the budget, before any of them is written."""
         if self.bytes + size <= self.budget:
             return
         if self.budget < self.limits.max_bytes:
@@ -459,7 +463,7 @@ class _Writer:
         else:
             limit, key = f"{self.budget} bytes", "max_unpacked_size"
         raise VerificationError(
-            f"archive member {_shorten(name)!r} takes the unpacked size over the limit of {limit}",
+            f"{what} takes the unpacked size over the limit of {limit}",
             hint=f"the limit guards against decompression bombs; a host that trusts such an archive can raise "
             f"[store] {key} in config.toml",
         )
@@ -594,7 +598,7 @@ class _Writer:
                 raise _corrupt(e) from e
             if not chunk:
                 return
-            self._account(name, len(chunk))
+            self._account(f"archive member {_shorten(name)!r}", len(chunk))
             self.bytes += len(chunk)
             view = memoryview(chunk)
             while view:
@@ -616,12 +620,13 @@ _READ_ERRORS = (
 
 
 def _corrupt(e: BaseException) -> VerificationError:
-    return VerificationError(f"the archive is corrupt or truncated ({e})")
+    return corrupt_or_truncated(str(e))
 
 
-def _unpack_tar(fileobj: BinaryIO, compression: _Compression, writer: _Writer) -> None:
+def _unpack_tar(fileobj: BinaryIO, compression: Format | None, writer: _Writer) -> None:
     # Decompressed here rather than by tarfile, so that what tarfile reads can be counted.
-    stream = _HeaderBudget(_decompressed(fileobj, compression), writer.limits.max_header_bytes)
+    source: _Source = fileobj if compression is None else Decompressed(fileobj, compression)
+    stream = _HeaderBudget(source, writer.limits.max_header_bytes)
     try:
         with stream.headers():  # opening reads the first member
             archive = tarfile.open(fileobj=cast(BinaryIO, stream), mode="r|")  # noqa: SIM115 - closed below
@@ -630,17 +635,22 @@ def _unpack_tar(fileobj: BinaryIO, compression: _Compression, writer: _Writer) -
     with archive:
         for member in _tar_members(archive, stream):
             _unpack_tar_member(archive, member, writer)
+    if compression is not None:
+        _read_to_the_end(source, writer)
 
 
-def _decompressed(fileobj: BinaryIO, compression: _Compression) -> _Source:
-    # The file classes, like GNU tar's gzip, bzip2 and xz, read concatenated streams as one.
-    if compression == "gz":
-        return gzip.GzipFile(fileobj=fileobj, mode="rb")
-    if compression == "bz2":
-        return bz2.BZ2File(fileobj)
-    if compression == "xz":
-        return lzma.LZMAFile(fileobj)
-    return fileobj
+def _read_to_the_end(source: _Source, writer: _Writer) -> None:
+    """Read what follows the tar's end marker to the end of the compressed file, as 0install's tar
+    does: only there are the last checksums checked (the gzip trailer), and what follows the last
+    stream refused or not as its decompressor would. Counted in the unpacked size, though not kept."""
+    while True:
+        try:
+            data = source.read(_CHUNK)
+        except _READ_ERRORS as e:
+            raise _corrupt(e) from e
+        if not data:
+            return
+        writer.discard(len(data))
 
 
 def _tar_members(archive: tarfile.TarFile, stream: _HeaderBudget) -> Iterator[tarfile.TarInfo]:
