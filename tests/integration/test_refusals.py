@@ -163,12 +163,24 @@ def _flip(data: bytes, at: int) -> bytes:
     ("damage", "message", "reason", "tar_says"),
     [
         # The gzip trailer: CRC-32 of the contents, then their length (RFC 1952, 2.3.1).
-        (lambda gz: _flip(gz, len(gz) - 8), "its gzip checksum (CRC-32) does not match its contents",
-         "gzip-checksum", "crc error"),
-        (lambda gz: _flip(gz, len(gz) - 4), "the length in its gzip trailer does not match its contents",
-         "gzip-length", "length error"),
-        (lambda gz: gz + b"garbage!", "data that is not gzip follows its last gzip member",
-         "trailing-data", "trailing garbage"),
+        (
+            lambda gz: _flip(gz, len(gz) - 8),
+            "its gzip checksum (CRC-32) does not match its contents",
+            "gzip-checksum",
+            "crc error",
+        ),
+        (
+            lambda gz: _flip(gz, len(gz) - 4),
+            "the length in its gzip trailer does not match its contents",
+            "gzip-length",
+            "length error",
+        ),
+        (
+            lambda gz: gz + b"garbage!",
+            "data that is not gzip follows its last gzip member",
+            "trailing-data",
+            "trailing garbage",
+        ),
     ],
     ids=["crc", "length", "trailing-garbage"],
 )

@@ -10,6 +10,7 @@ import io
 import os
 import stat
 import struct
+import subprocess
 import tarfile
 import zipfile
 from pathlib import Path
@@ -424,3 +425,58 @@ def test_chain_of_extended_headers_is_refused_clearly(tmp_path: Path) -> None:
     with pytest.raises(VerificationError, match="too many extended headers"):
         X.unpack(archive, tree, mime_type=X.TAR, scratch=tmp_path / "s")
     assert _outside(tmp_path) == []
+
+
+# -- zip CRCs, checked as unzip checks them ---------------------------------------------------------
+
+
+def _with_crc_flipped(data: bytes, member: str, *, local: bool, central: bool) -> bytes:
+    """DATA, a zip, with the CRC-32 of MEMBER changed in its local header, its central directory entry,
+    or both (PKWARE APPNOTE 4.3.7 and 4.3.12: the CRC at offset 14 of one, 16 of the other)."""
+    out = bytearray(data)
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        info = zf.getinfo(member)
+    if local:
+        out[info.header_offset + 14] ^= 0xFF
+    if central:
+        at = -1
+        while True:  # the central directory entry whose name (at 46, its length at 28) is MEMBER's
+            at = data.index(b"PK\x01\x02", at + 1)
+            length = struct.unpack_from("<H", data, at + 28)[0]
+            if data[at + 46 : at + 46 + length] == member.encode():
+                break
+        out[at + 16] ^= 0xFF
+    return bytes(out)
+
+
+@pytest.mark.parametrize(
+    ("local", "central", "extract", "refused"),
+    [
+        (True, True, None, True),
+        (True, False, None, True),  # unzip checks the local header's CRC ...
+        (False, True, None, False),  # ... and not the central directory's, which zipfile checks
+        (True, True, "pkg", False),  # a member outside `extract` is not read, by unzip or 0xl
+    ],
+    ids=["both", "local", "central", "outside-extract"],
+)
+def test_zip_member_crcs_are_checked_as_unzip_checks_them(
+    tmp_path: Path, local: bool, central: bool, extract: str | None, refused: bool
+) -> None:
+    members = [*A.SAMPLE, A.file("other/data", b"other data\n" * 50)]
+    damaged = "pkg/README" if extract is None else "other/data"
+    archive = tmp_path / "x.zip"
+    archive.write_bytes(_with_crc_flipped(A.zip_bytes(members), damaged, local=local, central=central))
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    if refused:
+        message = f"the archive is corrupt or truncated \\(Bad CRC-32 for file '{damaged}'"
+        with pytest.raises(VerificationError, match=message):
+            X.unpack(archive, tree, mime_type=X.ZIP, scratch=tmp_path / "s", extract=extract)
+    else:
+        X.unpack(archive, tree, mime_type=X.ZIP, scratch=tmp_path / "s", extract=extract)
+    # The oracle: unzip as 0install runs it (archive.ml, `extract_zip`).
+    oracle = tmp_path / "oracle"
+    oracle.mkdir()
+    args = ["unzip", "-q", "-o", str(archive), *([f"{extract}/*"] if extract else [])]
+    unzip = subprocess.run(args, cwd=oracle, capture_output=True, text=True, check=False)
+    assert (unzip.returncode != 0) == refused, unzip

@@ -466,6 +466,7 @@ class _Writer:
             f"{what} takes the unpacked size over the limit of {limit}",
             hint=f"the limit guards against decompression bombs; a host that trusts such an archive can raise "
             f"[store] {key} in config.toml",
+            reason="unpack-limit",
         )
 
     def check_path(self, name: str, parts: list[str]) -> None:
@@ -777,6 +778,7 @@ _ZIP_UNIX = 3  # "made by" Unix: the top 16 bits of the external attributes are 
 _UT, _UX = 0x5455, 0x5855  # Info-ZIP's extended timestamp and old Unix extra fields
 _LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")
 _UTF8_FLAG = 0x800
+_DATA_DESCRIPTOR_FLAG = 0x8
 
 
 def _unpack_zip(fileobj: BinaryIO, writer: _Writer) -> None:
@@ -810,7 +812,7 @@ def _unpack_zip_member(archive: zipfile.ZipFile, fileobj: BinaryIO, info: zipfil
         if not is_dir:
             raise VerificationError(f"archive member {name!r} names the top directory but is not a directory")
         return
-    target = os.fsdecode(_zip_read(archive, info)) if is_link else None
+    target = os.fsdecode(_zip_read(archive, fileobj, info)) if is_link else None
     if target is not None:
         _check_link_target(name, len(parts) - 1, target)
     if not writer.selected(parts):
@@ -822,6 +824,7 @@ def _unpack_zip_member(archive: zipfile.ZipFile, fileobj: BinaryIO, info: zipfil
         writer.directory(name, parts)
     else:
         mtime_ns = _zip_mtime(fileobj, info) * 1_000_000_000
+        _check_crc_of_local_header(fileobj, info)
         try:
             data = archive.open(info)
         except (*_READ_ERRORS, NotImplementedError, RuntimeError) as e:
@@ -844,7 +847,8 @@ def _zip_name(info: zipfile.ZipInfo) -> str:
     return os.fsdecode(info.filename.encode("cp437"))
 
 
-def _zip_read(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+def _zip_read(archive: zipfile.ZipFile, fileobj: BinaryIO, info: zipfile.ZipInfo) -> bytes:
+    _check_crc_of_local_header(fileobj, info)
     try:
         return archive.read(info)
     except (*_READ_ERRORS, NotImplementedError, RuntimeError) as e:
@@ -855,7 +859,7 @@ def _zip_mtime(fileobj: BinaryIO, info: zipfile.ZipInfo) -> int:
     """The mtime unzip gives the file: Info-ZIP's UT field, else its UX field, else the DOS time read
     as UTC (0install runs unzip with TZ=GMT). unzip reads them from the local header, so that is where
     they are read here too."""
-    dos_date, dos_time, extra = _local_header(fileobj, info)
+    dos_date, dos_time, extra, _, _ = _local_header(fileobj, info)
     for field, data in _extra_fields(extra):
         if field == _UT and len(data) >= 5 and data[0] & 1:
             return int.from_bytes(data[1:5], "little", signed=True)
@@ -877,8 +881,17 @@ def _zip_mtime(fileobj: BinaryIO, info: zipfile.ZipInfo) -> int:
         raise VerificationError(f"archive member {info.filename!r} has an invalid timestamp") from e
 
 
-def _local_header(fileobj: BinaryIO, info: zipfile.ZipInfo) -> tuple[int, int, bytes]:
-    """(DOS date, DOS time, extra field) from the member's local header."""
+def _check_crc_of_local_header(fileobj: BinaryIO, info: zipfile.ZipInfo) -> None:
+    """Check the member's data, when it is read, against the CRC-32 unzip checks it against: its local
+    header's, unless that defers to a data descriptor (flag bit 3), then the central directory's
+    (unzip 6.0, extract.c). zipfile checks the central directory's alone."""
+    _, _, _, crc, flags = _local_header(fileobj, info)
+    if not flags & _DATA_DESCRIPTOR_FLAG:
+        info.CRC = crc
+
+
+def _local_header(fileobj: BinaryIO, info: zipfile.ZipInfo) -> tuple[int, int, bytes, int, int]:
+    """(DOS date, DOS time, extra field, CRC-32, flags) from the member's local header."""
     try:
         fileobj.seek(info.header_offset)
         header = fileobj.read(_LOCAL_HEADER.size)
@@ -889,7 +902,7 @@ def _local_header(fileobj: BinaryIO, info: zipfile.ZipInfo) -> tuple[int, int, b
         extra = fileobj.read(fields[11])
     except (OSError, struct.error) as e:
         raise _corrupt(e) from e
-    return fields[6], fields[5], extra
+    return fields[6], fields[5], extra, fields[7], fields[3]
 
 
 def _extra_fields(extra: bytes) -> Iterator[tuple[int, bytes]]:
