@@ -1,10 +1,15 @@
-"""A compressed tar stream, decompressed and read to its very end as GNU tar's decompressors read it.
+"""A compressed tar stream, decompressed and read to its very end, with the checks of the tool that
+0install would decompress it with.
 
 0install unpacks with `tar -x` and `-z`, `--bzip2` or `--use-compress-program=unxz|unlzma`
-(`archive.ml`, `extract_tar`), and treats any exit status but 0 as a failure. tar stops at the archive's
-end marker, but it reads its decompressor's output to the end, so the decompressor checks every
-checksum and what follows the compressed data; one that complains makes tar, and 0install, refuse the
-archive. What each of them accepts after a stream, checked with gzip 1.12, bzip2 1.0.8 and xz 5.4:
+(`archive.ml`, `extract_tar`), and treats any exit status but 0 as a failure. The decompressor checks
+each checksum as it reaches it, and what follows the compressed data; one that complains makes tar, and
+0install, refuse the archive. tar itself stops reading at the tar's end marker and ignores the SIGPIPE
+that may then stop the decompressor, so for an archive as tar writes it (its end padded to a 10 KiB
+record) every check is made, but a damaged second gzip member, or a wrong trailer after megabytes of
+padding past the end marker, is refused only when the decompressor got there first. 0xl reads to the
+end always: what the tool refuses, 0xl refuses every time. What each tool accepts after a stream,
+checked with gzip 1.12, bzip2 1.0.8 and xz 5.4 (tests/unit/test_decompress.py runs them):
 
 - gzip: another gzip member, or zero bytes to the end ("trailing zero bytes ignored"); anything else,
   zero bytes followed by anything included, is "trailing garbage" (exit status 2).
