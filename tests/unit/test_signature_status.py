@@ -139,6 +139,7 @@ def test_a_signatures_expiry_is_read_from_validsig() -> None:
 
 
 def test_iso_8601_signature_times_are_read() -> None:
+    # The time of GOOD_BY_SUBKEY's VALIDSIG: `date -u -d '2026-11-27 10:35:43' +%s` prints 1795775743.
     line = f"[GNUPG:] VALIDSIG {PRIMARY} 2026-11-27 20261127T103543 0 4 0 22 8 00 {PRIMARY}\n"
     assert parse_verify_status(line).timestamp == 1795775743
 
