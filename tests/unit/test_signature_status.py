@@ -58,14 +58,16 @@ def test_validsig_gives_signing_key_primary_key_and_time() -> None:
 
 
 def test_badsig_means_the_feed_was_modified() -> None:
-    with pytest.raises(BadSignature, match="signature does not match: the feed was modified after signing"):
+    with pytest.raises(BadSignature, match="signature does not match: the feed was modified after signing") as e:
         parse_verify_status(BAD)
+    assert e.value.reason == "bad-signature"
 
 
 def test_badsig_wins_over_a_validsig_in_the_same_block() -> None:
     # 0install would accept a block with one good trusted signature beside a bad one; 0xl does not.
-    with pytest.raises(BadSignature):
+    with pytest.raises(BadSignature) as e:
         parse_verify_status(GOOD_BY_SUBKEY + BAD)
+    assert e.value.reason == "bad-signature"
 
 
 def test_errsig_for_a_missing_key_carries_its_key_id() -> None:
