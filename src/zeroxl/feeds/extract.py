@@ -641,9 +641,10 @@ def _unpack_tar(fileobj: BinaryIO, compression: Format | None, writer: _Writer) 
 
 
 def _read_to_the_end(source: _Source, writer: _Writer) -> None:
-    """Read what follows the tar's end marker to the end of the compressed file, as 0install's tar
-    does: only there are the last checksums checked (the gzip trailer), and what follows the last
-    stream refused or not as its decompressor would. Counted in the unpacked size, though not kept."""
+    """Read what follows the tar's end marker to the end of the compressed file, where the last
+    checksums are (the gzip trailer) and what follows the last stream is taken or refused as its
+    decompressor would (feeds.decompress: 0install's tar may stop earlier; 0xl never does). Counted
+    in the unpacked size, though not kept."""
     while True:
         try:
             data = source.read(_CHUNK)
