@@ -296,6 +296,7 @@ def parse_verify_status(stdout: str, *, stderr: str = "") -> SigInfo:
         raise BadSignature(
             "signature does not match: the feed was modified after signing",
             hint="someone changed the feed on its way to you, or the publisher edited it without signing it again",
+            reason="bad-signature",
         )
     for args in errors:
         keyid = args[0].upper() if args else ""
