@@ -84,16 +84,31 @@ def service_json(rec: dict[str, Any], rt: dict[str, Any]) -> dict[str, Any]:
         "restarts": rt.get("restarts", 0),
         "last_exit": rt.get("last_exit"),
         "detail": rt.get("detail", ""),
-        "disks": rec.get("disks", []),
+        "disks": disks_json(rec),
         "networks": networks_json(rec),
         "args": rec.get("args", {}),
         "latest": rec.get("latest"),
+        "resources": rt.get("resources"),
     }
     if rt.get("extra"):
         out["runtime"] = rt["extra"]
     if rec.get("transition"):
         out["transition"] = transition_json(rec["transition"])
     return out
+
+
+def disks_json(rec: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each disk as recorded, with `used`: the bytes a file disk (sparse) takes on its filesystem, which
+    grow as the service writes; None for an LVM volume, allocated whole when it was made."""
+    disks = rec.get("disks", [])
+    return [{**d, "used": _allocated(d["location"]) if d.get("kind") == "file" else None} for d in disks]
+
+
+def _allocated(path: str) -> int | None:
+    try:
+        return os.stat(path).st_blocks * 512  # noqa: PTH116 - st_blocks counts 512-byte units
+    except OSError:
+        return None
 
 
 def networks_json(rec: dict[str, Any]) -> list[dict[str, Any]]:
@@ -148,6 +163,7 @@ def damaged_json(name: str, error: StateError) -> dict[str, Any]:
         "networks": [],
         "args": {},
         "latest": None,
+        "resources": None,
     }
 
 

@@ -90,7 +90,7 @@ def cmd_list(a: argparse.Namespace) -> int:
 
 def cmd_status(a: argparse.Namespace) -> int:
     from zeroxl import views
-    from zeroxl.cli import render
+    from zeroxl.cli import render, usage
     from zeroxl.paths import default_home
     from zeroxl.units import format_size
 
@@ -132,10 +132,13 @@ def cmd_status(a: argparse.Namespace) -> int:
     pairs.append(("restarts", str(d["restarts"])))
     if d["last_exit"] is not None:
         pairs.append(("last exit", d["last_exit"]))
+    pairs.extend(usage.fields(d))
     for key, value in sorted((d.get("runtime") or {}).items()):
-        pairs.append((key, str(value)))
+        if not (d.get("resources") and key in usage.SHOWN):
+            pairs.append((key, str(value)))
     for disk in d["disks"]:
-        pairs.append((f"disk {disk['name']}", f"{format_size(disk['size'])} {disk['kind']} {disk['location']}"))
+        where = f"{format_size(disk['size'])} {disk['kind']} {disk['location']}"
+        pairs.append((f"disk {disk['name']}", where + usage.disk_used(disk)))
     for net in d["networks"]:
         pairs.append((f"network {net['name']}", f"bridge {net['bridge']}, mac {net['mac']}"))
     for key, value in sorted(d["args"].items()):
@@ -376,8 +379,10 @@ def build_parser() -> argparse.ArgumentParser:
     dp.set_defaults(handler=cmd_disk_delete)
 
     from zeroxl.cli.feed_cmds import register as register_publishing
+    from zeroxl.cli.serve import register as register_watching
     from zeroxl.cli.update_cmds import register as register_updates
 
     register_publishing(sub)  # feed init|add|set-stability|sign|check, mirror
     register_updates(sub)  # update, rollback, history, set, gc, doctor
+    register_watching(sub)  # serve, top
     return p
