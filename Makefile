@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: demo test lint unit system-deps venv bench test-xen test-libvirt clean
+.PHONY: demo test lint unit system-deps venv bench test-xen test-libvirt test-web screenshots clean
 
 # system-deps first (order-only: it is a check that always runs, not a file): the dev extra builds
 # libvirt-python from source, which needs libvirt-dev, pkg-config and gcc.
@@ -28,6 +28,14 @@ lint: venv
 
 test: system-deps venv lint
 	$(BIN)/pytest -q
+
+# `0xl serve` over HTTP and in a real headless Chromium (Debian's, installed by system-deps): about 1.5 min.
+test-web: system-deps venv
+	$(BIN)/pytest -q tests/web
+
+# The screenshots in docs/, as the browser tests take them.
+screenshots: system-deps venv
+	ZEROXL_SCREENSHOTS=docs/img $(BIN)/pytest -q tests/web/test_browser.py
 
 # The nested Xen lab (tests/labs/xen/README.md): builds it once into /var/cache/0xl-lab (a few
 # minutes, then about a second), then runs the tests marked xen, which boot it under QEMU.

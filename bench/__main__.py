@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHES = ["bench.bench_list", "bench.bench_run", "bench.bench_digest", "bench.bench_update"]
+BENCHES = ["bench.bench_list", "bench.bench_run", "bench.bench_digest", "bench.bench_update", "bench.bench_web"]
 
 
 def main() -> None:

@@ -137,9 +137,17 @@ class NotFoundError(ZeroxlError):
 
 
 class VerificationError(ZeroxlError):
-    """Something fetched failed a check; nothing of it was used."""
+    """Something fetched failed a check; nothing of it was used.
+
+    REASON, where given, names the check that refused (`bad-signature`, `gzip-checksum`, …): callers and
+    tests tell refusals apart by it rather than by the words of the message, which are the user's.
+    """
 
     exit_status = ExitStatus.REFUSED
+
+    def __init__(self, message: Words, *, hint: Words | None = None, reason: str = "") -> None:
+        super().__init__(message, hint=hint)
+        self.reason = reason
 
 
 class DownloadError(ZeroxlError):

@@ -155,8 +155,9 @@ def test_good_signature_names_the_signer_and_the_time(gpg: Gpg, publisher: Publi
 def test_data_edited_after_signing_is_refused(gpg: Gpg, publisher: Publisher) -> None:
     gpg.import_key(publisher.armored_public_key(), publisher.keyid)
     sig = detached(publisher, DATA)
-    with pytest.raises(BadSignature, match="signature does not match: the feed was modified after signing"):
+    with pytest.raises(BadSignature, match="signature does not match: the feed was modified after signing") as e:
         gpg.verify(DATA.replace(b"example.org", b"example.com"), sig)
+    assert e.value.reason == "bad-signature"  # from gpg's BADSIG status line, not from the words
 
 
 def test_signature_by_a_key_not_in_the_keyring_names_its_key_id(gpg: Gpg, publisher: Publisher) -> None:

@@ -175,12 +175,13 @@ def flipped(data: bytes) -> bytes:
     return data[:middle] + bytes([data[middle] ^ 0xFF]) + data[middle + 1 :]
 
 
-# What a mirror may do to an archive, and the check that catches each: gzip's (a flipped byte), the size
+# What a mirror may do to an archive, and the check that catches each: gzip's (a flipped byte: the deflate
+# data's own checks or, where the data still inflates, the CRC-32 in the gzip trailer), the size
 # the feed declares (bytes added), and the manifest digest alone (one byte of a file's content changed,
 # and the whole packed again to the same size: forged_same_size).
 DAMAGE = {"corrupt": flipped, "longer": lambda data: data + b"padding", "same-size": forged_same_size}
 CAUGHT_BY = {
-    "corrupt": "the archive is corrupt or truncated",
+    "corrupt": "the archive is corrupt",
     "longer": "the feed declares",
     "same-size": "the implementation's contents do not have the digest the feed gives",
 }

@@ -19,6 +19,8 @@ from tests.support.gpgkeys import Publisher
 from tests.support.http import StaticServer
 from tests.support.zeroinstall import ZeroInstall
 from tests.support.zx import snapshot
+from zeroxl.errors import VerificationError
+from zeroxl.feeds.model import Archive
 
 
 @pytest.fixture
@@ -29,11 +31,15 @@ def home(site: FeedSite, zxi, zhome: Path) -> Path:
     return zhome
 
 
-def refused(zxi, home: Path, args: list[str], status: int, message: str) -> str:
+def refused(zxi, home: Path, args: list[str], status: int, message: str, *, reason: str | None = None) -> str:
+    """Run ARGS, which must fail with STATUS and MESSAGE (and, with REASON, a VerificationError of that
+    reason: told apart from another refusal by more than its words), changing nothing."""
     before = snapshot(home)
     r = zxi(*args)
     assert r.rc == status, r
     assert message in r.err, r
+    if reason is not None:
+        assert isinstance(r.error, VerificationError) and r.error.reason == reason, (r.error, r)
     assert r.err.startswith("0xl: error: "), r
     assert "Traceback" not in r.err
     assert snapshot(home) == before, "the failed command changed ZEROXL_HOME"
@@ -44,7 +50,7 @@ def test_feed_edited_after_signing_is_refused(site: FeedSite, zxi, home: Path) -
     url = site.publish("web", [Impl("1.0")])
     path = site.root / "web.xml"
     path.write_bytes(path.read_bytes().replace(b"web test service", b"web evil service"))
-    refused(zxi, home, ["add", "web", url], 4, "modified after signing")
+    refused(zxi, home, ["add", "web", url], 4, "modified after signing", reason="bad-signature")
 
 
 def test_feed_signed_by_an_untrusted_key_is_refused_with_the_command_to_trust_it(
@@ -146,7 +152,58 @@ def test_archive_with_another_digest_is_refused(site: FeedSite, zxi, home: Path)
     (site.root / "archives" / impl.href.rsplit("/", 1)[1]).write_bytes(data)
     impl.archive_size = len(data)
     url = site.publish("web", [impl])
-    refused(zxi, home, ["add", "web", url], 4, "digest")
+    refused(zxi, home, ["add", "web", url], 4, "digest", reason="digest")
+
+
+def _flip(data: bytes, at: int) -> bytes:
+    return data[:at] + bytes([data[at] ^ 0xFF]) + data[at + 1 :]
+
+
+@pytest.mark.parametrize(
+    ("damage", "message", "reason", "tar_says"),
+    [
+        # The gzip trailer: CRC-32 of the contents, then their length (RFC 1952, 2.3.1).
+        (
+            lambda gz: _flip(gz, len(gz) - 8),
+            "its gzip checksum (CRC-32) does not match its contents",
+            "gzip-checksum",
+            "crc error",
+        ),
+        (
+            lambda gz: _flip(gz, len(gz) - 4),
+            "the length in its gzip trailer does not match its contents",
+            "gzip-length",
+            "length error",
+        ),
+        (
+            lambda gz: gz + b"garbage!",
+            "data that is not gzip follows its last gzip member",
+            "trailing-data",
+            "trailing garbage",
+        ),
+    ],
+    ids=["crc", "length", "trailing-garbage"],
+)
+def test_archive_whose_gzip_trailer_fails_is_refused_as_0install_refuses_it(  # noqa: PLR0917 - fixtures and cases
+    site: FeedSite, zxi, home: Path, tmp_path: Path, damage, message: str, reason: str, tar_says: str
+) -> None:
+    # Every member unpacks as it should, with the digest the feed gives: only the trailer, which
+    # comes after the tar's end marker, is wrong.
+    good, digest = pack(web_files("1.1"))
+    bad = damage(good)
+    (site.root / "archives" / "web.tar.gz").write_bytes(bad)
+    (site.root / "archives" / "good.tar.gz").write_bytes(good)
+    href = f"{site.base_url}/archives/web.tar.gz"
+    url = site.publish("web", [Impl("1.1", digest=digest, archive_size=len(bad), href=href)])
+    refused(zxi, home, ["add", "web", url], 4, f"the archive is corrupt: {message}", reason=reason)
+
+    # The oracle: 0install unpacks the same bytes with GNU tar, which refuses them as gzip does; and
+    # takes the archive as it was made.
+    oracle = ZeroInstall(tmp_path / "0install")
+    theirs = oracle.download_retrieval(digest, Archive(href, len(bad)), tmp_path)
+    assert theirs.returncode != 0 and tar_says in theirs.stderr.decode(), theirs
+    ok = oracle.download_retrieval(digest, Archive(f"{site.base_url}/archives/good.tar.gz", len(good)), tmp_path)
+    assert ok.returncode == 0, ok
 
 
 def _tar_gz(members: list[tuple[tarfile.TarInfo, bytes]]) -> bytes:

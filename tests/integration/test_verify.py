@@ -113,6 +113,7 @@ def test_feed_edited_after_signing_is_refused(
     with pytest.raises(BadSignature, match="does not match: the feed was modified after signing") as e:
         verify_feed(tampered, feed_url=url, gpg=gpg, fetch_key=fetch_key)
     assert e.value.exit_status == 4
+    assert e.value.reason == "bad-signature"
 
 
 def test_missing_key_file_is_a_clear_error(

@@ -91,6 +91,33 @@ class ZeroInstall:
     def download(self, url: str, answer: str | None = None) -> subprocess.CompletedProcess[str]:
         return self.run("download", "--xml", url, answer=answer)
 
+    # -- versions -----------------------------------------------------------------------------------
+
+    def select_version(self, versions: list[str], version_range: str) -> str | None:
+        """The version `0install select --version=VERSION_RANGE` picks from a local feed offering
+        VERSIONS (implementations at a local path: nothing is downloaded); None if it finds none."""
+        from xml.sax.saxutils import quoteattr
+
+        from defusedxml import ElementTree
+
+        impls = "".join(
+            f'<implementation id="v{i}" version={quoteattr(v)} local-path={quoteattr(str(self.base))} main="none"/>'
+            for i, v in enumerate(versions)
+        )
+        feed = self.base / "versions.xml"
+        feed.write_text(
+            '<?xml version="1.0" ?>\n<interface xmlns="http://zero-install.sourceforge.net/2004/injector/interface">'
+            f"<name>versions</name><summary>which version 0install selects</summary>{impls}</interface>\n"
+        )
+        r = self.run("select", "--xml", f"--version={version_range}", feed)
+        if r.returncode != 0:
+            assert "Can't find all required implementations" in r.stderr, r.stderr
+            return None
+        ns = "{http://zero-install.sourceforge.net/2004/injector/interface}"
+        selection = ElementTree.fromstring(r.stdout).find(f"{ns}selection")
+        assert selection is not None, r.stdout
+        return selection.get("version")
+
     # -- digests and the store ----------------------------------------------------------------------
 
     def digest(self, path: Path, extract: str | None = None) -> str:

@@ -14,8 +14,11 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from unittest import mock
 
+from zeroxl.cli import main as cli_main
 from zeroxl.cli.main import main
+from zeroxl.errors import ZeroxlError
 
 # What "changes nothing" covers: everything but the keyring (gpg may import a key it fetched before the
 # trust decision, as 0install does), locks and scratch space.
@@ -27,6 +30,9 @@ class Result:
     rc: int
     out: str
     err: str
+    # The error the command failed with, for in-process runs: tests tell refusals apart by its type and
+    # `reason` as well as by the words printed.
+    error: ZeroxlError | None = None
 
     def __str__(self) -> str:
         return f"exit {self.rc}\n--- stdout\n{self.out}--- stderr\n{self.err}"
@@ -52,9 +58,16 @@ def zx_inprocess(*args: str, home: Path) -> Result:
     """`0xl ARGS` called through `main()` in this process; ZEROXL_HOME must be set in os.environ."""
     assert os.environ.get("ZEROXL_HOME") == str(home)
     out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+    errors: list[ZeroxlError] = []
+    report = cli_main._report
+
+    def spy(e: ZeroxlError, *, debug: bool) -> int:
+        errors.append(e)
+        return report(e, debug=debug)
+
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), mock.patch.object(cli_main, "_report", spy):
         rc = main(list(args))
-    return Result(rc, out.getvalue(), err.getvalue())
+    return Result(rc, out.getvalue(), err.getvalue(), errors[-1] if errors else None)
 
 
 def snapshot(home: Path) -> dict[str, str]:

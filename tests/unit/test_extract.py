@@ -10,6 +10,7 @@ import io
 import os
 import stat
 import struct
+import subprocess
 import tarfile
 import zipfile
 from pathlib import Path
@@ -79,28 +80,48 @@ def test_second_archive_merges_into_the_first(tmp_path: Path) -> None:
 
 def test_archive_that_would_replace_a_directory_with_a_file_is_refused(tmp_path: Path) -> None:
     _unpack(tmp_path, "x.tar", [A.file("a/one", b"1")])
-    with pytest.raises(VerificationError, match="directory"):
+    with pytest.raises(VerificationError, match="archive would replace directory 'a' with a file"):
         _unpack(tmp_path, "x.zip", [A.file("a", b"file over a directory")])
 
 
-@pytest.mark.parametrize("dest", ["../up", "/abs", ".", "a/../../b", "a\\b"])
-def test_dest_outside_the_tree_is_refused(tmp_path: Path, dest: str) -> None:
-    with pytest.raises(VerificationError, match="path"):
+@pytest.mark.parametrize(
+    ("dest", "message"),
+    [
+        ("../up", "path '../up' in the feed contains '..'"),
+        ("/abs", "path '/abs' in the feed is absolute"),
+        (".", "path '.' in the feed names the implementation's top directory"),
+        ("a/../../b", "path 'a/../../b' in the feed contains '..'"),
+        ("a\\b", "path 'a\\\\b' in the feed contains '\\'"),
+    ],
+)
+def test_dest_outside_the_tree_is_refused(tmp_path: Path, dest: str, message: str) -> None:
+    with pytest.raises(VerificationError) as e:
         _unpack(tmp_path, "x.tar", A.SAMPLE, dest=dest)
+    assert e.value.message == message
 
 
 def test_dest_through_a_symlink_is_refused(tmp_path: Path) -> None:
     tree = tmp_path / "tree"
     tree.mkdir()
     (tree / "link").symlink_to(tmp_path)
-    with pytest.raises(VerificationError, match="symlink"):
+    with pytest.raises(VerificationError, match="path 'link/inside' in the feed goes through a symlink"):
         _unpack(tmp_path, "x.tar", A.SAMPLE, dest="link/inside")
 
 
-@pytest.mark.parametrize("extract", ["pkg/bin", "../pkg", "-pkg", "pkg;rm", ""])
-def test_extract_attribute_that_0install_would_refuse_is_refused(tmp_path: Path, extract: str) -> None:
-    with pytest.raises(VerificationError, match="extract"):
+@pytest.mark.parametrize(
+    ("extract", "message"),
+    [
+        ("pkg/bin", "extract attribute may not contain / or \\"),
+        ("../pkg", "extract attribute may not contain / or \\"),
+        ("-pkg", "illegal character in extract attribute"),
+        ("pkg;rm", "illegal character in extract attribute"),
+        ("", "illegal character in extract attribute"),
+    ],
+)
+def test_extract_attribute_that_0install_would_refuse_is_refused(tmp_path: Path, extract: str, message: str) -> None:
+    with pytest.raises(VerificationError) as e:
         _unpack(tmp_path, "x.tar", A.SAMPLE, extract=extract)
+    assert e.value.message.startswith(message), e.value.message
 
 
 def test_missing_extract_directory_is_refused(tmp_path: Path) -> None:
@@ -122,6 +143,18 @@ def test_start_offset_skips_a_self_extracting_prefix(tmp_path: Path, name: str) 
 # -- hostile archives -------------------------------------------------------------------------------
 
 ZIPPABLE = [k for k, members in A.HOSTILE.items() if all(m.kind != "hardlink" for m in members)]
+# What each refusal says after the member's name: the check that refused it, and no other.
+HOSTILE_REASON = {
+    "dotdot": "has '..' in its path",
+    "absolute": "has an absolute path",
+    "symlink_absolute": "is a symlink to an absolute path",
+    "symlink_relative": "is a symlink pointing outside the tree",
+    "symlink_then_write": "would be written through a symlink",
+    "hardlink_absolute": "is a hard link to an absolute path",
+    "hardlink_relative": "is a hard link out of the tree",
+    "device": "is a device file",
+    "fifo": "is a device file",
+}
 
 
 @pytest.mark.parametrize("attack", sorted(A.HOSTILE))
@@ -132,7 +165,7 @@ def test_hostile_archive_is_refused_naming_the_member(tmp_path: Path, attack: st
     members = A.HOSTILE[attack]
     with pytest.raises(VerificationError) as caught:
         _unpack(tmp_path, name, members)
-    assert repr(members[-1].name) in caught.value.message
+    assert caught.value.message.startswith(f"archive member {members[-1].name!r} {HOSTILE_REASON[attack]}")
     assert _outside(tmp_path) == []
     assert not Path("/tmp/zeroxl-absolute-escape").exists()
 
@@ -146,13 +179,14 @@ def test_hostile_member_outside_extract_is_refused_too(tmp_path: Path, attack: s
             for m in A.HOSTILE[attack]
         ),
     ]
-    with pytest.raises(VerificationError):
+    with pytest.raises(VerificationError) as caught:
         _unpack(tmp_path, "x.tar", members, extract="pkg")
+    assert caught.value.message.startswith(f"archive member {members[-1].name!r} {HOSTILE_REASON[attack]}")
 
 
 def test_symlink_that_is_harmless_in_the_archive_but_escapes_after_extract_is_refused(tmp_path: Path) -> None:
     # Inside the archive pkg/up -> .. stays in it; once `extract=pkg` takes pkg as the top, it leaves.
-    with pytest.raises(VerificationError, match="outside"):
+    with pytest.raises(VerificationError, match=r"archive member 'pkg/up' is a symlink pointing outside the tree \(\.\.\)"):
         _unpack(tmp_path, "x.tar", [A.directory("pkg"), A.symlink("pkg/up", "..")], extract="pkg")
 
 
@@ -248,6 +282,15 @@ def _zip_with(info: zipfile.ZipInfo) -> bytes:
     return buf.getvalue()
 
 
+def _unzip_mtime(archive: Path, name: str, tmp_path: Path) -> float:
+    """The mtime unzip gives NAME, run as 0install runs it (archive.ml: `unzip -q -o`, TZ=GMT)."""
+    out = tmp_path / "unzipped"
+    out.mkdir()
+    env = dict(os.environ, TZ="GMT")
+    subprocess.run(["unzip", "-q", "-o", str(archive)], cwd=out, env=env, check=True, capture_output=True)
+    return (out / name).stat().st_mtime
+
+
 def test_zip_extended_timestamp_wins_over_the_dos_time(tmp_path: Path) -> None:
     info = zipfile.ZipInfo("ut", (2020, 5, 6, 7, 8, 12))
     info.extra = struct.pack("<HHBl", 0x5455, 5, 1, 1_234_567_891)
@@ -255,7 +298,7 @@ def test_zip_extended_timestamp_wins_over_the_dos_time(tmp_path: Path) -> None:
     tree = tmp_path / "tree"
     tree.mkdir()
     X.unpack(tmp_path / "x.zip", tree, mime_type=X.ZIP, scratch=tmp_path / "s")
-    assert (tree / "ut").stat().st_mtime == 1_234_567_891
+    assert (tree / "ut").stat().st_mtime == 1_234_567_891 == _unzip_mtime(tmp_path / "x.zip", "ut", tmp_path)
 
 
 def test_zip_dos_time_is_read_as_utc_and_non_unix_entries_are_not_executable(tmp_path: Path) -> None:
@@ -266,7 +309,8 @@ def test_zip_dos_time_is_read_as_utc_and_non_unix_entries_are_not_executable(tmp
     tree = tmp_path / "tree"
     tree.mkdir()
     X.unpack(tmp_path / "x.zip", tree, mime_type=X.ZIP, scratch=tmp_path / "s")
-    assert (tree / "dos").stat().st_mtime == 1_588_748_892
+    # 2020-05-06 07:08:12 UTC (`date -u -d '2020-05-06 07:08:12' +%s`), as unzip gives it too.
+    assert (tree / "dos").stat().st_mtime == 1_588_748_892 == _unzip_mtime(tmp_path / "x.zip", "dos", tmp_path)
     assert not (tree / "dos").stat().st_mode & 0o111
 
 
@@ -310,9 +354,16 @@ def test_type_0xl_cannot_unpack_is_refused() -> None:
 
 def test_path_within_ignores_dots_and_refuses_what_0install_refuses(tmp_path: Path) -> None:
     assert X.path_within(tmp_path, "./a//b/") == tmp_path / "a" / "b"
-    for bad in ("", ".", "/etc", "a/../b", "a\\b"):
-        with pytest.raises(VerificationError):
+    for bad, reason in [
+        ("", "names the implementation's top directory"),
+        (".", "names the implementation's top directory"),
+        ("/etc", "is absolute"),
+        ("a/../b", "contains '..'"),
+        ("a\\b", "contains '\\'"),
+    ]:
+        with pytest.raises(VerificationError) as e:
             X.path_within(tmp_path, bad)
+        assert e.value.message == f"path {bad!r} in the feed {reason}"
 
 
 # -- trees too deep to walk -----------------------------------------------------------------------
@@ -355,7 +406,7 @@ def test_rmtree_deletes_a_read_only_tree_deeper_than_recursion_and_path_max(tmp_
 
 def test_escaping_symlink_at_the_bottom_of_a_deep_tree_is_found(tmp_path: Path) -> None:
     A.make_deep_tree(tmp_path / "deep", 1200, link="/etc")
-    with pytest.raises(VerificationError, match="absolute path"):
+    with pytest.raises(VerificationError, match="/link points to an absolute path \\(/etc\\)"):
         X.check_symlinks(tmp_path / "deep")
     X.rmtree(tmp_path / "deep")
 
@@ -424,3 +475,58 @@ def test_chain_of_extended_headers_is_refused_clearly(tmp_path: Path) -> None:
     with pytest.raises(VerificationError, match="too many extended headers"):
         X.unpack(archive, tree, mime_type=X.TAR, scratch=tmp_path / "s")
     assert _outside(tmp_path) == []
+
+
+# -- zip CRCs, checked as unzip checks them ---------------------------------------------------------
+
+
+def _with_crc_flipped(data: bytes, member: str, *, local: bool, central: bool) -> bytes:
+    """DATA, a zip, with the CRC-32 of MEMBER changed in its local header, its central directory entry,
+    or both (PKWARE APPNOTE 4.3.7 and 4.3.12: the CRC at offset 14 of one, 16 of the other)."""
+    out = bytearray(data)
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        info = zf.getinfo(member)
+    if local:
+        out[info.header_offset + 14] ^= 0xFF
+    if central:
+        at = -1
+        while True:  # the central directory entry whose name (at 46, its length at 28) is MEMBER's
+            at = data.index(b"PK\x01\x02", at + 1)
+            length = struct.unpack_from("<H", data, at + 28)[0]
+            if data[at + 46 : at + 46 + length] == member.encode():
+                break
+        out[at + 16] ^= 0xFF
+    return bytes(out)
+
+
+@pytest.mark.parametrize(
+    ("local", "central", "extract", "refused"),
+    [
+        (True, True, None, True),
+        (True, False, None, True),  # unzip checks the local header's CRC ...
+        (False, True, None, False),  # ... and not the central directory's, which zipfile checks
+        (True, True, "pkg", False),  # a member outside `extract` is not read, by unzip or 0xl
+    ],
+    ids=["both", "local", "central", "outside-extract"],
+)
+def test_zip_member_crcs_are_checked_as_unzip_checks_them(
+    tmp_path: Path, local: bool, central: bool, extract: str | None, refused: bool
+) -> None:
+    members = [*A.SAMPLE, A.file("other/data", b"other data\n" * 50)]
+    damaged = "pkg/README" if extract is None else "other/data"
+    archive = tmp_path / "x.zip"
+    archive.write_bytes(_with_crc_flipped(A.zip_bytes(members), damaged, local=local, central=central))
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    if refused:
+        message = f"the archive is corrupt or truncated \\(Bad CRC-32 for file '{damaged}'"
+        with pytest.raises(VerificationError, match=message):
+            X.unpack(archive, tree, mime_type=X.ZIP, scratch=tmp_path / "s", extract=extract)
+    else:
+        X.unpack(archive, tree, mime_type=X.ZIP, scratch=tmp_path / "s", extract=extract)
+    # The oracle: unzip as 0install runs it (archive.ml, `extract_zip`).
+    oracle = tmp_path / "oracle"
+    oracle.mkdir()
+    args = ["unzip", "-q", "-o", str(archive), *([f"{extract}/*"] if extract else [])]
+    unzip = subprocess.run(args, cwd=oracle, capture_output=True, text=True, check=False)
+    assert (unzip.returncode != 0) == refused, unzip

@@ -3,8 +3,6 @@ host's random value they are derived from, made once."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import os
 import subprocess
 import sys
@@ -21,16 +19,27 @@ HOST_A = bytes(range(32))
 HOST_B = bytes(range(1, 33))
 
 
+def openssl_hmac_sha256(key: bytes, data: bytes) -> bytes:
+    """HMAC-SHA256 as OpenSSL computes it (`openssl mac`, OpenSSL 3): code apart from Python's hmac,
+    which 0xl uses. (openssl comes with ca-certificates, which 0install-core depends on.)"""
+    argv = ["openssl", "mac", "-digest", "SHA256", "-macopt", f"hexkey:{key.hex()}", "HMAC"]
+    out = subprocess.run(argv, input=data, capture_output=True, check=True, timeout=30).stdout
+    return bytes.fromhex(out.decode().strip())
+
+
 def documented(host: bytes, service: str, index: int) -> str:
-    """The formula docs/xen.md gives, computed here with the standard library alone: the first 6 bytes of
-    HMAC-SHA256(host id, "0xl-vif" NUL NAME NUL INDEX), the first byte's two low bits set to 1 0."""
-    d = hmac.digest(host, b"0xl-vif\x00" + service.encode() + b"\x00" + str(index).encode(), "sha256")
+    """The formula docs/xen.md gives, computed apart from 0xl's code (HMAC by OpenSSL): the first 6 bytes
+    of HMAC-SHA256(host id, "0xl-vif" NUL NAME NUL INDEX), the first byte's two low bits set to 1 0."""
+    d = openssl_hmac_sha256(host, b"0xl-vif\x00" + service.encode() + b"\x00" + str(index).encode())
     return ":".join(f"{b:02x}" for b in [(d[0] | 0x02) & 0xFE, *d[1:6]])
 
 
 def test_a_derived_mac_is_the_documented_formula() -> None:
     for host, name, index in [(HOST_A, "mail", 0), (HOST_A, "mail", 1), (HOST_B, "dns", 0), (b"\xff" * 32, "x", 7)]:
         assert macs.derived(host, name, index) == documented(host, name, index)
+    # OpenSSL agrees with RFC 4231's test case 2 (key "Jefe"), so the oracle is HMAC-SHA256 itself.
+    rfc4231 = openssl_hmac_sha256(b"Jefe", b"what do ya want for nothing?")
+    assert rfc4231.hex() == "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
 
 
 def test_derived_macs_are_unicast_locally_administered_and_differ_between_hosts() -> None:
@@ -46,13 +55,19 @@ def test_derived_macs_are_unicast_locally_administered_and_differ_between_hosts(
     assert macs.derived(HOST_A, "dns", 0) != macs.derived(HOST_B, "dns", 0)
 
 
+def sha256sum(data: bytes) -> bytes:
+    """SHA-256 by coreutils' sha256sum: code apart from Python's hashlib, which 0xl uses."""
+    out = subprocess.run(["sha256sum"], input=data, capture_output=True, check=True, timeout=30).stdout
+    return bytes.fromhex(out.split()[0].decode())
+
+
 def test_the_mac_of_records_made_before_is_the_one_0xl_gave_them() -> None:
     # The oracle: `0xl config mail` in the Xen lab printed mac=00:16:3e:1a:3f:c8 before MACs were recorded
-    # (docs/xen.md of that time), from the service's name alone: 00:16:3e + sha256("0xl-vif\0mail\00")[:3].
+    # (docs/xen.md of that time), from the service's name alone: 00:16:3e + sha256("0xl-vif\0mail\00")[:3],
+    # which sha256sum computes too.
     assert macs.legacy("mail", 0) == "00:16:3e:1a:3f:c8"
-    assert macs.legacy("web", 1) == "00:16:3e:" + ":".join(
-        f"{b:02x}" for b in hashlib.sha256(b"0xl-vif\x00web\x001").digest()[:3]
-    )
+    assert sha256sum(b"0xl-vif\x00mail\x000")[:3].hex() == "1a3fc8"
+    assert macs.legacy("web", 1) == "00:16:3e:" + ":".join(f"{b:02x}" for b in sha256sum(b"0xl-vif\x00web\x001")[:3])
 
 
 @pytest.mark.parametrize("mac", ["02:00:5e:10:00:01", "00:16:3E:AB:cd:01", "fe:ff:ff:ff:ff:fe"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import subprocess
 
 import pytest
 from hypothesis import given
@@ -25,6 +26,10 @@ def test_publisher_block_splits_into_signed_bytes_and_signature() -> None:
 
 def test_append_writes_the_block_0publish_writes() -> None:
     assert append_signature(FEED, SIG) == FEED + block()
+    # The base64 lines as coreutils' base64 writes them (76 characters a line): an encoder apart from
+    # the one 0xl uses. That 0install accepts such blocks: tests/integration/test_publish.py.
+    lines = subprocess.run(["base64"], input=SIG, capture_output=True, check=True).stdout
+    assert append_signature(FEED, SIG) == FEED + b"<!-- Base64 Signature\n" + lines + b"\n-->\n"
 
 
 @given(

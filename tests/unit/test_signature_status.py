@@ -59,14 +59,16 @@ def test_validsig_gives_signing_key_primary_key_and_time() -> None:
 
 
 def test_badsig_means_the_feed_was_modified() -> None:
-    with pytest.raises(BadSignature, match="signature does not match: the feed was modified after signing"):
+    with pytest.raises(BadSignature, match="signature does not match: the feed was modified after signing") as e:
         parse_verify_status(BAD)
+    assert e.value.reason == "bad-signature"
 
 
 def test_badsig_wins_over_a_validsig_in_the_same_block() -> None:
     # 0install would accept a block with one good trusted signature beside a bad one; 0xl does not.
-    with pytest.raises(BadSignature):
+    with pytest.raises(BadSignature) as e:
         parse_verify_status(GOOD_BY_SUBKEY + BAD)
+    assert e.value.reason == "bad-signature"
 
 
 def test_errsig_for_a_missing_key_carries_its_key_id() -> None:
@@ -140,6 +142,7 @@ def test_a_signatures_expiry_is_read_from_validsig() -> None:
 
 
 def test_iso_8601_signature_times_are_read() -> None:
+    # The time of GOOD_BY_SUBKEY's VALIDSIG: `date -u -d '2026-11-27 10:35:43' +%s` prints 1795775743.
     line = f"[GNUPG:] VALIDSIG {PRIMARY} 2026-11-27 20261127T103543 0 4 0 22 8 00 {PRIMARY}\n"
     assert parse_verify_status(line).timestamp == 1795775743
 
@@ -210,7 +213,7 @@ def test_secret_key_listing_is_marked_secret() -> None:
 def test_user_ids_are_unescaped_to_what_their_owner_wrote_control_characters_included() -> None:
     # As gpg 2.2.40 lists a user id made with --quick-gen-key $'Evil \e[2K\rFake\n: \\x41' (tests/integration
     # makes and shows such a key): ESC, ':' and '\\' as \xHH, CR and LF as \r and \n. Showing it safely is
-    # cli.safetext's job, which needs the real characters.
+    # zeroxl.safetext's job, which needs the real characters.
     listing = (
         f"pub:u:255:22:398DB73A2908A249:1795775743:::u:::scSC:::::ed25519:::0:\nfpr:::::::::{PRIMARY}:\n"
         "uid:u::::1795775743::D3D3DE77AB3BCADB53FD9BF0DC0D3712C661CA40::"

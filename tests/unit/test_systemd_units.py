@@ -36,9 +36,22 @@ def test_timer_starts_the_service_and_catches_up_after_downtime() -> None:
     assert timer["Install"]["WantedBy"] == "timers.target"
 
 
+def test_web_service_serves_on_loopback_and_writes_nothing() -> None:
+    from zeroxl.cli.parser import build_parser
+
+    svc = unit("0xl-web.service")["Service"]
+    argv = svc["ExecStart"].split()
+    assert argv[0] == "0xl"
+    args = build_parser().parse_args(argv[1:])
+    assert args.command == "serve" and args.listen.startswith("127.0.0.1:") and args.token_file is None
+    assert svc["ProtectSystem"] == "strict"  # read-only, as the server is
+    assert unit("0xl-web.service")["Install"]["WantedBy"] == "multi-user.target"
+
+
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd is not installed")
 def test_systemd_accepts_the_units(tmp_path: Path) -> None:
-    for name in ("0xl-update.service", "0xl-update.timer"):
+    names = ("0xl-update.service", "0xl-update.timer", "0xl-web.service")
+    for name in names:
         text = UNITS.joinpath(name).read_text()
         # systemd looks `0xl` up in its own search path; here it lives in the test's environment.
         text = text.replace("ExecStart=0xl ", f"ExecStart={Path(sys.executable).with_name('0xl')} ")
@@ -48,8 +61,7 @@ def test_systemd_accepts_the_units(tmp_path: Path) -> None:
             "systemd-analyze",
             "verify",
             "--man=no",
-            str(tmp_path / "0xl-update.timer"),
-            str(tmp_path / "0xl-update.service"),
+            *(str(tmp_path / name) for name in names),
         ],
         capture_output=True,
         text=True,

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from zeroxl.state.history import Entry
+    from zeroxl.state.selected import Selected
 
 # Paths are plain strings here: pathlib's object creation was most of the cost of listing 1,000 services.
 
@@ -85,16 +86,31 @@ def service_json(rec: dict[str, Any], rt: dict[str, Any]) -> dict[str, Any]:
         "restarts": rt.get("restarts", 0),
         "last_exit": rt.get("last_exit"),
         "detail": rt.get("detail", ""),
-        "disks": rec.get("disks", []),
+        "disks": disks_json(rec),
         "networks": networks_json(rec),
         "args": rec.get("args", {}),
         "latest": rec.get("latest"),
+        "resources": rt.get("resources"),
     }
     if rt.get("extra"):
         out["runtime"] = rt["extra"]
     if rec.get("transition"):
         out["transition"] = transition_json(rec["transition"])
     return out
+
+
+def disks_json(rec: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each disk as recorded, with `used`: the bytes a file disk (sparse) takes on its filesystem, which
+    grow as the service writes; None for an LVM volume, allocated whole when it was made."""
+    disks = rec.get("disks", [])
+    return [{**d, "used": _allocated(d["location"]) if d.get("kind") == "file" else None} for d in disks]
+
+
+def _allocated(path: str) -> int | None:
+    try:
+        return os.stat(path).st_blocks * 512  # noqa: PTH116 - st_blocks counts 512-byte units
+    except OSError:
+        return None
 
 
 def networks_json(rec: dict[str, Any]) -> list[dict[str, Any]]:
@@ -149,6 +165,7 @@ def damaged_json(name: str, error: StateError) -> dict[str, Any]:
         "networks": [],
         "args": {},
         "latest": None,
+        "resources": None,
     }
 
 
@@ -217,3 +234,35 @@ def history(home: os.PathLike[str] | str, name: str) -> list[Entry]:
     records = Records(Home(Path(home)).services)
     records.load(name)  # NotFoundError for an unknown service
     return History(records.dir(name)).entries()
+
+
+def entry_json(e: Entry) -> dict[str, Any]:
+    """One change of version as `0xl history --json` and the web page show it."""
+    return {
+        "time": e.time,
+        "action": e.action,
+        "from": _ref(e.from_),
+        "to": _ref(e.to),
+        "outcome": e.outcome,
+        "message": e.message,
+    }
+
+
+def _ref(s: Selected | None) -> dict[str, Any] | None:
+    if s is None:
+        return None
+    return {"version": s.version, "digest": s.digest, "id": s.id, "arch": s.arch, "stability": s.stability}
+
+
+def log_tail(path: os.PathLike[str] | str, lines: int) -> tuple[bytes, int, int]:
+    """The last LINES lines of the log file PATH, the offset after them, and the file's inode (0 if
+    missing)."""
+    from collections import deque
+
+    try:
+        with open(path, "rb") as f:  # noqa: PTH123
+            st = os.fstat(f.fileno())
+            last = deque(f, maxlen=lines) if lines > 0 else deque()
+            return b"".join(last), f.tell(), st.st_ino
+    except FileNotFoundError:
+        return b"", 0, 0

@@ -23,6 +23,9 @@ class RuntimeStatus:
     # Backend-specific facts (domid, memory, cpu time); "restarting": True when the state is FAILED but
     # the backend will run the service again by itself (a unix program in restart back-off).
     extra: dict[str, Any] = field(default_factory=dict)
+    # What it uses while it runs, alike for every backend: cpu_seconds (since it started), memory_bytes,
+    # and the backend's unit of work (processes, vcpus). None when nothing runs.
+    resources: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -224,7 +224,7 @@ def cmd_feed_sign(a: argparse.Namespace) -> int:
         on_wait=_say_waiting(a.feed),
         expires_in=expires_in,
     )
-    from zeroxl.cli.safetext import line
+    from zeroxl.safetext import line
 
     who = f" ({line(signed.uids[0])})" if signed.uids else ""
     print(f"signed {a.feed} with {signed.fingerprint}{who}")
@@ -262,7 +262,7 @@ def cmd_feed_check(a: argparse.Namespace) -> int:
             }
         )
         return int(report.status)
-    from zeroxl.cli.safetext import line
+    from zeroxl.safetext import line
 
     # Findings quote the feed (its name, ids) and the key (its user id): one escaped line each.
     print(f"checking {line(report.location)}")

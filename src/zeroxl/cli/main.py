@@ -52,7 +52,7 @@ def _private_home(*, create: bool) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from zeroxl.cli import safetext
+    from zeroxl import safetext
 
     # Everything 0xl prints, whoever prints it, reaches the terminal through safetext.
     saved = safetext.guard()
@@ -95,7 +95,7 @@ def _main(argv: list[str]) -> int:
     except Exception as e:
         if debug:
             raise
-        from zeroxl.cli.safetext import line
+        from zeroxl.safetext import line
 
         sys.stderr.write(
             f"0xl: internal error: {type(e).__name__}: {line(e)}\n0xl: hint: run again with --debug for details\n"

@@ -1,5 +1,5 @@
 """How an error looks: `0xl: error: …` and `0xl: hint: …`, each one line whatever text from outside it
-carries (a server's, a feed's, a key's: cli.safetext), and the settings it names called by the options
+carries (a server's, a feed's, a key's: zeroxl.safetext), and the settings it names called by the options
 that set them (--arg, --net, --settle). Kept light: `0xl list` may report one."""
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ def worded(e: ZeroxlError) -> tuple[str, str | None]:
 
 
 def print_error(message: str, hint: str | None) -> None:
-    from zeroxl.cli.safetext import line
+    from zeroxl.safetext import line
 
     sys.stderr.write(f"0xl: error: {line(message)}\n")
     if hint:

@@ -25,16 +25,9 @@ def print_json(obj: Any) -> None:
 
 
 def duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    s = int(seconds)
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m{s % 60:02d}s"
-    if s < 86400:
-        return f"{s // 3600}h{s % 3600 // 60:02d}m"
-    return f"{s // 86400}d{s % 86400 // 3600:02d}h"
+    from zeroxl.host.units import compact_duration
+
+    return compact_duration(seconds)
 
 
 def when(ts: float | None) -> str:
@@ -60,7 +53,7 @@ def signed(at: int, expires: int | None) -> str:
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     """Columns: a rich table on a terminal, plain aligned text otherwise (pipes, scripts, tests)."""
-    from zeroxl.cli.safetext import line, raw
+    from zeroxl.safetext import line, raw
 
     # Each cell is one line of text, whatever a feed, key or service put in it (and no rich markup).
     rows = [[line(cell) for cell in row] for row in rows]
@@ -82,7 +75,7 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
 
 
 def fields(pairs: Sequence[tuple[str, str]]) -> None:
-    from zeroxl.cli.safetext import line
+    from zeroxl.safetext import line
 
     width = max(len(k) for k, _ in pairs)
     for key, value in pairs:

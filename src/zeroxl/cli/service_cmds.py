@@ -90,7 +90,7 @@ def cmd_list(a: argparse.Namespace) -> int:
 
 def cmd_status(a: argparse.Namespace) -> int:
     from zeroxl.app import views
-    from zeroxl.cli import render
+    from zeroxl.cli import render, usage
     from zeroxl.host.paths import default_home
     from zeroxl.host.units import format_size
 
@@ -132,10 +132,13 @@ def cmd_status(a: argparse.Namespace) -> int:
     pairs.append(("restarts", str(d["restarts"])))
     if d["last_exit"] is not None:
         pairs.append(("last exit", d["last_exit"]))
+    pairs.extend(usage.fields(d))
     for key, value in sorted((d.get("runtime") or {}).items()):
-        pairs.append((key, str(value)))
+        if not (d.get("resources") and key in usage.SHOWN):
+            pairs.append((key, str(value)))
     for disk in d["disks"]:
-        pairs.append((f"disk {disk['name']}", f"{format_size(disk['size'])} {disk['kind']} {disk['location']}"))
+        where = f"{format_size(disk['size'])} {disk['kind']} {disk['location']}"
+        pairs.append((f"disk {disk['name']}", where + usage.disk_used(disk)))
     for net in d["networks"]:
         pairs.append((f"network {net['name']}", f"bridge {net['bridge']}, mac {net['mac']}"))
     for key, value in sorted(d["args"].items()):
@@ -210,8 +213,8 @@ def cmd_trust_forget_feed(a: argparse.Namespace) -> int:
     from zeroxl.app.trust_admin import feed_copy, forget_feed
     from zeroxl.cli import interact, render
     from zeroxl.cli.context import context
-    from zeroxl.cli.safetext import line
     from zeroxl.errors import UsageError
+    from zeroxl.safetext import line
 
     with context() as ctx:
         copy = feed_copy(ctx, a.url)

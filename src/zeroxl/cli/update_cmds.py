@@ -17,8 +17,6 @@ if TYPE_CHECKING:
 
     from zeroxl.app.update import Outcome
     from zeroxl.errors import ZeroxlError
-    from zeroxl.state.history import Entry
-    from zeroxl.state.selected import Selected
     from zeroxl.state.service import Readiness
 
 
@@ -47,7 +45,7 @@ def _error_json(e: ZeroxlError | None) -> dict[str, Any] | None:
 def _line(o: Outcome, *, check: bool) -> str:
     from zeroxl.app import update as updates
     from zeroxl.cli import render
-    from zeroxl.cli.safetext import line
+    from zeroxl.safetext import line
 
     if o.state == updates.UPDATED:
         return f"{o.name}: updated {o.version} -> {o.to} ({line(o.message)})"
@@ -152,23 +150,6 @@ def cmd_rollback(a: argparse.Namespace) -> int:
     return 0
 
 
-def _ref(s: Selected | None) -> dict[str, Any] | None:
-    if s is None:
-        return None
-    return {"version": s.version, "digest": s.digest, "id": s.id, "arch": s.arch, "stability": s.stability}
-
-
-def _entry_json(e: Entry) -> dict[str, Any]:
-    return {
-        "time": e.time,
-        "action": e.action,
-        "from": _ref(e.from_),
-        "to": _ref(e.to),
-        "outcome": e.outcome,
-        "message": e.message,
-    }
-
-
 def cmd_history(a: argparse.Namespace) -> int:
     from zeroxl.app import views
     from zeroxl.cli import render
@@ -176,7 +157,7 @@ def cmd_history(a: argparse.Namespace) -> int:
 
     entries = views.history(home_dir(), a.name)
     if a.json:
-        render.print_json([_entry_json(e) for e in entries])
+        render.print_json([views.entry_json(e) for e in entries])
         return 0
     render.table(
         ["TIME", "ACTION", "FROM", "TO", "OUTCOME", "MESSAGE"],

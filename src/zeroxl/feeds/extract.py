@@ -12,10 +12,8 @@ never built from a silently edited archive, and nothing in it points outside it.
 
 from __future__ import annotations
 
-import bz2
 import calendar
 import contextlib
-import gzip
 import io
 import lzma
 import os
@@ -28,9 +26,10 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Literal, Protocol, TypeVar, cast
+from typing import Any, BinaryIO, Protocol, TypeVar, cast
 
 from zeroxl.errors import StateError, VerificationError
+from zeroxl.feeds.decompress import Decompressed, Format, corrupt_or_truncated
 
 TAR = "application/x-tar"
 TAR_GZ = "application/x-compressed-tar"
@@ -39,14 +38,14 @@ TAR_XZ = "application/x-xz-compressed-tar"
 TAR_LZMA = "application/x-lzma-compressed-tar"
 ZIP = "application/zip"
 
-# The compression of each tar type. "xz" is read with lzma's FORMAT_AUTO, which reads .lzma too.
-_Compression = Literal["", "gz", "bz2", "xz"]
-_TAR_COMPRESSION: dict[str, _Compression] = {
-    TAR: "",
+# The compression of each tar type, read as 0install's tar reads it (feeds.decompress): "xz" as `unxz`,
+# which reads .lzma streams too, "lzma" as `unlzma`, which reads nothing else.
+_TAR_COMPRESSION: dict[str, Format | None] = {
+    TAR: None,
     TAR_GZ: "gz",
     TAR_BZ2: "bz2",
     TAR_XZ: "xz",
-    TAR_LZMA: "xz",
+    TAR_LZMA: "lzma",
 }
 SUPPORTED_TYPES = frozenset({*_TAR_COMPRESSION, ZIP})
 
@@ -447,10 +446,15 @@ class _Writer:
                 f"archive has more than {self.limits.max_members} members",
                 hint="the limit guards against decompression bombs",
             )
-        self._account(name, size)
+        self._account(f"archive member {_shorten(name)!r}", size)
 
-    def _account(self, name: str, size: int) -> None:
-        """Refuse SIZE more bytes past the budget, before any of them is written."""
+    def discard(self, size: int) -> None:
+        """Count SIZE bytes that were decompressed but are not unpacked (after the tar's end)."""
+        self._account("the data after the tar's end", size)
+        self.bytes += size
+
+    def _account(self, what: str, size: int) -> None:
+        """Refuse SIZE more bytes of WHAT past the budget, before any of them is written."""
         if self.bytes + size <= self.budget:
             return
         if self.budget < self.limits.max_bytes:
@@ -459,9 +463,10 @@ class _Writer:
         else:
             limit, key = f"{self.budget} bytes", "max_unpacked_size"
         raise VerificationError(
-            f"archive member {_shorten(name)!r} takes the unpacked size over the limit of {limit}",
+            f"{what} takes the unpacked size over the limit of {limit}",
             hint=f"the limit guards against decompression bombs; a host that trusts such an archive can raise "
             f"[store] {key} in config.toml",
+            reason="unpack-limit",
         )
 
     def check_path(self, name: str, parts: list[str]) -> None:
@@ -594,7 +599,7 @@ class _Writer:
                 raise _corrupt(e) from e
             if not chunk:
                 return
-            self._account(name, len(chunk))
+            self._account(f"archive member {_shorten(name)!r}", len(chunk))
             self.bytes += len(chunk)
             view = memoryview(chunk)
             while view:
@@ -616,12 +621,13 @@ _READ_ERRORS = (
 
 
 def _corrupt(e: BaseException) -> VerificationError:
-    return VerificationError(f"the archive is corrupt or truncated ({e})")
+    return corrupt_or_truncated(str(e))
 
 
-def _unpack_tar(fileobj: BinaryIO, compression: _Compression, writer: _Writer) -> None:
+def _unpack_tar(fileobj: BinaryIO, compression: Format | None, writer: _Writer) -> None:
     # Decompressed here rather than by tarfile, so that what tarfile reads can be counted.
-    stream = _HeaderBudget(_decompressed(fileobj, compression), writer.limits.max_header_bytes)
+    source: _Source = fileobj if compression is None else Decompressed(fileobj, compression)
+    stream = _HeaderBudget(source, writer.limits.max_header_bytes)
     try:
         with stream.headers():  # opening reads the first member
             archive = tarfile.open(fileobj=cast(BinaryIO, stream), mode="r|")  # noqa: SIM115 - closed below
@@ -630,17 +636,23 @@ def _unpack_tar(fileobj: BinaryIO, compression: _Compression, writer: _Writer) -
     with archive:
         for member in _tar_members(archive, stream):
             _unpack_tar_member(archive, member, writer)
+    if compression is not None:
+        _read_to_the_end(source, writer)
 
 
-def _decompressed(fileobj: BinaryIO, compression: _Compression) -> _Source:
-    # The file classes, like GNU tar's gzip, bzip2 and xz, read concatenated streams as one.
-    if compression == "gz":
-        return gzip.GzipFile(fileobj=fileobj, mode="rb")
-    if compression == "bz2":
-        return bz2.BZ2File(fileobj)
-    if compression == "xz":
-        return lzma.LZMAFile(fileobj)
-    return fileobj
+def _read_to_the_end(source: _Source, writer: _Writer) -> None:
+    """Read what follows the tar's end marker to the end of the compressed file, where the last
+    checksums are (the gzip trailer) and what follows the last stream is taken or refused as its
+    decompressor would (feeds.decompress: 0install's tar may stop earlier; 0xl never does). Counted
+    in the unpacked size, though not kept."""
+    while True:
+        try:
+            data = source.read(_CHUNK)
+        except _READ_ERRORS as e:
+            raise _corrupt(e) from e
+        if not data:
+            return
+        writer.discard(len(data))
 
 
 def _tar_members(archive: tarfile.TarFile, stream: _HeaderBudget) -> Iterator[tarfile.TarInfo]:
@@ -767,6 +779,7 @@ _ZIP_UNIX = 3  # "made by" Unix: the top 16 bits of the external attributes are 
 _UT, _UX = 0x5455, 0x5855  # Info-ZIP's extended timestamp and old Unix extra fields
 _LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")
 _UTF8_FLAG = 0x800
+_DATA_DESCRIPTOR_FLAG = 0x8
 
 
 def _unpack_zip(fileobj: BinaryIO, writer: _Writer) -> None:
@@ -800,7 +813,7 @@ def _unpack_zip_member(archive: zipfile.ZipFile, fileobj: BinaryIO, info: zipfil
         if not is_dir:
             raise VerificationError(f"archive member {name!r} names the top directory but is not a directory")
         return
-    target = os.fsdecode(_zip_read(archive, info)) if is_link else None
+    target = os.fsdecode(_zip_read(archive, fileobj, info)) if is_link else None
     if target is not None:
         _check_link_target(name, len(parts) - 1, target)
     if not writer.selected(parts):
@@ -812,6 +825,7 @@ def _unpack_zip_member(archive: zipfile.ZipFile, fileobj: BinaryIO, info: zipfil
         writer.directory(name, parts)
     else:
         mtime_ns = _zip_mtime(fileobj, info) * 1_000_000_000
+        _check_crc_of_local_header(fileobj, info)
         try:
             data = archive.open(info)
         except (*_READ_ERRORS, NotImplementedError, RuntimeError) as e:
@@ -834,7 +848,8 @@ def _zip_name(info: zipfile.ZipInfo) -> str:
     return os.fsdecode(info.filename.encode("cp437"))
 
 
-def _zip_read(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+def _zip_read(archive: zipfile.ZipFile, fileobj: BinaryIO, info: zipfile.ZipInfo) -> bytes:
+    _check_crc_of_local_header(fileobj, info)
     try:
         return archive.read(info)
     except (*_READ_ERRORS, NotImplementedError, RuntimeError) as e:
@@ -845,7 +860,7 @@ def _zip_mtime(fileobj: BinaryIO, info: zipfile.ZipInfo) -> int:
     """The mtime unzip gives the file: Info-ZIP's UT field, else its UX field, else the DOS time read
     as UTC (0install runs unzip with TZ=GMT). unzip reads them from the local header, so that is where
     they are read here too."""
-    dos_date, dos_time, extra = _local_header(fileobj, info)
+    dos_date, dos_time, extra, _, _ = _local_header(fileobj, info)
     for field, data in _extra_fields(extra):
         if field == _UT and len(data) >= 5 and data[0] & 1:
             return int.from_bytes(data[1:5], "little", signed=True)
@@ -867,8 +882,17 @@ def _zip_mtime(fileobj: BinaryIO, info: zipfile.ZipInfo) -> int:
         raise VerificationError(f"archive member {info.filename!r} has an invalid timestamp") from e
 
 
-def _local_header(fileobj: BinaryIO, info: zipfile.ZipInfo) -> tuple[int, int, bytes]:
-    """(DOS date, DOS time, extra field) from the member's local header."""
+def _check_crc_of_local_header(fileobj: BinaryIO, info: zipfile.ZipInfo) -> None:
+    """Check the member's data, when it is read, against the CRC-32 unzip checks it against: its local
+    header's, unless that defers to a data descriptor (flag bit 3), then the central directory's
+    (unzip 6.0, extract.c). zipfile checks the central directory's alone."""
+    _, _, _, crc, flags = _local_header(fileobj, info)
+    if not flags & _DATA_DESCRIPTOR_FLAG:
+        info.CRC = crc
+
+
+def _local_header(fileobj: BinaryIO, info: zipfile.ZipInfo) -> tuple[int, int, bytes, int, int]:
+    """(DOS date, DOS time, extra field, CRC-32, flags) from the member's local header."""
     try:
         fileobj.seek(info.header_offset)
         header = fileobj.read(_LOCAL_HEADER.size)
@@ -879,7 +903,7 @@ def _local_header(fileobj: BinaryIO, info: zipfile.ZipInfo) -> tuple[int, int, b
         extra = fileobj.read(fields[11])
     except (OSError, struct.error) as e:
         raise _corrupt(e) from e
-    return fields[6], fields[5], extra
+    return fields[6], fields[5], extra, fields[7], fields[3]
 
 
 def _extra_fields(extra: bytes) -> Iterator[tuple[int, bytes]]:

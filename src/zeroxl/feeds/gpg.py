@@ -279,6 +279,7 @@ def parse_verify_status(stdout: str, *, stderr: str = "") -> SigInfo:
         raise BadSignature(
             "signature does not match: the feed was modified after signing",
             hint="someone changed the feed on its way to you, or the publisher edited it without signing it again",
+            reason="bad-signature",
         )
     for args in errors:
         keyid = args[0].upper() if args else ""
@@ -316,7 +317,7 @@ def parse_verify_status(stdout: str, *, stderr: str = "") -> SigInfo:
 
 def _unescape(field: str) -> str:
     """A user id as its owner wrote it, control characters included: showing it safely is the printer's
-    job (cli.safetext), and it needs the real characters to decide."""
+    job (zeroxl.safetext), and it needs the real characters to decide."""
 
     def byte(m: re.Match[bytes]) -> bytes:
         return bytes([int(m.group(1), 16) if m.group(1) else _C_ESCAPES[m.group(2)]])

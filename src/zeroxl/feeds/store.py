@@ -177,6 +177,7 @@ class Store:
                 f"required digest: {manifest.PREFIX}{digest}\n"
                 f"actual digest:   {manifest.PREFIX}{actual}",
                 hint="the archive is corrupt or is not the one the publisher signed",
+                reason="digest",
             )
         with _create(tree / manifest.MANIFEST_NAME, 0o444) as f:
             f.write(text)

@@ -80,3 +80,17 @@ def format_duration(seconds: float) -> str:
     if s < 2 * 86400:
         return f"{s // 3600} h"
     return f"{s // 86400} days"
+
+
+def compact_duration(seconds: float | None) -> str:
+    """SECONDS in the width of a table column: 59s, 4m05s, 3h07m, 2d04h; "-" for no value."""
+    if seconds is None:
+        return "-"
+    s = int(seconds)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    if s < 86400:
+        return f"{s // 3600}h{s % 3600 // 60:02d}m"
+    return f"{s // 86400}d{s % 86400 // 3600:02d}h"

@@ -139,8 +139,17 @@ def test_status_and_list_come_from_xl(run: Run) -> None:
     assert runtime["memory_mib"] == 128 and runtime["vcpus"] == 1 and runtime["domid"] > 0
     assert isinstance(runtime["cpu_seconds"], float) and re.fullmatch(r"[-rbpscd]{6}", runtime["xen_state"])
     assert status["uptime"] is not None and 0 < status["uptime"] < 600
+    # What it uses, as every backend says it: xl list's CPU time of all vcpus and the domain's memory.
+    assert status["resources"]["memory_bytes"] == 128 << 20 and status["resources"]["vcpus"] == 1
+    assert status["resources"]["cpu_seconds"] == runtime["cpu_seconds"]
+    assert [d["used"] for d in status["disks"]] == [None]  # an LVM volume: allocated whole
     [listed] = run.json("run-list")
     assert (listed["name"], listed["state"], listed["version"]) == ("mail", "running", "1.0")
+    assert listed["resources"]["memory_bytes"] == 128 << 20
+    top = run.out("run-top").splitlines()
+    assert top[1].split()[:6] == ["NAME", "STATE", "BACKEND", "VERSION", "CPU(s)", "CPU(%)"]
+    row = top[2].split()
+    assert row[:4] == ["mail", "running", "xen", "1.0"] and row[6:8] == ["128.0", "MiB"], top
     run.ok("run-again")
     assert "mail is already running" in run.out("run-again")
 
@@ -154,6 +163,7 @@ def test_stop_removes_the_domain_after_a_clean_shutdown(run: Run) -> None:
     assert "mail stopped" in run.out("stop")
     assert run.rc("stop-domid") != 0  # xl no longer knows the domain
     assert run.json("stop-status")["state"] == "stopped"
+    assert run.json("stop-status")["resources"] is None
     assert run.out("stop-marker").strip() == "0XL-LAB-GUEST-DISK boot=1 state=down tag=mail"
 
 
@@ -225,6 +235,8 @@ def test_a_pv_guest_runs_on_a_file_disk_when_no_volume_group_is_configured(run: 
     assert 'type = "pv"' in run.out("file-config")
     assert 'target=/var/lib/0xl/disks/filed/storage.img" ]' in run.out("file-config")
     assert run.json("file-status")["state"] == "running"
+    [disk] = run.json("file-status")["disks"]
+    assert disk["kind"] == "file" and isinstance(disk["used"], int) and 0 <= disk["used"] <= 64 << 20
     assert run.out("file-marker").strip() == "0XL-LAB-GUEST-DISK boot=1 state=down tag=filed"
 
 

@@ -43,6 +43,7 @@ until grep -q "0XL-LAB-GUEST-UP" /var/log/xen/console/guest-mail.log 2>/dev/null
 echo "# (the guest's first console line came $((SECONDS - start)) s after 0xl run started)"
 show 0xl list
 show 0xl status mail
+show 0xl top -b -n 1
 show xl list
 show 0xl logs mail
 start=$SECONDS

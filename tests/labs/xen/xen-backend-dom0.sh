@@ -63,6 +63,7 @@ check run-up wait_for 120 in_console mail "0XL-LAB-GUEST-NET 10.0.0.2/24"
 check run-logs 0xl logs mail
 check run-status 0xl status mail --json
 check run-list 0xl list --json
+check run-top 0xl top -b -n 1
 check run-ping ping -c 1 -W 5 10.0.0.2
 check run-again 0xl run mail
 check run-marker disk_marker "/dev/$vg/0xl-mail-storage"

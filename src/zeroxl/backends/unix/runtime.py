@@ -81,7 +81,8 @@ def supervisor_alive(state: dict[str, Any]) -> bool:
 
 
 def status(service_dir: os.PathLike[str] | str, desired: str) -> dict[str, Any]:
-    """The service's runtime status: state, pid, started, restarts, last_exit, detail."""
+    """The service's runtime status: state, pid, started, restarts, last_exit, detail, and while it runs
+    its resources (backends.usage)."""
     try:
         state = read_state(service_dir)
     except DamagedState as e:
@@ -96,11 +97,14 @@ def status(service_dir: os.PathLike[str] | str, desired: str) -> dict[str, Any]:
             # supervisor will try again ("restarting": an update replaces it as it would a running one).
             return {"state": FAILED, "detail": state.get("detail", ""), "extra": {"restarting": True}, **common}
         if live:
+            from zeroxl.backends import usage
+
             return {
                 "state": RUNNING,
                 "pid": state.get("pid"),
                 "started": state.get("started"),
                 "detail": state.get("detail", ""),
+                "resources": usage.of_supervisor(int(state["supervisor"]["pid"])),
                 **common,
             }
         # Killed supervisor, or a host that restarted: nothing runs, whatever the file says.

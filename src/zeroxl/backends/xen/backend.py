@@ -210,6 +210,10 @@ class XenBackend:
                 "cpu_seconds": info.cpu_seconds,
                 "xen_state": info.state,
             },
+            # What `xl list` says, as xentop shows it: CPU time of all vcpus, and the memory given.
+            resources={"cpu_seconds": info.cpu_seconds, "memory_bytes": info.memory << 20, "vcpus": info.vcpus}
+            if state == RUNNING
+            else None,
         )
 
     def check_state(self, svc: Service) -> None:
