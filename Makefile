@@ -24,6 +24,7 @@ demo: system-deps venv
 lint: venv
 	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache --no-logo
 
 test: system-deps venv lint
 	$(BIN)/pytest -q

@@ -13,8 +13,9 @@ from bench.common import installed_env, interleaved, ms, peak_rss_kib, ratio, re
 from tests.support.feeds import FeedSite, Impl
 from tests.support.gpgkeys import make_publisher
 from tests.support.http import StaticServer
-from zeroxl.paths import Home
-from zeroxl.state.service import Records, Selected, Service
+from zeroxl.host.paths import Home
+from zeroxl.state.selected import Selected
+from zeroxl.state.service import Records, Service
 
 
 def make_services(home: Path, n: int) -> None:

@@ -16,23 +16,21 @@ from bench.common import installed_env, interleaved, ms, ratio, report, run_cmd,
 from tests.support.feeds import FeedSite, Impl
 from tests.support.gpgkeys import make_publisher
 from tests.support.http import StaticServer
-from zeroxl.paths import Home
-from zeroxl.services import App
+from zeroxl.app.add import add
+from zeroxl.app.context import Context
+from zeroxl.host.paths import Home
 
 N = 100
 ROUNDS = 10
 
 
 def make_home(home: Path, site: FeedSite, impl: Impl, fingerprint: str, count: int) -> None:
-    app = App(Home(home))
-    try:
+    with Context(Home(home)) as ctx:
         for i in range(count):
             url = (
                 site.publish(f"svc-{i}", [impl]) if not (site.root / f"svc-{i}.xml").exists() else site.url(f"svc-{i}")
             )
-            app.add(f"svc-{i}", url, trust_key=fingerprint, args=[f"port={20000 + i}"])
-    finally:
-        app.close()
+            add(ctx, f"svc-{i}", url, trust_key=fingerprint, args=[f"port={20000 + i}"])
 
 
 def measure(*, keep_alive: bool, delay: float = 0.0) -> None:

@@ -21,8 +21,10 @@ from tests.support.gpgkeys import make_publisher
 from tests.support.http import StaticServer
 from tests.support.web import Served
 from tests.support.zx import free_port, stop_everything
-from zeroxl.paths import Home
-from zeroxl.services import App
+from zeroxl.app.add import add
+from zeroxl.app.context import Context
+from zeroxl.app.lifecycle import run
+from zeroxl.host.paths import Home
 
 N = 100
 RUNNING = 10
@@ -31,15 +33,12 @@ ROUNDS = 21
 
 def make_home(home: Path, site: FeedSite, fingerprint: str) -> None:
     impl = Impl("1.0")  # packed and digested once, shared by every feed
-    app = App(Home(home))
-    try:
+    with Context(Home(home)) as ctx:
         for i in range(N):
             url = site.publish(f"svc-{i}", [impl])
-            app.add(f"svc-{i}", url, trust_key=fingerprint, args=[f"port={free_port()}"])
+            add(ctx, f"svc-{i}", url, trust_key=fingerprint, args=[f"port={free_port()}"])
         for i in range(RUNNING):
-            app.run(f"svc-{i}")
-    finally:
-        app.close()
+            run(ctx, f"svc-{i}")
 
 
 def main() -> None:

@@ -125,7 +125,7 @@ def _copies(zhome: Path) -> tuple[list[int], list[int]]:
             cwd = os.readlink(f"/proc/{entry}/cwd")
         except OSError:
             continue
-        if argv[1:4] == [b"-m", b"zeroxl.backends.supervisor", service_dir.encode()]:
+        if argv[1:4] == [b"-m", b"zeroxl.backends.unix.supervisor", service_dir.encode()]:
             supervisors.append(int(entry))
         elif cwd == f"{service_dir}/data":
             programs.append(int(entry))

@@ -18,10 +18,10 @@ from tests.support.feeds import FeedSite, Impl, forged_same_size
 from tests.support.gpgkeys import Publisher
 from tests.support.http import StaticServer
 from tests.support.zx import Result, free_port, http_get, snapshot, stop_everything, wait_for, zx_inprocess
-from zeroxl.feeds.select import Requirements, select, unix_target
-from zeroxl.paths import Home
+from zeroxl.app.context import Context
+from zeroxl.feeds.selection import Requirements, Target, host_cpu, select
+from zeroxl.host.paths import Home
 from zeroxl.publish.mirror import mirror_path
-from zeroxl.services import App
 
 Zx = Callable[..., Result]
 
@@ -290,13 +290,10 @@ def test_a_refresh_through_the_mirror_sees_the_new_version(
     publish_update(lab)
     lab.origin.stop()
 
-    app = App(Home(home))
-    try:
-        loaded = app.loader.load(lab.url)
-        impl = select(loaded.feed, Requirements(unix_target()))
-        app.store.ensure(impl, app.fetcher)
-    finally:
-        app.close()
+    with Context(Home(home)) as ctx:
+        loaded = ctx.loader.load(lab.url)
+        impl = select(loaded.feed, Requirements(Target("Linux", host_cpu())))
+        ctx.store.ensure(impl, ctx.fetcher)
 
     assert loaded.changed and str(impl.version) == "1.1"
     assert loaded.feed.url == lab.url

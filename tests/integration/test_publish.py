@@ -25,11 +25,12 @@ from tests.support.zeroinstall import ZeroInstall
 from tests.support.zx import Result, free_port, http_get, wait_for
 from tests.unit.test_mirage import MIRAGE4_TWO_BLOCKS
 from zeroxl.feeds.gpg import Gpg
-from zeroxl.feeds.model import BlockDevice, Stability
+from zeroxl.feeds.model import Stability
 from zeroxl.feeds.parse import parse_feed
 from zeroxl.feeds.signature import split_signed
 from zeroxl.feeds.trust import TrustDB
 from zeroxl.feeds.verify import verify_feed
+from zeroxl.host.needs import BlockDevice
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "web"
 

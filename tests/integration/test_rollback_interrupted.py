@@ -19,6 +19,7 @@ from tests.support.feeds import FeedSite, Impl
 from tests.support.killing import Stoppable
 from tests.support.updating import FAST, add_running, answers, history, publish, record
 from tests.support.zx import wait_for
+from zeroxl.testhooks import Point
 
 BEFORE = [("add", None, "1.0", "ok"), ("update", "1.0", "2.0", "ok")]
 INTERRUPTED = [("rollback", "2.0", "1.0", "interrupted")]
@@ -67,7 +68,7 @@ class Web:
         assert r.rc == 0, r
         assert not (home / "store" / self.v1).exists()
 
-    def kill_rollback_at(self, point: str, *, guardian_too: bool) -> None:
+    def kill_rollback_at(self, point: Point, *, guardian_too: bool) -> None:
         extra = FAILS_READINESS if point in ("rolling-back", "rolled-back") else ()
         rollback = Stoppable(self.home, point, "rollback", "web", *FAST, *extra)
         rollback.wait_stopped()
@@ -97,7 +98,7 @@ class Web:
 
 # One point per phase of the journal (swap, done, rollback): the guardian takes the lock as doctor does.
 @pytest.mark.parametrize("point", ["stopped", "done", "rolling-back"])
-def test_rollback_killed_is_finished_or_undone_by_its_guardian(site: FeedSite, zx, zhome: Path, point: str) -> None:
+def test_rollback_killed_is_finished_or_undone_by_its_guardian(site: FeedSite, zx, zhome: Path, point: Point) -> None:
     web = Web(zx, site, zhome)
     web.kill_rollback_at(point, guardian_too=False)
 
@@ -112,7 +113,7 @@ def test_rollback_killed_is_finished_or_undone_by_its_guardian(site: FeedSite, z
 
 @pytest.mark.parametrize("point", list(POINTS))
 def test_rollback_killed_with_its_guardian_is_finished_or_undone_by_doctor(
-    site: FeedSite, zx, zhome: Path, point: str
+    site: FeedSite, zx, zhome: Path, point: Point
 ) -> None:
     web = Web(zx, site, zhome)
     web.kill_rollback_at(point, guardian_too=True)

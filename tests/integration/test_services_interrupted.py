@@ -14,6 +14,7 @@ from tests.support.http import StaticServer
 from tests.support.killing import Stoppable
 from tests.support.updating import FAST, add_running, answers, history, publish, record, serves
 from tests.support.zx import free_port, http_get, wait_for
+from zeroxl.testhooks import Point
 
 
 def test_failed_add_leaves_the_store_entry_a_concurrent_add_recorded(
@@ -148,7 +149,7 @@ def test_add_killed_after_recording_trust_leaves_that_trust_and_no_service(
 # -- an add killed after it made disks, before it recorded the service (issue 10, point 11) ------------
 
 
-def _add_killed(site: FeedSite, zhome: Path, point: str, *extra: str) -> str:
+def _add_killed(site: FeedSite, zhome: Path, point: Point, *extra: str) -> str:
     """Publish web, and kill `0xl add web … --disk 1M` at POINT with SIGKILL; returns the feed URL."""
     url = publish(site, "web", [Impl("1.0")])
     killed = Stoppable(zhome, point, "add", "web", url, "--trust-key", site.publisher.fingerprint, *extra)
@@ -162,7 +163,7 @@ def _disks(zhome: Path) -> list[str]:
 
 
 @pytest.mark.parametrize("point", ["add-disks-made", "add-trusted"])
-def test_doctor_undoes_an_add_killed_after_it_made_its_disk(site: FeedSite, zx, zhome: Path, point: str) -> None:
+def test_doctor_undoes_an_add_killed_after_it_made_its_disk(site: FeedSite, zx, zhome: Path, point: Point) -> None:
     _add_killed(site, zhome, point, "--disk", "1M")
     assert _disks(zhome) == ["web/data.img"] and any((zhome / "store").iterdir())
     assert json.loads(zx("list", "--json").out) == []

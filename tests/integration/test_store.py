@@ -21,6 +21,7 @@ import pytest
 
 from tests.support import archives as A
 from tests.support.http import StaticServer
+from tests.support.store import add_archive, add_directory, verify
 from tests.support.zeroinstall import ZeroInstall
 from zeroxl.errors import DownloadError, NotFoundError, SelectionError, VerificationError
 from zeroxl.feeds import manifest
@@ -39,7 +40,7 @@ from zeroxl.feeds.model import (
 )
 from zeroxl.feeds.store import Store
 from zeroxl.feeds.versions import Version
-from zeroxl.paths import Home
+from zeroxl.host.paths import Home
 
 pytestmark = pytest.mark.skipif(shutil.which("0install") is None, reason="needs the real 0install")
 
@@ -53,7 +54,7 @@ def home(tmp_path: Path) -> Home:
 
 @pytest.fixture
 def store(home: Home) -> Store:
-    return Store.for_home(home)
+    return Store(home.store, home.tmp)
 
 
 @pytest.fixture
@@ -99,7 +100,7 @@ def snapshot(store: Store) -> tuple[list[tuple[str, str, int | None]], list[tupl
 def stocked(store: Store, tmp_path: Path, oracle: ZeroInstall) -> Path:
     """One entry already in the store, so that "untouched" means more than "still empty"."""
     src = A.make_tree(tmp_path / "existing", [A.file("kept", b"an earlier implementation")])
-    return store.add_directory(src, oracle.digest(src))
+    return add_directory(store, src, oracle.digest(src))
 
 
 # -- what an entry is ---------------------------------------------------------------------------------
@@ -310,7 +311,7 @@ def test_server_dying_mid_download_leaves_store_untouched(store: Store, fetcher:
 
 
 def test_decompression_bomb_is_stopped_by_the_store_limits(server: StaticServer, home: Home, fetcher: Fetcher) -> None:
-    store = Store.for_home(home, limits=ExtractLimits(max_bytes=4 << 20))
+    store = Store(home.store, home.tmp, limits=ExtractLimits(max_bytes=4 << 20))
     url = serve_bytes(server, "bomb.tar.gz", A.bomb_tar_gz(256 << 20))
     with pytest.raises(VerificationError, match="limit"):
         store.ensure(impl(ANY_DIGEST, Archive(url, (server.root / "bomb.tar.gz").stat().st_size)), fetcher)
@@ -443,13 +444,13 @@ def test_losing_the_race_to_another_process_keeps_its_entry_and_discards_ours(
 ) -> None:
     archive = publish(server, "svc.tar", [A.file("blob", os.urandom(300_000))])
     digest = oracle.digest(server.root / "svc.tar")
-    other = Store.for_home(home)
+    other = Store(home.store, home.tmp)
     winner: list[Path] = []
 
     def meanwhile(_: int) -> None:
         # While this download runs, "another process" stores the same implementation first.
         if not winner:
-            winner.append(other.add_archive(server.root / "svc.tar", digest))
+            winner.append(add_archive(other, server.root / "svc.tar", digest))
 
     path = store.ensure(impl(digest, archive), fetcher, progress=meanwhile)
     assert path == winner[0]
@@ -487,7 +488,7 @@ def test_add_directory_copies_a_tree_that_0install_then_verifies(
 ) -> None:
     src = A.make_tree(tmp_path / "src", [*A.SAMPLE, A.symlink("pkg/abs", "/etc/hostname")][:-1])
     digest = oracle.digest(src)
-    path = store.add_directory(src, digest)
+    path = add_directory(store, src, digest)
     assert oracle.verify(path).returncode == 0
     assert manifest.manifest_bytes(path) == manifest.manifest_bytes(src)
 
@@ -496,20 +497,20 @@ def test_add_directory_with_wrong_digest_leaves_store_untouched(store: Store, tm
     src = A.make_tree(tmp_path / "src", A.SAMPLE)
     before = snapshot(store)
     with pytest.raises(VerificationError, match="incorrect manifest"):
-        store.add_directory(src, ANY_DIGEST)
+        add_directory(store, src, ANY_DIGEST)
     assert snapshot(store) == before
 
 
 def test_add_directory_refuses_a_tree_with_its_own_manifest(store: Store, tmp_path: Path) -> None:
     src = A.make_tree(tmp_path / "src", [A.file(".manifest", b"F ..."), A.file("a")])
     with pytest.raises(VerificationError, match=r"\.manifest"):
-        store.add_directory(src, ANY_DIGEST)
+        add_directory(store, src, ANY_DIGEST)
 
 
 def test_add_directory_refuses_a_symlink_out_of_the_tree(store: Store, tmp_path: Path) -> None:
     src = A.make_tree(tmp_path / "src", [A.symlink("etc", "/etc")])
     with pytest.raises(VerificationError, match="absolute"):
-        store.add_directory(src, ANY_DIGEST)
+        add_directory(store, src, ANY_DIGEST)
 
 
 def test_remove_takes_a_read_only_entry_out_whole(store: Store, home: Home, stocked: Path) -> None:
@@ -527,12 +528,12 @@ def test_remove_of_something_not_stored_is_not_found(store: Store, name: str) ->
 
 
 def test_verify_notices_an_entry_changed_after_it_was_stored(store: Store, stocked: Path, oracle: ZeroInstall) -> None:
-    store.verify(stocked.name)
+    verify(store, stocked.name)
     kept = stocked / "kept"
     kept.chmod(0o644)
     kept.write_bytes(b"tampered")
     with pytest.raises(VerificationError, match="modified"):
-        store.verify(stocked.name)
+        verify(store, stocked.name)
     assert oracle.verify(stocked).returncode != 0
 
 

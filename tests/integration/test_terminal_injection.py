@@ -1,5 +1,5 @@
 """Terminal injection: text from a key, a feed, a key-info server or a service reaches the operator's
-terminal with every control character shown escaped (cli.safetext), never acted on.
+terminal with every control character shown escaped (zeroxl.safetext), never acted on.
 
 The hostile key is a real one, made by gpg with a user id that erases the line above, moves the cursor
 up and draws another fingerprint and name: what an attacker would need to have an operator trust their

@@ -21,8 +21,8 @@ from tests.support.http import StaticServer
 from tests.support.zeroinstall import ZeroInstall
 from zeroxl.errors import UsageError
 from zeroxl.feeds.fetch import Fetcher
-from zeroxl.feeds.gpg import BadSignature, Gpg, SigInfo
-from zeroxl.feeds.signature import append_signature
+from zeroxl.feeds.gpg import BadSignature, Gpg
+from zeroxl.feeds.signature import SigInfo, append_signature
 from zeroxl.feeds.trust import TrustDB, UntrustedKey, check_trusted, domain_of
 from zeroxl.feeds.verify import key_url, verify_feed
 

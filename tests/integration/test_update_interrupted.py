@@ -19,6 +19,7 @@ from tests.support.feeds import FeedSite, Impl, web_files
 from tests.support.killing import Stoppable
 from tests.support.updating import FAST, add_running, answers, history, publish, record
 from tests.support.zx import wait_for
+from zeroxl.testhooks import Point
 
 
 def two_services(zx, site: FeedSite, *, bad: bool = False) -> dict[str, int]:
@@ -61,7 +62,7 @@ def assert_whole_versions(zx, home: Path, ports: dict[str, int]) -> dict[str, st
     ],
 )
 def test_update_killed_leaves_whole_versions_and_a_rerun_completes(  # noqa: PLR0917 - fixtures and cases
-    site: FeedSite, zx, zhome: Path, point: str, after_kill: dict[str, str], a_history: list
+    site: FeedSite, zx, zhome: Path, point: Point, after_kill: dict[str, str], a_history: list
 ) -> None:
     ports = two_services(zx, site)
     update = Stoppable(zhome, point, "update", "--all", *FAST)
@@ -95,7 +96,7 @@ def test_update_killed_while_rolling_back_finishes_the_rollback(site: FeedSite, 
     assert assert_whole_versions(zx, zhome, ports) == {"a": "1.0", "b": "2.0"}
 
 
-def kill_with_guardian(home: Path, point: str) -> None:
+def kill_with_guardian(home: Path, point: Point) -> None:
     """Stop `0xl update a` at POINT, then kill its guardian and it, as a host crash or the OOM killer might."""
     update = Stoppable(home, point, "update", "a", *FAST)
     update.wait_stopped()

@@ -50,9 +50,11 @@ def records(home: Path, name: str) -> dict[str, object]:
 
 def inject(monkeypatch: pytest.MonkeyPatch, stage: str) -> None:
     """Make the work on service b (or its feed) raise an exception no code path expects, at STAGE."""
-    from zeroxl import updates
+    from zeroxl.app import fits
+    from zeroxl.app import update as updates
     from zeroxl.feeds.load import FeedLoader
     from zeroxl.feeds.store import Store
+
     def boom() -> None:
         raise RuntimeError("injected")
 
@@ -73,7 +75,7 @@ def inject(monkeypatch: pytest.MonkeyPatch, stage: str) -> None:
     elif stage == "download":  # in a worker thread too
         wrap(Store, "ensure", lambda _self, impl, *a, **k: "/b-" in str(impl.retrievals))
     elif stage == "fit":  # stage two, under b's lock
-        wrap(updates, "check_fits", lambda _app, svc, *a, **k: svc.name == "b")
+        wrap(fits, "check_fits", lambda _ctx, svc, *a, **k: svc.name == "b")
 
 
 @pytest.mark.parametrize("stage", ["fetch", "choose", "download", "fit"])

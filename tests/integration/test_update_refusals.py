@@ -9,12 +9,13 @@ import pytest
 
 from tests.support.feeds import FeedSite, Impl
 from tests.support.updating import FAST, add_running, history, publish, record, serves
+from zeroxl.app.context import Context
+from zeroxl.app.fits import check_fits
 from zeroxl.errors import ExitStatus, SelectionError
-from zeroxl.feeds.model import ServiceNeeds
-from zeroxl.paths import Home
-from zeroxl.services import App
-from zeroxl.state.service import Selected, Service
-from zeroxl.updates import check_fits
+from zeroxl.host.needs import ServiceNeeds
+from zeroxl.host.paths import Home
+from zeroxl.state.selected import Selected
+from zeroxl.state.service import Service
 
 NEEDS_A_DISK = '<s:needs xmlns:s="urn:x-0xl:service:1"><s:block name="data" min-size="1M"/></s:needs>'
 
@@ -32,7 +33,7 @@ def _store(home: Path) -> list[str]:
     ids=["missing-program", "needs-a-disk"],
 )
 def test_refused_update_leaves_no_download_in_the_store(
-    site: FeedSite, zx, zhome: Path, new: Impl, status: ExitStatus
+    site: FeedSite, zx, zhome: Path, new: Impl, status: int
 ) -> None:
     port = add_running(zx, site, "web", [Impl("1.0")])
     publish(site, "web", [Impl("1.0"), new])
@@ -68,5 +69,5 @@ def test_new_vm_version_with_more_networks_than_bridges_does_not_fit(zhome: Path
         current=version("1.0", ("service",)),
     )
     with pytest.raises(SelectionError, match="version 2.0 does not fit") as e:
-        check_fits(App(Home(zhome)), svc, version("2.0", ("service", "admin")), impl_dir)
+        check_fits(Context(Home(zhome)), svc, version("2.0", ("service", "admin")), impl_dir)
     assert e.value.exit_status == ExitStatus.UNSATISFIABLE

@@ -13,8 +13,8 @@ from tests.support.gpgkeys import Publisher, make_publisher
 from tests.support.http import StaticServer
 from zeroxl.errors import DownloadError, VerificationError
 from zeroxl.feeds.fetch import FetchConfig, Fetcher
-from zeroxl.feeds.gpg import BadSignature, Gpg, SigInfo
-from zeroxl.feeds.signature import append_signature
+from zeroxl.feeds.gpg import BadSignature, Gpg
+from zeroxl.feeds.signature import SigInfo, append_signature
 from zeroxl.feeds.trust import TrustDB, UntrustedKey, check_trusted, domain_of
 from zeroxl.feeds.verify import verify_feed
 

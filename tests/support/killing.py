@@ -14,10 +14,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from tests.support.zx import wait_for
+from zeroxl.testhooks import Point
 
 
 class Stoppable:
-    def __init__(self, home: Path, point: str | None, *args: str, prefix: Sequence[str] = ()) -> None:
+    def __init__(self, home: Path, point: Point | None, *args: str, prefix: Sequence[str] = ()) -> None:
         """`0xl ARGS`, run through PREFIX if given (a command that execs its arguments, such as nsenter)."""
         env = dict(os.environ, ZEROXL_HOME=str(home))
         if point is not None:

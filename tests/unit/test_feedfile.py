@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from zeroxl.errors import UsageError
-from zeroxl.feeds.model import BlockDevice, BootArg, ServiceNeeds, Stability
+from zeroxl.feeds.model import Stability
 from zeroxl.feeds.parse import parse_feed
+from zeroxl.host.needs import BlockDevice, BootArg, ServiceNeeds
 from zeroxl.publish.feedfile import FeedFile, editing
 from zeroxl.publish.implxml import ArchiveSpec, BootArgSpec, ImplSpec, NeedsSpec, implementation_xml, new_feed
 

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from zeroxl import health
-from zeroxl.backends.base import RUNNING, STOPPED, RuntimeStatus
+from zeroxl.app import health
+from zeroxl.backends.base import RuntimeStatus
+from zeroxl.backends.states import RUNNING, STOPPED
 from zeroxl.errors import UsageError
 from zeroxl.state.service import Readiness, Service
 

@@ -6,23 +6,24 @@ from pathlib import Path
 
 import pytest
 
-from zeroxl import config
-from zeroxl.errors import PolicyError, UsageError
-from zeroxl.feeds.model import BlockDevice, BootArg, ServiceNeeds
-from zeroxl.services import check_args, parse_args, parse_disk_specs, plan_disks
-from zeroxl.state.service import check_name
-from zeroxl.units import format_size, parse_size
+from tests.support.words import refused, said
+from zeroxl.app.fits import check_args, parse_args, parse_disk_specs, plan_disks
+from zeroxl.errors import ConfigError, PolicyError, UsageError
+from zeroxl.host import config
+from zeroxl.host.names import check_service_name
+from zeroxl.host.needs import BlockDevice, BootArg, ServiceNeeds
+from zeroxl.host.units import format_size, parse_size
 
 
 @pytest.mark.parametrize("bad", ["../x", "a b", "", "A", "1abc", "x" * 32, "web-", "we/b", "web.1", "-web", "wéb"])
 def test_unsafe_service_names_are_refused(bad: str) -> None:
     with pytest.raises(UsageError, match="invalid service name"):
-        check_name(bad)
+        check_service_name(bad)
 
 
 @pytest.mark.parametrize("good", ["web", "mail-2", "a", "x" * 31])
 def test_plain_service_names_are_accepted(good: str) -> None:
-    assert check_name(good) == good
+    assert check_service_name(good) == good
 
 
 @pytest.mark.parametrize(
@@ -63,7 +64,7 @@ def test_declared_args_must_match_their_patterns() -> None:
         check_args({"ipv4": "10.0.0.2 extra=1"}, NEEDS, declared_only=True)
     with pytest.raises(UsageError, match="does not declare"):
         check_args({"ipv4": "1", "console": "x"}, NEEDS, declared_only=False)
-    with pytest.raises(UsageError, match="needs --arg ipv4"):
+    with refused(UsageError, "needs --arg ipv4"):
         check_args({"mode": "b"}, NEEDS, declared_only=True)
 
 
@@ -110,5 +111,25 @@ def test_config_is_typed(tmp_path: Path) -> None:
     )
     for bad in ('[policy]\nmax_memory = "lots"\n', "[policy\n", '[policy]\nbridges = "xenbr0"\n', "policy = 1\n"):
         path.write_text(bad)
-        with pytest.raises(UsageError, match="config.toml|not valid TOML"):
+        with pytest.raises(ConfigError, match="config.toml|not valid TOML"):
             config.load(path)
+
+
+def test_core_messages_name_the_setting_and_the_cli_calls_it_by_its_option() -> None:
+    with pytest.raises(UsageError) as e:
+        parse_args(["port"])
+    assert (e.value.message, e.value.hint) == (
+        "invalid argument 'port'",
+        "write KEY=VALUE with a lower-case KEY, e.g. argument port=8080",
+    )
+    assert said(e.value) == ("invalid --arg 'port'", "write KEY=VALUE with a lower-case KEY, e.g. --arg port=8080")
+
+
+def test_a_broken_config_toml_is_a_config_error_not_a_wrong_option(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    for bad in ("[policy\n", '[policy]\nmax_disk_size = "1Q"\n', '[disks]\nvolume_group = 7\n'):
+        path.write_text(bad)
+        with pytest.raises(ConfigError) as e:
+            config.load(path)
+        assert not isinstance(e.value, UsageError)
+        assert e.value.exit_status == 2  # as before it had a class of its own (docs/exit-status.md)

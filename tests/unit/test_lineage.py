@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from zeroxl import lineage
+from zeroxl.state import lineage
 from zeroxl.state.history import Entry
-from zeroxl.state.service import Selected, Service
+from zeroxl.state.selected import Selected
+from zeroxl.state.service import Service
 from zeroxl.state.transition import SWAP, Transition
 
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from zeroxl import macs
+from tests.support.words import refused, said
 from zeroxl.errors import ConflictError, StateError, UsageError
+from zeroxl.host import macs
 from zeroxl.state.hostid import host_id
-from zeroxl.state.service import Service
 
 HOST_A = bytes(range(32))
 HOST_B = bytes(range(1, 33))
@@ -89,7 +89,7 @@ def test_a_unicast_mac_is_taken_in_lower_case(mac: str) -> None:
     ],
 )
 def test_a_mac_no_vif_can_have_is_refused(mac: str, message: str) -> None:
-    with pytest.raises(UsageError, match=message):
+    with refused(UsageError, message):
         macs.check_mac(mac)
 
 
@@ -114,7 +114,7 @@ def test_mac_options_name_a_network_by_its_name_or_its_index() -> None:
     ],
 )
 def test_wrong_mac_options_are_refused(options: list[str], networks: tuple[str, ...], message: str) -> None:
-    with pytest.raises(UsageError, match=message):
+    with refused(UsageError, message):
         macs.assign(macs.parse_options(options), networks)
 
 
@@ -123,18 +123,14 @@ def test_the_plan_takes_the_given_macs_and_derives_the_others() -> None:
     assert planned == (documented(HOST_A, "mail", 0), "00:16:3e:00:00:01", documented(HOST_A, "mail", 2))
 
 
-def record(name: str, *mac: str) -> Service:
-    return Service(name=name, feed="f", backend="xen", target="Xen-x86_64", networks=("br",) * len(mac), macs=mac)
-
-
 def test_a_mac_of_another_service_on_the_host_is_refused() -> None:
-    others = [record("web", "02:00:00:00:00:01"), record("mail", "02:00:00:00:00:02")]  # mail: itself
+    others = {"web": ["02:00:00:00:00:01"], "mail": ["02:00:00:00:00:02"]}  # mail: itself
     macs.check_unique("mail", ["02:00:00:00:00:02"], others)
     with pytest.raises(ConflictError, match="the MAC 02:00:00:00:00:01 of mail is the one of the service web") as e:
         macs.check_unique("mail", ["02:00:00:00:00:01"], others, given=["02:00:00:00:00:01"])
-    assert e.value.hint == "choose another --mac"
+    assert said(e.value)[1] == "choose another --mac"
     with pytest.raises(ConflictError, match="same MAC on two of its networks"):
-        macs.check_unique("mail", ["02:00:00:00:00:03", "02:00:00:00:00:03"], [])
+        macs.check_unique("mail", ["02:00:00:00:00:03", "02:00:00:00:00:03"], {})
 
 
 # -- the host's value --------------------------------------------------------------------------------------

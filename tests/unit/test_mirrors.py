@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from zeroxl.errors import DownloadError, UsageError, VerificationError
-from zeroxl.feeds.mirrors import check_mirrors, mirrored
+from zeroxl.errors import ConfigError, DownloadError, VerificationError
+from zeroxl.feeds.mirrors import mirrored
+from zeroxl.host.config import check_mirrors
 from zeroxl.publish.mirror import mirror_path, origin_of
 
 MIRRORS = check_mirrors(
@@ -60,7 +61,7 @@ def test_paths_that_could_leave_a_mirror_directory_are_refused(url: str) -> None
     ],
 )
 def test_bad_mirror_settings_are_refused_naming_the_origin(table: dict[str, str], message: str) -> None:
-    with pytest.raises(UsageError, match=message):
+    with pytest.raises(ConfigError, match=message):
         check_mirrors(table)
 
 
@@ -79,11 +80,11 @@ def test_mirror_layout_is_host_and_path() -> None:
 
 
 def test_config_toml_mirrors_are_checked_when_the_config_is_loaded(tmp_path: Path) -> None:
-    from zeroxl.config import load
+    from zeroxl.host.config import load
 
     path = tmp_path / "config.toml"
     path.write_text('[mirrors]\n"https://example.org/" = "/srv/mirror/example.org/"\n')
     assert load(path).mirrors == {"https://example.org/": "/srv/mirror/example.org/"}
     path.write_text('[mirrors]\n"https://example.org" = "/srv/mirror/example.org/"\n')
-    with pytest.raises(UsageError, match=r"\[mirrors\] 'https://example.org': the origin must end with '/'"):
+    with pytest.raises(ConfigError, match=r"\[mirrors\] 'https://example.org': the origin must end with '/'"):
         load(path)

@@ -8,12 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from zeroxl import config, health
-from zeroxl.errors import UsageError
+from tests.support.words import refused
+from zeroxl.app import health
+from zeroxl.app.fits import parse_disk_specs
+from zeroxl.errors import ConfigError, UsageError
 from zeroxl.feeds.parse import MAX_GROUP_DEPTH, FeedFormatError, parse_feed
+from zeroxl.host import config
+from zeroxl.host.units import parse_size, whole_number
 from zeroxl.publish import mirage, pack
-from zeroxl.services import parse_disk_specs
-from zeroxl.units import parse_size, whole_number
 
 URL = "http://example.org/web.xml"
 DIGEST = "A" * 52
@@ -83,7 +85,7 @@ def test_sizes_in_other_letters_or_digits_are_refused(text: str) -> None:
 def test_ready_tcp_port_is_ascii_digits() -> None:
     assert health.parse_tcp("127.0.0.1:8080") == ("127.0.0.1", 8080)
     for bad in ("127.0.0.1:\u0668\u0660", "127.0.0.1:8\u00b2", "127.0.0.1:" + "9" * 5000):
-        with pytest.raises(UsageError, match="invalid --ready-tcp"):
+        with refused(UsageError, "invalid --ready-tcp"):
             health.parse_tcp(bad)
 
 
@@ -109,5 +111,5 @@ def test_source_date_epoch_is_ascii_digits(monkeypatch: pytest.MonkeyPatch) -> N
 def test_config_sizes_are_ascii(tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
     path.write_text('[policy]\nmax_disk_size = "1\u212a"\n')  # the Kelvin sign once raised KeyError
-    with pytest.raises(UsageError, match="invalid \\[policy\\] max_disk_size"):
+    with pytest.raises(ConfigError, match="invalid \\[policy\\] max_disk_size"):
         config.load(path)

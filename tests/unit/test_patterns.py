@@ -12,13 +12,15 @@ from pathlib import Path
 import pytest
 
 from tests.support.deadline import deadline
-from zeroxl.backends.xenconfig import cmdline
+from tests.support.words import refused
+from zeroxl.app.fits import check_args
+from zeroxl.backends.xen.domain import cmdline
 from zeroxl.errors import UsageError
 from zeroxl.feeds import patterns
-from zeroxl.feeds.model import BootArg, ServiceNeeds
 from zeroxl.feeds.parse import FeedFormatError, parse_feed
-from zeroxl.services import check_args
-from zeroxl.state.service import Selected, Service
+from zeroxl.host.needs import BootArg, ServiceNeeds
+from zeroxl.state.selected import Selected
+from zeroxl.state.service import Service
 
 URL = "http://example.org/web.xml"
 DIGEST = "A" * 52
@@ -111,6 +113,6 @@ def test_pattern_recorded_before_patterns_were_re2s_is_refused_with_the_service_
     declared = ServiceNeeds(args=(BootArg("x", "(?=a)a"),))
     sel = Selected("id", "1.0", "sha256new_X", "Xen-x86_64", "stable", "mail.xen", needs=declared)
     svc = Service(name="mail", feed="http://x/mail.xml", backend="xen", target="Xen-x86_64", current=sel, args={"x": "a"})
-    with pytest.raises(patterns.PatternError, match="mail: --arg x: the version it runs declares a pattern") as e:
+    with refused(patterns.PatternError, "mail: --arg x: the version it runs declares a pattern") as e:
         cmdline(svc)
     assert e.value.exit_status == 4 and e.value.hint is not None and "update mail" in e.value.hint

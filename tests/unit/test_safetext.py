@@ -1,4 +1,4 @@
-"""What a terminal may see of text from outside 0xl (cli.safetext): everything it could act on, shown
+"""What a terminal may see of text from outside 0xl (zeroxl.safetext): everything it could act on, shown
 escaped; everything else as it is. The integration tests (test_terminal_injection.py) show it on the
 real paths: the trust prompt, feed check, errors, logs."""
 
@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from zeroxl.cli import safetext
+from zeroxl import safetext
 from zeroxl.cli.main import main
-from zeroxl.cli.safetext import LogText, line, text
+from zeroxl.safetext import LogText, line, text
 
 
 @pytest.mark.parametrize(

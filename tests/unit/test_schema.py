@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from zeroxl.backends.xenconfig import domain_config
-from zeroxl.config import Policy
+from zeroxl.backends.xen.domain import domain_config
 from zeroxl.errors import StateError
+from zeroxl.host.config import Policy
 from zeroxl.state.schema import SCHEMA, migrate
-from zeroxl.state.service import Selected, Service
+from zeroxl.state.selected import Selected
+from zeroxl.state.service import Service
 from zeroxl.state.transition import SWAP, Transition
 
 V1 = {

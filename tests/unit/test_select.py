@@ -6,7 +6,7 @@ import pytest
 
 from zeroxl.errors import SelectionError
 from zeroxl.feeds.model import Arch, Archive, Feed, Implementation, Stability
-from zeroxl.feeds.select import Channel, Requirements, Target, candidates, select
+from zeroxl.feeds.selection import Channel, Requirements, Target, candidates, select
 from zeroxl.feeds.versions import Version, VersionRange
 
 LINUX = Target.parse("Linux-x86_64")

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from zeroxl import config
-from zeroxl.errors import UsageError
-from zeroxl.units import format_duration, parse_duration
+from zeroxl.errors import ConfigError, UsageError
+from zeroxl.host import config
+from zeroxl.host.units import format_duration, parse_duration
 
 
 @pytest.mark.parametrize(
@@ -62,6 +62,6 @@ def test_limits_are_read_from_the_trust_table(tmp_path: Path) -> None:
 def test_bad_limits_are_refused_naming_the_key(tmp_path: Path, toml: str, message: str) -> None:
     path = tmp_path / "config.toml"
     path.write_text(toml)
-    with pytest.raises(UsageError, match=message) as e:
+    with pytest.raises(ConfigError, match=message) as e:
         config.load(path)
     assert e.value.exit_status == 2

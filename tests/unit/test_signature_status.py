@@ -8,7 +8,8 @@ from __future__ import annotations
 import pytest
 
 from zeroxl.errors import VerificationError
-from zeroxl.feeds.gpg import BadSignature, KeyInfo, MissingKey, SigInfo, parse_colons, parse_verify_status
+from zeroxl.feeds.gpg import BadSignature, KeyInfo, MissingKey, parse_colons, parse_verify_status
+from zeroxl.feeds.signature import SigInfo
 
 PRIMARY = "8CE381503423072CB0F14C5C398DB73A2908A249"
 SUBKEY = "33E7F5A0D5C919247A81D96E6F03C8F32EFF4C29"
@@ -212,7 +213,7 @@ def test_secret_key_listing_is_marked_secret() -> None:
 def test_user_ids_are_unescaped_to_what_their_owner_wrote_control_characters_included() -> None:
     # As gpg 2.2.40 lists a user id made with --quick-gen-key $'Evil \e[2K\rFake\n: \\x41' (tests/integration
     # makes and shows such a key): ESC, ':' and '\\' as \xHH, CR and LF as \r and \n. Showing it safely is
-    # cli.safetext's job, which needs the real characters.
+    # zeroxl.safetext's job, which needs the real characters.
     listing = (
         f"pub:u:255:22:398DB73A2908A249:1795775743:::u:::scSC:::::ed25519:::0:\nfpr:::::::::{PRIMARY}:\n"
         "uid:u::::1795775743::D3D3DE77AB3BCADB53FD9BF0DC0D3712C661CA40::"

@@ -37,7 +37,7 @@ def test_timer_starts_the_service_and_catches_up_after_downtime() -> None:
 
 
 def test_web_service_serves_on_loopback_and_writes_nothing() -> None:
-    from zeroxl.cli.commands import build_parser
+    from zeroxl.cli.parser import build_parser
 
     svc = unit("0xl-web.service")["Service"]
     argv = svc["ExecStart"].split()

@@ -9,9 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from zeroxl.config import SignatureLimits
 from zeroxl.errors import StateError, UsageError
-from zeroxl.feeds.gpg import SigInfo
+from zeroxl.feeds.signature import SigInfo
 from zeroxl.feeds.trust import (
     TRUST_NS,
     ExpiredKey,
@@ -29,6 +28,7 @@ from zeroxl.feeds.trust import (
     normalise_fingerprint,
     signature_warning,
 )
+from zeroxl.host.config import SignatureLimits
 
 PRIMARY = "8CE381503423072CB0F14C5C398DB73A2908A249"
 SUBKEY = "33E7F5A0D5C919247A81D96E6F03C8F32EFF4C29"

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from tests.support import archives as A
-from zeroxl import config
 from zeroxl.errors import VerificationError
 from zeroxl.feeds import extract as X
+from zeroxl.host import config
 
 MiB = 1 << 20
 

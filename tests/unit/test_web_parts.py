@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from zeroxl.cpurate import CpuRates
+from zeroxl.app.cpurate import CpuRates
 from zeroxl.web import auth, metrics
 from zeroxl.web.server import ServeError, parse_listen
 from zeroxl.web.timeline import layout

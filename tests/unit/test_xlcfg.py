@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from zeroxl.backends.xlcfg import DiskSpec, DomainConfig, VifSpec, XlCfgError, render
+from zeroxl.backends.xen.cfgfile import DiskSpec, DomainConfig, VifSpec, XlCfgError, render
 
 BASE = DomainConfig(
     name="mail",

@@ -1,4 +1,5 @@
-"""The one small interface every backend implements, and the status it reports."""
+"""The one small interface every backend implements, and what it reports. It names no backend: each is a
+package of its own (backends/unix, backends/xen), chosen by name in backends/__init__.py."""
 
 from __future__ import annotations
 
@@ -6,17 +7,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from zeroxl.backends.states import FAILED, RUNNING, STOPPED
-from zeroxl.config import Config
-from zeroxl.paths import Home
+from zeroxl.host.config import Config
+from zeroxl.host.paths import Home
 from zeroxl.state.service import Service
-
-__all__ = ["FAILED", "RUNNING", "STOPPED", "Backend", "BackendContext", "RuntimeStatus", "get_backend"]
 
 
 @dataclass(frozen=True)
 class RuntimeStatus:
-    state: str  # RUNNING, STOPPED or FAILED
+    state: str  # RUNNING, STOPPED or FAILED (backends.states)
     pid: int | None = None
     started: float | None = None  # seconds since the epoch
     restarts: int = 0
@@ -38,6 +36,8 @@ class BackendContext:
 
 class Backend(Protocol):
     name: str
+    # Whether the backend writes a VM configuration (xl.cfg, domain XML) that `0xl config` can show.
+    has_vm_config: bool
 
     def check(self, svc: Service, impl_dir: Path) -> None:
         """Refuse, before anything is created, what this backend cannot run or the policy forbids."""
@@ -57,39 +57,9 @@ class Backend(Protocol):
     def cleanup(self, svc: Service) -> None:
         """Remove what the backend keeps for a destroyed service (not its disks)."""
 
+    def check_state(self, svc: Service) -> None:
+        """Raise StateError, saying what to do, if what the backend keeps of SVC cannot be read (`0xl doctor`)."""
 
-def backend_names() -> tuple[str, ...]:
-    return ("unix", "xen")
-
-
-def get_backend(name: str, ctx: BackendContext) -> Backend:
-    # Imported on demand: `0xl list` must not pay for backends it does not use.
-    if name == "unix":
-        from zeroxl.backends.unix import UnixBackend
-
-        return UnixBackend(ctx)
-    if name == "xen":
-        from zeroxl.backends.xen import XenBackend
-
-        return XenBackend(ctx)
-    from zeroxl.errors import UsageError
-
-    raise UsageError(f"unknown backend {name!r}", hint=f"choose one of: {', '.join(backend_names())}")
-
-
-def xen_available() -> bool:
-    """True on a Xen dom0 with `xl` installed: the hypervisor's control domain flag is set."""
-    import shutil
-
-    try:
-        caps = Path("/proc/xen/capabilities").read_text()
-    except OSError:
-        return False
-    return "control_d" in caps and shutil.which("xl") is not None
-
-
-def target_for(backend: str) -> str:
-    """The implementation target (OS-CPU) a backend runs on this host."""
-    from zeroxl.feeds.select import host_cpu
-
-    return f"{'Xen' if backend == 'xen' else 'Linux'}-{host_cpu()}"
+    def vm_config(self, svc: Service, impl_dir: Path) -> str:
+        """The VM configuration starting SVC from IMPL_DIR would write, after every check (only if
+        `has_vm_config`). Reads only: nothing is written or started."""

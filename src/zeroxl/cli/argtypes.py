@@ -1,7 +1,7 @@
 """Number types for the argument parser: ASCII digits only, as everywhere 0xl reads a number.
 
 argparse's `type=int` and `type=float` take other scripts' digits (`--memory ٢٥٦` is 256), and float
-also `nan`, `inf` and `1e3`; zeroxl.units says why 0xl reads only ASCII digits.
+also `nan`, `inf` and `1e3`; zeroxl.host.units says why 0xl reads only ASCII digits.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import re
 
-from zeroxl.units import whole_number
+from zeroxl.host.units import whole_number
 
 # Seconds as people write them: 30, 2.5, .5; at most nine digits on either side of the point. A sign is
 # read, so that the command's own range check can say what it accepts (--settle -1: "give 0 to 3600").

@@ -1,7 +1,8 @@
 """The publisher's commands, `0xl feed …` and `0xl mirror`: parse, call `zeroxl.publish`, render.
 
-`register` adds them to the main parser (`cli.commands.build_parser`). As there, no logic beyond
-arguments and output; errors go to `cli.main`, which maps them to exit statuses.
+`register` adds them to the main parser (`cli.parser`). As in cli.service_cmds, no logic beyond
+arguments and output, and the core imported inside the command that needs it; errors go to `cli.main`,
+which maps them to exit statuses.
 """
 
 from __future__ import annotations
@@ -210,9 +211,9 @@ def cmd_feed_sign(a: argparse.Namespace) -> int:
     from pathlib import Path
 
     from zeroxl.cli import render
-    from zeroxl.paths import Home
+    from zeroxl.host.paths import Home
+    from zeroxl.host.units import parse_duration
     from zeroxl.publish.edit import sign_feed
-    from zeroxl.units import parse_duration
 
     expires_in = parse_duration(a.expires, what="--expires") if a.expires is not None else None
     signed = sign_feed(
@@ -223,7 +224,7 @@ def cmd_feed_sign(a: argparse.Namespace) -> int:
         on_wait=_say_waiting(a.feed),
         expires_in=expires_in,
     )
-    from zeroxl.cli.safetext import line
+    from zeroxl.safetext import line
 
     who = f" ({line(signed.uids[0])})" if signed.uids else ""
     print(f"signed {a.feed} with {signed.fingerprint}{who}")
@@ -244,16 +245,13 @@ def _say_waiting(feed: str) -> Callable[[], None]:
 
 def cmd_feed_check(a: argparse.Namespace) -> int:
     from zeroxl.cli import render
-    from zeroxl.config import load
-    from zeroxl.feeds.fetch import Fetcher
-    from zeroxl.paths import Home
+    from zeroxl.cli.context import context
     from zeroxl.publish.check import check_feed
 
     # A host's configured mirrors apply: `feed check URL` there checks what the host would get.
     # And its limits on signature dates: a host would refuse what they refuse.
-    config = load(Home.from_env().config_file)
-    with Fetcher(mirrors=config.mirrors) as fetcher:
-        report = check_feed(a.feed, fetcher=fetcher, key=a.key, limits=config.signatures)
+    with context() as ctx:
+        report = check_feed(a.feed, fetcher=ctx.fetcher, key=a.key, limits=ctx.config.signatures)
     if a.json:
         render.print_json(
             {
@@ -264,7 +262,7 @@ def cmd_feed_check(a: argparse.Namespace) -> int:
             }
         )
         return int(report.status)
-    from zeroxl.cli.safetext import line
+    from zeroxl.safetext import line
 
     # Findings quote the feed (its name, ids) and the key (its user id): one escaped line each.
     print(f"checking {line(report.location)}")
@@ -283,19 +281,17 @@ def cmd_feed_check(a: argparse.Namespace) -> int:
 def cmd_mirror(a: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from zeroxl.cli import interact
+    from zeroxl.cli.context import context
     from zeroxl.feeds.trust import normalise_fingerprint
     from zeroxl.publish.mirror import mirror_feed
-    from zeroxl.services import App, Ui
 
-    app = App(ui=Ui(confirm_key=interact.confirm_key if interact.on_terminal() else None, info=interact.info))
     dest = Path(a.dir).absolute()
     fpr = normalise_fingerprint(a.trust_key) if a.trust_key else None
     origins: set[str] = set()
-    try:
+    with context() as ctx:
         for url in a.urls:
             done = mirror_feed(
-                url, dest, loader=app.loader, fetcher=app.fetcher, trust_key=fpr, confirm=app.ui.confirm_key
+                url, dest, loader=ctx.loader, fetcher=ctx.fetcher, trust_key=fpr, confirm=ctx.ui.confirm_key
             )
             versions = ", ".join(done.versions) or "none"
             print(
@@ -304,8 +300,6 @@ def cmd_mirror(a: argparse.Namespace) -> int:
             for skipped in done.skipped:
                 print(f"  not mirrored: {skipped}: 0xl cannot fetch or verify it")
             origins.update(done.origins)
-    finally:
-        app.close()
     print("on each host, add to config.toml (with the directory as mounted there, or the URL it is served at):")
     print("  [mirrors]")
     for origin in sorted(origins):

@@ -17,7 +17,7 @@ def on_terminal() -> bool:
 
 def confirm_key(key: UnknownKey) -> bool:
     """Show an unknown key and ask whether to trust it for the feed's domain (default: no)."""
-    from zeroxl.cli.safetext import line
+    from zeroxl.safetext import line
 
     # User ids and hints are the key owner's and the key-info server's words: one escaped line each, so
     # that none can redraw the fingerprint above it or add a line of its own.
@@ -43,7 +43,7 @@ def progress(label: str, total: int) -> Iterator[Callable[[int], None]]:
     from rich.console import Console
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
-    from zeroxl.cli.safetext import line, raw
+    from zeroxl.safetext import line, raw
 
     with Progress(
         TextColumn("downloading {task.description}", markup=False),

@@ -1,7 +1,7 @@
 """The `0xl` command's entry point: the one place that turns errors into exit statuses
 (docs/exit-status.md), `--debug`, and the fast path of `0xl list`.
 
-The commands and their parser live in `cli.commands`, imported only when needed: `0xl list --json` is
+The parser and the commands (cli.parser, cli.*_cmds) are imported only when needed: `0xl list --json` is
 polled by scripts and must start fast.
 """
 
@@ -16,26 +16,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
 
-def list_services(*, json: bool) -> int:
-    from zeroxl import views
-    from zeroxl.cli import render
-    from zeroxl.paths import home_dir
-
-    listed = views.list_services(home_dir())
-    if json:
-        render.print_json(listed)
-        return 0
-    rows = []
-    for d in listed:
-        row = [d["name"], d["state"], d["version"], d["backend"], render.duration(d["uptime"]), d["feed"]]
-        rows.append([cell or "-" for cell in row])
-    render.table(["NAME", "STATE", "VERSION", "BACKEND", "UPTIME", "FEED"], rows)
-    for d in listed:
-        if d.get("hint"):  # a damaged record: what is wrong is in `0xl status NAME`
-            sys.stderr.write(f"0xl: hint: {d['name']}: its record is {d['state']}; {d['hint']}\n")
-    return 0
-
-
 def _is_fast(argv: Sequence[str]) -> bool:
     """`0xl list [--json]` runs without argparse.
 
@@ -45,22 +25,14 @@ def _is_fast(argv: Sequence[str]) -> bool:
     return bool(argv) and argv[0] == "list" and set(argv[1:]) <= {"--json"}
 
 
-def print_error(message: str, hint: str | None) -> None:
-    """`0xl: error: …` and `0xl: hint: …`, each one line whatever text from outside they carry (a
-    server's, a feed's, a key's: cli.safetext)."""
-    from zeroxl.cli.safetext import line
-
-    sys.stderr.write(f"0xl: error: {line(message)}\n")
-    if hint:
-        sys.stderr.write(f"0xl: hint: {line(hint)}\n")
-
-
 def _report(e: ZeroxlError, *, debug: bool) -> int:
     if debug:
         import traceback
 
         traceback.print_exc()
-    print_error(e.message, e.hint)
+    from zeroxl.cli.messages import print_error, worded
+
+    print_error(*worded(e))
     if isinstance(e, SomeFailed):
         statuses = {f.exit_status for f in e.failures}
         return int(statuses.pop() if len(statuses) == 1 else ExitStatus.ERROR)
@@ -70,7 +42,7 @@ def _report(e: ZeroxlError, *, debug: bool) -> int:
 def _private_home(*, create: bool) -> None:
     """ZEROXL_HOME is its owner's alone: checked (and closed, if an earlier 0xl left it open) before any
     command uses it (zeroxl.state.private, docs/home.md)."""
-    from zeroxl.paths import home_dir
+    from zeroxl.host.paths import home_dir
     from zeroxl.state.private import secure_home
 
     def info(message: str) -> None:
@@ -80,7 +52,7 @@ def _private_home(*, create: bool) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from zeroxl.cli import safetext
+    from zeroxl import safetext
 
     # Everything 0xl prints, whoever prints it, reaches the terminal through safetext.
     saved = safetext.guard()
@@ -96,9 +68,11 @@ def _main(argv: list[str]) -> int:
     creates_home = False
     if _is_fast(argv):
         debug = False
+        from zeroxl.cli.listing import list_services
+
         run: Callable[[], int] = lambda: list_services(json="--json" in argv)  # noqa: E731
     else:
-        from zeroxl.cli.commands import build_parser
+        from zeroxl.cli.parser import build_parser
 
         args = build_parser().parse_args(argv)
         debug = args.debug
@@ -121,7 +95,7 @@ def _main(argv: list[str]) -> int:
     except Exception as e:
         if debug:
             raise
-        from zeroxl.cli.safetext import line
+        from zeroxl.safetext import line
 
         sys.stderr.write(
             f"0xl: internal error: {type(e).__name__}: {line(e)}\n0xl: hint: run again with --debug for details\n"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 
@@ -14,24 +13,21 @@ if TYPE_CHECKING:
 
 def print_json(obj: Any) -> None:
     # Indented for a person at a terminal; compact for programs (and much faster: json's C encoder
-    # does not do indentation).
+    # does not do indentation, and state.fastjson uses it without importing the json package).
     if sys.stdout.isatty():
+        import json
+
         sys.stdout.write(json.dumps(obj, indent=2, sort_keys=True) + "\n")
     else:
-        sys.stdout.write(json.dumps(obj, sort_keys=True, separators=(",", ":")) + "\n")
+        from zeroxl.state import fastjson
+
+        sys.stdout.write(fastjson.dumps(obj) + "\n")
 
 
 def duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    s = int(seconds)
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m{s % 60:02d}s"
-    if s < 86400:
-        return f"{s // 3600}h{s % 3600 // 60:02d}m"
-    return f"{s // 86400}d{s % 86400 // 3600:02d}h"
+    from zeroxl.host.units import compact_duration
+
+    return compact_duration(seconds)
 
 
 def when(ts: float | None) -> str:
@@ -44,7 +40,7 @@ def when_utc(ts: float) -> str:
 
 def age(ts: float) -> str:
     """How long ago TS was: '3 days ago', or '5 min in the future'."""
-    from zeroxl.units import format_duration
+    from zeroxl.host.units import format_duration
 
     ago = time.time() - ts
     return f"{format_duration(ago)} {'ago' if ago >= 0 else 'in the future'}"
@@ -57,7 +53,7 @@ def signed(at: int, expires: int | None) -> str:
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     """Columns: a rich table on a terminal, plain aligned text otherwise (pipes, scripts, tests)."""
-    from zeroxl.cli.safetext import line, raw
+    from zeroxl.safetext import line, raw
 
     # Each cell is one line of text, whatever a feed, key or service put in it (and no rich markup).
     rows = [[line(cell) for cell in row] for row in rows]
@@ -79,7 +75,7 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
 
 
 def fields(pairs: Sequence[tuple[str, str]]) -> None:
-    from zeroxl.cli.safetext import line
+    from zeroxl.safetext import line
 
     width = max(len(k) for k, _ in pairs)
     for key, value in pairs:

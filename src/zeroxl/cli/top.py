@@ -14,14 +14,14 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from zeroxl.cpurate import CpuRates
+    from zeroxl.app.cpurate import CpuRates
 
 HEADERS = ["NAME", "STATE", "BACKEND", "VERSION", "CPU(s)", "CPU(%)", "MEM", "UPTIME", "RESTARTS", "DISK"]
 
 
 def rows(listed: list[dict[str, Any]], rates: CpuRates, now: float) -> list[list[str]]:
     from zeroxl.cli.render import duration
-    from zeroxl.units import human_size
+    from zeroxl.host.units import human_size
 
     out = []
     for d in listed:
@@ -55,11 +55,11 @@ def rows(listed: list[dict[str, Any]], rates: CpuRates, now: float) -> list[list
 
 
 def cmd_top(a: argparse.Namespace) -> int:
-    from zeroxl import views
+    from zeroxl.app import views
+    from zeroxl.app.cpurate import CpuRates
     from zeroxl.cli import render
-    from zeroxl.cli.safetext import raw
-    from zeroxl.cpurate import CpuRates
-    from zeroxl.paths import home_dir
+    from zeroxl.host.paths import home_dir
+    from zeroxl.safetext import raw
 
     batch = a.batch or not sys.stdout.isatty()
     rates = CpuRates(min_interval=0.0)

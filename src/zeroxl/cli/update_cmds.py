@@ -1,5 +1,6 @@
 """The commands about versions: update, rollback, history, set, gc, doctor. Parse, call the core,
-render; errors go to `cli.main`. See docs/updates.md."""
+render; errors go to `cli.main`. See docs/updates.md. As in cli.service_cmds, the core is imported inside
+the command that needs it."""
 
 from __future__ import annotations
 
@@ -7,23 +8,21 @@ import argparse
 import sys
 
 from zeroxl.cli import argtypes
-from zeroxl.cli.commands import _app, add_wait_option
+from zeroxl.cli.options import add_wait_option
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
-    from zeroxl.config import SignatureLimits
+    from zeroxl.app.update import Outcome
     from zeroxl.errors import ZeroxlError
-    from zeroxl.state.history import Entry
-    from zeroxl.state.service import Readiness, Selected
-    from zeroxl.updates import Outcome
+    from zeroxl.state.service import Readiness
 
 
 def _readiness(a: argparse.Namespace) -> Callable[[Readiness], Readiness]:
     """The readiness options of this command over each service's own settings (checked now, once)."""
-    from zeroxl import health
+    from zeroxl.app import health
     from zeroxl.state.service import Readiness
 
     options = {"settle": a.settle, "log": a.ready_log, "tcp": a.ready_tcp, "timeout": a.ready_timeout}
@@ -34,16 +33,19 @@ def _readiness(a: argparse.Namespace) -> Callable[[Readiness], Readiness]:
 def _error_json(e: ZeroxlError | None) -> dict[str, Any] | None:
     if e is None:
         return None
-    return {"message": e.message, "hint": e.hint, "status": int(e.exit_status), "kind": type(e).__name__}
+    from zeroxl.cli.messages import worded
+
+    message, hint = worded(e)
+    return {"message": message, "hint": hint, "status": int(e.exit_status), "kind": type(e).__name__}
 
 
 # -- update -------------------------------------------------------------------------------------------------
 
 
 def _line(o: Outcome, *, check: bool) -> str:
-    from zeroxl import updates
+    from zeroxl.app import update as updates
     from zeroxl.cli import render
-    from zeroxl.cli.safetext import line
+    from zeroxl.safetext import line
 
     if o.state == updates.UPDATED:
         return f"{o.name}: updated {o.version} -> {o.to} ({line(o.message)})"
@@ -58,38 +60,19 @@ def _line(o: Outcome, *, check: bool) -> str:
     return f"{o.name}: not updated" + (f", still {o.version}" if o.version else "")
 
 
-def _warnings(outcomes: list[Outcome], limits: SignatureLimits) -> dict[str, str]:
-    """What to warn about each service's feed signature (feeds.trust.signature_warning), by name."""
-    import time
-
-    from zeroxl.feeds.trust import signature_warning
-
-    now = time.time()
-    found = {}
-    for o in outcomes:
-        if o.signed is not None:
-            warning = signature_warning(o.signed, o.expires, now=now, limits=limits)
-            if warning is not None:
-                found[o.name] = warning
-    return found
-
-
 def cmd_update(a: argparse.Namespace) -> int:
-    from zeroxl import updates
+    from zeroxl.app.update import update
     from zeroxl.cli import render
+    from zeroxl.cli.context import context
     from zeroxl.errors import SomeFailed, UsageError
 
     if bool(a.names) == a.all:
         raise UsageError("name the services to update, or give --all", hint="e.g. 0xl update web, 0xl update --all")
     ready = _readiness(a)
-    app = _app()
-    try:
-        outcomes = updates.update(
-            app, a.names, everything=a.all, check=a.check, retry=a.retry, ready=ready, wait=a.wait
-        )
-        warnings = _warnings(outcomes, app.config.signatures) if a.check else {}
-    finally:
-        app.close()
+    with context() as ctx:
+        outcomes = update(ctx, a.names, everything=a.all, check=a.check, retry=a.retry, ready=ready, wait=a.wait)
+    # A check says what to warn about each feed's signature (feeds.trust.signature_warning).
+    warnings = {o.name: o.warning for o in outcomes if o.warning is not None} if a.check else {}
     if a.json:
         render.print_json(
             [
@@ -99,7 +82,7 @@ def cmd_update(a: argparse.Namespace) -> int:
                     "version": o.version,
                     "to": o.to,
                     "latest": o.latest,
-                    "message": o.message,
+                    "message": _message(o),
                     "error": _error_json(o.error),
                     "feed_signed": o.signed,
                     "feed_signature_expires": o.expires,
@@ -133,26 +116,33 @@ def cmd_update(a: argparse.Namespace) -> int:
     )
 
 
+def _message(o: Outcome) -> str:
+    """O's message; an error's (which a failed outcome carries, unless its record could not be read) as the
+    CLI words it."""
+    from zeroxl.cli.messages import worded
+
+    return worded(o.error)[0] if o.error is not None and o.message else o.message
+
+
 def _report_one(name: str, e: ZeroxlError | None) -> None:
-    from zeroxl.cli.main import print_error
+    from zeroxl.cli.messages import print_error, worded
 
     if e is None:
         return
-    print_error(e.message if e.message.startswith(f"{name}:") else f"{name}: {e.message}", e.hint)
+    message, hint = worded(e)
+    print_error(message if message.startswith(f"{name}:") else f"{name}: {message}", hint)
 
 
 # -- rollback, history ----------------------------------------------------------------------------------------
 
 
 def cmd_rollback(a: argparse.Namespace) -> int:
-    from zeroxl.rollback import rollback
+    from zeroxl.app.rollback import rollback
+    from zeroxl.cli.context import context
 
     ready = _readiness(a)
-    app = _app()
-    try:
-        result = rollback(app, a.name, to=a.to, ready=ready, wait=a.wait)
-    finally:
-        app.close()
+    with context() as ctx:
+        result = rollback(ctx, a.name, to=a.to, ready=ready, wait=a.wait)
     if not result.changed:
         print(f"{a.name} already runs {result.to_version}")
     else:
@@ -160,34 +150,14 @@ def cmd_rollback(a: argparse.Namespace) -> int:
     return 0
 
 
-def _ref(s: Selected | None) -> dict[str, Any] | None:
-    if s is None:
-        return None
-    return {"version": s.version, "digest": s.digest, "id": s.id, "arch": s.arch, "stability": s.stability}
-
-
-def _entry_json(e: Entry) -> dict[str, Any]:
-    return {
-        "time": e.time,
-        "action": e.action,
-        "from": _ref(e.from_),
-        "to": _ref(e.to),
-        "outcome": e.outcome,
-        "message": e.message,
-    }
-
-
 def cmd_history(a: argparse.Namespace) -> int:
+    from zeroxl.app import views
     from zeroxl.cli import render
-    from zeroxl.paths import Home
-    from zeroxl.state.history import History
-    from zeroxl.state.service import Records
+    from zeroxl.host.paths import home_dir
 
-    records = Records(Home.from_env().services)
-    records.load(a.name)  # NotFoundError for an unknown service
-    entries = History(records.dir(a.name)).entries()
+    entries = views.history(home_dir(), a.name)
     if a.json:
-        render.print_json([_entry_json(e) for e in entries])
+        render.print_json([views.entry_json(e) for e in entries])
         return 0
     render.table(
         ["TIME", "ACTION", "FROM", "TO", "OUTCOME", "MESSAGE"],
@@ -210,19 +180,21 @@ def cmd_history(a: argparse.Namespace) -> int:
 
 
 def cmd_set(a: argparse.Namespace) -> int:
-    from zeroxl.settings import configure
+    from zeroxl.app.update_settings import change_settings
+    from zeroxl.cli.context import context
 
-    svc = configure(
-        _app(),
-        a.name,
-        channel=a.channel,
-        versions="" if a.any_version else a.version,
-        settle=a.settle,
-        ready_log="" if a.no_ready_log else a.ready_log,
-        ready_tcp="" if a.no_ready_tcp else a.ready_tcp,
-        ready_timeout=a.ready_timeout,
-        wait=a.wait,
-    )
+    with context() as ctx:
+        svc = change_settings(
+            ctx,
+            a.name,
+            channel=a.channel,
+            versions="" if a.any_version else a.version,
+            settle=a.settle,
+            ready_log="" if a.no_ready_log else a.ready_log,
+            ready_tcp="" if a.no_ready_tcp else a.ready_tcp,
+            ready_timeout=a.ready_timeout,
+            wait=a.wait,
+        )
     r = svc.ready
     checks = [f"stays up {r.settle:g} s"]
     if r.log:
@@ -242,11 +214,13 @@ def cmd_set(a: argparse.Namespace) -> int:
 
 
 def cmd_gc(a: argparse.Namespace) -> int:
+    from zeroxl.app.store_gc import gc
     from zeroxl.cli import render
-    from zeroxl.gc import gc
-    from zeroxl.units import human_size
+    from zeroxl.cli.context import context
+    from zeroxl.host.units import human_size
 
-    result = gc(_app(), wait=a.wait, dry_run=a.dry_run)
+    with context() as ctx:
+        result = gc(ctx, wait=a.wait, dry_run=a.dry_run)
     if a.json:
         render.print_json(
             {
@@ -270,11 +244,12 @@ def cmd_gc(a: argparse.Namespace) -> int:
 
 
 def cmd_doctor(a: argparse.Namespace) -> int:
-    from zeroxl.doctor import doctor
+    from zeroxl.app.doctor import doctor
+    from zeroxl.cli.context import context
     from zeroxl.errors import SomeFailed
-    from zeroxl.services import App, Ui
 
-    done, failed = doctor(App(ui=Ui()), wait=a.wait)
+    with context(quiet=True) as ctx:  # what recovering a service did is in doctor's own report
+        done, failed = doctor(ctx, wait=a.wait)
     for line in done:
         print(line)
     if not done and not failed:
@@ -307,8 +282,8 @@ def _readiness_options(sp: argparse.ArgumentParser, *, removable: bool = False) 
         g.add_argument("--no-ready-tcp", action="store_true", help="forget --ready-tcp")
 
 
-def register(sub: Any) -> None:
-    """Add the commands to SUB, the subparsers of `0xl` (cli.commands.build_parser)."""
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the commands to SUB, the subparsers of `0xl` (cli.parser)."""
 
     def command(name: str, handler: Callable[[argparse.Namespace], int], help: str) -> argparse.ArgumentParser:
         sp: argparse.ArgumentParser = sub.add_parser(name, help=help, description=help)

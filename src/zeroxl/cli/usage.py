@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from zeroxl.units import human_size
+from zeroxl.host.units import human_size
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

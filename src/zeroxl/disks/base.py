@@ -5,17 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from zeroxl.errors import UsageError
-from zeroxl.names import DISK_NAME_RULE, is_disk_name
 from zeroxl.state.service import Disk
 
 DEFAULT_DISK = "data"
-
-
-def check_disk_name(name: str) -> str:
-    if not is_disk_name(name):
-        raise UsageError(f"invalid disk name {name!r}", hint=f"use {DISK_NAME_RULE}")
-    return name
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,8 @@ from typing import Any
 
 from zeroxl import proc
 from zeroxl.disks.base import KeptDisk
-from zeroxl.errors import BackendError, ConflictError, UsageError
+from zeroxl.errors import BackendError, ConfigError, ConflictError, UsageError
+from zeroxl.host.names import DISK_NAME, SERVICE_NAME
 from zeroxl.state.service import Disk
 
 OWNER_TAG = "0xl"
@@ -28,8 +29,6 @@ TIMEOUT = 120.0
 
 # LVM's names: letters, digits and +_.- (not starting with '-'), at most 127 characters.
 _VG = re.compile(r"[A-Za-z0-9+_.][A-Za-z0-9+_.-]{0,126}")
-_LV = re.compile(r"0xl-[a-z][a-z0-9-]{0,30}-[a-z][a-z0-9_]{0,15}")
-_TAG = re.compile(r"0xl(\.service=[a-z][a-z0-9-]{0,30}|\.disk=[a-z][a-z0-9_]{0,15})?")
 # Substrings LVM reserves for its own hidden volumes (lvm(8), "VALID NAMES").
 _RESERVED = (
     "_cdata", "_cmeta", "_corig", "_cpool", "_cvol", "_iorig", "_mimage", "_mlog", "_pmspare",
@@ -39,7 +38,7 @@ _RESERVED = (
 
 def check_volume_group(vg: str) -> str:
     if not _VG.fullmatch(vg) or vg in (".", ".."):
-        raise UsageError(f"config.toml: [disks] volume_group {vg!r} is not a volume group name")
+        raise ConfigError(f"config.toml: [disks] volume_group {vg!r} is not a volume group name")
     return vg
 
 
@@ -49,8 +48,15 @@ def lv_name(service: str, disk: str) -> str:
     return name
 
 
+def _is_lv(name: str) -> bool:
+    """Whether NAME is `0xl-SERVICE-DISK`: service names hold no '_' and disk names no '-', so the disk's
+    name is what follows the last '-'."""
+    service, _, disk = name.removeprefix(PREFIX).rpartition("-")
+    return name.startswith(PREFIX) and SERVICE_NAME.fits(service) and DISK_NAME.fits(disk)
+
+
 def _check_lv(name: str) -> str:
-    if not _LV.fullmatch(name):
+    if not _is_lv(name):
         raise BackendError(f"refusing the logical volume name {name!r}: not one 0xl makes")
     reserved = next((r for r in _RESERVED if r in name), None)
     if reserved is not None:
@@ -62,7 +68,12 @@ def _check_lv(name: str) -> str:
 
 
 def _check_tag(tag: str) -> str:
-    if not _TAG.fullmatch(tag):
+    key, sep, value = tag.partition("=")
+    if not (
+        tag == OWNER_TAG
+        or (sep and key == "0xl.service" and SERVICE_NAME.fits(value))
+        or (sep and key == "0xl.disk" and DISK_NAME.fits(value))
+    ):
         raise BackendError(f"refusing the LVM tag {tag!r}: not one 0xl sets")
     return tag
 

@@ -20,7 +20,7 @@ from urllib.parse import unquote, urlsplit
 
 from zeroxl.errors import DownloadError, VerificationError
 from zeroxl.feeds.mirrors import mirrored
-from zeroxl.units import whole_number
+from zeroxl.host.units import whole_number
 
 if TYPE_CHECKING:
     import httpx
@@ -76,7 +76,7 @@ ProgressFn = Callable[[int], None]
 
 class Fetcher:
     def __init__(self, config: FetchConfig | None = None, *, mirrors: Mapping[str, str] | None = None) -> None:
-        """MIRRORS maps origin prefixes to mirror locations, as checked by `mirrors.check_mirrors`."""
+        """MIRRORS maps origin prefixes to mirror locations, as checked by `host.config.check_mirrors`."""
         self.config = config or FetchConfig()
         self.mirrors = dict(mirrors or {})
         self._client: httpx.Client | None = None

@@ -10,7 +10,7 @@ Signatures are read from `--status-fd` lines as 0install reads them (src/support
 `sigs_from_gpg_status_output`): VALIDSIG, BADSIG and ERRSIG decide whether the signature matches.
 A VALIDSIG from a revoked or expired key, or an expired signature, still matches: gpg reports
 REVKEYSIG, EXPKEYSIG or EXPSIG *and* VALIDSIG for those. 0install looks only at VALIDSIG; 0xl
-refuses them (`feeds.trust.check_signature`), so `SigInfo` carries the flags and the dates.
+refuses them (`feeds.trust.check_signature`), so `SigInfo` (feeds.signature) carries the flags and the dates.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from pathlib import Path
 
 from zeroxl import proc
 from zeroxl.errors import NotFoundError, StateError, VerificationError
+from zeroxl.feeds.signature import SigInfo
 from zeroxl.feeds.trust import normalise_fingerprint
 from zeroxl.state import atomic
 from zeroxl.state.private import UMASK
@@ -94,20 +95,6 @@ class MissingKey(VerificationError):
 
 class BadSignature(VerificationError):
     """The signature does not match the signed bytes: the feed was changed after signing."""
-
-
-@dataclass(frozen=True)
-class SigInfo:
-    """A good signature: who made it and when."""
-
-    fingerprint: str  # of the key that signed (a subkey's, if a subkey signed): what trust is keyed on
-    primary_fingerprint: str  # of the primary key it belongs to
-    timestamp: int  # signature creation time, seconds since the epoch
-    key_expired: bool = False
-    key_revoked: bool = False
-    sig_expired: bool = False
-    expires: int | None = None  # when the signature expires (OpenPGP signature expiry), if it does
-    key_expired_at: int | None = None  # when the key expired, if gpg said (KEYEXPIRED)
 
 
 @dataclass(frozen=True)
@@ -236,10 +223,6 @@ class Gpg:
                 return key
         raise NotFoundError(f"key {fpr} is not in 0xl's keyring")
 
-    def has_key(self, fingerprint: str) -> bool:
-        fpr = normalise_fingerprint(fingerprint)
-        return any(key.has(fpr) for key in self.list_keys(fpr))
-
 
 # -- parsing gpg's output (pure) --------------------------------------------------------------------
 
@@ -334,7 +317,7 @@ def parse_verify_status(stdout: str, *, stderr: str = "") -> SigInfo:
 
 def _unescape(field: str) -> str:
     """A user id as its owner wrote it, control characters included: showing it safely is the printer's
-    job (cli.safetext), and it needs the real characters to decide."""
+    job (zeroxl.safetext), and it needs the real characters to decide."""
 
     def byte(m: re.Match[bytes]) -> bytes:
         return bytes([int(m.group(1), 16) if m.group(1) else _C_ESCAPES[m.group(2)]])

@@ -14,14 +14,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from zeroxl.config import Config
 from zeroxl.errors import DownloadError
 from zeroxl.feeds.cache import CachedFeed, FeedCache
 from zeroxl.feeds.fetch import Fetcher, is_remote
-from zeroxl.feeds.gpg import Gpg, SigInfo
+from zeroxl.feeds.gpg import Gpg
 from zeroxl.feeds.model import Feed
 from zeroxl.feeds.parse import parse_feed
-from zeroxl.feeds.signature import split_signed
+from zeroxl.feeds.signature import SigInfo, split_signed
 from zeroxl.feeds.trust import (
     LOCAL_DOMAIN,
     TrustDB,
@@ -32,7 +31,8 @@ from zeroxl.feeds.trust import (
     domain_of,
 )
 from zeroxl.feeds.verify import verify_feed
-from zeroxl.paths import Home
+from zeroxl.host.config import Config
+from zeroxl.host.paths import Home
 from zeroxl.state.lock import locked
 
 
@@ -181,7 +181,7 @@ class FeedLoader:
         info = self.gpg.key_info(sig.fingerprint)
         hints: tuple[tuple[str, str], ...] = ()
         if self.config.key_info_server:
-            from zeroxl.feeds import keyinfo
+            from zeroxl.feeds import keyinfo  # defusedxml for its answers: only when a server is configured
 
             hints = tuple(
                 (h.vote, h.message) for h in keyinfo.lookup(self.config.key_info_server, sig.fingerprint, self.fetcher)

@@ -70,12 +70,6 @@ def manifest_bytes(root: Path) -> bytes:
     return b"".join(_lines(os.fsencode(root)))
 
 
-def manifest_text(root: Path) -> str:
-    """The manifest as text. Names that are not UTF-8 come back as surrogate escapes, so that
-    `text.encode("utf-8", "surrogateescape")` is exactly `manifest_bytes(root)`."""
-    return manifest_bytes(root).decode("utf-8", "surrogateescape")
-
-
 def digest(root: Path) -> str:
     """The sha256new digest of the tree at ROOT (the part after `sha256new_`)."""
     return digest_of_manifest(manifest_bytes(root))

@@ -4,6 +4,8 @@
     "https://example.org/feeds/" = "http://mirror.lan/example.org/feeds/"   # a mirror served over HTTP
     "https://dl.example.org/" = "/srv/mirror/dl.example.org/"                 # or a local directory
 
+(checked when config.toml is read: host.config.check_mirrors)
+
 A URL that starts with an origin prefix is fetched from the mirror location instead: the rest of the
 URL is appended to the location (for a local directory, percent-decoded into a file path). The longest
 matching prefix wins. Only the mirror is asked, never the origin as well: a host with a mirror for a
@@ -19,41 +21,13 @@ from __future__ import annotations
 
 from urllib.parse import unquote, urlsplit
 
-from zeroxl.errors import DownloadError, UsageError
+from zeroxl.errors import DownloadError
 
 _REMOTE = ("http://", "https://")
 
 
-def check_mirrors(table: dict[str, str]) -> dict[str, str]:
-    """The `[mirrors]` table of config.toml, checked: origin prefix -> mirror location.
-
-    Both sides must end with `/`, so that `https://example.org` cannot also match
-    `https://example.org.evil.net/`; a local location is an absolute directory (or a file:// URL).
-    """
-    checked: dict[str, str] = {}
-    for origin, given in table.items():
-        where = f"config.toml: [mirrors] {origin!r}"
-        location = given
-        parts = urlsplit(origin)
-        if not origin.startswith(_REMOTE) or not parts.netloc or parts.query or parts.fragment:
-            raise UsageError(f"{where}: the origin must be an http(s) URL prefix, e.g. 'https://example.org/feeds/'")
-        if not origin.endswith("/"):
-            raise UsageError(f"{where}: the origin must end with '/'", hint=f"write {origin + '/'!r}")
-        if location.startswith("file://"):
-            location = unquote(urlsplit(location).path)
-        if location.startswith(_REMOTE):
-            if not urlsplit(location).netloc:
-                raise UsageError(f"{where}: the mirror {location!r} has no host")
-        elif not location.startswith("/"):
-            raise UsageError(f"{where}: the mirror must be an http(s) URL or an absolute directory, not {location!r}")
-        if not location.endswith("/"):
-            raise UsageError(f"{where}: the mirror location must end with '/'", hint=f"write {location + '/'!r}")
-        checked[origin] = location
-    return checked
-
-
 def mirrored(url: str, mirrors: dict[str, str]) -> str | None:
-    """Where URL is fetched from under MIRRORS (checked by `check_mirrors`), or None if not mirrored."""
+    """Where URL is fetched from under MIRRORS (checked by `host.config.check_mirrors`), or None if not mirrored."""
     origin = max((o for o in mirrors if url.startswith(o)), key=len, default=None)
     if origin is None:
         return None

@@ -10,6 +10,7 @@ import enum
 from dataclasses import dataclass, field
 
 from zeroxl.feeds.versions import Version
+from zeroxl.host.needs import ServiceNeeds
 
 FEED_NS = "http://zero-install.sourceforge.net/2004/injector/interface"
 # The namespace of what a service needs from its host (docs/feed-service-needs.md); 0install ignores it.
@@ -109,44 +110,6 @@ class Command:
     name: str
     path: str | None
     args: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class BlockDevice:
-    name: str
-    min_size: int  # bytes
-    vdev: str | None = None  # the Xen disk it must appear at (xvdb, …); None: mirage's rule by position
-
-
-@dataclass(frozen=True)
-class BootArg:
-    """An argument the service accepts (`--NAME=VALUE`), and the pattern its value must match."""
-
-    name: str
-    pattern: str
-    required: bool = False
-    default: str | None = None
-
-
-@dataclass(frozen=True)
-class ServiceNeeds:
-    memory_min: int | None = None  # MiB
-    memory: int | None = None  # MiB, recommended
-    blocks: tuple[BlockDevice, ...] = ()
-    networks: tuple[str, ...] = ()
-    args: tuple[BootArg, ...] = ()
-    xen_type: str = "pvh"
-    ramdisk: str | None = None  # a relative path inside the implementation (an initrd for the kernel)
-
-    def arg(self, name: str) -> BootArg | None:
-        return next((a for a in self.args if a.name == name), None)
-
-    def block_vdevs(self) -> dict[str, str]:
-        """Each block's Xen disk: as declared, else by mirage's rule (zeroxl.devices.block_vdevs)."""
-        from zeroxl.devices import block_vdevs
-
-        names = [b.name for b in self.blocks]
-        return dict(zip(names, block_vdevs([(b.name, b.vdev) for b in self.blocks]), strict=True))
 
 
 @dataclass(frozen=True)

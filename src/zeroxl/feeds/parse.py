@@ -13,7 +13,6 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from zeroxl.devices import VDEV_RULE, block_vdevs, check_network_positions, is_vdev
 from zeroxl.errors import UsageError, VerificationError
 from zeroxl.feeds import patterns
 from zeroxl.feeds.manifest import is_digest
@@ -22,8 +21,6 @@ from zeroxl.feeds.model import (
     NEEDS_NS,
     Arch,
     Archive,
-    BlockDevice,
-    BootArg,
     Command,
     Feed,
     FileSource,
@@ -32,13 +29,14 @@ from zeroxl.feeds.model import (
     RemoveStep,
     RenameStep,
     Retrieval,
-    ServiceNeeds,
     Stability,
     Step,
 )
 from zeroxl.feeds.versions import Version
-from zeroxl.names import DISK_NAME_RULE, NETWORK_NAME_RULE, is_disk_name, is_network_name
-from zeroxl.units import parse_size, whole_number
+from zeroxl.host.devices import VDEV_RULE, block_vdevs, check_network_positions, is_vdev
+from zeroxl.host.names import ARG_NAME, DISK_NAME, NETWORK_NAME
+from zeroxl.host.needs import BlockDevice, BootArg, ServiceNeeds
+from zeroxl.host.units import parse_size, whole_number
 
 if TYPE_CHECKING:
     from xml.etree.ElementTree import Element
@@ -46,7 +44,6 @@ if TYPE_CHECKING:
 _F = "{" + FEED_NS + "}"
 _N = "{" + NEEDS_NS + "}"
 _INHERITED = ("version", "released", "stability", "arch", "main", "license")
-_NAME = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 _DIGEST_ALGS = ("sha256new", "sha256", "sha1new", "sha1")
 _MAX_MEMORY_MIB = 1 << 20
 # A path inside an implementation that 0xl writes into a VM config: plain names only, no `..`.
@@ -367,7 +364,7 @@ def _memory(el: Element, attr: str, where: str) -> int | None:
 
 def _name(el: Element, where: str) -> str:
     name = el.get("name", "")
-    if not _NAME.fullmatch(name):
+    if not ARG_NAME.fits(name):
         raise FeedFormatError(
             f"{where}: <{_local(el.tag)}> name {name!r} is not a short lower-case identifier ([a-z][a-z0-9_-]*)"
         )
@@ -378,10 +375,10 @@ def _block_name(el: Element, where: str) -> str:
     name = _name(el, where)
     # An unnamed `--disk SIZE` takes this name as it is: one 0xl's disk commands refused could be
     # created but never deleted.
-    if not is_disk_name(name):
+    if not DISK_NAME.fits(name):
         raise FeedFormatError(
             f"{where}: <block> name {name!r} cannot name a disk",
-            hint=f"a block device is a disk of the service: its name is {DISK_NAME_RULE}",
+            hint=f"a block device is a disk of the service: its name is {DISK_NAME.text}",
         )
     return name
 
@@ -398,8 +395,8 @@ def _vdev(el: Element, name: str, where: str) -> str | None:
 
 def _network_name(el: Element, where: str) -> str:
     name = el.get("name", "")
-    if not is_network_name(name):
-        raise FeedFormatError(f"{where}: <network> name {name!r} is not {NETWORK_NAME_RULE}")
+    if not NETWORK_NAME.fits(name):
+        raise FeedFormatError(f"{where}: <network> name {name!r} is not {NETWORK_NAME.text}")
     return name
 
 

@@ -12,6 +12,9 @@ does it (src/support/gpg.ml, `verify` and `find_sig_end`):
 
 0xl is stricter than 0install in one corner: 0install's decoder silently drops a lone trailing
 base64 character (a length of 4n+1); 0xl refuses such a block as malformed. No publisher writes one.
+
+`SigInfo` is what gpg (feeds.gpg) says of a good signature, and what the trust decisions (feeds.trust)
+are asked about.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from dataclasses import dataclass
 
 from zeroxl.errors import VerificationError
 
@@ -90,3 +94,17 @@ def append_signature(data: bytes, sig: bytes) -> bytes:
     if not sig:
         raise ValueError("empty signature")
     return data + MARKER + b"\n" + base64.encodebytes(sig) + b"\n-->\n"
+
+
+@dataclass(frozen=True)
+class SigInfo:
+    """A good signature: who made it and when."""
+
+    fingerprint: str  # of the key that signed (a subkey's, if a subkey signed): what trust is keyed on
+    primary_fingerprint: str  # of the primary key it belongs to
+    timestamp: int  # signature creation time, seconds since the epoch
+    key_expired: bool = False
+    key_revoked: bool = False
+    sig_expired: bool = False
+    expires: int | None = None  # when the signature expires (OpenPGP signature expiry), if it does
+    key_expired_at: int | None = None  # when the key expired, if gpg said (KEYEXPIRED)

@@ -19,7 +19,6 @@ import errno
 import fcntl
 import io
 import os
-import shutil
 import stat
 import tempfile
 import time
@@ -52,7 +51,6 @@ from zeroxl.feeds.model import (
     Retrieval,
     Step,
 )
-from zeroxl.paths import Home
 from zeroxl.state import private
 from zeroxl.state.atomic import fsync_dir
 
@@ -87,10 +85,6 @@ class Store:
         self.tmp = tmp
         self.limits = limits or ExtractLimits()
 
-    @classmethod
-    def for_home(cls, home: Home, *, limits: ExtractLimits | None = None) -> Store:
-        return cls(home.store, home.tmp, limits=limits)
-
     # -- looking up -----------------------------------------------------------------------------------
 
     def path(self, impl: Implementation) -> Path | None:
@@ -98,7 +92,7 @@ class Store:
         digest = impl.sha256new
         if digest is None or not manifest.is_digest(digest):
             return None
-        return self._existing(digest)
+        return self.existing(digest)
 
     def entries(self) -> list[str]:
         """The names of the stored implementations (`sha256new_…`), sorted."""
@@ -108,7 +102,7 @@ class Store:
             return []
         except OSError as e:
             raise StateError(f"cannot list the store {self.root}: {e.strerror}") from e
-        return sorted(n for n in names if _is_entry_name(n) and self._existing(n.removeprefix(manifest.PREFIX)))
+        return sorted(n for n in names if _is_entry_name(n) and self.existing(n.removeprefix(manifest.PREFIX)))
 
     # -- adding ---------------------------------------------------------------------------------------
 
@@ -118,7 +112,7 @@ class Store:
         PROGRESS is called with the number of bytes of each chunk as it downloads.
         """
         digest = _required_digest(impl)
-        existing = self._existing(digest)
+        existing = self.existing(digest)
         if existing is not None:
             return existing
         retrieval = usable_retrieval(impl)
@@ -128,78 +122,18 @@ class Store:
                 hint="0xl downloads <archive> (tar or zip), <file> and <recipe> retrievals",
             )
         steps: tuple[Step, ...] = retrieval.steps if isinstance(retrieval, Recipe) else (retrieval,)
-        with self._workspace() as work:
+        with self.workspace() as work:
             build = _Build(_new_tree(work), work, fetcher, progress, self.limits)
             for number, step in enumerate(steps):
                 _run_step(build, step, number)
-            return self._publish(build.tree, digest)
+            return self.add_tree(build.tree, digest)
 
-    def add_directory(self, src: Path, expected_digest: str) -> Path:
-        """Copy the tree at SRC into the store, if its digest is EXPECTED_DIGEST (as `0install store
-        add DIGEST DIR`). Like 0install, refuses a SRC that already has a top-level `.manifest`."""
-        manifest.store_name(expected_digest)  # refuses a malformed digest
-        existing = self._existing(expected_digest)
-        if existing is not None:
-            return existing
-        if not src.is_dir():
-            raise NotFoundError(f"{src} is not a directory")
-        if os.path.lexists(src / manifest.MANIFEST_NAME):
-            raise VerificationError(f"{src} already contains a .manifest file", hint="is it a store entry?")
-        with self._workspace() as work:
-            tree = work / "tree"
-            _copy_tree(src, tree)
-            return self._publish(tree, expected_digest)
-
-    def add_archive(
-        self, archive: Path, expected_digest: str, *, mime_type: str | None = None, extract: str | None = None
-    ) -> Path:
-        """Unpack a local ARCHIVE into the store if its digest is EXPECTED_DIGEST (as `0install store
-        add DIGEST ARCHIVE [EXTRACT]`)."""
-        manifest.store_name(expected_digest)
-        existing = self._existing(expected_digest)
-        if existing is not None:
-            return existing
-        mime = archive_type(archive.name, mime_type)
-        with self._workspace() as work:
-            tree = _new_tree(work)
-            unpack(
-                archive,
-                tree,
-                mime_type=mime,
-                scratch=work / "unpack",
-                extract=extract,
-                limits=self.limits,
-                durable=True,
-            )
-            return self._publish(tree, expected_digest)
-
-    # -- checking and removing ------------------------------------------------------------------------
-
-    def verify(self, store_name: str) -> None:
-        """Check that entry STORE_NAME still has the digest in its name, and that its `.manifest`
-        agrees (as `0install store verify`)."""
-        path = self._entry(store_name)
-        expected = store_name.removeprefix(manifest.PREFIX)
-        actual = manifest.digest(path)
-        recorded_path = path / manifest.MANIFEST_NAME
-        try:
-            recorded = manifest.digest_of_manifest(recorded_path.read_bytes())
-        except FileNotFoundError:
-            recorded = None
-        except OSError as e:
-            raise StateError(f"cannot read {recorded_path}: {e.strerror}") from e
-        if actual != expected:
-            raise VerificationError(
-                f"stored implementation {store_name} has been modified: its digest is now {actual}",
-                hint=f"remove it and download it again: its .manifest lists what it held ({recorded_path})",
-            )
-        if recorded is not None and recorded != expected:
-            raise VerificationError(f"stored implementation {store_name} has a wrong .manifest file")
+    # -- removing ------------------------------------------------------------------------------------------
 
     def remove(self, store_name: str) -> None:
         """Delete entry STORE_NAME. It leaves the store in one rename, so it is never half there."""
         path = self._entry(store_name)
-        with self._workspace() as work:
+        with self.workspace() as work:
             try:
                 path.chmod(0o755)  # moving a directory to another parent rewrites its `..` entry
                 path.rename(work / "removed")
@@ -229,8 +163,8 @@ class Store:
 
     # -- publishing -----------------------------------------------------------------------------------
 
-    def _publish(self, tree: Path, digest: str) -> Path:
-        """Check TREE against DIGEST, finish it as 0install does, and rename it into the store."""
+    def add_tree(self, tree: Path, digest: str) -> Path:
+        """Check TREE (in a workspace) against DIGEST, finish it as 0install does, and rename it into the store."""
         check_symlinks(tree)
         if os.path.lexists(tree / manifest.MANIFEST_NAME):
             raise VerificationError("the implementation contains its own .manifest file")
@@ -258,7 +192,7 @@ class Store:
         try:
             tree.rename(final)
         except OSError as e:
-            if e.errno in (errno.EEXIST, errno.ENOTEMPTY) and self._existing(digest) is not None:
+            if e.errno in (errno.EEXIST, errno.ENOTEMPTY) and self.existing(digest) is not None:
                 return final  # another process stored it first; our copy goes with the workspace
             if e.errno == errno.EXDEV:
                 raise StateError(
@@ -273,7 +207,7 @@ class Store:
     # -- workspaces -----------------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def _workspace(self) -> Iterator[Path]:
+    def workspace(self) -> Iterator[Path]:
         """A fresh directory under tmp, locked for this process's lifetime and removed afterwards."""
         private.makedirs(str(self.tmp))  # scratch space: its owner's alone (docs/home.md)
         self.clean_tmp()
@@ -296,7 +230,8 @@ class Store:
 
     # -- helpers --------------------------------------------------------------------------------------
 
-    def _existing(self, digest: str) -> Path | None:
+    def existing(self, digest: str) -> Path | None:
+        """The entry of DIGEST (the part after `sha256new_`), if the store has it."""
         path = self.root / (manifest.PREFIX + digest)
         try:
             mode = path.lstat().st_mode
@@ -309,7 +244,7 @@ class Store:
     def _entry(self, store_name: str) -> Path:
         if not _is_entry_name(store_name):
             raise NotFoundError(f"{store_name!r} is not the name of a stored implementation (sha256new_…)")
-        path = self._existing(store_name.removeprefix(manifest.PREFIX))
+        path = self.existing(store_name.removeprefix(manifest.PREFIX))
         if path is None:
             raise NotFoundError(f"no implementation {store_name} in the store")
         return path
@@ -453,36 +388,6 @@ def _fsync_dirs(tree: Path) -> None:
     for entry in tree_entries(tree):
         if entry.is_dir(follow_symlinks=False):
             fsync_dir(Path(entry.path))
-
-
-def _copy_tree(src: Path, dst: Path) -> None:
-    """Copy SRC to DST as 0install's `copy_tree`: contents, the execute bit and mtimes of files, and
-    symlinks as they are; anything else is refused."""
-    stack = [(src, dst)]
-    while stack:
-        src_dir, dst_dir = stack.pop()
-        dst_dir.mkdir(mode=0o755)
-        for entry in os.scandir(src_dir):
-            target = dst_dir / entry.name
-            info = entry.stat(follow_symlinks=False)
-            if stat.S_ISDIR(info.st_mode):
-                stack.append((Path(entry.path), target))
-            elif stat.S_ISLNK(info.st_mode):
-                target.symlink_to(os.readlink(entry.path))  # noqa: PTH115 - the target's text as is
-            elif stat.S_ISREG(info.st_mode):
-                _copy_file(Path(entry.path), target, executable=bool(info.st_mode & 0o111))
-            else:
-                raise VerificationError(f"{entry.path} is not a regular file, directory or symlink")
-
-
-def _copy_file(src: Path, dst: Path, *, executable: bool) -> None:
-    fd = os.open(src, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    with open(fd, "rb") as fin, _create(dst, 0o755 if executable else 0o644) as fout:  # noqa: PTH123
-        info = os.fstat(fin.fileno())
-        shutil.copyfileobj(fin, fout, 1 << 20)
-        fout.flush()
-        os.utime(fout.fileno(), ns=(info.st_mtime_ns, info.st_mtime_ns))
-        os.fsync(fout.fileno())
 
 
 def _remove_if_unlocked(path: Path) -> bool:

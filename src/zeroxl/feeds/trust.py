@@ -24,11 +24,12 @@ import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
 from zeroxl.errors import StateError, UsageError, VerificationError
+from zeroxl.host.units import format_duration
 from zeroxl.state import atomic
 
 if TYPE_CHECKING:
-    from zeroxl.config import SignatureLimits
-    from zeroxl.feeds.gpg import SigInfo
+    from zeroxl.feeds.signature import SigInfo
+    from zeroxl.host.config import SignatureLimits
 
 TRUST_NS = "http://zero-install.sourceforge.net/2007/injector/trust"
 ANY_DOMAIN = "*"
@@ -117,8 +118,6 @@ class FutureSignature(VerificationError):
     """The feed is signed at a time ahead of this host's clock by more than the allowed skew."""
 
     def __init__(self, feed_url: str, signed: int, now: float, skew: int) -> None:
-        from zeroxl.units import format_duration
-
         super().__init__(
             f"the feed {feed_url} is signed at {_utc(signed)}, {format_duration(signed - now)} ahead of this "
             f"host's clock ({_utc(now)}); at most {format_duration(skew)} is allowed",
@@ -131,8 +130,6 @@ class StaleSignature(VerificationError):
     """The feed was signed longer ago than this host accepts ([trust] max_signature_age)."""
 
     def __init__(self, feed_url: str, signed: int, now: float, max_age: int) -> None:
-        from zeroxl.units import format_duration
-
         super().__init__(
             f"the feed {feed_url} was signed on {_utc(signed)}, {format_duration(now - signed)} ago: longer ago "
             f"than this host accepts ([trust] max_signature_age, {format_duration(max_age)})",
@@ -425,8 +422,6 @@ def signature_warning(signed: int, expires: int | None, *, now: float, limits: S
     """What `status` and `update --check` warn about a feed's signature, made at SIGNED and expiring at
     EXPIRES, as of NOW; None when there is nothing to say. The refusals are `check_signature`'s: this
     tells the operator before, or about a copy 0xl took before it checked dates."""
-    from zeroxl.units import format_duration
-
     if signed > now + limits.max_clock_skew:
         return (
             f"the feed's signature is dated {format_duration(signed - now)} in the future ({_utc(signed)}), which "

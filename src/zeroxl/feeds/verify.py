@@ -24,8 +24,8 @@ import re
 from collections.abc import Callable
 
 from zeroxl.errors import DownloadError, VerificationError
-from zeroxl.feeds.gpg import Gpg, MissingKey, SigInfo
-from zeroxl.feeds.signature import split_signed
+from zeroxl.feeds.gpg import Gpg, MissingKey
+from zeroxl.feeds.signature import SigInfo, split_signed
 
 _KEYID = re.compile(r"[0-9A-F]{16}")
 

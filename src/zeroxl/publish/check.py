@@ -18,7 +18,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from zeroxl.config import SignatureLimits
 from zeroxl.errors import DownloadError, ExitStatus, VerificationError, ZeroxlError
 from zeroxl.feeds.fetch import Fetcher, is_remote, local_path
 from zeroxl.feeds.gpg import Gpg
@@ -28,6 +27,7 @@ from zeroxl.feeds.signature import split_signed
 from zeroxl.feeds.store import Store, usable_retrieval
 from zeroxl.feeds.trust import check_signature, normalise_fingerprint
 from zeroxl.feeds.verify import verify_feed
+from zeroxl.host.config import SignatureLimits
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ class Finding:
     subject: str  # "signature", "feed", or "VERSION ARCH" of an implementation
     ok: bool
     detail: str
-    status: ExitStatus = ExitStatus.OK  # of a failed check: what `0xl feed check` exits with
+    status: int = ExitStatus.OK  # of a failed check: what `0xl feed check` exits with
 
     def to_json(self) -> dict[str, object]:
         return {"subject": self.subject, "ok": self.ok, "detail": self.detail, "status": int(self.status)}
@@ -51,7 +51,7 @@ class Report:
         return [f for f in self.findings if not f.ok]
 
     @property
-    def status(self) -> ExitStatus:
+    def status(self) -> int:
         """The status of the first problem, or OK."""
         return next((f.status for f in self.problems), ExitStatus.OK)
 

@@ -25,9 +25,11 @@ from zeroxl.feeds.model import Arch, Stability
 from zeroxl.feeds.signature import append_signature
 from zeroxl.feeds.trust import domain_of, normalise_fingerprint
 from zeroxl.feeds.versions import Version
+from zeroxl.host.devices import block_vdevs
 from zeroxl.publish import implxml, pack
 from zeroxl.publish.feedfile import FeedFile, ImplSite, check, editing, write
 from zeroxl.publish.implxml import ArchiveSpec, ImplSpec, NeedsSpec
+from zeroxl.publish.mirage import read_template
 
 if TYPE_CHECKING:
     from zeroxl.feeds.fetch import Fetcher
@@ -102,8 +104,6 @@ def add_implementation(
     needs = needs or NeedsSpec()
     default_command = None
     if mirage_template is not None:
-        from zeroxl.publish.mirage import read_template
-
         mirage = read_template(mirage_template)
         needs = _merge_mirage(needs, mirage.xen_type, mirage.memory, mirage.blocks, mirage.networks)
         default_command = f"{mirage.name}.xen"
@@ -312,8 +312,6 @@ def _merge_mirage(
 def _with_vdevs(needs: NeedsSpec) -> NeedsSpec:
     """NEEDS with every block at a Xen disk: as given, else by mirage's rule (the one a host would apply to a
     feed without them), so that the feed says where each block is. Two blocks at one disk are refused."""
-    from zeroxl.devices import block_vdevs
-
     try:
         vdevs = block_vdevs([(name, vdev) for name, _, vdev in needs.blocks])
     except ValueError as e:
@@ -419,6 +417,7 @@ def sign_feed(
     `<KEYID>.gpg` beside it. A signature block already there is replaced. With EXPIRES_IN (seconds),
     the signature expires then: hosts refuse the feed afterwards, so that a server cannot keep serving
     it once the publisher has moved on (a freeze attack); the publisher signs again before then."""
+    # gpg's code here: `feed init`, `add` and `set-stability` load this module and sign nothing.
     from zeroxl.feeds.gpg import Gpg
     from zeroxl.feeds.verify import verify_feed
     from zeroxl.publish.signing import PublisherGpg

@@ -32,10 +32,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from zeroxl.devices import VDEV_RULE, check_network_positions, is_vdev, network_devid, vdev_number
 from zeroxl.errors import UsageError
-from zeroxl.names import DISK_NAME_RULE, NETWORK_NAME_RULE, is_disk_name, is_network_name
-from zeroxl.units import MAX_DIGITS, whole_number
+from zeroxl.host.devices import VDEV_RULE, check_network_positions, is_vdev, network_devid, vdev_number
+from zeroxl.host.names import DISK_NAME, NETWORK_NAME
+from zeroxl.host.units import MAX_DIGITS, whole_number
 
 _TOKEN = re.compile(
     r"""\s*(?:
@@ -212,18 +212,18 @@ def _option(text: str) -> tuple[str, str]:
 
 def _checked_block_name(name: str, where: str) -> str:
     # The rule hosts apply to a feed's block names (feeds.parse): each becomes a disk of the service.
-    if not is_disk_name(name):
+    if not DISK_NAME.fits(name):
         raise UsageError(
-            f"{where}: the block device name {name!r} cannot be declared: 0xl disk names are {DISK_NAME_RULE}",
+            f"{where}: the block device name {name!r} cannot be declared: 0xl disk names are {DISK_NAME.text}",
             hint="rename the block device in the unikernel's config.ml, or declare it by hand without --from-mirage",
         )
     return name
 
 
 def _checked_network_name(name: str, where: str) -> str:
-    if not is_network_name(name):
+    if not NETWORK_NAME.fits(name):
         raise UsageError(
-            f"{where}: the network name {name!r} cannot be declared: 0xl network names are {NETWORK_NAME_RULE}",
+            f"{where}: the network name {name!r} cannot be declared: 0xl network names are {NETWORK_NAME.text}",
             hint="rename the network in the unikernel's config.ml, or declare it by hand without --from-mirage",
         )
     return name

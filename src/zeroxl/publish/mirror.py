@@ -34,10 +34,10 @@ from zeroxl.feeds.extract import rmtree
 from zeroxl.feeds.fetch import Fetcher
 from zeroxl.feeds.gpg import Gpg
 from zeroxl.feeds.load import ConfirmFn, FeedLoader
-from zeroxl.feeds.mirrors import check_mirrors
 from zeroxl.feeds.model import Implementation
 from zeroxl.feeds.store import Store
 from zeroxl.feeds.verify import key_url
+from zeroxl.host.config import check_mirrors
 from zeroxl.publish.check import downloads_of
 from zeroxl.state import atomic
 from zeroxl.state.lock import locked

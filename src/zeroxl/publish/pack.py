@@ -23,8 +23,8 @@ from pathlib import Path
 
 from zeroxl.errors import UsageError, ZeroxlError
 from zeroxl.feeds.extract import archive_type, rmtree, unpack
+from zeroxl.host.units import whole_number
 from zeroxl.state import atomic
-from zeroxl.units import whole_number
 
 _GZIP_LEVEL = 9
 

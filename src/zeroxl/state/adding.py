@@ -5,7 +5,7 @@ between, it would leave a disk and a store entry that nothing refers to: the nex
 would take the disk for one kept from an earlier service, and `doctor` would not see them. So `add`
 notes each thing in ZEROXL_HOME/services/NAME/adding.json before it creates it, and removes the note
 once the record is saved. Whoever holds the service's lock next with the note there and no record
-(the next `add` of the name, or `doctor`) undoes what it lists (services.App.undo_interrupted_add).
+(the next `add` of the name, or `doctor`) undoes what it lists (app.add.undo_interrupted).
 
 A disk the add found (kept from an earlier service of the name) is not noted: it is not the add's to
 delete. The note is written before each creation, so it may list something the add never made: undoing

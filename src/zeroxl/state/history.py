@@ -14,7 +14,8 @@ from typing import Any
 
 from zeroxl.errors import StateError
 from zeroxl.state import atomic
-from zeroxl.state.service import Selected, now
+from zeroxl.state.selected import Selected
+from zeroxl.state.service import now
 
 ACTIONS = ("add", "update", "rollback", "auto-rollback")
 

@@ -1,5 +1,5 @@
 """A random value made once per host (ZEROXL_HOME/host-id), from which the MACs of its services are derived
-(zeroxl.macs), so that two hosts on one network give services of the same name different MACs.
+(zeroxl.host.macs), so that two hosts on one network give services of the same name different MACs.
 
 It is made the first time a VM with a network is added, and never changed: MACs derived from it stay the
 same across restarts, updates and re-adds of a service on this host. Two commands that make it at once

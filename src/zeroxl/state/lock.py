@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from zeroxl.errors import ConflictError
+from zeroxl.errors import WAIT, ConflictError
 from zeroxl.state.private import create_file, makedirs
 
 
@@ -36,7 +36,7 @@ def locked(
     try:
         if not acquire(fd, deadline=time.monotonic() + wait, shared=shared):
             holder = (busy() if busy else None) or "another 0xl command is working on it"
-            raise ConflictError(f"{what} is busy: {holder}", hint="wait for it to finish, or pass --wait SECONDS")
+            raise ConflictError(f"{what} is busy: {holder}", hint=["wait for it to finish, or pass ", WAIT, " SECONDS"])
         yield
     finally:
         os.close(fd)

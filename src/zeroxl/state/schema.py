@@ -80,7 +80,7 @@ def migrate(d: dict[str, Any]) -> dict[str, Any]:
         # service of before keeps the MAC it had, derived from its name alone: its guest's address (DHCP
         # leases, neighbours' caches) does not change with 0xl. Its blocks keep no `vdev` and get mirage's
         # numbering, as feeds without it do (docs/xen.md).
-        from zeroxl.macs import legacy
+        from zeroxl.host.macs import legacy  # here: `0xl list` reads records, and few are this old
 
         d = {**d, "macs": [legacy(d["name"], i) for i in range(len(d.get("networks") or ()))], "schema": 3}
         schema = 3

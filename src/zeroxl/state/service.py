@@ -9,35 +9,19 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from zeroxl.errors import NotFoundError, UsageError
-from zeroxl.feeds.model import BlockDevice, BootArg, ServiceNeeds
+from zeroxl.errors import NotFoundError
+from zeroxl.host.names import SERVICE_NAME, check_service_name
+from zeroxl.host.needs import ServiceNeeds
 from zeroxl.state import atomic
 from zeroxl.state.schema import SCHEMA, check, damaged, migrate
-
-if TYPE_CHECKING:
-    from zeroxl.state.transition import Transition
-
-_NAME = re.compile(r"[a-z][a-z0-9-]{0,30}")
-
-
-def check_name(name: str) -> str:
-    """A service name: lower-case letters, digits and '-', starting with a letter, at most 31 long.
-
-    It becomes a directory name, an xl domain name and part of an LVM volume name, so nothing else.
-    """
-    if not _NAME.fullmatch(name) or name.endswith("-"):
-        raise UsageError(
-            f"invalid service name {name!r}",
-            hint="use 1-31 lower-case letters, digits and '-', starting with a letter, e.g. mail or web-2",
-        )
-    return name
+from zeroxl.state.selected import Selected
+from zeroxl.state.transition import Transition
 
 
 def now() -> float:
@@ -57,65 +41,6 @@ class Disk:
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Disk:
         return cls(name=d["name"], size=int(d["size"]), kind=d["kind"], location=d["location"])
-
-
-def needs_to_json(n: ServiceNeeds) -> dict[str, Any]:
-    return asdict(n)
-
-
-def needs_from_json(d: dict[str, Any]) -> ServiceNeeds:
-    return ServiceNeeds(
-        memory_min=d.get("memory_min"),
-        memory=d.get("memory"),
-        # A block without "vdev" (records of 0xl before it was read from feeds) gets mirage's rule, as a feed
-        # without it does.
-        blocks=tuple(BlockDevice(b["name"], int(b["min_size"]), b.get("vdev")) for b in d.get("blocks", [])),
-        networks=tuple(d.get("networks", [])),
-        args=tuple(
-            BootArg(a["name"], a["pattern"], bool(a.get("required")), a.get("default")) for a in d.get("args", [])
-        ),
-        xen_type=d.get("xen_type", "pvh"),
-        ramdisk=d.get("ramdisk"),
-    )
-
-
-@dataclass(frozen=True)
-class Selected:
-    """The implementation a service runs (or ran): enough to start it without the feed."""
-
-    id: str
-    version: str
-    digest: str  # store directory name, sha256new_...
-    arch: str
-    stability: str
-    command_path: str | None
-    command_args: tuple[str, ...] = ()
-    needs: ServiceNeeds = field(default_factory=ServiceNeeds)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "version": self.version,
-            "digest": self.digest,
-            "arch": self.arch,
-            "stability": self.stability,
-            "command": {"path": self.command_path, "args": list(self.command_args)},
-            "needs": needs_to_json(self.needs),
-        }
-
-    @classmethod
-    def from_json(cls, d: dict[str, Any]) -> Selected:
-        cmd = d.get("command") or {}
-        return cls(
-            id=d["id"],
-            version=d["version"],
-            digest=d["digest"],
-            arch=d["arch"],
-            stability=d.get("stability", "stable"),
-            command_path=cmd.get("path"),
-            command_args=tuple(cmd.get("args", ())),
-            needs=needs_from_json(d.get("needs") or {}),
-        )
 
 
 @dataclass(frozen=True)
@@ -139,9 +64,9 @@ class Service:
     args: dict[str, str] = field(default_factory=dict)
     memory: int | None = None
     networks: tuple[str, ...] = ()  # the bridge of each network the feed declares, in order
-    macs: tuple[str, ...] = ()  # the MAC of each network's vif, chosen at `add` (zeroxl.macs)
+    macs: tuple[str, ...] = ()  # the MAC of each network's vif, chosen at `add` (zeroxl.host.macs)
     disks: tuple[Disk, ...] = ()
-    restart: str = "on-failure"  # restart policy of a VM: on-failure or no (zeroxl.policy, docs/xen.md)
+    restart: str = "on-failure"  # restart policy of a VM: on-failure or no (zeroxl.host.policy, docs/xen.md)
     current: Selected | None = None
     desired: str = "stopped"  # what the operator last asked: "running" or "stopped"
     ready: Readiness = field(default_factory=Readiness)
@@ -149,6 +74,11 @@ class Service:
     transition: Transition | None = None  # a change of version under way (state/transition.py)
     created: float = field(default_factory=now)
     updated: float = field(default_factory=now)
+
+    @property
+    def needs(self) -> ServiceNeeds:
+        """What the version it runs needs from the host (nothing, without a version)."""
+        return self.current.needs if self.current is not None else ServiceNeeds()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -176,8 +106,6 @@ class Service:
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Service:
-        from zeroxl.state.transition import Transition
-
         d = migrate(d)
         return cls(
             name=d["name"],
@@ -218,7 +146,7 @@ class Records:
         return self.path(name).is_file()
 
     def load(self, name: str) -> Service:
-        check_name(name)
+        check_service_name(name)
         path = self.path(name)
         try:
             raw = path.read_bytes()
@@ -234,12 +162,18 @@ class Records:
     def save(self, svc: Service) -> None:
         atomic.write_json(self.path(svc.name), svc.to_json())
 
+    def change(self, svc: Service, **changes: Any) -> Service:
+        """SVC with CHANGES, updated now: saved, and returned."""
+        svc = replace(svc, updated=now(), **changes)
+        self.save(svc)
+        return svc
+
     def names(self) -> list[str]:
         try:
             entries = sorted(p.name for p in self.root.iterdir() if (p / "service.json").is_file())
         except FileNotFoundError:
             return []
-        return [n for n in entries if _NAME.fullmatch(n)]
+        return [n for n in entries if SERVICE_NAME.fits(n)]
 
     def unrecorded(self) -> list[str]:
         """Names with a directory but no record: what a killed `add` (or an older 0xl's destroy) left."""
@@ -247,7 +181,7 @@ class Records:
             dirs = sorted(p.name for p in self.root.iterdir() if p.is_dir() and not (p / "service.json").exists())
         except FileNotFoundError:
             return []
-        return [n for n in dirs if _NAME.fullmatch(n)]
+        return [n for n in dirs if SERVICE_NAME.fits(n)]
 
     def bury(self, name: str) -> None:
         """Take NAME's directory away in one step: rename it to a tombstone, for `clear_buried` to delete.

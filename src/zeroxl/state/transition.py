@@ -4,7 +4,7 @@ Replacing a running service takes several steps that cannot be one atomic write:
 start the new one, check its health, record the outcome. The record holds a `Transition` from before
 the first step until the outcome is recorded, so that a 0xl killed at any point leaves a note of what
 it was doing; whoever holds the service's lock next (the killed command's guardian, the next command
-on the service, or `0xl doctor`) finishes or undoes it (see zeroxl.transition).
+on the service, or `0xl doctor`) finishes or undoes it (see zeroxl.app.journal).
 
 Phases:
 - SWAP: the old version is being replaced. Undone: the old version runs again.
@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from zeroxl.state.service import Selected
+from zeroxl.state.selected import Selected
 
 SWAP, ROLLBACK, DONE = "swap", "rollback", "done"
 PHASES = (SWAP, ROLLBACK, DONE)

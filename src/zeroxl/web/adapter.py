@@ -17,24 +17,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from zeroxl import views
-from zeroxl.backends.base import BackendContext, get_backend
-from zeroxl.cli.logs import tail
-from zeroxl.cli.render import duration
-from zeroxl.cli.safetext import LogText
-from zeroxl.cli.safetext import line as one_line
-from zeroxl.cli.update_cmds import _entry_json
-from zeroxl.config import load
-from zeroxl.cpurate import CpuRates
+from zeroxl.app import views
+from zeroxl.app.cpurate import CpuRates
+from zeroxl.backends import get_backend
+from zeroxl.backends.base import BackendContext
 from zeroxl.errors import NotFoundError, StateError, UsageError
 from zeroxl.feeds.cache import FeedCache
 from zeroxl.feeds.parse import parse_feed
 from zeroxl.feeds.signature import split_signed
 from zeroxl.feeds.trust import signature_warning
-from zeroxl.paths import Home, home_dir
+from zeroxl.host.config import load
+from zeroxl.host.names import check_service_name as check_name
+from zeroxl.host.paths import Home, home_dir
+from zeroxl.host.units import compact_duration as duration
+from zeroxl.host.units import human_size
+from zeroxl.safetext import LogText
+from zeroxl.safetext import line as one_line
 from zeroxl.state.history import History
-from zeroxl.state.service import Records, check_name
-from zeroxl.units import human_size
+from zeroxl.state.service import Records
 
 __all__ = ["CpuRates", "NoSuchService", "Source", "duration", "human_size", "one_line"]
 
@@ -121,7 +121,7 @@ class Source:
 
         def read() -> list[dict[str, Any]]:
             try:
-                return [_entry_json(e) for e in History(Path(service_dir)).entries()]
+                return [views.entry_json(e) for e in History(Path(service_dir)).entries()]
             except StateError:
                 return []  # a damaged history: the page shows the service without it (0xl doctor says more)
 
@@ -159,7 +159,7 @@ class Source:
         try:
             svc = Records(home.services).load(name)
             backend = get_backend(svc.backend, BackendContext(home, load(home.config_file)))
-            data, _, _ = tail(backend.log_path(svc), lines)
+            data, _, _ = views.log_tail(backend.log_path(svc), lines)
         except NotFoundError as e:
             raise NoSuchService(name) from e
         except (StateError, UsageError, OSError) as e:

@@ -1,0 +1,100 @@
+"""What the use cases work with: one ZEROXL_HOME, its configuration, and the tools that reach feeds, the
+store, backends and disks, each made on first use.
+
+A Context composes and does nothing else: the locks are app.session's, the recovery of a change of version
+app.journal's, and the use cases are functions of a Context. Tools are imported when first used: a
+`0xl stop` must not load the HTTP client, gpg or the archive readers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from functools import cached_property
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from zeroxl.backends import get_backend
+from zeroxl.backends.base import Backend, BackendContext
+from zeroxl.disks import all_providers, provider
+from zeroxl.disks.base import DiskProvider
+from zeroxl.host import config as host_config
+from zeroxl.host.paths import Home
+from zeroxl.state.service import Records
+
+if TYPE_CHECKING:
+    from zeroxl.feeds.fetch import Fetcher
+    from zeroxl.feeds.load import ConfirmFn, FeedLoader
+    from zeroxl.feeds.store import Store
+
+ProgressFactory = Callable[[str, int], AbstractContextManager[Callable[[int], None]]]
+
+
+@dataclass
+class Ui:
+    """How the core talks to the person at the terminal, if there is one."""
+
+    confirm_key: ConfirmFn | None = None
+    progress: ProgressFactory | None = None
+    info: Callable[[str], None] = field(default=lambda _msg: None)
+
+
+class Context:
+    """One ZEROXL_HOME and what works on it; use it as a context manager to close what it opened."""
+
+    def __init__(self, home: Home, ui: Ui | None = None) -> None:
+        self.home = home
+        self.ui = ui or Ui()
+        self.records = Records(home.services)
+
+    def __enter__(self) -> Context:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.close()
+
+    @cached_property
+    def config(self) -> host_config.Config:
+        return host_config.load(self.home.config_file)
+
+    @cached_property
+    def fetcher(self) -> Fetcher:
+        from zeroxl.feeds.fetch import Fetcher
+
+        return Fetcher(mirrors=self.config.mirrors)
+
+    @cached_property
+    def loader(self) -> FeedLoader:
+        from zeroxl.feeds.load import FeedLoader
+
+        return FeedLoader(self.home, self.config, self.fetcher)
+
+    @cached_property
+    def store(self) -> Store:
+        from zeroxl.feeds.extract import ExtractLimits
+        from zeroxl.feeds.store import Store
+
+        cfg, default = self.config, ExtractLimits()
+        limits = ExtractLimits(
+            max_bytes=cfg.max_unpacked_size or default.max_bytes, max_ratio=cfg.max_unpack_ratio or default.max_ratio
+        )
+        return Store(self.home.store, self.home.tmp, limits=limits)
+
+    def backend(self, name: str) -> Backend:
+        """The backend NAME (UsageError if 0xl has none of that name)."""
+        return get_backend(name, BackendContext(self.home, self.config))
+
+    def disks(self) -> DiskProvider:
+        """Where new disks are made: the volume group configured, else files."""
+        return provider(self.home, self.config)
+
+    def disk_providers(self) -> list[DiskProvider]:
+        """Everywhere disks 0xl made may be (kept ones too): files always, and the volume group if configured."""
+        return all_providers(self.home, self.config)
+
+    def close(self) -> None:
+        if "fetcher" in self.__dict__:
+            self.fetcher.close()

@@ -1,0 +1,38 @@
+"""`0xl set`: change what a service asks of updates — its channel, its version range, and how an
+update decides that a new version is healthy. Nothing is fetched or restarted: the next `0xl update`
+applies the change."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from zeroxl.app import fits, health, journal, session
+from zeroxl.app.context import Context
+from zeroxl.state.service import Service
+
+
+def change_settings(
+    ctx: Context,
+    name: str,
+    *,
+    channel: str | None = None,
+    versions: str | None = None,  # "" for any version
+    settle: float | None = None,
+    ready_log: str | None = None,  # "" to remove
+    ready_tcp: str | None = None,  # "" to remove
+    ready_timeout: float | None = None,
+    wait: float = 0.0,
+) -> Service:
+    """Change NAME's update settings (None: keep); returns the record."""
+    changes: dict[str, Any] = {}
+    if channel is not None:
+        changes["channel"] = str(fits.channel(channel))
+    if versions is not None:
+        changes["versions"] = versions if versions and fits.version_range(versions) else None
+    with session.service_lock(ctx, name, wait=wait):
+        journal.recover(ctx, name)
+        svc = ctx.records.load(name)
+        ready = health.readiness(svc.ready, settle=settle, log=ready_log, tcp=ready_tcp, timeout=ready_timeout)
+        if any(changes.get(k, getattr(svc, k)) != getattr(svc, k) for k in ("channel", "versions")):
+            changes["latest"] = None  # it was the newest of another channel or range
+        return ctx.records.change(svc, ready=ready, **changes)

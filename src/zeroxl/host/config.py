@@ -1,0 +1,227 @@
+"""The host's configuration and policy: ZEROXL_HOME/config.toml, typed and validated on load.
+
+Every key is optional. A file that does not parse, or a value of the wrong type, is an error naming the
+key (ConfigError): a policy that silently falls back to "no limit" would be worse than none.
+
+    [policy]
+    max_memory = 1024            # MiB per service
+    max_total_memory = 4096      # MiB for all services together
+    max_disk_size = "20G"
+    bridges = ["xenbr0"]         # bridges a service may be attached to
+
+    [disks]
+    volume_group = "vg0"         # disks are LVM volumes there; without it, sparse files
+
+    [trust]
+    key_info_server = "https://keys.example.org"   # hints about unknown keys; none by default
+    max_clock_skew = "5m"        # refuse signatures dated further ahead of this host's clock
+    max_signature_age = "60d"    # refuse feeds signed longer ago (freeze attacks); no limit by default
+    warn_signature_age = "90d"   # status and update --check warn about feeds signed longer ago
+
+    [store]
+    keep = 3                     # implementations kept per service for rollback
+    max_unpacked_size = "8G"     # what one archive may unpack to (files' bytes), against decompression bombs
+    max_unpack_ratio = 100       # ... and at most this many times the archive's size (at least 1 MiB)
+
+    [unix]
+    stop_timeout = 10            # seconds between SIGTERM and SIGKILL (0: SIGKILL at once)
+    restart_limit = 5            # restarts within restart_window before the service is failed (0: none)
+    restart_window = 60          # seconds (more than 0)
+
+    [mirrors]                    # origin prefix = mirror location (feeds.mirrors, check_mirrors)
+    "https://example.org/feeds/" = "http://mirror.lan/example/"
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from zeroxl.errors import ConfigError
+from zeroxl.host.units import parse_duration, parse_size
+
+
+@dataclass(frozen=True)
+class Policy:
+    max_memory: int | None = None
+    max_total_memory: int | None = None
+    max_disk_size: int | None = None
+    bridges: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class UnixSettings:
+    stop_timeout: float = 10.0
+    restart_limit: int = 5
+    restart_window: float = 60.0
+
+
+@dataclass(frozen=True)
+class SignatureLimits:
+    """[trust] limits on when a feed was signed (feeds.trust.check_signature; docs/updates.md)."""
+
+    max_clock_skew: int = 300  # seconds a signature may be dated ahead of this host's clock
+    max_age: int | None = None  # seconds; a feed signed longer ago is refused (None: no limit)
+    warn_age: int = 90 * 86400  # seconds; status and update --check warn about older signatures
+
+
+def signature_limits(trust: dict[str, Any]) -> SignatureLimits:
+    """The [trust] durations: a string with a unit ("5m", "30d") or a whole number of seconds."""
+    def duration(key: str) -> int | None:
+        value = _get(trust, key, (str, int), "trust")
+        if value is None:
+            return None
+        if isinstance(value, int):
+            if value < 0:
+                raise ConfigError(f"config.toml: [trust] {key} must not be negative")
+            return value
+        return parse_duration(value, what=f"[trust] {key}", error=ConfigError)
+
+    defaults = SignatureLimits()
+    skew, max_age, warn = duration("max_clock_skew"), duration("max_signature_age"), duration("warn_signature_age")
+    return SignatureLimits(
+        max_clock_skew=defaults.max_clock_skew if skew is None else skew,
+        max_age=max_age or None,
+        warn_age=defaults.warn_age if warn is None else warn,
+    )
+
+
+@dataclass(frozen=True)
+class Config:
+    policy: Policy = field(default_factory=Policy)
+    volume_group: str | None = None
+    key_info_server: str | None = None
+    keep: int = 3
+    # Unpacking limits (feeds.extract.ExtractLimits, which holds the defaults); None: the default.
+    max_unpacked_size: int | None = None
+    max_unpack_ratio: int | None = None
+    unix: UnixSettings = field(default_factory=UnixSettings)
+    mirrors: dict[str, str] = field(default_factory=dict)
+    signatures: SignatureLimits = field(default_factory=SignatureLimits)
+
+
+def _get(table: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
+    value = table.get(key)
+    if value is not None and (not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool)):
+        raise ConfigError(f"config.toml: [{where}] {key} has the wrong type ({type(value).__name__})")
+    return value
+
+
+def _size(value: str | int | None, key: str) -> int | None:
+    return parse_size(str(value), what=key, error=ConfigError) if value is not None else None
+
+
+def _table(data: dict[str, Any], name: str) -> dict[str, Any]:
+    table = data.get(name, {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"config.toml: [{name}] must be a table")
+    return table
+
+
+def _unix_settings(unix: dict[str, Any]) -> UnixSettings:
+    """[unix], each value checked: 0 means what it says (no grace before SIGKILL, no restart), never the default."""
+    defaults = UnixSettings()
+    stop_timeout = _get(unix, "stop_timeout", (int, float), "unix")
+    restart_limit = _get(unix, "restart_limit", int, "unix")
+    restart_window = _get(unix, "restart_window", (int, float), "unix")
+    # Written as ranges that nan (TOML has it, and inf) fails: every comparison with nan is false.
+    if stop_timeout is not None and not 0 <= stop_timeout < math.inf:
+        raise ConfigError(
+            f"config.toml: [unix] stop_timeout must be 0 or more seconds (it is {stop_timeout})",
+            hint="the seconds a service has between SIGTERM and SIGKILL when it is stopped; 0 kills it at once",
+        )
+    if restart_limit is not None and restart_limit < 0:
+        raise ConfigError(
+            f"config.toml: [unix] restart_limit must be 0 or more (it is {restart_limit})",
+            hint="how many times a failing service is restarted within restart_window; 0: never",
+        )
+    if restart_window is not None and not 0 < restart_window < math.inf:
+        raise ConfigError(
+            f"config.toml: [unix] restart_window must be more than 0 seconds (it is {restart_window})",
+            hint="the seconds within which more than restart_limit failures mark a service failed",
+        )
+    return UnixSettings(
+        stop_timeout=float(defaults.stop_timeout if stop_timeout is None else stop_timeout),
+        restart_limit=defaults.restart_limit if restart_limit is None else restart_limit,
+        restart_window=float(defaults.restart_window if restart_window is None else restart_window),
+    )
+
+
+_REMOTE = ("http://", "https://")
+
+
+def check_mirrors(table: dict[str, str]) -> dict[str, str]:
+    """The `[mirrors]` table of config.toml, checked: origin prefix -> mirror location.
+
+    Both sides must end with `/`, so that `https://example.org` cannot also match
+    `https://example.org.evil.net/`; a local location is an absolute directory (or a file:// URL).
+    """
+    checked: dict[str, str] = {}
+    for origin, given in table.items():
+        where = f"config.toml: [mirrors] {origin!r}"
+        location = given
+        parts = urlsplit(origin)
+        if not origin.startswith(_REMOTE) or not parts.netloc or parts.query or parts.fragment:
+            raise ConfigError(f"{where}: the origin must be an http(s) URL prefix, e.g. 'https://example.org/feeds/'")
+        if not origin.endswith("/"):
+            raise ConfigError(f"{where}: the origin must end with '/'", hint=f"write {origin + '/'!r}")
+        if location.startswith("file://"):
+            location = unquote(urlsplit(location).path)
+        if location.startswith(_REMOTE):
+            if not urlsplit(location).netloc:
+                raise ConfigError(f"{where}: the mirror {location!r} has no host")
+        elif not location.startswith("/"):
+            raise ConfigError(f"{where}: the mirror must be an http(s) URL or an absolute directory, not {location!r}")
+        if not location.endswith("/"):
+            raise ConfigError(f"{where}: the mirror location must end with '/'", hint=f"write {location + '/'!r}")
+        checked[origin] = location
+    return checked
+
+
+def load(path: Path) -> Config:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return Config()
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path} is not valid TOML: {e}") from e
+    pol = _table(data, "policy")
+    size = _get(pol, "max_disk_size", (str, int), "policy")
+    bridges = _get(pol, "bridges", list, "policy")
+    if bridges is not None and not all(isinstance(b, str) for b in bridges):
+        raise ConfigError("config.toml: [policy] bridges must be a list of names")
+    policy = Policy(
+        max_memory=_get(pol, "max_memory", int, "policy"),
+        max_total_memory=_get(pol, "max_total_memory", int, "policy"),
+        max_disk_size=_size(size, "[policy] max_disk_size"),
+        bridges=tuple(bridges) if bridges is not None else None,
+    )
+    disks = _table(data, "disks")
+    trust = _table(data, "trust")
+    store = _table(data, "store")
+    unix = _table(data, "unix")
+    mirrors = _table(data, "mirrors")
+    if not all(isinstance(v, str) for v in mirrors.values()):
+        raise ConfigError("config.toml: [mirrors] maps an origin prefix to a mirror location (strings)")
+    keep = _get(store, "keep", int, "store")
+    if keep is not None and keep < 1:
+        raise ConfigError("config.toml: [store] keep must be at least 1")
+    unpacked = _get(store, "max_unpacked_size", (str, int), "store")
+    ratio = _get(store, "max_unpack_ratio", int, "store")
+    if ratio is not None and ratio < 1:
+        raise ConfigError("config.toml: [store] max_unpack_ratio must be at least 1")
+    return Config(
+        policy=policy,
+        volume_group=_get(disks, "volume_group", str, "disks"),
+        key_info_server=_get(trust, "key_info_server", str, "trust"),
+        keep=keep if keep is not None else 3,
+        max_unpacked_size=_size(unpacked, "[store] max_unpacked_size"),
+        max_unpack_ratio=ratio,
+        unix=_unix_settings(unix),
+        mirrors=check_mirrors(mirrors),
+        signatures=signature_limits(trust),
+    )
