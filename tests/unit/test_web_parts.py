@@ -103,7 +103,7 @@ def test_metrics_escape_label_values_and_parse_back() -> None:
         "feed": hostile,
         "restarts": 3,
         "started": 1_700_000_000.5,
-        "resources": {"cpu_seconds": 1.25, "memory_bytes": 1 << 20},
+        "resources": {"cpu_seconds": 1.25, "memory_bytes": 1 << 20, "net_rx_bytes": 1500, "net_tx_bytes": 98},
         "last_update": {"time": 1_700_000_100.0, "outcome": "interrupted"},
         "feed_signature": {"signed": 1_700_000_000, "expires": 1_800_000_000},
         "disks": [{"name": "data", "size": 1 << 30, "used": None}],
@@ -116,6 +116,8 @@ def test_metrics_escape_label_values_and_parse_back() -> None:
     assert [s.labels["feed"] for s in info] == [hostile]
     assert by[("zeroxl_service_restarts_total", (("service", "web"),))] == 3
     assert by[("zeroxl_service_cpu_seconds_total", (("service", "web"),))] == 1.25
+    assert by[("zeroxl_service_network_receive_bytes_total", (("service", "web"),))] == 1500
+    assert by[("zeroxl_service_network_transmit_bytes_total", (("service", "web"),))] == 98
     assert by[("zeroxl_service_last_update_outcome", (("outcome", "interrupted"), ("service", "web")))] == 1
     assert by[("zeroxl_service_feed_signature_expiry_timestamp_seconds", (("service", "web"),))] == 1_800_000_000
     assert by[("zeroxl_service_state", (("service", "bad"), ("state", "damaged")))] == 1

@@ -1,4 +1,5 @@
-"""What a running unix service uses, read from /proc: CPU time, resident memory, number of processes.
+"""What a running unix service uses, read from /proc: CPU time, resident memory, number of processes;
+and the network bytes of a Xen domain, read from its vifs in dom0's /sys.
 
 A service is everything below its supervisor, which is a child subreaper: the program, what it forked,
 and what escaped its session (backends/supervisor.py). Finding those needs the parent of every process,
@@ -79,3 +80,29 @@ def of_supervisor(supervisor: int) -> dict[str, Any]:
     ticks = sum(table[p][1] for p in pids)
     pages = sum(table[p][2] for p in pids)
     return {"cpu_seconds": round(ticks / _TICKS, 2), "memory_bytes": pages * _PAGE, "processes": len(pids)}
+
+
+def vif_bytes(domid: int, net_dir: str = "/sys/class/net") -> dict[str, int] | None:
+    """The bytes domain DOMID received and sent on all its networks, from the counters of its backend
+    interfaces in dom0 (`vifDOMID.DEVID`, what xentop reads too), or None when it has none. The vif's
+    view is the mirror of the guest's: what dom0 sends on it, the guest receives. A unix service shares
+    the host's network namespace, so nothing counts its bytes alone: it has no such figure."""
+    prefix = f"vif{domid}."
+    rx = tx = 0
+    found = False
+    try:
+        names = os.listdir(net_dir)  # noqa: PTH208
+    except OSError:
+        return None
+    for name in names:
+        if not (name.startswith(prefix) and name[len(prefix) :].isdigit()):
+            continue  # vifN.M-emu, the emulated twin of an HVM guest's, is not a PV network
+        try:
+            with open(f"{net_dir}/{name}/statistics/tx_bytes", "rb") as f:  # noqa: PTH123
+                rx += int(f.read())
+            with open(f"{net_dir}/{name}/statistics/rx_bytes", "rb") as f:  # noqa: PTH123
+                tx += int(f.read())
+        except (OSError, ValueError):
+            continue  # gone meanwhile
+        found = True
+    return {"net_rx_bytes": rx, "net_tx_bytes": tx} if found else None

@@ -1,4 +1,4 @@
-"""Resource use as people read it, for `status` and `top`: CPU time and rate, memory, disk use."""
+"""Resource use as people read it, for `status` and `top`: CPU time and rate, memory, network, disk use."""
 
 from __future__ import annotations
 
@@ -40,4 +40,7 @@ def fields(d: dict[str, Any]) -> list[tuple[str, str]]:
     res = d.get("resources")
     if not res:
         return []
-    return [("cpu", cpu(res, d.get("uptime"))), ("memory", memory(res))]
+    shown = [("cpu", cpu(res, d.get("uptime"))), ("memory", memory(res))]
+    if "net_rx_bytes" in res:
+        shown.append(("network", f"{human_size(res['net_rx_bytes'])} received, {human_size(res['net_tx_bytes'])} sent"))
+    return shown

@@ -28,6 +28,8 @@ FAMILIES = (
     ("zeroxl_service_restarts", "counter", "Times the backend restarted the service since 0xl started it"),
     ("zeroxl_service_cpu_seconds", "counter", "CPU time the service used since it started"),
     ("zeroxl_service_memory_bytes", "gauge", "Resident memory of the service's processes, or its domain's memory"),
+    ("zeroxl_service_network_receive_bytes", "counter", "Bytes a domain received on its networks (Xen)"),
+    ("zeroxl_service_network_transmit_bytes", "counter", "Bytes a domain sent on its networks (Xen)"),
     ("zeroxl_service_start_time_seconds", "gauge", "When the running service started, in seconds since the epoch"),
     ("zeroxl_service_last_update_timestamp_seconds", "gauge", "When the service's last update was tried"),
     ("zeroxl_service_last_update_outcome", "gauge", "1 for how the last update ended: ok, failed, interrupted"),
@@ -67,6 +69,9 @@ def samples(rows: list[dict[str, Any]], at: float) -> dict[str, list[tuple[dict[
         if res:
             add("zeroxl_service_cpu_seconds", res["cpu_seconds"], service=name)
             add("zeroxl_service_memory_bytes", res["memory_bytes"], service=name)
+            if "net_rx_bytes" in res:
+                add("zeroxl_service_network_receive_bytes", res["net_rx_bytes"], service=name)
+                add("zeroxl_service_network_transmit_bytes", res["net_tx_bytes"], service=name)
         if row.get("started") and row["state"] == "running":
             add("zeroxl_service_start_time_seconds", row["started"], service=name)
         last = row.get("last_update")

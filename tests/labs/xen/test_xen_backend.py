@@ -130,6 +130,10 @@ def test_the_guests_console_reaches_0xl_logs_and_its_network_answers(run: Run) -
     assert "0XL-LAB-GUEST-PREVIOUS none" in logs
     assert "0XL-LAB-GUEST-NET 10.0.0.2/24" in logs
     assert "0XL-LAB-GUEST-NO-DISK" not in logs  # it found its disk at xvdb, where 0xl put it
+    # The ping went both ways through the guest's vif: dom0's counters of it, from the guest's side.
+    res = run.json("run-net-status")["resources"]
+    assert res["net_rx_bytes"] >= 84 and res["net_tx_bytes"] >= 84, res  # an ICMP echo in IPv4: 84 bytes
+    assert re.search(r"network:\s+\S+ \S+ received, \S+ \S+ sent", run.out("run-net-text")), run.out("run-net-text")
 
 
 def test_status_and_list_come_from_xl(run: Run) -> None:

@@ -65,6 +65,8 @@ check run-status 0xl status mail --json
 check run-list 0xl list --json
 check run-top 0xl top -b -n 1
 check run-ping ping -c 1 -W 5 10.0.0.2
+check run-net-status 0xl status mail --json
+check run-net-text 0xl status mail
 check run-again 0xl run mail
 check run-marker disk_marker "/dev/$vg/0xl-mail-storage"
 check stop 0xl stop mail

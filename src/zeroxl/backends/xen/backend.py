@@ -18,8 +18,10 @@ import os
 import shutil
 import time
 from pathlib import Path
+from typing import Any
 
 from zeroxl import proc
+from zeroxl.backends import usage
 from zeroxl.backends.base import BackendContext, RuntimeStatus
 from zeroxl.backends.states import FAILED, RUNNING, STOPPED
 from zeroxl.backends.xen import cfgfile, xl
@@ -210,11 +212,16 @@ class XenBackend:
                 "cpu_seconds": info.cpu_seconds,
                 "xen_state": info.state,
             },
-            # What `xl list` says, as xentop shows it: CPU time of all vcpus, and the memory given.
-            resources={"cpu_seconds": info.cpu_seconds, "memory_bytes": info.memory << 20, "vcpus": info.vcpus}
-            if state == RUNNING
-            else None,
+            resources=self._resources(info) if state == RUNNING else None,
         )
+
+    @staticmethod
+    def _resources(info: xl.DomainInfo) -> dict[str, Any]:
+        # What `xl list` says, as xentop shows it: CPU time of all vcpus, the memory given, and the bytes
+        # of its networks.
+        res: dict[str, Any] = {"cpu_seconds": info.cpu_seconds, "memory_bytes": info.memory << 20, "vcpus": info.vcpus}
+        res.update(usage.vif_bytes(info.domid) or {})
+        return res
 
     def check_state(self, svc: Service) -> None:
         pass  # xl keeps what a domain is doing; 0xl keeps no state of its own about it
