@@ -10,6 +10,8 @@ guest").
 from __future__ import annotations
 
 import contextlib
+import gzip
+import subprocess
 import re
 import textwrap
 from pathlib import Path
@@ -99,3 +101,36 @@ def clean_daemon(conn: libvirt.virConnect) -> None:
 def metadata(dom: libvirt.virDomain) -> dict[str, str]:
     text = dom.metadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, METADATA_NS, 0)
     return dict(re.findall(r"<(?:\w+:)?(name|feed|version|digest)>([^<]*)</", text))
+
+
+# A broken build of the guest, for an update that must fail its health check: its init says so on the
+# console and exits as a Solo5 unikernel does (status 3), before touching its disk.
+BROKEN_RCS = """\
+#!/bin/sh
+mount -t devtmpfs devtmpfs /dev
+[ -c /dev/ttyS0 ] && exec > /dev/ttyS0 2>&1
+echo "0XL-LIBVIRT-GUEST-BROKEN"
+echo "Solo5: solo5_exit(3) called"
+echo "Solo5: Halted"
+halt -f
+"""
+
+
+def broken_impl(image: lab.GuestImage, version: str, scratch: Path, **needs: bool | int) -> Impl:
+    """The guest with a second initramfs archive appended that replaces /etc/init.d/rcS: the kernel unpacks
+    concatenated archives in order, so the later file wins."""
+    tree = scratch / f"broken-{version}"
+    rcs = tree / "etc" / "init.d" / "rcS"
+    rcs.parent.mkdir(parents=True, exist_ok=True)
+    rcs.write_text(BROKEN_RCS)
+    rcs.chmod(0o755)
+    cpio = subprocess.run(
+        ["cpio", "--quiet", "-o", "-H", "newc", "-R", "0:0"],
+        input=b"etc\netc/init.d\netc/init.d/rcS\n",
+        cwd=tree,
+        capture_output=True,
+        check=True,
+    ).stdout
+    impl = guest_impl(image, version, **needs)
+    impl.files["initrd.img"] = (image.initrd.read_bytes() + gzip.compress(cpio, mtime=0), 0o644)
+    return impl
