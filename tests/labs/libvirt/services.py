@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import gzip
-import subprocess
 import re
+import subprocess
 import textwrap
 from pathlib import Path
 

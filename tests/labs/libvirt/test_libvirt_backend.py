@@ -10,8 +10,9 @@ from pathlib import Path
 import libvirt
 import pytest
 
-from tests.labs.libvirt import guest, lab, services
+from tests.labs.libvirt import guest, lab, services, support
 from tests.support.feeds import FeedSite
+from tests.support.zx import snapshot
 
 pytestmark = pytest.mark.libvirt
 
@@ -42,7 +43,19 @@ def test_add_defines_run_boots_logs_show_the_console_destroy_keeps_the_volume(
     home: Path, zx, site: FeedSite, guest_image: lab.GuestImage, conn: libvirt.virConnect
 ) -> None:
     url = services.publish(site, guest_image)
-    r = zx("add", "web", url, "--trust-key", site.publisher.fingerprint, "--backend", "libvirt", "--arg", "tag=web", "--disk", "storage=32M")
+    r = zx(
+        "add",
+        "web",
+        url,
+        "--trust-key",
+        site.publisher.fingerprint,
+        "--backend",
+        "libvirt",
+        "--arg",
+        "tag=web",
+        "--disk",
+        "storage=32M",
+    )
     assert r.rc == 0, r
     dom = conn.lookupByName("web")  # defined at add: `virsh list --all` shows it
     assert not dom.isActive()
@@ -77,10 +90,12 @@ READY = ["--ready-log", "^0XL-LIBVIRT-GUEST-READY", "--ready-timeout", "120", "-
 
 def boots(home: Path, name: str) -> list[int]:
     """The boot numbers the guest's disk marker counted, from the console, in order."""
-    return [int(line.split("boot=")[1]) for line in console(home, name).lines() if line.startswith("0XL-LIBVIRT-GUEST-UP")]
+    return [
+        int(line.split("boot=")[1]) for line in console(home, name).lines() if line.startswith("0XL-LIBVIRT-GUEST-UP")
+    ]
 
 
-def test_disk_data_survive_stop_run_update_rollback_and_a_broken_version_rolled_back(
+def test_disk_data_survive_stop_run_update_rollback_and_a_broken_version_rolled_back(  # noqa: PLR0917 - the lab's fixtures
     home: Path, zx, site: FeedSite, guest_image: lab.GuestImage, conn: libvirt.virConnect, tmp_path: Path
 ) -> None:
     url = services.publish(site, guest_image, "1.0")
@@ -120,3 +135,142 @@ def test_disk_data_survive_stop_run_update_rollback_and_a_broken_version_rolled_
     assert services.metadata(conn.lookupByName("db"))["version"] == "1.0"
     history = zx("history", "db").out
     assert "3.0" in history, history
+
+
+def add(zx, site: FeedSite, name: str, url: str, *extra: str):
+    return zx(
+        "add",
+        name,
+        url,
+        "--trust-key",
+        site.publisher.fingerprint,
+        "--backend",
+        "libvirt",
+        "--arg",
+        f"tag={name}",
+        *extra,
+    )
+
+
+def test_destroy_keeps_the_volume_add_reuses_it_delete_disks_deletes_it_and_a_volume_not_0xls_is_left_alone(
+    home: Path, zx, site: FeedSite, guest_image: lab.GuestImage, conn: libvirt.virConnect
+) -> None:
+    url = services.publish(site, guest_image)
+    assert add(zx, site, "mail", url, "--disk", "storage=32M").rc == 0
+    pool = conn.storagePoolLookupByName("0xl")
+    assert pool.storageVolLookupByName("0xl-mail-storage").info()[1] == 32 << 20
+    assert zx("destroy", "mail").rc == 0
+    assert "0xl-mail-storage" in pool.listVolumes()
+    assert "mail" in zx("disk", "list").out
+
+    r = add(zx, site, "mail", url, "--disk", "storage=32M")
+    assert r.rc == 0, r
+    assert "reusing the kept disk storage of mail" in r.err + r.out, r
+    r = zx("destroy", "mail", "--delete-disks")
+    assert r.rc == 0, r
+    pool.refresh(0)
+    assert "0xl-mail-storage" not in pool.listVolumes()
+
+    # A volume of the name 0xl would make, made by someone else: add refuses it and leaves it be.
+    pool.createXML("<volume><name>0xl-news-storage</name><capacity unit='M'>1</capacity></volume>", 0)
+    before = snapshot(home)
+    r = add(zx, site, "news", url, "--disk", "storage=32M")
+    assert r.rc != 0 and "not one 0xl made" in r.err, r
+    assert "0xl-news-storage" in pool.listVolumes()
+    assert snapshot(home) == before
+    assert "news" not in [d.name() for d in conn.listAllDomains()]
+    # ... and `0xl disk list` does not show it as 0xl's.
+    assert "news" not in zx("disk", "list").out
+    pool.storageVolLookupByName("0xl-news-storage").delete(0)
+
+
+def test_a_domain_0xl_did_not_define_is_left_alone(  # noqa: PLR0917 - the lab's fixtures
+    home: Path, zx, site: FeedSite, guest_image: lab.GuestImage, conn: libvirt.virConnect, tmp_path: Path
+) -> None:
+    url = services.publish(site, guest_image)
+    xml = guest.domain_xml("blog", guest_image, serial_log=tmp_path / "blog.log")
+    with support.defined_domain(conn, xml) as dom:
+        before = snapshot(home)
+        r = add(zx, site, "blog", url, "--disk", "storage=32M")
+        assert r.rc != 0 and "0xl did not define" in r.err, r
+        assert snapshot(home) == before
+        assert dom.XMLDesc(0) == conn.lookupByName("blog").XMLDesc(0)
+
+
+def test_policy_refusals_change_nothing(  # noqa: PLR0917 - the lab's fixtures
+    home: Path,
+    zx,
+    site: FeedSite,
+    guest_image: lab.GuestImage,
+    conn: libvirt.virConnect,
+    libvirt_daemon: lab.SystemDaemon,
+) -> None:
+    services.configure(
+        home,
+        libvirt_daemon.uri,
+        """\
+        [policy]
+        max_memory = 100
+        max_disk_size = "64M"
+        bridges = ["br-ok", "network:allowed"]
+        """,
+    )
+    url = services.publish(site, guest_image, network=True)
+    cases = [
+        (("--memory", "128", "--disk", "storage=32M", "--net", "br-ok"), 9, "memory"),
+        (("--memory", "64", "--disk", "storage=128M", "--net", "br-ok"), 9, "disk"),
+        (("--memory", "64", "--disk", "storage=32M", "--net", "br-other"), 9, "br-other"),
+        (("--memory", "64", "--disk", "storage=32M", "--net", "network:other"), 9, "network:other"),
+    ]
+    for extra, status, word in cases:
+        before = snapshot(home)
+        r = add(zx, site, "shop", url, *extra)
+        assert r.rc == status and word in r.err, (extra, r)
+        assert snapshot(home) == before
+        assert "shop" not in [d.name() for d in conn.listAllDomains()]
+        pool = next((p for p in conn.listAllStoragePools() if p.name() == "0xl"), None)
+        assert pool is None or "0xl-shop-storage" not in pool.listVolumes()
+
+
+def test_a_missing_bridge_fails_the_run_and_leaves_nothing_running(
+    home: Path, zx, site: FeedSite, guest_image: lab.GuestImage, conn: libvirt.virConnect
+) -> None:
+    url = services.publish(site, guest_image, network=True)
+    assert add(zx, site, "cache", url, "--disk", "storage=32M", "--net", "br-missing").rc == 0
+    before = snapshot(home)
+    r = zx("run", "cache")
+    assert r.rc != 0 and "cache did not start" in r.err and "br-missing" in r.err, r
+    assert not conn.lookupByName("cache").isActive()
+    assert snapshot(home) == before
+    assert json.loads(zx("status", "cache", "--json").out)["state"] == "stopped"
+
+
+@pytest.fixture
+def network(conn: libvirt.virConnect) -> Iterator[str]:
+    """A libvirt network with no <forward> and no <ip>, in the daemon's namespace: guests reach nothing."""
+    net = conn.networkDefineXML("<network><name>zxl-side</name><bridge name='zxlside0' stp='off' delay='0'/></network>")
+    net.create()
+    try:
+        yield "zxl-side"
+    finally:
+        net.destroy()
+        net.undefine()
+
+
+def test_two_services_side_by_side_on_a_libvirt_network_with_their_own_macs(  # noqa: PLR0917 - the lab's fixtures
+    home: Path, zx, site: FeedSite, guest_image: lab.GuestImage, conn: libvirt.virConnect, network: str
+) -> None:
+    url = services.publish(site, guest_image, network=True)
+    for name in ("left", "right"):
+        r = add(zx, site, name, url, "--disk", "storage=32M", "--net", f"network:{network}")
+        assert r.rc == 0, r
+        assert zx("run", name).rc == 0
+    for name in ("left", "right"):
+        console(home, name).wait_for(rf"^0XL-LIBVIRT-GUEST-READY tag={name} boot=1$")
+        record = json.loads((home / "services" / name / "service.json").read_text())
+        assert [nic["mac"] for nic in console(home, name).nics()] == record["macs"]
+        assert conn.lookupByName(name).isActive()
+    r = zx("list")
+    assert r.out.count("running") == 2, r
+    for name in ("left", "right"):
+        assert zx("stop", name).rc == 0

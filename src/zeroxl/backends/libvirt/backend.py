@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import shutil
 import time
@@ -161,14 +162,21 @@ class LibvirtBackend:
                     return
                 _destroy(dom, svc)  # halted after its unikernel exited: make room
             dom = self._define(conn, svc, impl_dir)
-            self._note_run(svc)
+            existed, offset = self.log_path(svc).exists(), self._console_size(svc)
             try:
                 connection.call(f"{svc.name} did not start", dom.create, hint=self._start_hint(svc))
+                self._note_run(svc, offset)
             except BaseException:
-                # Undo: nothing of a start that failed keeps running (Ctrl-C included).
+                # Undo: nothing of a start that failed keeps running (Ctrl-C included), and the console
+                # log is as it was (libvirt makes it before QEMU fails).
                 with contextlib.suppress(Exception):
                     if dom.isActive():
                         dom.destroy()
+                with contextlib.suppress(OSError):
+                    if existed:
+                        os.truncate(self.log_path(svc), offset)
+                    else:
+                        self.log_path(svc).unlink()
                 raise
 
     def _start_hint(self, svc: Service) -> str:
@@ -176,11 +184,14 @@ class LibvirtBackend:
         where = f"is there a bridge {', '.join(bridges)} where libvirtd runs? " if bridges else ""
         return f"{where}libvirt's log of the domain (/var/log/libvirt/qemu/{svc.name}.log) says more"
 
-    def _note_run(self, svc: Service) -> None:
+    def _console_size(self, svc: Service) -> int:
         try:
-            offset = self.log_path(svc).stat().st_size
+            return self.log_path(svc).stat().st_size
         except FileNotFoundError:
-            offset = 0
+            return 0
+
+    def _note_run(self, svc: Service, offset: int) -> None:
+        """Where this run's console starts (what came before is earlier runs'), and when it started."""
         note = {"console_offset": offset, "started": time.time()}
         atomic.write_text(self._dir(svc) / RUN_NOTE, json.dumps(note) + "\n", mode=0o600)
 
