@@ -67,7 +67,7 @@ def publish(site: FeedSite, image: lab.GuestImage, *versions: str, name: str = "
 
 def configure(home: Path, uri: str, extra: str = "") -> None:
     """ZEROXL_HOME's config.toml: the private daemon, QEMU's software CPU, a short stop timeout."""
-    home.mkdir(parents=True, exist_ok=True)
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)  # as 0xl makes it (docs/home.md)
     (home / "config.toml").write_text(
         textwrap.dedent(f"""\
             [libvirt]
