@@ -21,7 +21,7 @@ FIRST_LINE = b"0XL-LIBVIRT-GUEST-UP"
 def until_first_line(console: Path, start: list[str], env: dict[str, str]) -> float:
     offset = console.stat().st_size if console.exists() else 0
     t = time.perf_counter()
-    p = subprocess.Popen(start, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    p = subprocess.Popen(start, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     while True:
         with console.open("rb") if console.exists() else open(os.devnull, "rb") as f:
             f.seek(offset)
