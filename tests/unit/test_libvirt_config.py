@@ -51,3 +51,20 @@ def test_every_key_is_read(tmp_path: Path) -> None:
 def test_bad_values_are_refused_naming_the_key(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         config(tmp_path, f"[libvirt]\n{text}\n")
+
+
+def test_libvirt_volumes_are_looked_for_when_configured_or_when_0xl_made_some(tmp_path: Path) -> None:
+    from zeroxl.app.context import Context
+    from zeroxl.host.paths import Home
+
+    home = Home(tmp_path / "home")
+    home.root.mkdir()
+    assert "libvirt" not in [p.kind for p in Context(home).disk_providers()]
+    # A volume made with the default settings (no [libvirt] table) leaves its note: it is listed, and
+    # `destroy --delete-disks` can delete it.
+    (home.root / "libvirt" / "volumes" / "0xl").mkdir(parents=True)
+    assert "libvirt" in [p.kind for p in Context(home).disk_providers()]
+    (home.root / "libvirt" / "volumes" / "0xl").rmdir()
+    (home.root / "libvirt" / "volumes").rmdir()
+    (home.root / "config.toml").write_text("[libvirt]\n")
+    assert "libvirt" in [p.kind for p in Context(home).disk_providers()]

@@ -98,9 +98,9 @@ class Context:
 
     def disk_providers(self) -> list[DiskProvider]:
         """Everywhere disks 0xl made may be (kept ones too): files always, the volume group if configured, and
-        libvirt's storage volumes if [libvirt] is."""
+        libvirt's storage volumes if [libvirt] is, or if 0xl has made any (their notes are in ZEROXL_HOME)."""
         providers = all_providers(self.home, self.config)
-        if self.config.libvirt.configured:
+        if self.config.libvirt.configured or (self.home.root / "libvirt" / "volumes").is_dir():
             from zeroxl.app.volumes import libvirt_volumes
 
             providers.append(libvirt_volumes(self.home, self.config))
