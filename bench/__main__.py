@@ -5,7 +5,9 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHES = ["bench.bench_list", "bench.bench_run", "bench.bench_digest", "bench.bench_update", "bench.bench_web"]
+BENCHES = [
+    "bench.bench_list", "bench.bench_run", "bench.bench_digest", "bench.bench_update", "bench.bench_web", "bench.bench_libvirt",
+]  # fmt: skip
 
 
 def main() -> None:

@@ -457,3 +457,59 @@ def test_the_primary_key_signs_even_where_gpg_would_pick_a_signing_subkey(
     key = (feed.parent / f"{pub.keyid}.gpg").read_bytes()
     sig = verify_feed(feed.read_bytes(), feed_url="x/web.xml", gpg=Gpg(tmp_path / "gpg"), fetch_key=lambda _u: key)
     assert sig.fingerprint == pub.fingerprint  # what hosts trust, not the subkey
+
+
+# What `mirage configure -t virtio` writes for a unikernel with a network and a block device (Solo5's
+# manifest, shared/notes/mirage.md), and the kernel it builds in dist/.
+SOLO5_MANIFEST = (
+    '{"type":"solo5.manifest","version":1,"devices":[{"name":"service","type":"NET_BASIC"},'
+    '{"name":"storage","type":"BLOCK_BASIC"}]}'
+)
+
+
+def test_from_mirage_reads_a_virtio_builds_solo5_manifest_and_takes_name_virtio_as_command(zxi, tmp_path: Path) -> None:
+    build = tmp_path / "build"
+    (build / "dist").mkdir(parents=True)
+    (build / "dist" / "web.virtio").write_bytes(b"\x7fELF not really a unikernel")
+    (build / "manifest.json").write_text(SOLO5_MANIFEST)
+    feed = init(zxi, tmp_path / "site", "web")
+
+    r = zxi(
+        "feed", "add", str(feed), "--version", "1.0", "--arch", "Virtio-x86_64", "--dir", str(build / "dist"),
+        "--from-mirage", str(build / "manifest.json"), "--block", "storage=64M",
+    )  # fmt: skip
+
+    assert r.rc == 0, r
+    [impl] = parse_feed(feed.read_bytes(), url="x", check_uri=False).implementations
+    assert impl.commands["run"].path == "web.virtio"
+    assert impl.needs.networks == ("service",)
+    # The first block in mirage's numbering (xvdb), which the libvirt backend attaches as the first virtio disk.
+    assert impl.needs.blocks == (BlockDevice("storage", 64 << 20, "xvdb"),)
+    assert b"xen-type" not in feed.read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('{"type":"solo5.manifest","version":2,"devices":[]}', "not a Solo5 manifest of version 1"),
+        ("not json", "not JSON"),
+        ('{"type":"solo5.manifest","version":1,"devices":[{"name":"a-b","type":"NET_BASIC"}]}', "letters and digits"),
+        ('{"type":"solo5.manifest","version":1,"devices":[{"name":"a","type":"GPU"}]}', "not one of BLOCK_BASIC"),
+        (
+            '{"type":"solo5.manifest","version":1,"devices":[{"name":"a","type":"NET_BASIC"},{"name":"a","type":"NET_BASIC"}]}',
+            "two devices are named a",
+        ),
+    ],
+)
+def test_a_manifest_that_is_not_solo5s_is_refused_and_changes_nothing(zxi, tmp_path: Path, text: str, message: str) -> None:
+    (tmp_path / "dist").mkdir()
+    (tmp_path / "dist" / "web.virtio").write_bytes(b"kernel")
+    (tmp_path / "manifest.json").write_text(text)
+    feed = init(zxi, tmp_path / "site", "web")
+    before = feed.read_bytes()
+    r = zxi(
+        "feed", "add", str(feed), "--version", "1.0", "--arch", "Virtio-x86_64", "--dir", str(tmp_path / "dist"),
+        "--from-mirage", str(tmp_path / "manifest.json"),
+    )  # fmt: skip
+    assert r.rc == 2 and message in r.err, r
+    assert feed.read_bytes() == before

@@ -14,7 +14,7 @@ import pytest
 from tests.support.deadline import deadline
 from tests.support.words import refused
 from zeroxl.app.fits import check_args
-from zeroxl.backends.xen.domain import cmdline
+from zeroxl.backends.vmguest import cmdline
 from zeroxl.errors import UsageError
 from zeroxl.feeds import patterns
 from zeroxl.feeds.parse import FeedFormatError, parse_feed

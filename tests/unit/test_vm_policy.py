@@ -8,7 +8,8 @@ from dataclasses import replace
 import pytest
 
 from tests.support.words import refused
-from zeroxl.backends.xen.domain import ACTIONS, disk_vdevs, domain_config
+from zeroxl.backends.vmguest import disk_vdevs
+from zeroxl.backends.xen.domain import ACTIONS, domain_config
 from zeroxl.errors import BackendError, ConflictError, PolicyError, StateError, UsageError
 from zeroxl.host.config import Policy
 from zeroxl.host.needs import BlockDevice, BootArg, ServiceNeeds

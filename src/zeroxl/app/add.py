@@ -113,6 +113,7 @@ def add(
                     if target.vm:
                         # Again under the host-wide lock: two adds never share the same room or MAC.
                         svc = _plan_vm(ctx, svc, given_macs, final=True)
+                    _define(ctx, svc, impl_dir, undo)
                     # The trust asked for and the feed are recorded before the service: a kill in
                     # between leaves that trust and no service, never a service whose key is not
                     # trusted (every later update of it refused) or whose feed was never cached.
@@ -210,7 +211,7 @@ def _download(
 def _make_disks(
     ctx: Context, svc: Service, planned: list[tuple[str, int]], undo: list[Callable[[], None]], adding: AddJournal
 ) -> Service:
-    disks = ctx.disks()
+    disks = ctx.disks(svc.backend)
     made: list[Disk] = []
     for disk_name, size in planned:
         kept = disks.find(svc.name, disk_name)
@@ -232,6 +233,17 @@ def _make_disks(
         undo.append(functools.partial(disks.delete, disk))
         made.append(disk)
     return replace(svc, disks=tuple(made))
+
+
+def _define(ctx: Context, svc: Service, impl_dir: Path, undo: list[Callable[[], None]]) -> None:
+    """Define SVC's VM with a backend that keeps VMs defined while stopped (libvirt: `virsh list --all`
+    shows it from `add` on); undoing removes it."""
+    be = ctx.backend(svc.backend)
+    define: Callable[[Service, Path], None] | None = getattr(be, "define", None)
+    if define is None:
+        return
+    undo.append(functools.partial(be.cleanup, svc))
+    define(svc, impl_dir)
 
 
 @contextlib.contextmanager

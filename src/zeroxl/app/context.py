@@ -87,13 +87,24 @@ class Context:
         """The backend NAME (UsageError if 0xl has none of that name)."""
         return get_backend(name, BackendContext(self.home, self.config))
 
-    def disks(self) -> DiskProvider:
-        """Where new disks are made: the volume group configured, else files."""
+    def disks(self, backend: str | None = None) -> DiskProvider:
+        """Where new disks are made: storage volumes for the libvirt BACKEND, else the volume group
+        configured, else files."""
+        if backend == "libvirt":
+            from zeroxl.app.volumes import libvirt_volumes
+
+            return libvirt_volumes(self.home, self.config)
         return provider(self.home, self.config)
 
     def disk_providers(self) -> list[DiskProvider]:
-        """Everywhere disks 0xl made may be (kept ones too): files always, and the volume group if configured."""
-        return all_providers(self.home, self.config)
+        """Everywhere disks 0xl made may be (kept ones too): files always, the volume group if configured, and
+        libvirt's storage volumes if [libvirt] is, or if 0xl has made any (their notes are in ZEROXL_HOME)."""
+        providers = all_providers(self.home, self.config)
+        if self.config.libvirt.configured or (self.home.root / "libvirt" / "volumes").is_dir():
+            from zeroxl.app.volumes import libvirt_volumes
+
+            providers.append(libvirt_volumes(self.home, self.config))
+        return providers
 
     def close(self) -> None:
         if "fetcher" in self.__dict__:

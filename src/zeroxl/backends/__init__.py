@@ -1,4 +1,4 @@
-"""The backends: how a service runs. Each is a package (unix/, xen/) behind the one Protocol in base.py,
+"""The backends: how a service runs. Each is a package (unix/, xen/, libvirt/) behind the one Protocol in base.py,
 which imports none of them; this module is where a backend is chosen and made, by name.
 
 Nothing is imported here before it is asked for: `0xl list` loads this package (for backends.unix.runtime)
@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
     from zeroxl.backends.base import Backend, BackendContext
 
-NAMES = ("unix", "xen")
+NAMES = ("unix", "xen", "libvirt")
 
 
 def get_backend(name: str, ctx: BackendContext) -> Backend:
@@ -26,6 +26,10 @@ def get_backend(name: str, ctx: BackendContext) -> Backend:
         from zeroxl.backends.xen.backend import XenBackend
 
         return XenBackend(ctx)
+    if name == "libvirt":
+        from zeroxl.backends.libvirt.backend import LibvirtBackend
+
+        return LibvirtBackend(ctx)
     from zeroxl.errors import UsageError
 
     raise UsageError(f"unknown backend {name!r}", hint=f"choose one of: {', '.join(NAMES)}")
@@ -33,11 +37,14 @@ def get_backend(name: str, ctx: BackendContext) -> Backend:
 
 def default_backend(oses: Iterable[str | None]) -> str:
     """The backend for a feed whose implementations are built for OSES, when the operator names none:
-    xen on a Xen dom0 for a feed with a Xen build, unix otherwise."""
+    xen on a Xen dom0 for a feed with a Xen build, libvirt for a feed with only Virtio builds, unix otherwise."""
     from zeroxl.backends.xen.dom0 import xen_available
 
-    if xen_available() and "Xen" in set(oses):
+    found = set(oses)
+    if xen_available() and "Xen" in found:
         return "xen"
+    if found == {"Virtio"}:
+        return "libvirt"
     return "unix"
 
 
@@ -45,4 +52,5 @@ def target_for(backend: str) -> str:
     """The implementation target (OS-CPU) a backend runs on this host."""
     from zeroxl.feeds.selection import host_cpu
 
-    return f"{'Xen' if backend == 'xen' else 'Linux'}-{host_cpu()}"
+    os_name = {"xen": "Xen", "libvirt": "Virtio"}.get(backend, "Linux")
+    return f"{os_name}-{host_cpu()}"

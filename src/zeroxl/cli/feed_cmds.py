@@ -57,9 +57,10 @@ def register(sub: SubParsers[argparse.ArgumentParser]) -> None:
     needs = p.add_argument_group("what the service needs (docs/feed-service-needs.md)")
     needs.add_argument(
         "--from-mirage",
-        metavar="NAME.xl.in",
+        metavar="NAME.xl.in|manifest.json",
         help="read guest type, disks and networks from "
-        "the template mirage configure -t xen writes (and NAME.xen as --command)",
+        "the template mirage configure -t xen writes (and NAME.xen as --command), or from the manifest.json "
+        "mirage configure -t virtio writes (and the NAME.virtio beside it as --command)",
     )
     needs.add_argument("--memory", type=argtypes.count, metavar="MIB", help="recommended memory")
     needs.add_argument("--memory-min", type=argtypes.count, metavar="MIB", help="the least memory it runs with")

@@ -28,6 +28,12 @@ key (ConfigError): a policy that silently falls back to "no limit" would be wors
     restart_limit = 5            # restarts within restart_window before the service is failed (0: none)
     restart_window = 60          # seconds (more than 0)
 
+    [libvirt]                    # the libvirt backend (docs/libvirt.md)
+    uri = "qemu:///system"       # the hypervisor libvirt drives (the default; xen:///system works too)
+    domain_type = "qemu"         # kvm or qemu (software CPU); default kvm where the CPU has vmx or svm
+    pool = "0xl"                 # the storage pool of disks; the default "0xl" is made under ZEROXL_HOME
+    stop_timeout = 10            # seconds a domain gets to power off before it is destroyed
+
     [mirrors]                    # origin prefix = mirror location (feeds.mirrors, check_mirrors)
     "https://example.org/feeds/" = "http://mirror.lan/example/"
 """
@@ -61,6 +67,52 @@ class UnixSettings:
 
 
 @dataclass(frozen=True)
+class LibvirtSettings:
+    """[libvirt]: where the libvirt backend's domains and disks live (backends.libvirt; docs/libvirt.md)."""
+
+    configured: bool = False  # whether config.toml has a [libvirt] table (`0xl disk list` asks libvirt then)
+    uri: str = "qemu:///system"
+    domain_type: str | None = None  # None: kvm where the CPU can, else qemu
+    pool: str | None = None  # None: the pool "0xl", a directory under ZEROXL_HOME made when first needed
+    stop_timeout: float = 10.0
+
+
+LIBVIRT_DOMAIN_TYPES = ("kvm", "qemu")
+
+
+def _libvirt_settings(data: dict[str, Any]) -> LibvirtSettings:
+    if "libvirt" not in data:
+        return LibvirtSettings()
+    table = _table(data, "libvirt")
+    uri = _get(table, "uri", str, "libvirt")
+    domain_type = _get(table, "domain_type", str, "libvirt")
+    pool = _get(table, "pool", str, "libvirt")
+    stop_timeout = _get(table, "stop_timeout", (int, float), "libvirt")
+    if uri is not None and ("://" not in uri or any(c.isspace() or not c.isprintable() for c in uri)):
+        raise ConfigError(f"config.toml: [libvirt] uri {uri!r} is not a libvirt URI", hint="e.g. qemu:///system")
+    if domain_type is not None and domain_type not in LIBVIRT_DOMAIN_TYPES:
+        raise ConfigError(
+            f"config.toml: [libvirt] domain_type must be one of {', '.join(LIBVIRT_DOMAIN_TYPES)}, not {domain_type!r}"
+        )
+    if pool is not None and not (
+        0 < len(pool) <= 64 and all(c.isascii() and (c.isalnum() or c in "_.-") for c in pool)
+    ):
+        raise ConfigError(
+            f"config.toml: [libvirt] pool {pool!r} is not a pool name", hint="letters, digits, '_', '.' and '-'"
+        )
+    if stop_timeout is not None and not 0 <= stop_timeout < math.inf:
+        raise ConfigError(f"config.toml: [libvirt] stop_timeout must be 0 or more seconds (it is {stop_timeout})")
+    defaults = LibvirtSettings()
+    return LibvirtSettings(
+        configured=True,
+        uri=uri or defaults.uri,
+        domain_type=domain_type,
+        pool=pool,
+        stop_timeout=float(defaults.stop_timeout if stop_timeout is None else stop_timeout),
+    )
+
+
+@dataclass(frozen=True)
 class SignatureLimits:
     """[trust] limits on when a feed was signed (feeds.trust.check_signature; docs/updates.md)."""
 
@@ -71,6 +123,7 @@ class SignatureLimits:
 
 def signature_limits(trust: dict[str, Any]) -> SignatureLimits:
     """The [trust] durations: a string with a unit ("5m", "30d") or a whole number of seconds."""
+
     def duration(key: str) -> int | None:
         value = _get(trust, key, (str, int), "trust")
         if value is None:
@@ -102,6 +155,7 @@ class Config:
     unix: UnixSettings = field(default_factory=UnixSettings)
     mirrors: dict[str, str] = field(default_factory=dict)
     signatures: SignatureLimits = field(default_factory=SignatureLimits)
+    libvirt: LibvirtSettings = field(default_factory=LibvirtSettings)
 
 
 def _get(table: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
@@ -224,4 +278,5 @@ def load(path: Path) -> Config:
         unix=_unix_settings(unix),
         mirrors=check_mirrors(mirrors),
         signatures=signature_limits(trust),
+        libvirt=_libvirt_settings(data),
     )

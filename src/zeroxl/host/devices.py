@@ -87,3 +87,16 @@ def check_network_positions(names: Sequence[str]) -> None:
                 "is the Xen vif with that device id, and xl gives vifs their position as device id, so a "
                 "network named N must be declared at position N, written without leading zeros"
             )
+
+
+def virtio_disk(vdev: str) -> str:
+    """The virtio disk (vda, vdb, …) a block at the Xen disk VDEV is attached at on a virtio guest.
+
+    Mirage numbers blocks from 1 (xvdb); a virtio unikernel (Solo5) takes the first virtio-blk device it
+    finds, so mirage's block n is the n-th virtio disk: xvdb -> vda, xvdc -> vdb. xvda (number 0, kept for
+    a boot disk on Xen) has no virtio disk.
+    """
+    number = vdev_number(vdev)
+    if number == 0:
+        raise ValueError(f"{vdev} is kept for a boot disk: a virtio guest's first disk is mirage's first block, xvdb")
+    return "vd" + chr(ord("a") + number - 1)

@@ -31,11 +31,16 @@ def check_restart(policy: str) -> str:
     return policy
 
 
+# `--net network:NAME`: a libvirt network instead of a bridge (the libvirt backend; xl has no such thing).
+LIBVIRT_NETWORK = "network:"
+
+
 def check_bridge_name(name: str) -> str:
-    if not BRIDGE_NAME.fits(name):
+    """NAME if it is a bridge, or `network:` and a libvirt network named as a bridge may be; else SettingError."""
+    if not BRIDGE_NAME.fits(name.removeprefix(LIBVIRT_NETWORK)):
         raise SettingError(
             ["invalid ", NET, f" {name!r}: not a bridge name"],
-            hint=f"a bridge is named by {BRIDGE_NAME.text}, e.g. xenbr0",
+            hint=f"a bridge is named by {BRIDGE_NAME.text}, e.g. xenbr0 (or network:NAME for a libvirt network)",
         )
     return name
 

@@ -30,6 +30,7 @@ from zeroxl.publish import implxml, pack
 from zeroxl.publish.feedfile import FeedFile, ImplSite, check, editing, write
 from zeroxl.publish.implxml import ArchiveSpec, ImplSpec, NeedsSpec
 from zeroxl.publish.mirage import read_template
+from zeroxl.publish.solo5 import is_manifest, read_manifest
 
 if TYPE_CHECKING:
     from zeroxl.feeds.fetch import Fetcher
@@ -103,7 +104,13 @@ def add_implementation(
         raise UsageError("--extract applies to --archive only: --dir packs the directory's contents at the top")
     needs = needs or NeedsSpec()
     default_command = None
-    if mirage_template is not None:
+    if mirage_template is not None and is_manifest(mirage_template):
+        manifest = read_manifest(
+            mirage_template, kernel_dirs=(directory,) if directory else ()
+        )  # mirage configure -t virtio (hvt, spt): Solo5's manifest
+        needs = _merge_mirage(needs, needs.xen_type, needs.memory, manifest.blocks, manifest.networks)
+        default_command = manifest.kernel
+    elif mirage_template is not None:
         mirage = read_template(mirage_template)
         needs = _merge_mirage(needs, mirage.xen_type, mirage.memory, mirage.blocks, mirage.networks)
         default_command = f"{mirage.name}.xen"
@@ -283,7 +290,7 @@ def _check_served(archive: Path, spec: ArchiveSpec, fetcher: Fetcher) -> None:
 
 def _merge_mirage(
     needs: NeedsSpec,
-    xen_type: str,
+    xen_type: str | None,
     memory: int | None,
     blocks: tuple[tuple[str, str], ...],
     networks: tuple[str, ...],

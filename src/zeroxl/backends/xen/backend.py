@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import shutil
 import time
 from pathlib import Path
@@ -24,6 +23,7 @@ from zeroxl import proc
 from zeroxl.backends import usage
 from zeroxl.backends.base import BackendContext, RuntimeStatus
 from zeroxl.backends.states import FAILED, RUNNING, STOPPED
+from zeroxl.backends.vmguest import inside as _inside
 from zeroxl.backends.xen import cfgfile, xl
 from zeroxl.backends.xen.dom0 import xen_available
 from zeroxl.backends.xen.domain import domain_config
@@ -250,16 +250,3 @@ def _state(info: xl.DomainInfo) -> tuple[str, str]:
     if "p" in flags:
         return RUNNING, "paused"
     return RUNNING, ""
-
-
-def _inside(impl_dir: Path, rel: str, what: str) -> str:
-    """REL resolved inside IMPL_DIR, which it may not leave (by `..` or a link); it must be a file."""
-    root = impl_dir.resolve()
-    path = (root / rel).resolve()
-    if not path.is_relative_to(root):
-        raise BackendError(f"the {what} {rel!r} points outside its implementation")
-    if not path.is_file():
-        raise BackendError(f"the {what} {rel} is not a file in {impl_dir}")
-    if not os.access(path, os.R_OK):
-        raise BackendError(f"the {what} {path} cannot be read")
-    return str(path)

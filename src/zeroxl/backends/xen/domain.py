@@ -16,11 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from zeroxl.backends.xen.cfgfile import MAX_DISKS, DiskSpec, DomainConfig, VifSpec
-from zeroxl.errors import ARG, BackendError, SettingError, StateError
-from zeroxl.feeds import patterns
+from zeroxl.backends.vmguest import cmdline, disk_vdevs
+from zeroxl.backends.xen.cfgfile import DiskSpec, DomainConfig, VifSpec
+from zeroxl.errors import BackendError, StateError
 from zeroxl.host.config import Policy
-from zeroxl.host.devices import free_vdevs, vdev_number
 from zeroxl.host.macs import check_unique
 from zeroxl.host.policy import check_bridges, check_memory, check_restart, vm_memory
 from zeroxl.state.service import Disk, Service
@@ -34,62 +33,12 @@ ACTIONS = {
 }
 
 
-def disk_vdevs(svc: Service) -> list[tuple[str, Disk]]:
-    """Each of the service's disks with the Xen disk it appears at, in device order.
-
-    A declared block device is where its feed says (or mirage's rule puts it); a disk no block declares
-    (`--disk SIZE` for a feed that declares none, or one a newer version no longer declares) takes the
-    first disk from xvdb up that no block is at.
-    """
-    needs = svc.current.needs if svc.current else None
-    try:
-        declared = needs.block_vdevs() if needs else {}
-    except ValueError as e:  # a record written by hand or damaged: feeds are checked when parsed
-        raise StateError(f"{svc.name}: {e}") from None
-    free = free_vdevs(list(declared.values()))
-    placed = []
-    for disk in sorted(svc.disks, key=lambda d: d.name):
-        if disk.name in declared:
-            placed.append((declared[disk.name], disk))
-        elif free:
-            placed.append((free.pop(0), disk))
-        else:
-            raise SettingError(
-                f"{svc.name} has {len(svc.disks)} disks; 0xl attaches at most {MAX_DISKS - 1} (xvdb-xvdz)"
-            )
-    return sorted(placed, key=lambda p: vdev_number(p[0]))
-
-
 def disk_target(disk: Disk) -> str:
     if disk.kind == "lvm":
         return f"/dev/{disk.location}"  # location is VG/LV
     if disk.kind == "file":
         return disk.location
     raise BackendError(f"disk {disk.name} is of a kind the Xen backend cannot attach ({disk.kind})")
-
-
-def cmdline(svc: Service) -> tuple[tuple[str, str], ...]:
-    """The operator's arguments as the feed declares them; anything undeclared or off-pattern is refused."""
-    needs = svc.current.needs if svc.current else None
-    declared = {a.name: a for a in (needs.args if needs else ())}
-    for key, value in svc.args.items():
-        arg = declared.get(key)
-        if arg is None:
-            raise SettingError(
-                [f"{svc.name}: ", ARG, f" {key} is not an argument that this version of the service declares"]
-            )
-        try:
-            fits = patterns.matches(arg.pattern, value)
-        except patterns.PatternError as e:
-            # Recorded from a feed an older 0xl read, before patterns were RE2's.
-            problem = f"the version it runs declares a pattern 0xl no longer accepts: {e.message}"
-            raise patterns.PatternError(
-                [f"{svc.name}: ", ARG, f" {key}: {problem}"],
-                hint=f"update {svc.name} to a version whose feed uses RE2's syntax (docs/feed-service-needs.md)",
-            ) from None
-        if not fits:
-            raise SettingError([f"{svc.name}: ", ARG, f" {key}={value!r} does not match the pattern {arg.pattern}"])
-    return tuple((name, svc.args[name]) for name in declared if name in svc.args)
 
 
 def domain_config(

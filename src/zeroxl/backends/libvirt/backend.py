@@ -1,0 +1,314 @@
+"""The libvirt backend: a service's kernel as a libvirt domain named after it (docs/libvirt.md).
+
+0xl writes the domain XML itself (domain.py, domainxml.py) and drives libvirt through its Python API
+(connection.py), at `[libvirt] uri` (qemu:///system by default):
+- add defines the domain (`virsh list --all` shows it), validated by libvirt (VIR_DOMAIN_DEFINE_VALIDATE);
+- start defines it again from the version to run (same UUID), then creates it; if that fails, whatever
+  runs of it is destroyed;
+- stop: shutdown (the ACPI power button), wait up to `[libvirt] stop_timeout`, then destroy: a virtio
+  unikernel has no ACPI power-off, so it is destroyed after the timeout (at once if it has exited);
+- status: the domain's state, memory and CPU time from libvirt, and the console: a Solo5 unikernel that
+  exits halts its CPU, and libvirt still says "running"; only `Solo5: solo5_exit(N) called` tells;
+- logs: the first serial port, which libvirt appends to ZEROXL_HOME/services/NAME/libvirt/console.log;
+- destroy undefines the domain. A domain of the same name that 0xl did not define (no 0xl metadata
+  naming the service) is never changed: add, start, stop and destroy refuse it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from zeroxl.backends.base import BackendContext, RuntimeStatus
+from zeroxl.backends.libvirt import connection
+from zeroxl.backends.libvirt.domain import domain_spec
+from zeroxl.backends.libvirt.domainxml import read_metadata, render
+from zeroxl.backends.states import FAILED, RUNNING, STOPPED
+from zeroxl.backends.vmguest import inside
+from zeroxl.errors import BackendError, ConflictError, NotFoundError
+from zeroxl.host.policy import LIBVIRT_NETWORK
+from zeroxl.state import atomic
+from zeroxl.state.service import Records, Service
+
+CONSOLE = "console.log"
+RUN_NOTE = "run.json"  # where this run's console starts, and when it was started
+GONE_POLL = 0.2
+# What Solo5's virtio platform_exit prints before it halts the CPU (solo5 bindings/virtio).
+_SOLO5_EXIT = re.compile(rb"Solo5: solo5_exit\((-?\d+)\) called")
+_CONSOLE_TAIL = 1 << 20  # bytes of this run's console read for the exit line, from its end
+
+# libvirt's virDomainState values.
+_NOSTATE, _RUNNING, _BLOCKED, _PAUSED, _SHUTDOWN, _SHUTOFF, _CRASHED, _PMSUSPENDED = range(8)
+_STATE_NAMES = ("no state", "running", "blocked", "paused", "shutting down", "shut off", "crashed", "suspended")
+
+
+class LibvirtBackend:
+    name = "libvirt"
+    has_vm_config = True
+
+    def __init__(self, ctx: BackendContext) -> None:
+        self.ctx = ctx
+        self.settings = ctx.config.libvirt
+
+    # -- paths --------------------------------------------------------------------------------------
+
+    def _dir(self, svc: Service) -> Path:
+        return self.ctx.home.service_dir(svc.name) / "libvirt"
+
+    def log_path(self, svc: Service) -> Path:
+        return self._dir(svc) / CONSOLE
+
+    # -- the domain's XML ---------------------------------------------------------------------------
+
+    def _files(self, svc: Service, impl_dir: Path) -> tuple[str, str | None]:
+        if svc.current is None or not svc.current.command_path:
+            raise BackendError(
+                f"the selected version of {svc.feed} names no kernel",
+                hint="the publisher must give the implementation a <command name='run' path='NAME.virtio'>",
+            )
+        kernel = inside(impl_dir, svc.current.command_path, "kernel")
+        initrd = svc.current.needs.ramdisk
+        return kernel, inside(impl_dir, initrd, "initrd") if initrd else None
+
+    def _others(self, svc: Service) -> list[Service]:
+        records = Records(self.ctx.home.services)
+        others = []
+        for name in records.names():
+            if name != svc.name:
+                with contextlib.suppress(NotFoundError):  # destroyed meanwhile
+                    other = records.load(name)
+                    if other.backend == self.name:
+                        others.append(other)
+        return others
+
+    def _xml(self, svc: Service, impl_dir: Path, uuid: str | None) -> str:
+        kernel, initrd = self._files(svc, impl_dir)
+        return render(
+            domain_spec(
+                svc,
+                domain_type=self.settings.domain_type or default_domain_type(),
+                kernel=kernel,
+                initrd=initrd,
+                serial_log=str(self.log_path(svc)),
+                policy=self.ctx.config.policy,
+                others=self._others(svc),
+                uuid=uuid,
+            )
+        )
+
+    def vm_config(self, svc: Service, impl_dir: Path) -> str:
+        """The domain XML that starting SVC from IMPL_DIR would define, after every check."""
+        with connection.connect(self.settings.uri) as conn:
+            dom = self._domain(conn, svc)
+            return self._xml(svc, impl_dir, dom.UUIDString() if dom is not None else None)
+
+    def check(self, svc: Service, impl_dir: Path) -> None:
+        with connection.connect(self.settings.uri) as conn:
+            dom = self._domain(conn, svc)
+            self._xml(svc, impl_dir, dom.UUIDString() if dom is not None else None)
+            for net in svc.networks:
+                if net.startswith(LIBVIRT_NETWORK):
+                    name = net.removeprefix(LIBVIRT_NETWORK)
+                    if connection.lookup(conn.networkLookupByName, name) is None:
+                        raise NotFoundError(
+                            f"libvirt has no network {name}", hint="define it (virsh net-define), or give another --net"
+                        )
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+
+    def _domain(self, conn: Any, svc: Service) -> Any:
+        """The domain of SVC, None if there is none; ConflictError if one of its name is not 0xl's."""
+        dom = connection.lookup(conn.lookupByName, svc.name)
+        if dom is None:
+            return None
+        meta = read_metadata(connection.call(f"cannot read the domain {svc.name}", dom.XMLDesc, 0))
+        if meta is None or meta.service != svc.name:
+            raise ConflictError(
+                f"libvirt has a domain {svc.name} that 0xl did not define: 0xl leaves it alone",
+                hint=f"rename or undefine it (virsh undefine {svc.name}), or give the service another name",
+            )
+        return dom
+
+    def _define(self, conn: Any, svc: Service, impl_dir: Path) -> Any:
+        lv = connection.module()
+        dom = self._domain(conn, svc)
+        xml = self._xml(svc, impl_dir, dom.UUIDString() if dom is not None else None)
+        return connection.call(
+            f"libvirt refused the domain of {svc.name}",
+            conn.defineXMLFlags,
+            xml,
+            lv.VIR_DOMAIN_DEFINE_VALIDATE,
+            hint=f"0xl config {svc.name} shows the XML; 0xl --debug shows more",
+        )
+
+    def define(self, svc: Service, impl_dir: Path) -> None:
+        """Define SVC's domain without starting it (at `add`: `virsh list --all` shows it)."""
+        self._dir(svc).mkdir(parents=True, exist_ok=True)
+        with connection.connect(self.settings.uri) as conn:
+            self._define(conn, svc, impl_dir)
+
+    def start(self, svc: Service, impl_dir: Path) -> None:
+        self._dir(svc).mkdir(parents=True, exist_ok=True)
+        with connection.connect(self.settings.uri) as conn:
+            dom = self._domain(conn, svc)
+            if dom is not None and dom.isActive():
+                if self._exit(svc) is None:
+                    return
+                _destroy(dom, svc)  # halted after its unikernel exited: make room
+            dom = self._define(conn, svc, impl_dir)
+            existed, offset = self.log_path(svc).exists(), self._console_size(svc)
+            try:
+                connection.call(f"{svc.name} did not start", dom.create, hint=self._start_hint(svc))
+                self._note_run(svc, offset)
+            except BaseException:
+                # Undo: nothing of a start that failed keeps running (Ctrl-C included), and the console
+                # log is as it was (libvirt makes it before QEMU fails).
+                with contextlib.suppress(Exception):
+                    if dom.isActive():
+                        dom.destroy()
+                with contextlib.suppress(OSError):
+                    if existed:
+                        os.truncate(self.log_path(svc), offset)
+                    else:
+                        self.log_path(svc).unlink()
+                raise
+
+    def _start_hint(self, svc: Service) -> str:
+        bridges = [n for n in svc.networks if not n.startswith(LIBVIRT_NETWORK)]
+        where = f"is there a bridge {', '.join(bridges)} where libvirtd runs? " if bridges else ""
+        return f"{where}libvirt's log of the domain (/var/log/libvirt/qemu/{svc.name}.log) says more"
+
+    def _console_size(self, svc: Service) -> int:
+        try:
+            return self.log_path(svc).stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def _note_run(self, svc: Service, offset: int) -> None:
+        """Where this run's console starts (what came before is earlier runs'), and when it started."""
+        note = {"console_offset": offset, "started": time.time()}
+        atomic.write_text(self._dir(svc) / RUN_NOTE, json.dumps(note) + "\n", mode=0o600)
+
+    def _run_note(self, svc: Service) -> dict[str, float]:
+        try:
+            data = json.loads((self._dir(svc) / RUN_NOTE).read_text(encoding="utf-8"))
+            return {"console_offset": float(data["console_offset"]), "started": float(data["started"])}
+        except (OSError, ValueError, KeyError, TypeError):
+            return {}
+
+    def _exit(self, svc: Service) -> int | None:
+        """The status the unikernel exited with in this run, as its console says; None if it did not."""
+        offset = int(self._run_note(svc).get("console_offset", 0))
+        try:
+            with self.log_path(svc).open("rb") as f:
+                size = f.seek(0, 2)
+                f.seek(max(offset, size - _CONSOLE_TAIL))
+                text = f.read()
+        except OSError:
+            return None
+        found = _SOLO5_EXIT.findall(text)
+        return int(found[-1]) if found else None
+
+    def stop(self, svc: Service, *, timeout: float | None = None) -> None:
+        grace = self.settings.stop_timeout if timeout is None else timeout
+        with connection.connect(self.settings.uri) as conn:
+            dom = self._domain(conn, svc)
+            if dom is None or not dom.isActive():
+                return
+            if grace > 0 and self._exit(svc) is None:
+                with contextlib.suppress(Exception):  # a guest without ACPI: nothing happens, no error either
+                    dom.shutdown()
+                deadline = time.monotonic() + grace
+                while dom.isActive() and time.monotonic() < deadline:
+                    time.sleep(GONE_POLL)
+            if dom.isActive():
+                _destroy(dom, svc)
+
+    # -- reading ------------------------------------------------------------------------------------
+
+    def status(self, svc: Service) -> RuntimeStatus:
+        with connection.connect(self.settings.uri) as conn:
+            dom = self._domain(conn, svc)
+            if dom is None:
+                detail = "its domain is gone: it was undefined outside 0xl" if svc.desired == "running" else ""
+                return RuntimeStatus(state=STOPPED, detail=detail)
+            info = connection.call(f"cannot read the state of {svc.name}", dom.info)
+            code, reason = connection.call(f"cannot read the state of {svc.name}", dom.state)
+        state_code, _max_kib, mem_kib, vcpus, cpu_ns = (int(v) for v in info)
+        note = self._run_note(svc)
+        exited = self._exit(svc) if note else None
+        extra = {
+            "libvirt_state": _STATE_NAMES[code] if 0 <= code < len(_STATE_NAMES) else str(code),
+            "memory_mib": mem_kib >> 10,
+            "vcpus": vcpus,
+            "cpu_seconds": cpu_ns / 1e9,
+        }
+        last_exit = str(exited) if exited is not None else None
+        if code in (_RUNNING, _BLOCKED, _PAUSED, _PMSUSPENDED, _SHUTDOWN) and exited is None:
+            return RuntimeStatus(
+                state=RUNNING,
+                started=note.get("started"),
+                detail="paused" if code == _PAUSED else "shutting down" if code == _SHUTDOWN else "",
+                extra=extra,
+                resources={"cpu_seconds": cpu_ns / 1e9, "memory_bytes": mem_kib << 10, "vcpus": vcpus},
+            )
+        del state_code, reason
+        if exited is not None and exited != 0:
+            halted = " (its domain is halted: 0xl stop ends it)" if code != _SHUTOFF else ""
+            return RuntimeStatus(
+                state=FAILED,
+                last_exit=last_exit,
+                detail=f"the unikernel exited with status {exited}{halted}",
+                extra=extra,
+            )
+        if code == _CRASHED:
+            return RuntimeStatus(
+                state=FAILED, detail="the domain crashed (kept for inspection: 0xl stop ends it)", extra=extra
+            )
+        detail = ""
+        if exited == 0:
+            detail = "the unikernel exited with status 0"
+        elif svc.desired == "running":
+            detail = "its domain is shut off: it powered off, or was stopped outside 0xl"
+        return RuntimeStatus(state=STOPPED, last_exit=last_exit, detail=detail, extra=extra)
+
+    def check_state(self, svc: Service) -> None:
+        pass  # libvirt keeps what a domain is doing; run.json only says where the console of a run starts
+
+    def cleanup(self, svc: Service) -> None:
+        with connection.connect(self.settings.uri) as conn:
+            dom = self._domain(conn, svc)
+            if dom is not None:
+                if dom.isActive():
+                    _destroy(dom, svc)
+                connection.call(f"cannot undefine the domain {svc.name}", dom.undefine)
+        shutil.rmtree(self._dir(svc), ignore_errors=True)
+
+
+def _destroy(dom: Any, svc: Service) -> None:
+    try:
+        dom.destroy()
+    except Exception as e:
+        if not connection.is_error(e) or dom.isActive():
+            raise BackendError(f"cannot destroy the domain {svc.name}: {connection.message(e)}") from None
+
+
+def default_domain_type() -> str:
+    """kvm where /dev/kvm exists and the CPU has hardware virtualization (vmx or svm), else qemu.
+
+    A /dev/kvm without those flags (a paravirtual KVM inside another VM) cannot run ordinary guests."""
+    if not Path("/dev/kvm").exists():
+        return "qemu"
+    try:
+        flags = next(
+            (line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags")), ""
+        ).split()
+    except OSError:
+        return "qemu"
+    return "kvm" if {"vmx", "svm"} & set(flags) else "qemu"

@@ -1,0 +1,96 @@
+"""The domain a libvirt service gets, as typed values for domainxml.render: a pure function of the service
+record, the host's policy, the other services and the implementation's files (located by the caller).
+
+What comes from where (as for xl: backends/xen/domain.py):
+- name: the service's name; kernel, initrd, cmdline's names and patterns: the verified feed;
+- memory: --memory, the feed's recommendation or the default, within the policy (zeroxl.host.policy);
+- cmdline: the operator's --arg values, declared by the feed and matching its patterns (backends.vmguest);
+- disks: each at the virtio disk of its block in mirage's numbering (xvdb -> vda: host.devices.virtio_disk);
+- nics: one per declared network, on the bridge or the libvirt network (`network:NAME`) recorded at `add`,
+  with the MAC recorded at `add` (host.macs);
+- on_poweroff / on_reboot / on_crash: the service's restart policy;
+- metadata: the service, its feed, and the version and digest it runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from zeroxl.backends.libvirt.domainxml import DiskSpec, DomainSpec, Metadata, NicSpec
+from zeroxl.backends.vmguest import cmdline, disk_vdevs
+from zeroxl.errors import BackendError, StateError
+from zeroxl.host.config import Policy
+from zeroxl.host.devices import virtio_disk
+from zeroxl.host.macs import check_unique
+from zeroxl.host.policy import LIBVIRT_NETWORK, check_bridges, check_memory, check_restart, vm_memory
+from zeroxl.state.service import Disk, Service
+
+# (on_poweroff, on_reboot, on_crash) for each restart policy (zeroxl.host.policy.RESTART_POLICIES), as for
+# xl: a guest that powers itself off meant to stop, so `0xl stop` works under every policy.
+ACTIONS = {
+    "on-failure": ("destroy", "restart", "restart"),
+    "no": ("destroy", "destroy", "preserve"),
+}
+
+
+def disk_spec(dev: str, disk: Disk) -> DiskSpec:
+    if disk.kind == "libvirt":
+        return DiskSpec(dev=dev, kind="volume", source=disk.location)  # POOL/VOLUME
+    if disk.kind == "file":
+        return DiskSpec(dev=dev, kind="file", source=disk.location)
+    if disk.kind == "lvm":
+        return DiskSpec(dev=dev, kind="block", source=f"/dev/{disk.location}")
+    raise BackendError(f"disk {disk.name} is of a kind the libvirt backend cannot attach ({disk.kind})")
+
+
+def nic_spec(net: str, mac: str) -> NicSpec:
+    if net.startswith(LIBVIRT_NETWORK):
+        return NicSpec(kind="network", source=net.removeprefix(LIBVIRT_NETWORK), mac=mac)
+    return NicSpec(kind="bridge", source=net, mac=mac)
+
+
+def domain_spec(
+    svc: Service,
+    *,
+    domain_type: str,
+    kernel: str,
+    initrd: str | None,
+    serial_log: str,
+    policy: Policy,
+    others: Iterable[Service],
+    uuid: str | None = None,
+) -> DomainSpec:
+    """The domain for SVC; KERNEL and INITRD are the absolute paths of its files in the store.
+
+    OTHERS are the host's other libvirt services, for the total-memory limit and MAC collisions.
+    """
+    if svc.current is None:
+        raise BackendError(f"service {svc.name} has no version selected")
+    others = list(others)
+    needs = svc.current.needs
+    memory = check_memory(svc.name, svc.memory, needs, policy, [vm_memory(o.memory, o.needs) for o in others])
+    check_bridges(svc.networks, needs, policy)
+    if len(svc.macs) != len(svc.networks):
+        raise StateError(f"the record of {svc.name} has {len(svc.macs)} MAC(s) for {len(svc.networks)} network(s)")
+    check_unique(svc.name, svc.macs, {o.name: o.macs for o in others})
+    on_poweroff, on_reboot, on_crash = ACTIONS[check_restart(svc.restart)]
+    try:
+        disks = tuple(disk_spec(virtio_disk(vdev), d) for vdev, d in disk_vdevs(svc))
+    except ValueError as e:
+        raise BackendError(f"{svc.name}: {e}") from None
+    return DomainSpec(
+        name=svc.name,
+        domain_type=domain_type,
+        uuid=uuid,
+        kernel=kernel,
+        initrd=initrd,
+        cmdline=cmdline(svc),
+        memory=memory,
+        serial_log=serial_log,
+        metadata=Metadata(service=svc.name, feed=svc.feed, version=svc.current.version, digest=svc.current.digest),
+        on_poweroff=on_poweroff,
+        on_reboot=on_reboot,
+        on_crash=on_crash,
+        disks=disks,
+        nics=tuple(nic_spec(net, mac) for net, mac in zip(svc.networks, svc.macs, strict=True)),
+    )

@@ -1,0 +1,78 @@
+"""What every VM backend gives a guest alike, from the service's record: its kernel command line (only the
+arguments its feed declares, matching their patterns) and where each of its disks appears (mirage's
+numbering of block devices: zeroxl.host.devices). The xen and libvirt backends write these in their own
+formats.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from zeroxl.errors import ARG, BackendError, SettingError, StateError
+from zeroxl.feeds import patterns
+from zeroxl.host.devices import MAX_VDEVS, free_vdevs, vdev_number
+from zeroxl.state.service import Disk, Service
+
+
+def disk_vdevs(svc: Service) -> list[tuple[str, Disk]]:
+    """Each of the service's disks with the Xen disk it appears at, in device order.
+
+    A declared block device is where its feed says (or mirage's rule puts it); a disk no block declares
+    (`--disk SIZE` for a feed that declares none, or one a newer version no longer declares) takes the
+    first disk from xvdb up that no block is at.
+    """
+    needs = svc.current.needs if svc.current else None
+    try:
+        declared = needs.block_vdevs() if needs else {}
+    except ValueError as e:  # a record written by hand or damaged: feeds are checked when parsed
+        raise StateError(f"{svc.name}: {e}") from None
+    free = free_vdevs(list(declared.values()))
+    placed = []
+    for disk in sorted(svc.disks, key=lambda d: d.name):
+        if disk.name in declared:
+            placed.append((declared[disk.name], disk))
+        elif free:
+            placed.append((free.pop(0), disk))
+        else:
+            raise SettingError(
+                f"{svc.name} has {len(svc.disks)} disks; 0xl attaches at most {MAX_VDEVS - 1} (xvdb-xvdz)"
+            )
+    return sorted(placed, key=lambda p: vdev_number(p[0]))
+
+
+def cmdline(svc: Service) -> tuple[tuple[str, str], ...]:
+    """The operator's arguments as the feed declares them; anything undeclared or off-pattern is refused."""
+    needs = svc.current.needs if svc.current else None
+    declared = {a.name: a for a in (needs.args if needs else ())}
+    for key, value in svc.args.items():
+        arg = declared.get(key)
+        if arg is None:
+            raise SettingError(
+                [f"{svc.name}: ", ARG, f" {key} is not an argument that this version of the service declares"]
+            )
+        try:
+            fits = patterns.matches(arg.pattern, value)
+        except patterns.PatternError as e:
+            # Recorded from a feed an older 0xl read, before patterns were RE2's.
+            problem = f"the version it runs declares a pattern 0xl no longer accepts: {e.message}"
+            raise patterns.PatternError(
+                [f"{svc.name}: ", ARG, f" {key}: {problem}"],
+                hint=f"update {svc.name} to a version whose feed uses RE2's syntax (docs/feed-service-needs.md)",
+            ) from None
+        if not fits:
+            raise SettingError([f"{svc.name}: ", ARG, f" {key}={value!r} does not match the pattern {arg.pattern}"])
+    return tuple((name, svc.args[name]) for name in declared if name in svc.args)
+
+
+def inside(impl_dir: Path, rel: str, what: str) -> str:
+    """REL resolved inside IMPL_DIR, which it may not leave (by `..` or a link); it must be a file."""
+    root = impl_dir.resolve()
+    path = (root / rel).resolve()
+    if not path.is_relative_to(root):
+        raise BackendError(f"the {what} {rel!r} points outside its implementation")
+    if not path.is_file():
+        raise BackendError(f"the {what} {rel} is not a file in {impl_dir}")
+    if not os.access(path, os.R_OK):
+        raise BackendError(f"the {what} {path} cannot be read")
+    return str(path)
