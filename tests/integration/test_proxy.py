@@ -213,3 +213,22 @@ def test_bad_config_proxy_is_a_config_error(zxi, zhome: Path) -> None:
     r = zxi("add", "web", "http://127.0.0.1:9/web.xml")
     assert isinstance(r.error, ConfigError) and r.rc == ConfigError.exit_status, r
     assert "config.toml: [fetch] proxy is 'ftp://proxy.lan', not an http proxy URL" in r.err, r
+
+
+def test_config_no_proxy_without_a_proxy_is_a_config_error(zxi, zhome: Path) -> None:
+    # It would do nothing (the environment decides then): a typo-like mistake, said at once.
+    zhome.mkdir(parents=True, exist_ok=True)
+    (zhome / "config.toml").write_text('[fetch]\nno_proxy = ["mirror.lan"]\n')
+    r = zxi("add", "web", "http://127.0.0.1:9/web.xml")
+    assert isinstance(r.error, ConfigError) and r.rc == ConfigError.exit_status, r
+    assert "[fetch] no_proxy is set without [fetch] proxy" in r.err, r
+
+
+def test_config_no_proxy_sends_its_hosts_directly(
+    site: FeedSite, zxi, zhome: Path, proxy: Proxy, server: StaticServer
+) -> None:
+    url = site.publish("web", [Impl("1.0")])
+    zhome.mkdir(parents=True, exist_ok=True)
+    (zhome / "config.toml").write_text(f'[fetch]\nproxy = "{proxy.url}"\nno_proxy = ["127.0.0.0/8"]\n')
+    assert zxi("add", "web", url, "--trust-key", site.publisher.fingerprint).rc == 0
+    assert proxy.requests == [] and server.requests

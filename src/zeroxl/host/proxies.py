@@ -14,7 +14,6 @@ same whichever way they came (signature, size, digest), so a proxy that changes 
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -104,6 +103,8 @@ def from_config(proxy: str, no_proxy: tuple[str, ...]) -> Proxies:
 
 
 def _bypasses(entry: str, host: str, port: int) -> bool:
+    import ipaddress  # imported here: config.toml is read by commands that fetch nothing
+
     entry = entry.lower()
     if entry == "*":
         return True
