@@ -104,6 +104,23 @@ def test_fish_completes_every_command(tmp_path: Path) -> None:
     assert "init" not in complete("0xl add --trust-key feed ")
 
 
+def test_zsh_completes_commands_options_and_choices_at_a_real_prompt(tmp_path: Path) -> None:
+    if shutil.which("zsh") is None:
+        pytest.fail("zsh is missing: scripts/system-deps installs it")
+    (tmp_path / "_0xl").write_text(_zx("completion", "zsh"))
+    typed = {
+        "0xl fe": "feed",
+        "0xl feed a": "feed add",
+        "0xl feed set-st": "feed set-stability",
+        "0xl add x y --chan": "add x y --channel",
+        "0xl add x y --channel te": "add x y --channel testing",
+        "0xl completion fi": "completion fish",
+    }
+    done = subprocess.run(["zsh", "-f", str(Path(__file__).parents[1] / "support" / "zsh-complete"), str(tmp_path),
+                           *typed], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert re.findall(r"GOTARGS\((.*?)\)", done.stdout) == list(typed.values()), done.stdout
+
+
 def test_zsh_script_registers_for_0xl_in_compinit(tmp_path: Path) -> None:
     if shutil.which("zsh") is None:
         pytest.fail("zsh is missing: scripts/system-deps installs it")
