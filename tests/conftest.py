@@ -14,6 +14,15 @@ from tests.support.http import StaticServer
 from tests.support.zx import Result, stop_everything, zx_inprocess, zx_process
 
 
+@pytest.fixture(autouse=True)
+def _no_proxy_from_the_outside(monkeypatch: pytest.MonkeyPatch) -> None:
+    """0xl honours proxies from the environment; the suite's servers are on 127.0.0.1, reached directly
+    unless a test sets a proxy itself (tests/integration/test_proxy.py)."""
+    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY",
+                 "no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture
 def zhome(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh ZEROXL_HOME for this test, set in the environment for in-process and child 0xl."""

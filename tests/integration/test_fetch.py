@@ -72,15 +72,6 @@ def test_downloads_must_have_exactly_the_declared_size(server: StaticServer) -> 
                 f.download(f"{server.url}/a.tgz", io.BytesIO(), size=size, what="archive")
 
 
-def test_proxy_settings_in_the_environment_are_ignored(server: StaticServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    # 0xl contacts only the hosts the user named: a proxy from the environment would be another.
-    (server.root / "feed.xml").write_bytes(b"<x/>")
-    monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")
-    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
-    with Fetcher() as f:
-        assert f.fetch(f"{server.url}/feed.xml", max_bytes=100, what="feed").data == b"<x/>"
-
-
 def test_archive_labelled_content_encoding_gzip_is_saved_as_stored(server: StaticServer) -> None:
     # Apache's `AddEncoding x-gzip .gz` labels a .tar.gz so; the feed's size is the stored file's.
     stored = gzip.compress(b"\0" * 10240)

@@ -21,6 +21,7 @@ from zeroxl.feeds.trust import (
     StaleSignature,
     TrustDB,
     UntrustedKey,
+    check_domain,
     check_not_replayed,
     check_signature,
     check_trusted,
@@ -153,6 +154,28 @@ def test_host_in_unicode_is_refused_with_its_punycode_form() -> None:
     with pytest.raises(UsageError, match="not ASCII") as e:
         TrustDB().add(PRIMARY, "b\u00fccher.example")
     assert e.value.hint is not None and "xn--bcher-kva.example" in e.value.hint
+
+
+def test_punycode_hint_follows_idna_2008_not_the_standard_librarys_2003() -> None:
+    # IDNA 2003 (Python's "idna" codec) maps ß to "ss": it would send the user to fass.de, another
+    # domain, where IDNA 2008 keeps ß (xn--fa-hia.de), as browsers and curl resolve it.
+    with pytest.raises(UsageError, match="not ASCII") as e:
+        domain_of("https://fa\u00df.de/feed.xml")
+    assert e.value.hint is not None and "(xn--fa-hia.de)" in e.value.hint
+    assert "fass.de" not in e.value.hint
+    with pytest.raises(UsageError, match="not ASCII") as e:
+        check_domain("Fa\u00df.de:8443")  # UTS #46 maps upper case, as browsers do
+    assert e.value.hint is not None and "(xn--fa-hia.de:8443)" in e.value.hint
+
+
+def test_name_idna_2008_forbids_gets_no_punycode_to_copy() -> None:
+    # IDNA 2003 encodes a snowman (xn--n3h.net); IDNA 2008 forbids symbols, so no registry hands such a
+    # name out and there is nothing to suggest.
+    with pytest.raises(UsageError, match="not ASCII") as e:
+        domain_of("https://\u2603.net/feed.xml")
+    assert e.value.hint is not None
+    assert "xn--n3h" not in e.value.hint
+    assert "not a valid internationalised domain name" in e.value.hint
 
 
 # -- the database -----------------------------------------------------------------------------------

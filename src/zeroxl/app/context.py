@@ -62,9 +62,16 @@ class Context:
 
     @cached_property
     def fetcher(self) -> Fetcher:
-        from zeroxl.feeds.fetch import Fetcher
+        import os
 
-        return Fetcher(mirrors=self.config.mirrors)
+        from zeroxl.feeds.fetch import Fetcher
+        from zeroxl.host import proxies
+
+        cfg = self.config
+        chosen = (
+            proxies.from_environment(os.environ) if cfg.proxy is None else proxies.from_config(cfg.proxy, cfg.no_proxy)
+        )
+        return Fetcher(mirrors=cfg.mirrors, proxies=chosen)
 
     @cached_property
     def loader(self) -> FeedLoader:

@@ -1,12 +1,12 @@
 """The argument parser of `0xl`: global options, and each module's commands (cli.service_cmds,
-cli.feed_cmds, cli.update_cmds, cli.serve), in the order `0xl --help` lists them."""
+cli.feed_cmds, cli.update_cmds, cli.serve, cli.completion), in the order `0xl --help` lists them."""
 
 from __future__ import annotations
 
 import argparse
 
 from zeroxl import __version__
-from zeroxl.cli import feed_cmds, serve, service_cmds, update_cmds
+from zeroxl.cli import completion, feed_cmds, serve, service_cmds, update_cmds
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,4 +22,5 @@ def build_parser() -> argparse.ArgumentParser:
     feed_cmds.register(sub)  # feed init|add|set-stability|sign|check, mirror
     update_cmds.register(sub)  # update, rollback, history, set, gc, doctor
     serve.register(sub)  # serve, top
+    completion.register(sub, root=p)  # completion, man: written from this parser
     return p

@@ -6,10 +6,14 @@ bounded and may not go from https to http. No host is contacted but the one in t
 it redirects to), or, for a URL under an origin the host's config.toml maps to a mirror, that mirror
 alone (`feeds.mirrors`): there is no built-in mirror or lookup service. Callers always name the origin
 URL; verifying what came back is theirs to do, and is the same whichever place served it.
+
+HTTP proxies are the host's (`host.proxies`: `[fetch] proxy`, else `https_proxy`/`http_proxy`/
+`all_proxy`/`no_proxy`): they carry the bytes, and change none of the checks.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -20,6 +24,7 @@ from urllib.parse import unquote, urlsplit
 
 from zeroxl.errors import DownloadError, VerificationError
 from zeroxl.feeds.mirrors import mirrored
+from zeroxl.host.proxies import Proxies, from_environment, shown
 from zeroxl.host.units import whole_number
 
 if TYPE_CHECKING:
@@ -75,13 +80,21 @@ ProgressFn = Callable[[int], None]
 
 
 class Fetcher:
-    def __init__(self, config: FetchConfig | None = None, *, mirrors: Mapping[str, str] | None = None) -> None:
-        """MIRRORS maps origin prefixes to mirror locations, as checked by `host.config.check_mirrors`."""
+    def __init__(
+        self,
+        config: FetchConfig | None = None,
+        *,
+        mirrors: Mapping[str, str] | None = None,
+        proxies: Proxies | None = None,
+    ) -> None:
+        """MIRRORS maps origin prefixes to mirror locations, as checked by `host.config.check_mirrors`;
+        PROXIES says which URLs go through which proxy (None: as the environment says)."""
         self.config = config or FetchConfig()
         self.mirrors = dict(mirrors or {})
-        self._client: httpx.Client | None = None
-        # One client for every thread (httpx's Client may be shared between threads): creating one
-        # costs tens of milliseconds, for its TLS context.
+        self.proxies = proxies if proxies is not None else from_environment(os.environ)
+        # One client per proxy (None: direct), for every thread (httpx's Client may be shared between
+        # threads): creating one costs tens of milliseconds, for its TLS context.
+        self._clients: dict[str | None, httpx.Client] = {}
         self._client_lock = threading.Lock()
 
     def locate(self, url: str) -> str:
@@ -89,9 +102,10 @@ class Fetcher:
         return mirrored(url, self.mirrors) or url
 
     def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+        with self._client_lock:
+            clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            client.close()
 
     def __enter__(self) -> Fetcher:
         return self
@@ -99,13 +113,17 @@ class Fetcher:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _http(self) -> httpx.Client:
+    def _http(self, proxy: str | None) -> httpx.Client:
         with self._client_lock:
-            if self._client is None:
+            client = self._clients.get(proxy)
+            if client is None:
                 import httpx  # imported here: it costs start-up time that `0xl list` must not pay
 
                 c = self.config
-                self._client = httpx.Client(
+                client = self._clients[proxy] = httpx.Client(
+                    # The proxy given as a transport: httpx renamed Client's `proxies` to `proxy` (0.26)
+                    # and Debian 12 has 0.23; HTTPTransport(proxy=Proxy) is in both.
+                    transport=httpx.HTTPTransport(proxy=httpx.Proxy(proxy) if proxy else None),
                     timeout=httpx.Timeout(c.read_timeout, connect=c.connect_timeout),
                     follow_redirects=False,
                     # Bytes as the server stores them: a feed declares an archive's size and digest as
@@ -113,9 +131,10 @@ class Fetcher:
                     # (Apache's `AddEncoding x-gzip .gz`) would have httpx unpack that layer. 0install
                     # (curl) asks for no encoding either.
                     headers={"User-Agent": c.user_agent, "Accept-Encoding": "identity"},
-                    trust_env=False,  # no proxies or netrc picked up from the environment
+                    # Proxies are chosen above (host.proxies); no netrc passwords sent to feed servers.
+                    trust_env=False,
                 )
-            return self._client
+            return client
 
     # -- documents (feeds, keys) ------------------------------------------------------------------
 
@@ -210,16 +229,22 @@ class Fetcher:
     def _open(self, url: str, *, what: str, headers: dict[str, str]) -> _Response:
         import httpx
 
-        client = self._http()
         current = url
         for _ in range(self.config.max_redirects + 1):
+            proxy = self.proxies.for_url(current)
+            client = self._http(proxy)
             try:
                 request = client.build_request("GET", current, headers=headers)
                 response = client.send(request, stream=True)
             except httpx.TimeoutException as e:
-                raise DownloadError(f"cannot fetch {what} {current}: the server did not answer in time") from e
+                raise DownloadError(
+                    f"cannot fetch {what} {current}{self._through(proxy)}: the server did not answer in time"
+                ) from e
             except httpx.HTTPError as e:
-                raise DownloadError(f"cannot fetch {what} {current}: {_reason(e)}") from e
+                raise DownloadError(
+                    f"cannot fetch {what} {current}{self._through(proxy)}: {_reason(e)}",
+                    hint=self._proxy_hint(proxy),
+                ) from e
             if response.is_redirect and response.status_code != 304:
                 target = str(response.next_request.url) if response.next_request else None
                 response.close()
@@ -232,10 +257,21 @@ class Fetcher:
             if response.status_code not in (200, 304):
                 response.close()
                 raise DownloadError(
-                    f"cannot fetch {what} {current}: HTTP {response.status_code} {response.reason_phrase}"
+                    f"cannot fetch {what} {current}{self._through(proxy)}: "
+                    f"HTTP {response.status_code} {response.reason_phrase}",
+                    hint=self._proxy_hint(proxy) if response.status_code == 407 else None,
                 )
             return _Response(response)
         raise DownloadError(f"cannot fetch {what} {url}: more than {self.config.max_redirects} redirects")
+
+    @staticmethod
+    def _through(proxy: str | None) -> str:
+        return f" through the proxy {shown(proxy)}" if proxy else ""
+
+    def _proxy_hint(self, proxy: str | None) -> str | None:
+        if proxy is None:
+            return None
+        return f"the proxy comes from {self.proxies.source}: check it, or list the host in no_proxy"
 
     def _chunks(
         self,

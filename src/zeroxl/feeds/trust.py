@@ -178,7 +178,7 @@ def domain_of(url: str) -> str:
     if not netloc.isascii():
         raise UsageError(
             f"the host of the feed URL {url!r} is not ASCII",
-            hint=f"write it in its punycode form ({_punycode(netloc)})",
+            hint=_punycode_hint(netloc, "write it"),
         )
     hm = _HOST_PORT.fullmatch(netloc)
     if not hm or not _port_is_valid(url) or urlsplit(url).netloc != netloc:
@@ -197,13 +197,18 @@ def _port_is_valid(url: str) -> bool:
     return port != 0
 
 
-def _punycode(netloc: str) -> str:
-    """NETLOC with its host in the ASCII form DNS uses (`xn--…`), or a description if it has none."""
+def _punycode_hint(netloc: str, write: str) -> str:
+    """How to write NETLOC's host in the ASCII form DNS uses (`xn--…`), by IDNA 2008 with UTS #46 mapping
+    as browsers and curl do: the standard library's codec is IDNA 2003, which turns `faß.de` into another
+    domain (`fass.de`) and encodes names IDNA 2008 forbids (`☃.net`)."""
+    import idna  # imported here: only a refused name needs it
+
     host, colon, port = netloc.partition(":")  # a host in Unicode is a name, never an IPv6 address
     try:
-        return host.encode("idna").decode("ascii") + colon + port
-    except UnicodeError:
-        return "xn--…"
+        ascii_host = idna.encode(host, uts46=True).decode("ascii")
+    except idna.IDNAError as e:
+        return f"{host!r} is not a valid internationalised domain name either (IDNA 2008: {e})"
+    return f"{write} in its punycode form ({ascii_host}{colon}{port})"
 
 
 # The trust domain of feeds read from local files: they have no host, and a host cannot contain "://".
@@ -218,7 +223,7 @@ def check_domain(domain: str) -> str:
     if not domain.isascii():
         raise UsageError(
             f"{domain!r} is not a site a key can be trusted for: it is not ASCII",
-            hint=f"write the host in its punycode form ({_punycode(domain)})",
+            hint=_punycode_hint(domain, "write the host"),
         )
     if not _SITE.fullmatch(domain):
         raise UsageError(

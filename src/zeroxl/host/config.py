@@ -34,6 +34,11 @@ key (ConfigError): a policy that silently falls back to "no limit" would be wors
     pool = "0xl"                 # the storage pool of disks; the default "0xl" is made under ZEROXL_HOME
     stop_timeout = 10            # seconds a domain gets to power off before it is destroyed
 
+    [fetch]                      # feeds, keys and archives (docs/publishing.md#behind-an-http-proxy)
+    proxy = "http://proxy.lan:3128"   # every http(s) fetch goes through it; "" for none. Without
+                                 # this key: https_proxy, http_proxy, all_proxy from the environment
+    no_proxy = ["mirror.lan", "10.0.0.0/8"]   # hosts and networks reached directly
+
     [mirrors]                    # origin prefix = mirror location (feeds.mirrors, check_mirrors)
     "https://example.org/feeds/" = "http://mirror.lan/example/"
 """
@@ -48,6 +53,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from zeroxl.errors import ConfigError
+from zeroxl.host.proxies import check_proxy, split_no_proxy
 from zeroxl.host.units import parse_duration, parse_size
 
 
@@ -156,6 +162,9 @@ class Config:
     mirrors: dict[str, str] = field(default_factory=dict)
     signatures: SignatureLimits = field(default_factory=SignatureLimits)
     libvirt: LibvirtSettings = field(default_factory=LibvirtSettings)
+    # [fetch] proxy, checked (host.proxies.check_proxy); None: the environment decides, "": no proxy.
+    proxy: str | None = None
+    no_proxy: tuple[str, ...] = ()
 
 
 def _get(table: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
@@ -236,6 +245,20 @@ def check_mirrors(table: dict[str, str]) -> dict[str, str]:
     return checked
 
 
+def _fetch_settings(fetch: dict[str, Any]) -> tuple[str | None, tuple[str, ...]]:
+    proxy = _get(fetch, "proxy", str, "fetch")
+    no_proxy = _get(fetch, "no_proxy", (list, str), "fetch")
+    if isinstance(no_proxy, list) and not all(isinstance(e, str) for e in no_proxy):
+        raise ConfigError("config.toml: [fetch] no_proxy must be a list of host names, addresses or networks")
+    if no_proxy is not None and proxy is None:
+        raise ConfigError(
+            "config.toml: [fetch] no_proxy is set without [fetch] proxy",
+            hint="set both, or neither and let https_proxy/no_proxy in the environment decide",
+        )
+    entries = split_no_proxy(no_proxy) if isinstance(no_proxy, str) else tuple(e.strip() for e in no_proxy or ())
+    return (check_proxy(proxy, "config.toml: [fetch] proxy") if proxy else proxy), entries
+
+
 def load(path: Path) -> Config:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -259,6 +282,7 @@ def load(path: Path) -> Config:
     store = _table(data, "store")
     unix = _table(data, "unix")
     mirrors = _table(data, "mirrors")
+    proxy, no_proxy = _fetch_settings(_table(data, "fetch"))
     if not all(isinstance(v, str) for v in mirrors.values()):
         raise ConfigError("config.toml: [mirrors] maps an origin prefix to a mirror location (strings)")
     keep = _get(store, "keep", int, "store")
@@ -279,4 +303,6 @@ def load(path: Path) -> Config:
         mirrors=check_mirrors(mirrors),
         signatures=signature_limits(trust),
         libvirt=_libvirt_settings(data),
+        proxy=proxy,
+        no_proxy=no_proxy,
     )
