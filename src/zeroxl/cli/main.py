@@ -72,9 +72,9 @@ def _main(argv: list[str]) -> int:
 
         run: Callable[[], int] = lambda: list_services(json="--json" in argv)  # noqa: E731
     else:
-        from zeroxl.cli.parser import build_parser
+        from zeroxl.cli.parser import parse
 
-        args = build_parser().parse_args(argv)
+        args = parse(argv)
         debug = args.debug
         if debug:
             import logging
