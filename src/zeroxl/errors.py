@@ -33,6 +33,7 @@ class ExitStatus:
     POLICY = 9  # the request is over a limit of the host's policy
     ROLLED_BACK = 10  # an update failed its health check and the previous version runs again
     CONFIG = 11  # the host's config.toml cannot be read or holds what 0xl does not accept
+    NOT_RUNNING = 12  # `0xl status`: the service exists but does not run (stopped, failed)
     INTERRUPTED = 130  # Ctrl-C
 
 

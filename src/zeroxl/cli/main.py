@@ -25,18 +25,25 @@ def _is_fast(argv: Sequence[str]) -> bool:
     return bool(argv) and argv[0] == "list" and set(argv[1:]) <= {"--json"}
 
 
-def _report(e: ZeroxlError, *, debug: bool) -> int:
+def _report(e: ZeroxlError, *, debug: bool, json: bool = False) -> int:
+    """Print E (under --json as a JSON object on stderr: cli.jsonout) and give its exit status."""
     if debug:
         import traceback
 
         traceback.print_exc()
+    status = int(e.exit_status)
+    if isinstance(e, SomeFailed):
+        statuses = {f.exit_status for f in e.failures}
+        status = int(statuses.pop() if len(statuses) == 1 else ExitStatus.ERROR)
+    if json:
+        from zeroxl.cli import jsonout
+
+        jsonout.print_error(e, status)
+        return status
     from zeroxl.cli.messages import print_error, worded
 
     print_error(*worded(e))
-    if isinstance(e, SomeFailed):
-        statuses = {f.exit_status for f in e.failures}
-        return int(statuses.pop() if len(statuses) == 1 else ExitStatus.ERROR)
-    return int(e.exit_status)
+    return status
 
 
 def _private_home(*, create: bool) -> None:
@@ -67,7 +74,7 @@ def _main(argv: list[str]) -> int:
     # make a home that is missing; every command checks one that exists.
     creates_home = False
     if _is_fast(argv):
-        debug = False
+        debug, json = False, "--json" in argv
         from zeroxl.cli.listing import list_services
 
         run: Callable[[], int] = lambda: list_services(json="--json" in argv)  # noqa: E731
@@ -75,7 +82,7 @@ def _main(argv: list[str]) -> int:
         from zeroxl.cli.parser import parse
 
         args = parse(argv)
-        debug = args.debug
+        debug, json = args.debug, bool(getattr(args, "json", False))
         if debug:
             import logging
 
@@ -86,7 +93,7 @@ def _main(argv: list[str]) -> int:
         _private_home(create=creates_home)
         return run()
     except ZeroxlError as e:
-        return _report(e, debug=debug)
+        return _report(e, debug=debug, json=json)
     except KeyboardInterrupt:
         sys.stderr.write("0xl: interrupted\n")
         return int(ExitStatus.INTERRUPTED)
