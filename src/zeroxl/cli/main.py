@@ -17,12 +17,12 @@ if TYPE_CHECKING:
 
 
 def _is_fast(argv: Sequence[str]) -> bool:
-    """`0xl list [--json]` runs without argparse.
+    """`0xl list [--json] [--no-trunc]` runs without argparse.
 
     Scripts and monitoring poll `0xl list --json`; importing argparse and building the full parser
     would be more than half of its time. Any other argument goes through the full parser.
     """
-    return bool(argv) and argv[0] == "list" and set(argv[1:]) <= {"--json"}
+    return bool(argv) and argv[0] == "list" and set(argv[1:]) <= {"--json", "--no-trunc"}
 
 
 def _report(e: ZeroxlError, *, debug: bool, json: bool = False) -> int:
@@ -77,7 +77,7 @@ def _main(argv: list[str]) -> int:
         debug, json = False, "--json" in argv
         from zeroxl.cli.listing import list_services
 
-        run: Callable[[], int] = lambda: list_services(json="--json" in argv)  # noqa: E731
+        run: Callable[[], int] = lambda: list_services(json=json, trunc="--no-trunc" not in argv)  # noqa: E731
     else:
         from zeroxl.cli.parser import parse
 

@@ -108,7 +108,7 @@ def cmd_destroy(a: argparse.Namespace) -> int:
 def cmd_list(a: argparse.Namespace) -> int:
     from zeroxl.cli.listing import list_services
 
-    return list_services(json=a.json)
+    return list_services(json=a.json, trunc=not a.no_trunc)
 
 
 def cmd_status(a: argparse.Namespace) -> int:
@@ -406,6 +406,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     jsonout.add_option(sp)
     sp = command("list", cmd_list, "list services")
     jsonout.add_option(sp)
+    sp.add_argument(
+        "--no-trunc",
+        action="store_true",
+        help="show every column whole on a terminal too (piped, nothing is cut)",
+    )
     sp = command(
         "status",
         cmd_status,
