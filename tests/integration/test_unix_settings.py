@@ -91,3 +91,15 @@ def test_a_typo_in_config_toml_fails_the_command_with_the_config_status(site: Fe
         "0xl: error: config.toml: unknown key [policy] max_disk_sise\n0xl: hint: did you mean [policy] max_disk_size?\n"
     ), r
     assert snapshot(zhome) == before
+
+
+def test_memory_for_a_process_is_refused_not_ignored(site: FeedSite, zx, zhome: Path) -> None:
+    # --memory on a unix service used to be recorded and silently ignored.
+    url = site.publish("svc", [Impl("1.0")])
+    before = snapshot(zhome)
+    r = zx("add", "svc", url, "--trust-key", site.publisher.fingerprint, "--memory", "64")
+    assert r.rc == 2, r
+    assert "0xl: error: --memory 64: the unix backend cannot limit a service's memory\n" in r.err, r
+    assert "0xl: hint: leave out --memory (it sets a VM's memory" in r.err, r
+    assert snapshot(zhome) == before
+    assert zx("add", "svc", url, "--trust-key", site.publisher.fingerprint).rc == 0

@@ -103,6 +103,14 @@ def add(
                     svc = _plan_vm(ctx, svc, given_macs)
                 elif given_macs:
                     raise SettingError([MAC, f": the {backend_name} backend gives a service no network interface"])
+                elif memory is not None:
+                    # Refused, not half applied: RLIMIT_AS (what an unprivileged 0xl could set) counts
+                    # address space, not memory, and kills runtimes that reserve much of it (OCaml 5, Go);
+                    # a cgroup limit needs a delegated cgroup that a plain host does not give 0xl.
+                    raise SettingError(
+                        [MEMORY, f" {memory}: the {backend_name} backend cannot limit a service's memory"],
+                        hint=["leave out ", MEMORY, " (it sets a VM's memory; docs/unix-backend.md)"],
+                    )
                 adding = AddJournal.begin(ctx.records.dir(name))
                 impl_dir = _download(ctx, impl, undo, unused, adding)
                 testhooks.pause("add-fetched")
