@@ -372,7 +372,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sp.add_argument("--channel", default="stable", choices=["stable", "testing"])
     sp.add_argument("--version", metavar="RANGE", help="versions to accept, e.g. 2.0..!3")
     sp.add_argument("--backend", metavar="NAME", help="unix or xen (default: chosen from the feed and the host)")
-    sp.add_argument("--memory", type=argtypes.count, metavar="MIB", help="memory for a VM, in MiB (refused for a process)")
+    sp.add_argument(
+        "--memory", type=argtypes.count, metavar="MIB", help="memory for a VM, in MiB (refused for a process)"
+    )
     sp.add_argument("--net", action="append", default=[], metavar="BRIDGE", help="a bridge for the VM's next network")
     sp.add_argument(
         "--mac",
