@@ -457,3 +457,16 @@ def test_the_primary_key_signs_even_where_gpg_would_pick_a_signing_subkey(
     key = (feed.parent / f"{pub.keyid}.gpg").read_bytes()
     sig = verify_feed(feed.read_bytes(), feed_url="x/web.xml", gpg=Gpg(tmp_path / "gpg"), fetch_key=lambda _u: key)
     assert sig.fingerprint == pub.fingerprint  # what hosts trust, not the subkey
+
+
+def test_feed_add_says_which_arguments_are_needed_and_which_are_optional(zxi, tmp_path: Path) -> None:
+    # "needs --port" used to be said of an argument the service runs without.
+    feed = init(zxi, tmp_path / "site")
+    r = add_dir(
+        zxi, feed, EXAMPLE, "--command", "bin/web",
+        "--arg", "port=[0-9]{1,5}", "--arg", "ipv4=[0-9./]+", "--arg-required", "ipv4",
+        "--arg", "mode=a|b", "--arg-default", "mode=a",
+    )  # fmt: skip
+    assert r.rc == 0, r
+    assert "runs bin/web; takes --port (optional), --ipv4 (required), --mode (default a)\n" in r.out, r
+    assert "needs --" not in r.out, r

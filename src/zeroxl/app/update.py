@@ -333,8 +333,7 @@ def _note(ctx: Context, plan: _Plan, *, check: bool, wait: float) -> Outcome:
     moves = _moves(svc, choice)
     message = ""
     if choice.passed_over:
-        passed = ", ".join(choice.passed_over)
-        message = f"passing over {passed}: {svc.name} was rolled back from it; --retry takes it"
+        message = passing_over(svc.name, choice.passed_over)
     return Outcome(
         svc.name,
         AVAILABLE if moves else CURRENT,
@@ -375,3 +374,10 @@ def _move(
 def _note_current(svc: Service, choice: Choice) -> Outcome:
     version = svc.current.version if svc.current else None
     return Outcome(svc.name, CURRENT, version, latest=str(choice.newest.version))
+
+
+def passing_over(name: str, versions: Sequence[str]) -> str:
+    """What an update says of the VERSIONS it does not take because NAME was rolled back from them."""
+    *others, last = versions
+    passed, them = (f"{', '.join(others)} and {last}", "them") if others else (last, "it")
+    return f"passing over {passed}: {name} was rolled back from {them}; --retry takes {them}"

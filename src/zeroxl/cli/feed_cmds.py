@@ -358,10 +358,15 @@ def _describe_needs(needs: NeedsSpec) -> str:
         for name, size, vdev in needs.blocks
     )
     parts.extend(f"network {name}" for name in needs.networks)
-    parts.extend(f"--{arg.name}" for arg in needs.args)
     if needs.ramdisk:
         parts.append(f"ramdisk {needs.ramdisk}")
-    return f"; needs {', '.join(parts)}" if parts else ""
+    # An argument is needed only when required: the others are what it takes, if given.
+    args = [
+        f"--{arg.name}"
+        + (" (required)" if arg.required else f" (default {arg.default})" if arg.default is not None else " (optional)")
+        for arg in needs.args
+    ]
+    return (f"; needs {', '.join(parts)}" if parts else "") + (f"; takes {', '.join(args)}" if args else "")
 
 
 def _sign_reminder(feed: str, was_signed: bool) -> None:

@@ -17,13 +17,14 @@ def on_terminal() -> bool:
 
 def confirm_key(key: UnknownKey) -> bool:
     """Show an unknown key and ask whether to trust it for the feed's domain (default: no)."""
+    from zeroxl.feeds.trust import spaced
     from zeroxl.safetext import line
 
     # User ids and hints are the key owner's and the key-info server's words: one escaped line each, so
     # that none can redraw the fingerprint above it or add a line of its own.
     err = sys.stderr
     err.write(f"\nThe feed {line(key.feed_url)} is signed by a key that is not trusted for {line(key.domain)}:\n")
-    err.write(f"  fingerprint: {key.fingerprint}\n")
+    err.write(f"  fingerprint: {spaced(key.fingerprint)}\n")  # grouped, as the hint and gpg show it
     for uid in key.uids or ("(no user id)",):
         err.write(f"  user id:     {line(uid)}\n")
     for vote, message in key.hints:

@@ -95,7 +95,8 @@ def _main(argv: list[str]) -> int:
     except ZeroxlError as e:
         return _report(e, debug=debug, json=json)
     except KeyboardInterrupt:
-        sys.stderr.write("0xl: interrupted\n")
+        # On a terminal the cursor is where ^C was echoed (after a prompt, say): start a line of its own.
+        sys.stderr.write(("\n" if sys.stderr.isatty() else "") + "0xl: interrupted\n")
         return int(ExitStatus.INTERRUPTED)
     except BrokenPipeError:
         return 0

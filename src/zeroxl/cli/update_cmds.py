@@ -211,7 +211,7 @@ def cmd_set(a: argparse.Namespace) -> int:
 
         render.print_json({**jsonout.service(svc), "ready": asdict(r)})
         return 0
-    checks = [f"stays up {r.settle:g} s"]
+    checks = [f"it stays up {r.settle:g} s"]
     if r.log:
         checks.insert(0, f"log matches {r.log!r}")
     if r.tcp:
