@@ -42,8 +42,18 @@ def register(sub: SubParsers[argparse.ArgumentParser]) -> None:
         "its size and what the service needs from its host. The feed is unsigned afterwards.",
     )
     p.add_argument("feed", metavar="FEED.xml")
-    p.add_argument("--version", required=True, metavar="V", help="the version, e.g. 1.2 or 2.0-pre1")
-    p.add_argument("--arch", required=True, metavar="OS-CPU", help="the target: Xen-x86_64, Linux-x86_64, *-*")
+    p.add_argument(
+        "--version",
+        required=True,
+        metavar="V",
+        help="the one version this implementation is, e.g. 1.2 or 2.0-pre1 (0xl add --version is a range)",
+    )
+    p.add_argument(
+        "--arch",
+        required=True,
+        metavar="OS-CPU",
+        help="the target: Xen-x86_64, Virtio-x86_64, Linux-x86_64, *-* (0install's OS and CPU names, case-sensitive)",
+    )
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--archive", metavar="PATH", help="a tar or zip archive of the implementation")
     source.add_argument("--dir", metavar="DIR", help="pack DIR into a reproducible tar.gz beside the feed")
@@ -187,6 +197,12 @@ def cmd_feed_add(a: argparse.Namespace) -> int:
     made = f"packed from {a.dir}" if added.archive_created else "as given" if a.archive else "unchanged"
     print(f"  archive {added.archive} ({impl.archive.size} bytes, {made}), served at {impl.archive.href}")
     print(f"  runs {impl.command}" + _describe_needs(impl.needs))
+    if impl.stability != "stable":
+        # A first feed is testing by default: hosts on the stable channel (the default) would not take it.
+        print(
+            f"  {impl.version} is {impl.stability}: hosts on the stable channel will not pick it; "
+            f"add it with --stability stable, or promote it with 0xl feed set-stability {a.feed} {impl.version} stable"
+        )
     _sign_reminder(a.feed, added.was_signed)
     return 0
 

@@ -370,7 +370,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--disk", action="append", default=[], metavar="[NAME=]SIZE", help="a disk for the service, e.g. 256M"
     )
     sp.add_argument("--channel", default="stable", choices=["stable", "testing"])
-    sp.add_argument("--version", metavar="RANGE", help="versions to accept, e.g. 2.0..!3")
+    sp.add_argument(
+        "--version",
+        metavar="RANGE",
+        help="the versions to accept, a range such as 2.0..!3 or 1.4 (feed add --version is one version)",
+    )
     sp.add_argument("--backend", metavar="NAME", help="unix or xen (default: chosen from the feed and the host)")
     sp.add_argument(
         "--memory", type=argtypes.count, metavar="MIB", help="memory for a VM, in MiB (refused for a process)"
