@@ -275,6 +275,7 @@ def cmd_feed_check(a: argparse.Namespace) -> int:
                 "ok": not report.problems,
                 "status": int(report.status),
                 "findings": [f.to_json() for f in report.findings],
+                "warnings": list(report.warnings),
             }
         )
         return int(report.status)
@@ -288,6 +289,10 @@ def cmd_feed_check(a: argparse.Namespace) -> int:
         print(f"{verdict:<4}  {subject:<{width}}  {detail}")
     problems = len(report.problems)
     print("all checks passed" if not problems else f"{problems} problem{'s' if problems != 1 else ''}")
+    import sys
+
+    for warning in report.warnings:  # a warning leaves the exit status as it is (docs/exit-status.md)
+        sys.stderr.write(f"0xl: warning: {warning}\n")
     return int(report.status)
 
 
