@@ -32,6 +32,8 @@ class ExitStatus:
     UNSATISFIABLE = 8  # the feed has no implementation for this host, channel and version range
     POLICY = 9  # the request is over a limit of the host's policy
     ROLLED_BACK = 10  # an update failed its health check and the previous version runs again
+    CONFIG = 11  # the host's config.toml cannot be read or holds what 0xl does not accept
+    NOT_RUNNING = 12  # `0xl status`: the service exists but does not run (stopped, failed)
     INTERRUPTED = 130  # Ctrl-C
 
 
@@ -125,9 +127,9 @@ class SettingError(UsageError):
 
 
 class ConfigError(ZeroxlError):
-    """The host's config.toml cannot be read, or holds a value 0xl does not accept."""
+    """The host's config.toml cannot be read, or holds a key or a value 0xl does not accept."""
 
-    exit_status = ExitStatus.USAGE
+    exit_status = ExitStatus.CONFIG
 
 
 class NotFoundError(ZeroxlError):

@@ -156,7 +156,7 @@ def test_bad_unpacking_limits_in_config_are_refused(site: FeedSite, zxi, zhome: 
     (zhome / "config.toml").write_text(f"[store]\n{config}\n")
     before = snapshot(zhome)
     r = zxi("add", "web", url, "--trust-key", site.publisher.fingerprint)
-    assert r.rc == 2 and message in r.err, r
+    assert r.rc == 11 and message in r.err, r
     assert snapshot(zhome) == before
 
 

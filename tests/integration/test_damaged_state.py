@@ -59,7 +59,7 @@ def test_damaged_record_is_shown_damaged_and_the_other_services_work(site: FeedS
     assert "cannot be read" in damaged["detail"] and damaged["hint"] == "0xl doctor says what to do", damaged
 
     r = zx("status", "a")
-    assert r.rc == 0, r
+    assert r.rc == 1, r  # its state is not known (docs/exit-status.md)
     assert r.out.startswith("name:  a\nstate: damaged (the record of service a ("), r
     assert r.out.endswith(")\nhint:  0xl doctor says what to do\n"), r
     assert json.loads(zx("status", "a", "--json").out) == damaged

@@ -97,3 +97,16 @@ def test_an_unsigned_feed_or_one_served_at_another_url_fails(site: FeedSite, zxi
 def test_a_feed_that_cannot_be_fetched_is_a_download_error(zxi, tmp_path: Path) -> None:
     r = zxi("feed", "check", str(tmp_path / "nosuch.xml"))
     assert r.rc == 5 and "cannot read feed" in r.err, r
+
+
+def test_a_feed_with_no_stable_implementation_is_warned_about(site: FeedSite, zxi) -> None:
+    # A first feed is testing by default, and the stable channel (the default) then picks nothing.
+    url = site.publish("web", [Impl("1.0", stability="testing")])
+    r = zxi("feed", "check", url)
+    assert r.rc == 0, r
+    assert "0xl: warning: no implementation is stable: hosts on the stable channel (the default) pick none" in r.err
+    rc, findings = report(zxi, url)
+    assert rc == 0 and findings["warnings"][0].startswith("no implementation is stable"), findings
+    url = site.publish("web", [Impl("1.0", stability="testing"), Impl("2.0")])
+    r = zxi("feed", "check", url)
+    assert r.rc == 0 and "warning" not in r.err, r

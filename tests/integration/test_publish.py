@@ -513,3 +513,64 @@ def test_a_manifest_that_is_not_solo5s_is_refused_and_changes_nothing(zxi, tmp_p
     )  # fmt: skip
     assert r.rc == 2 and message in r.err, r
     assert feed.read_bytes() == before
+
+
+def test_feed_add_says_which_arguments_are_needed_and_which_are_optional(zxi, tmp_path: Path) -> None:
+    # "needs --port" used to be said of an argument the service runs without.
+    feed = init(zxi, tmp_path / "site")
+    r = add_dir(
+        zxi, feed, EXAMPLE, "--command", "bin/web",
+        "--arg", "port=[0-9]{1,5}", "--arg", "ipv4=[0-9./]+", "--arg-required", "ipv4",
+        "--arg", "mode=a|b", "--arg-default", "mode=a",
+    )  # fmt: skip
+    assert r.rc == 0, r
+    assert "runs bin/web; takes --port (optional), --ipv4 (required), --mode (default a)\n" in r.out, r
+    assert "needs --" not in r.out, r
+
+
+@pytest.mark.parametrize(
+    ("arch", "message", "hint"),
+    [
+        ("linux-x86_64", "'linux' is not an OS a host can match", "did you mean Linux?"),
+        ("Linux-amd64", "'amd64' is not a CPU a host can match", "CPUs: i386"),
+        ("xen-x86_64", "'xen' is not an OS a host can match", "did you mean Xen?"),
+    ],
+)
+def test_an_arch_no_host_can_match_is_refused(zxi, tmp_path: Path, arch: str, message: str, hint: str) -> None:
+    # Accepted before: feed check passed, and every host then failed with status 8.
+    feed = init(zxi, tmp_path / "site")
+    before = feed.read_bytes()
+    r = zxi("feed", "add", str(feed), "--version", "1.0", "--arch", arch, "--dir", str(EXAMPLE))
+    assert r.rc == 2, r
+    assert r.err.startswith(f"0xl: error: --arch {arch}: {message}"), r
+    assert f"0xl: hint: {hint}" in r.err, r
+    assert feed.read_bytes() == before
+
+
+@pytest.mark.parametrize("arch", ["Xen-x86_64", "Virtio-x86_64", "Linux-x86_64", "*-*", "Linux-*", "*-aarch64"])
+def test_the_targets_hosts_run_are_accepted(zxi, tmp_path: Path, arch: str) -> None:
+    feed = init(zxi, tmp_path / "site")
+    r = zxi("feed", "add", str(feed), "--version", "1.0", "--arch", arch, "--dir", str(EXAMPLE), "--command", "bin/web")
+    assert r.rc == 0, r
+
+
+def test_feed_add_says_what_testing_means_and_how_to_promote(zxi, tmp_path: Path) -> None:
+    feed = init(zxi, tmp_path / "site")
+    r = add_dir(zxi, feed, EXAMPLE, "--command", "bin/web")
+    assert r.rc == 0, r
+    assert (
+        "  1.0 is testing: hosts on the stable channel will not pick it; add it with --stability stable, "
+        f"or promote it with 0xl feed set-stability {feed} 1.0 stable\n" in r.out
+    ), r
+    other = init(zxi, tmp_path / "other")
+    r = add_dir(zxi, other, EXAMPLE, "--command", "bin/web", "--stability", "stable")
+    assert r.rc == 0 and "stable channel will not pick" not in r.out, r
+
+
+def test_both_helps_say_which_version_is_a_range(zhome: Path) -> None:
+    from tests.support.zx import zx_process
+
+    add = zx_process("add", "--help", home=zhome).out
+    feed_add = zx_process("feed", "add", "--help", home=zhome).out
+    assert "a range such as 2.0..!3" in add and "(feed add --version is one version)" in add
+    assert "the one version this implementation is" in feed_add and "(0xl add --version is a range)" in feed_add

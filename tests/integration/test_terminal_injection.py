@@ -19,6 +19,7 @@ from tests.support.gpgkeys import Publisher, make_publisher
 from tests.support.http import StaticServer
 from tests.support.terminal import run_on_terminal
 from tests.support.zx import snapshot, wait_for
+from zeroxl.feeds.trust import spaced
 
 # ESC [2K erases the line, ESC [1A moves up, CR goes back to its start; then a fake fingerprint line.
 HOSTILE_UID = "Evil \x1b[2K\x1b[1A\r  fingerprint: 0000 FAKE\n  user id:     Trusted Publisher <ok@example.org>"
@@ -64,7 +65,7 @@ def test_the_trust_prompt_shows_a_hostile_user_id_escaped_on_one_line(
     assert rc == 4, screen
     no_raw_controls(screen)
     lines = screen.replace("\r\n", "\n").split("\n")
-    assert f"  fingerprint: {hostile.fingerprint}" in lines
+    assert f"  fingerprint: {spaced(hostile.fingerprint)}" in lines
     assert f"  user id:     {SHOWN_UID}" in lines  # the whole user id, on its own line
     assert f"  key info (good): Known{SHOWN_FOLDED} publisher" in lines
     assert sum(line.lstrip().startswith("fingerprint:") for line in lines) == 1

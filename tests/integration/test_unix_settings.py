@@ -1,5 +1,5 @@
 """[unix] settings in config.toml with real supervised processes: a value that makes no sense is refused
-with status 2 before anything runs, and 0 means what it says (issue 10, point 12)."""
+with status 11 (config) before anything runs, and 0 means what it says (issue 10, point 12)."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ def test_unix_setting_out_of_range_is_refused_before_anything_runs(
     (zhome / "config.toml").write_text(f"[unix]\n{setting}\n")
     before = snapshot(zhome)
     r = zx("run", "svc")
-    assert r.rc == 2, r
+    assert r.rc == 11, r
     assert r.err.startswith(f"0xl: error: config.toml: {says}"), r
     assert "0xl: hint: " in r.err and "internal error" not in r.err, r
     assert snapshot(zhome) == before
@@ -51,7 +51,7 @@ def test_unix_setting_of_the_wrong_type_is_refused(site: FeedSite, zx, zhome: Pa
     _add(zx, site, "echo up; sleep 1000\n")
     (zhome / "config.toml").write_text("[unix]\nrestart_limit = 1.5\n")
     r = zx("run", "svc")
-    assert r.rc == 2, r
+    assert r.rc == 11, r
     assert r.err.startswith("0xl: error: config.toml: [unix] restart_limit has the wrong type (float)"), r
 
 
@@ -77,3 +77,29 @@ def test_stop_timeout_zero_kills_at_once(site: FeedSite, zx, zhome: Path) -> Non
     assert wait_for(lambda: "ready" in zx("logs", "svc").out)
     assert zx("stop", "svc").rc == 0
     assert "still running 0 s after SIGTERM; sending SIGKILL" in zx("logs", "svc").out
+
+
+def test_a_typo_in_config_toml_fails_the_command_with_the_config_status(site: FeedSite, zx, zhome: Path) -> None:
+    # `max_disk_sise` used to be ignored (no disk limit at all) and a broken config said "usage" (2).
+    zhome.mkdir(mode=0o700, parents=True, exist_ok=True)
+    (zhome / "config.toml").write_text('[policy]\nmax_disk_sise = "1G"\n')
+    before = snapshot(zhome)
+    url = site.publish("svc", [Impl("1.0", files={"bin/web": (b"#!/bin/sh\nsleep 1000\n", 0o755)})])
+    r = zx("add", "svc", url, "--trust-key", site.publisher.fingerprint, "--disk", "5G")
+    assert r.rc == 11, r
+    assert r.err.endswith(
+        "0xl: error: config.toml: unknown key [policy] max_disk_sise\n0xl: hint: did you mean [policy] max_disk_size?\n"
+    ), r
+    assert snapshot(zhome) == before
+
+
+def test_memory_for_a_process_is_refused_not_ignored(site: FeedSite, zx, zhome: Path) -> None:
+    # --memory on a unix service used to be recorded and silently ignored.
+    url = site.publish("svc", [Impl("1.0")])
+    before = snapshot(zhome)
+    r = zx("add", "svc", url, "--trust-key", site.publisher.fingerprint, "--memory", "64")
+    assert r.rc == 2, r
+    assert "0xl: error: --memory 64: the unix backend cannot limit a service's memory\n" in r.err, r
+    assert "0xl: hint: leave out --memory (it sets a VM's memory" in r.err, r
+    assert snapshot(zhome) == before
+    assert zx("add", "svc", url, "--trust-key", site.publisher.fingerprint).rc == 0

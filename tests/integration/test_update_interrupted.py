@@ -146,3 +146,32 @@ def test_ctrl_c_during_an_update_undoes_it_before_exiting(site: FeedSite, zx, zh
     assert assert_whole_versions(zx, zhome, ports) == {"a": "1.0", "b": "1.0"}
     assert history(zx, "a")[-1] == ("update", "1.0", "2.0", "interrupted")
     assert "guardian" not in (zhome / "guardian.log").read_text()
+
+
+def test_doctor_does_not_call_a_killed_0xl_busy(site: FeedSite, zx, zhome: Path) -> None:
+    # While the guardian of a killed update waits for the service's lock (held here, as another command
+    # would hold it), doctor used to say "0xl is replacing version 1.0 with 2.0 (pid N)" of the dead 0xl.
+    import fcntl
+
+    ports = two_services(zx, site)
+    update = Stoppable(zhome, "stopped", "update", "a", *FAST)
+    update.wait_stopped()
+    guardian = record(zhome, "a")["transition"]["guardian"]
+    os.kill(guardian, signal.SIGSTOP)
+    dead = update.proc.pid
+    update.kill()
+    fd = os.open(zhome / "locks" / "service-a.lock", os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.kill(guardian, signal.SIGCONT)
+        r = zx("doctor")
+        assert r.rc == 7, r
+        assert (
+            f"service a is busy: the 0xl that was replacing version 1.0 with 2.0 (pid {dead}) ended; "
+            f"its guardian (pid {guardian}) is finishing or undoing that change" in r.err
+        ), r
+        assert "0xl is replacing" not in r.err, r
+    finally:
+        os.close(fd)
+    assert wait_for(lambda: record(zhome, "a")["transition"] is None, timeout=30)
+    assert assert_whole_versions(zx, zhome, ports) == {"a": "1.0", "b": "1.0"}

@@ -61,9 +61,9 @@ def zx_inprocess(*args: str, home: Path) -> Result:
     errors: list[ZeroxlError] = []
     report = cli_main._report
 
-    def spy(e: ZeroxlError, *, debug: bool) -> int:
+    def spy(e: ZeroxlError, *, debug: bool, json: bool = False) -> int:
         errors.append(e)
-        return report(e, debug=debug)
+        return report(e, debug=debug, json=json)
 
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), mock.patch.object(cli_main, "_report", spy):
         rc = main(list(args))

@@ -8,7 +8,7 @@ import pytest
 
 from tests.support.words import refused, said
 from zeroxl.app.fits import check_args, parse_args, parse_disk_specs, plan_disks
-from zeroxl.errors import ConfigError, PolicyError, UsageError
+from zeroxl.errors import ConfigError, ExitStatus, PolicyError, UsageError
 from zeroxl.host import config
 from zeroxl.host.names import check_service_name
 from zeroxl.host.needs import BlockDevice, BootArg, ServiceNeeds
@@ -127,9 +127,45 @@ def test_core_messages_name_the_setting_and_the_cli_calls_it_by_its_option() -> 
 
 def test_a_broken_config_toml_is_a_config_error_not_a_wrong_option(tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
-    for bad in ("[policy\n", '[policy]\nmax_disk_size = "1Q"\n', '[disks]\nvolume_group = 7\n'):
+    for bad in ("[policy\n", '[policy]\nmax_disk_size = "1Q"\n', "[disks]\nvolume_group = 7\n"):
         path.write_text(bad)
         with pytest.raises(ConfigError) as e:
             config.load(path)
         assert not isinstance(e.value, UsageError)
-        assert e.value.exit_status == 2  # as before it had a class of its own (docs/exit-status.md)
+        assert e.value.exit_status == ExitStatus.CONFIG == 11  # its own status (docs/exit-status.md)
+
+
+@pytest.mark.parametrize(
+    ("toml", "message", "hint"),
+    [
+        (
+            '[policy]\nmax_disk_sise = "1G"\n',
+            "unknown key [policy] max_disk_sise",
+            "did you mean [policy] max_disk_size?",
+        ),
+        ("[unix]\nrestart_limt = 0\n", "unknown key [unix] restart_limt", "did you mean [unix] restart_limit?"),
+        ("[polcy]\nmax_memory = 1\n", "unknown table [polcy]", "did you mean [policy]?"),
+        (
+            "[store]\nzzz = 1\n",
+            "unknown key [store] zzz",
+            "known: [store] keep, [store] max_unpack_ratio, [store] max_unpacked_size",
+        ),
+    ],
+)
+def test_a_typo_in_config_toml_is_an_error_naming_the_closest_key(
+    tmp_path: Path, toml: str, message: str, hint: str
+) -> None:
+    # A misspelt limit used to be ignored: `max_disk_sise` meant no disk limit at all.
+    path = tmp_path / "config.toml"
+    path.write_text(toml)
+    with pytest.raises(ConfigError) as e:
+        config.load(path)
+    assert e.value.message == f"config.toml: {message}"
+    assert e.value.hint is not None and e.value.hint.startswith(hint), e.value.hint
+    assert e.value.exit_status == ExitStatus.CONFIG
+
+
+def test_mirrors_keys_are_origins_not_known_keys(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text('[mirrors]\n"https://example.org/feeds/" = "http://mirror.lan/example/"\n')
+    assert config.load(path).mirrors == {"https://example.org/feeds/": "http://mirror.lan/example/"}

@@ -73,3 +73,28 @@ def test_no_fit_explains_each_implementation() -> None:
 def test_empty_feed_says_so() -> None:
     with pytest.raises(SelectionError, match="lists no implementations"):
         select(feed(), Requirements(LINUX))
+
+
+def _hint(f: Feed, req: Requirements) -> str | None:
+    with pytest.raises(SelectionError) as e:
+        select(f, req)
+    return e.value.hint
+
+
+def test_the_hint_suggests_only_what_was_not_given_and_would_fit() -> None:
+    testing = feed(impl("1.0", "Linux-x86_64", Stability.TESTING))
+    assert _hint(testing, Requirements(LINUX)) == "try --channel testing"
+    # Given already: "try --channel testing" when it was is what the hint used to say.
+    buggy = feed(impl("1.0", "Linux-x86_64", Stability.BUGGY))
+    assert "--channel testing" not in (_hint(buggy, Requirements(LINUX, Channel.TESTING)) or "")
+    ranged = feed(impl("1.0", "Linux-x86_64"))
+    assert _hint(ranged, Requirements(LINUX, versions=VersionRange.parse("2.0.."))) == "try another --version range"
+
+
+def test_a_xen_only_feed_on_a_linux_host_is_told_the_backend_that_runs_it() -> None:
+    hint = _hint(feed(impl("1.0", "Xen-x86_64")), Requirements(LINUX))
+    assert hint == "try --backend xen (the feed has builds for Xen)"
+    hint = _hint(feed(impl("1.0", "Linux-x86_64")), Requirements(XEN))
+    assert hint == "try --backend unix (the feed has builds for Linux)"
+    hint = _hint(feed(impl("1.0", "FreeBSD-x86_64")), Requirements(XEN))
+    assert hint == "try a host that runs FreeBSD: the feed has no build for Xen-x86_64"

@@ -64,4 +64,4 @@ def test_bad_limits_are_refused_naming_the_key(tmp_path: Path, toml: str, messag
     path.write_text(toml)
     with pytest.raises(ConfigError, match=message) as e:
         config.load(path)
-    assert e.value.exit_status == 2
+    assert e.value.exit_status == 11  # config.toml's own status

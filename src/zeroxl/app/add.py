@@ -103,8 +103,16 @@ def add(
                     svc = _plan_vm(ctx, svc, given_macs)
                 elif given_macs:
                     raise SettingError([MAC, f": the {backend_name} backend gives a service no network interface"])
+                elif memory is not None:
+                    # Refused, not half applied: RLIMIT_AS (what an unprivileged 0xl could set) counts
+                    # address space, not memory, and kills runtimes that reserve much of it (OCaml 5, Go);
+                    # a cgroup limit needs a delegated cgroup that a plain host does not give 0xl.
+                    raise SettingError(
+                        [MEMORY, f" {memory}: the {backend_name} backend cannot limit a service's memory"],
+                        hint=["leave out ", MEMORY, " (it sets a VM's memory; docs/unix-backend.md)"],
+                    )
                 adding = AddJournal.begin(ctx.records.dir(name))
-                impl_dir = _download(ctx, impl, undo, unused, adding)
+                impl_dir = _download(ctx, impl, undo, unused, adding, label=f"{name} {impl.version}")
                 testhooks.pause("add-fetched")
                 ctx.backend(backend_name).check(svc, impl_dir)
                 svc = _make_disks(ctx, svc, planned, undo, adding)
@@ -187,9 +195,16 @@ def _plan_vm(ctx: Context, svc: Service, given_macs: dict[str, str], *, final: b
 
 
 def _download(
-    ctx: Context, impl: Implementation, undo: list[Callable[[], None]], unused: set[str], adding: AddJournal
+    ctx: Context,
+    impl: Implementation,
+    undo: list[Callable[[], None]],
+    unused: set[str],
+    adding: AddJournal,
+    *,
+    label: str,
 ) -> Path:
-    """IMPL's store entry, downloaded if needed; if it was downloaded, undoing adds it to UNUSED.
+    """IMPL's store entry, downloaded if needed (a progress bar named LABEL on a terminal); if it was
+    downloaded, undoing adds it to UNUSED.
 
     Undoing does not remove the entry: the caller prunes UNUSED (store_gc.prune) once it has let go of the
     store, which removes only what no service needs by then. ADDING notes it before the download.
@@ -200,7 +215,7 @@ def _download(
     adding.store_entry(impl.store_name)
     total = sum(getattr(r, "size", 0) for r in impl.retrievals[:1])
     if ctx.ui.progress is not None:
-        with ctx.ui.progress(f"{impl.version}", total) as progress:
+        with ctx.ui.progress(label, total) as progress:
             path = ctx.store.ensure(impl, ctx.fetcher, progress=progress)
     else:
         path = ctx.store.ensure(impl, ctx.fetcher)

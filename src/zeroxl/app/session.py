@@ -33,10 +33,20 @@ def service_lock(ctx: Context, name: str, *, wait: float = 0.0) -> Iterator[None
 
 def _busy(ctx: Context, name: str) -> str | None:
     """What holds NAME's lock, if its record says (a change of version under way), for the error."""
+    from zeroxl.host.procinfo import Identity, alive
+
     with contextlib.suppress(Exception):
         t = ctx.records.load(name).transition
         if t is not None:
-            return f"0xl is replacing version {t.from_.version} with {t.to.version} (pid {t.owner.get('pid')})"
+            change = f"version {t.from_.version} with {t.to.version}"
+            if alive(Identity.from_json(t.owner)):
+                return f"0xl is replacing {change} (pid {t.owner.get('pid')})"
+            # Its owner was killed: what holds the lock is the one finishing the change, not that 0xl.
+            return (
+                f"the 0xl that was replacing {change} (pid {t.owner.get('pid')}) ended; "
+                + (f"its guardian (pid {t.guardian})" if t.guardian else "another 0xl command")
+                + " is finishing or undoing that change"
+            )
     return None
 
 

@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TypeVar
 
 from zeroxl import testhooks
@@ -221,7 +222,10 @@ def _refresh(ctx: Context, plans: dict[str, _Plan], *, check: bool) -> set[str]:
         if p.choice is not None and p.svc.current is not None and p.choice.pick.store_name != p.svc.current.digest
     }
     downloaded = {d for d, impl in wanted.items() if ctx.store.path(impl) is None}
-    got = _each(sorted(wanted), lambda d: ctx.store.ensure(wanted[d], ctx.fetcher))
+    users = {
+        d: sorted(p.svc.name for p in plans.values() if p.choice and p.choice.pick.store_name == d) for d in wanted
+    }
+    got = _each(sorted(wanted), lambda d: _download(ctx, wanted[d], f"{', '.join(users[d])} {wanted[d].version}"))
     for plan in plans.values():
         if plan.choice is not None:
             result = got.get(plan.choice.pick.store_name)
@@ -333,8 +337,7 @@ def _note(ctx: Context, plan: _Plan, *, check: bool, wait: float) -> Outcome:
     moves = _moves(svc, choice)
     message = ""
     if choice.passed_over:
-        passed = ", ".join(choice.passed_over)
-        message = f"passing over {passed}: {svc.name} was rolled back from it; --retry takes it"
+        message = passing_over(svc.name, choice.passed_over)
     return Outcome(
         svc.name,
         AVAILABLE if moves else CURRENT,
@@ -375,3 +378,19 @@ def _move(
 def _note_current(svc: Service, choice: Choice) -> Outcome:
     version = svc.current.version if svc.current else None
     return Outcome(svc.name, CURRENT, version, latest=str(choice.newest.version))
+
+
+def passing_over(name: str, versions: Sequence[str]) -> str:
+    """What an update says of the VERSIONS it does not take because NAME was rolled back from them."""
+    *others, last = versions
+    passed, them = (f"{', '.join(others)} and {last}", "them") if others else (last, "it")
+    return f"passing over {passed}: {name} was rolled back from {them}; --retry takes {them}"
+
+
+def _download(ctx: Context, impl: Implementation, label: str) -> Path:
+    """IMPL into the store, with a progress bar named LABEL (its services and version) on a terminal."""
+    if ctx.ui.progress is None or ctx.store.path(impl) is not None:
+        return ctx.store.ensure(impl, ctx.fetcher)
+    total = sum(getattr(r, "size", 0) for r in impl.retrievals[:1])
+    with ctx.ui.progress(label, total) as progress:
+        return ctx.store.ensure(impl, ctx.fetcher, progress=progress)

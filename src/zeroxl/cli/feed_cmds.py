@@ -42,8 +42,18 @@ def register(sub: SubParsers[argparse.ArgumentParser]) -> None:
         "its size and what the service needs from its host. The feed is unsigned afterwards.",
     )
     p.add_argument("feed", metavar="FEED.xml")
-    p.add_argument("--version", required=True, metavar="V", help="the version, e.g. 1.2 or 2.0-pre1")
-    p.add_argument("--arch", required=True, metavar="OS-CPU", help="the target: Xen-x86_64, Linux-x86_64, *-*")
+    p.add_argument(
+        "--version",
+        required=True,
+        metavar="V",
+        help="the one version this implementation is, e.g. 1.2 or 2.0-pre1 (0xl add --version is a range)",
+    )
+    p.add_argument(
+        "--arch",
+        required=True,
+        metavar="OS-CPU",
+        help="the target: Xen-x86_64, Virtio-x86_64, Linux-x86_64, *-* (0install's OS and CPU names, case-sensitive)",
+    )
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--archive", metavar="PATH", help="a tar or zip archive of the implementation")
     source.add_argument("--dir", metavar="DIR", help="pack DIR into a reproducible tar.gz beside the feed")
@@ -188,6 +198,12 @@ def cmd_feed_add(a: argparse.Namespace) -> int:
     made = f"packed from {a.dir}" if added.archive_created else "as given" if a.archive else "unchanged"
     print(f"  archive {added.archive} ({impl.archive.size} bytes, {made}), served at {impl.archive.href}")
     print(f"  runs {impl.command}" + _describe_needs(impl.needs))
+    if impl.stability != "stable":
+        # A first feed is testing by default: hosts on the stable channel (the default) would not take it.
+        print(
+            f"  {impl.version} is {impl.stability}: hosts on the stable channel will not pick it; "
+            f"add it with --stability stable, or promote it with 0xl feed set-stability {a.feed} {impl.version} stable"
+        )
     _sign_reminder(a.feed, added.was_signed)
     return 0
 
@@ -260,6 +276,7 @@ def cmd_feed_check(a: argparse.Namespace) -> int:
                 "ok": not report.problems,
                 "status": int(report.status),
                 "findings": [f.to_json() for f in report.findings],
+                "warnings": list(report.warnings),
             }
         )
         return int(report.status)
@@ -273,6 +290,10 @@ def cmd_feed_check(a: argparse.Namespace) -> int:
         print(f"{verdict:<4}  {subject:<{width}}  {detail}")
     problems = len(report.problems)
     print("all checks passed" if not problems else f"{problems} problem{'s' if problems != 1 else ''}")
+    import sys
+
+    for warning in report.warnings:  # a warning leaves the exit status as it is (docs/exit-status.md)
+        sys.stderr.write(f"0xl: warning: {warning}\n")
     return int(report.status)
 
 
@@ -359,10 +380,15 @@ def _describe_needs(needs: NeedsSpec) -> str:
         for name, size, vdev in needs.blocks
     )
     parts.extend(f"network {name}" for name in needs.networks)
-    parts.extend(f"--{arg.name}" for arg in needs.args)
     if needs.ramdisk:
         parts.append(f"ramdisk {needs.ramdisk}")
-    return f"; needs {', '.join(parts)}" if parts else ""
+    # An argument is needed only when required: the others are what it takes, if given.
+    args = [
+        f"--{arg.name}"
+        + (" (required)" if arg.required else f" (default {arg.default})" if arg.default is not None else " (optional)")
+        for arg in needs.args
+    ]
+    return (f"; needs {', '.join(parts)}" if parts else "") + (f"; takes {', '.join(args)}" if args else "")
 
 
 def _sign_reminder(feed: str, was_signed: bool) -> None:

@@ -17,26 +17,33 @@ if TYPE_CHECKING:
 
 
 def _is_fast(argv: Sequence[str]) -> bool:
-    """`0xl list [--json]` runs without argparse.
+    """`0xl list [--json] [--no-trunc]` runs without argparse.
 
     Scripts and monitoring poll `0xl list --json`; importing argparse and building the full parser
     would be more than half of its time. Any other argument goes through the full parser.
     """
-    return bool(argv) and argv[0] == "list" and set(argv[1:]) <= {"--json"}
+    return bool(argv) and argv[0] == "list" and set(argv[1:]) <= {"--json", "--no-trunc"}
 
 
-def _report(e: ZeroxlError, *, debug: bool) -> int:
+def _report(e: ZeroxlError, *, debug: bool, json: bool = False) -> int:
+    """Print E (under --json as a JSON object on stderr: cli.jsonout) and give its exit status."""
     if debug:
         import traceback
 
         traceback.print_exc()
+    status = int(e.exit_status)
+    if isinstance(e, SomeFailed):
+        statuses = {f.exit_status for f in e.failures}
+        status = int(statuses.pop() if len(statuses) == 1 else ExitStatus.ERROR)
+    if json:
+        from zeroxl.cli import jsonout
+
+        jsonout.print_error(e, status)
+        return status
     from zeroxl.cli.messages import print_error, worded
 
     print_error(*worded(e))
-    if isinstance(e, SomeFailed):
-        statuses = {f.exit_status for f in e.failures}
-        return int(statuses.pop() if len(statuses) == 1 else ExitStatus.ERROR)
-    return int(e.exit_status)
+    return status
 
 
 def _private_home(*, create: bool) -> None:
@@ -67,15 +74,15 @@ def _main(argv: list[str]) -> int:
     # make a home that is missing; every command checks one that exists.
     creates_home = False
     if _is_fast(argv):
-        debug = False
+        debug, json = False, "--json" in argv
         from zeroxl.cli.listing import list_services
 
-        run: Callable[[], int] = lambda: list_services(json="--json" in argv)  # noqa: E731
+        run: Callable[[], int] = lambda: list_services(json=json, trunc="--no-trunc" not in argv)  # noqa: E731
     else:
-        from zeroxl.cli.parser import build_parser
+        from zeroxl.cli.parser import parse
 
-        args = build_parser().parse_args(argv)
-        debug = args.debug
+        args = parse(argv)
+        debug, json = args.debug, bool(getattr(args, "json", False))
         if debug:
             import logging
 
@@ -86,9 +93,10 @@ def _main(argv: list[str]) -> int:
         _private_home(create=creates_home)
         return run()
     except ZeroxlError as e:
-        return _report(e, debug=debug)
+        return _report(e, debug=debug, json=json)
     except KeyboardInterrupt:
-        sys.stderr.write("0xl: interrupted\n")
+        # On a terminal the cursor is where ^C was echoed (after a prompt, say): start a line of its own.
+        sys.stderr.write(("\n" if sys.stderr.isatty() else "") + "0xl: interrupted\n")
         return int(ExitStatus.INTERRUPTED)
     except BrokenPipeError:
         return 0

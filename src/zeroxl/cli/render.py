@@ -51,13 +51,14 @@ def signed(at: int, expires: int | None) -> str:
     return f"{when_utc(at)} ({age(at)})" + (f", expires {when_utc(expires)}" if expires is not None else "")
 
 
-def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-    """Columns: a rich table on a terminal, plain aligned text otherwise (pipes, scripts, tests)."""
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]], *, trunc: bool = True) -> None:
+    """Columns: a rich table on a terminal, which fits its width by cutting cells; plain aligned text,
+    every cell whole, otherwise (pipes, scripts, tests) and when not TRUNC (`--no-trunc`)."""
     from zeroxl.safetext import line, raw
 
     # Each cell is one line of text, whatever a feed, key or service put in it (and no rich markup).
     rows = [[line(cell) for cell in row] for row in rows]
-    if sys.stdout.isatty():
+    if trunc and sys.stdout.isatty():
         from rich.console import Console
         from rich.table import Table
         from rich.text import Text

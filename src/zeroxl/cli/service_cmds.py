@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import argparse
 
-from zeroxl.cli import argtypes
+from zeroxl.cli import argtypes, jsonout
 from zeroxl.cli.options import add_wait_option
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from typing import Any
 
     Handler = Callable[[argparse.Namespace], int]
 
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 
 def cmd_add(a: argparse.Namespace) -> int:
     from zeroxl.app.add import add
+    from zeroxl.cli import render
     from zeroxl.cli.context import context
 
     with context() as ctx:
@@ -41,6 +43,9 @@ def cmd_add(a: argparse.Namespace) -> int:
             macs=a.mac,
             restart=a.restart,
         )
+    if a.json:
+        render.print_json(jsonout.service(svc))
+        return 0
     version = svc.current.version if svc.current else "?"
     disks = "".join(f", disk {d.name} ({d.location})" for d in svc.disks)
     print(f"added {svc.name}: {svc.feed} version {version} for {svc.target} ({svc.backend}){disks}")
@@ -49,10 +54,14 @@ def cmd_add(a: argparse.Namespace) -> int:
 
 def cmd_run(a: argparse.Namespace) -> int:
     from zeroxl.app.lifecycle import run
+    from zeroxl.cli import render
     from zeroxl.cli.context import context
 
     with context() as ctx:
         svc, started = run(ctx, a.name, wait=a.wait)
+    if a.json:
+        render.print_json({**jsonout.service(svc), "started": started})
+        return 0
     version = svc.current.version if svc.current else "?"
     print(f"{svc.name} {'started' if started else 'is already running'} (version {version})")
     return 0
@@ -60,20 +69,34 @@ def cmd_run(a: argparse.Namespace) -> int:
 
 def cmd_stop(a: argparse.Namespace) -> int:
     from zeroxl.app.lifecycle import stop
+    from zeroxl.cli import render
     from zeroxl.cli.context import context
 
     with context() as ctx:
         svc, was_running = stop(ctx, a.name, timeout=a.timeout, wait=a.wait)
+    if a.json:
+        render.print_json({**jsonout.service(svc), "was_running": was_running})
+        return 0
     print(f"{svc.name} {'stopped' if was_running else 'was not running'}")
     return 0
 
 
 def cmd_destroy(a: argparse.Namespace) -> int:
     from zeroxl.app.lifecycle import destroy
+    from zeroxl.cli import render
     from zeroxl.cli.context import context
 
     with context() as ctx:
         result = destroy(ctx, a.name, delete_disks=a.delete_disks, wait=a.wait)
+    if a.json:
+        render.print_json(
+            {
+                "name": result.name,
+                "deleted_disks": [d.to_json() for d in result.deleted_disks],
+                "kept_disks": [d.to_json() for d in result.kept_disks],
+            }
+        )
+        return 0
     print(f"destroyed {result.name}")
     for disk in result.deleted_disks:
         print(f"deleted disk {disk.name} ({disk.location})")
@@ -85,7 +108,7 @@ def cmd_destroy(a: argparse.Namespace) -> int:
 def cmd_list(a: argparse.Namespace) -> int:
     from zeroxl.cli.listing import list_services
 
-    return list_services(json=a.json)
+    return list_services(json=a.json, trunc=not a.no_trunc)
 
 
 def cmd_status(a: argparse.Namespace) -> int:
@@ -97,10 +120,10 @@ def cmd_status(a: argparse.Namespace) -> int:
     d = views.status(default_home(), a.name)
     if a.json:
         render.print_json(d)
-        return 0
+        return _status_exit(d)
     if d.get("hint"):  # its record is damaged: nothing else is known
         render.fields([("name", d["name"]), ("state", f"{d['state']} ({d['detail']})"), ("hint", d["hint"])])
-        return 0
+        return _status_exit(d)
     pairs = [
         ("name", d["name"]),
         ("state", d["state"] + (f" ({d['detail']})" if d["detail"] else "")),
@@ -148,15 +171,32 @@ def cmd_status(a: argparse.Namespace) -> int:
         import sys
 
         sys.stderr.write(f"0xl: warning: {d['name']}: {signature['warning']}\n")
-    return 0
+    return _status_exit(d)
+
+
+def _status_exit(d: dict[str, Any]) -> int:
+    """As `systemctl status` does, 0 only for a service that runs (docs/exit-status.md): NOT_RUNNING for
+    one stopped or failed, ERROR for one whose record cannot be read (its state is not known)."""
+    from zeroxl.backends.states import RUNNING
+    from zeroxl.errors import ExitStatus
+    from zeroxl.state.schema import DAMAGED
+
+    if d["state"] == RUNNING:
+        return ExitStatus.OK
+    return ExitStatus.ERROR if d["state"] == DAMAGED else ExitStatus.NOT_RUNNING
 
 
 def cmd_config(a: argparse.Namespace) -> int:
     from zeroxl.app.lifecycle import vm_config
+    from zeroxl.cli import render
     from zeroxl.cli.context import context
 
     with context() as ctx:
-        print(vm_config(ctx, a.name), end="")
+        text = vm_config(ctx, a.name)
+    if a.json:
+        render.print_json({"name": a.name, "config": text})
+        return 0
+    print(text, end="")
     return 0
 
 
@@ -167,6 +207,16 @@ def cmd_logs(a: argparse.Namespace) -> int:
 
     with context() as ctx:
         path = log_path(ctx, a.name)
+    if a.json:
+        from zeroxl.app.views import log_tail
+        from zeroxl.cli import render
+        from zeroxl.errors import UsageError
+
+        if a.follow:
+            raise UsageError("--json shows the last lines of the log, it does not follow it", hint="drop --follow")
+        data, _, _ = log_tail(path, a.lines)
+        render.print_json({"name": a.name, "lines": data.decode("utf-8", "replace").splitlines()})
+        return 0
     return show(path, lines=a.lines, follow=a.follow)
 
 
@@ -179,6 +229,11 @@ def cmd_trust_add(a: argparse.Namespace) -> int:
 
     with context() as ctx:
         fpr, domain = trust_add(ctx, a.fingerprint, a.domain)
+    if a.json:
+        from zeroxl.cli import render
+
+        render.print_json({"fingerprint": fpr, "domain": domain})
+        return 0
     print(f"trusted {fpr} for {domain}")
     return 0
 
@@ -203,6 +258,11 @@ def cmd_trust_remove(a: argparse.Namespace) -> int:
 
     with context() as ctx:
         fpr = trust_remove(ctx, a.fingerprint, a.domain)
+    if a.json:
+        from zeroxl.cli import render
+
+        render.print_json({"fingerprint": fpr, "domain": a.domain})
+        return 0
     print(f"no longer trusting {fpr}" + (f" for {a.domain}" if a.domain else ""))
     return 0
 
@@ -233,8 +293,13 @@ def cmd_trust_forget_feed(a: argparse.Namespace) -> int:
             )
             if not interact.ask(question):
                 interact.info("0xl: nothing was forgotten")
+                if a.json:
+                    render.print_json({"feed": a.url, "forgotten": False, "signed": copy.signed})
                 return 0
         forget_feed(ctx, a.url)
+    if a.json:
+        render.print_json({"feed": a.url, "forgotten": True, "signed": copy.signed})
+        return 0
     print(f"forgot the copy of {a.url}, signed {when}; the next copy fetched starts replay protection again")
     return 0
 
@@ -276,6 +341,11 @@ def cmd_disk_delete(a: argparse.Namespace) -> int:
 
     with context() as ctx:
         disk = delete_disk(ctx, a.service, a.disk)
+    if a.json:
+        from zeroxl.cli import render
+
+        render.print_json({"service": a.service, **disk.to_json()})
+        return 0
     print(f"deleted disk {disk.name} of {a.service} ({disk.location})")
     return 0
 
@@ -300,11 +370,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--disk", action="append", default=[], metavar="[NAME=]SIZE", help="a disk for the service, e.g. 256M"
     )
     sp.add_argument("--channel", default="stable", choices=["stable", "testing"])
-    sp.add_argument("--version", metavar="RANGE", help="versions to accept, e.g. 2.0..!3")
+    sp.add_argument(
+        "--version",
+        metavar="RANGE",
+        help="the versions to accept, a range such as 2.0..!3 or 1.4 (feed add --version is one version)",
+    )
     sp.add_argument(
         "--backend", metavar="NAME", help="unix, xen or libvirt (default: chosen from the feed and the host)"
     )
-    sp.add_argument("--memory", type=argtypes.count, metavar="MIB", help="memory for a VM, in MiB")
+    sp.add_argument(
+        "--memory", type=argtypes.count, metavar="MIB", help="memory for a VM, in MiB (refused for a process)"
+    )
     sp.add_argument("--net", action="append", default=[], metavar="BRIDGE", help="a bridge for the VM's next network")
     sp.add_argument(
         "--mac",
@@ -318,46 +394,63 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         choices=["on-failure", "no"],
         help="restart a VM when it crashes or reboots (on-failure, the default) or never (no); see docs/xen.md",
     )
+    jsonout.add_option(sp)
 
     sp = command("run", cmd_run, "start a service")
     sp.add_argument("name")
     add_wait_option(sp)
+    jsonout.add_option(sp)
     sp = command("stop", cmd_stop, "stop a service (gracefully, then by force)")
     sp.add_argument("name")
     sp.add_argument(
         "--timeout", type=argtypes.seconds, metavar="SECONDS", help="grace period before the service is killed"
     )
     add_wait_option(sp)
+    jsonout.add_option(sp)
     sp = command("destroy", cmd_destroy, "stop and remove a service (its disks are kept unless --delete-disks)")
     sp.add_argument("name")
     sp.add_argument("--delete-disks", action="store_true", help="delete the service's disks too")
     add_wait_option(sp)
+    jsonout.add_option(sp)
     sp = command("list", cmd_list, "list services")
-    sp.add_argument("--json", action="store_true")
-    sp = command("status", cmd_status, "show a service's state")
+    jsonout.add_option(sp)
+    sp.add_argument(
+        "--no-trunc",
+        action="store_true",
+        help="show every column whole on a terminal too (piped, nothing is cut)",
+    )
+    sp = command(
+        "status",
+        cmd_status,
+        "show a service's state; exits 0 if it runs, 12 if it is stopped or failed (docs/exit-status.md)",
+    )
     sp.add_argument("name")
-    sp.add_argument("--json", action="store_true")
+    jsonout.add_option(sp)
     sp = command("config", cmd_config, "print the VM config (xl.cfg) that starting a service would write")
     sp.add_argument("name")
+    jsonout.add_option(sp)
     sp = command("logs", cmd_logs, "show a service's output")
     sp.add_argument("name")
     sp.add_argument("-f", "--follow", action="store_true", help="keep printing new output")
     sp.add_argument(
         "-n", "--lines", type=argtypes.count, default=100, metavar="N", help="how many lines to show (default 100)"
     )
+    jsonout.add_option(sp)
 
     trust = command("trust", lambda _a: 0, "manage the keys trusted to sign feeds")
     tsub = trust.add_subparsers(dest="trust_command", required=True, metavar="ACTION")
     tp = tsub.add_parser("add", help="trust a key for a domain")
     tp.add_argument("fingerprint", metavar="FPR")
     tp.add_argument("--domain", required=True, metavar="HOST[:PORT]")
+    jsonout.add_option(tp)
     tp.set_defaults(handler=cmd_trust_add)
     tp = tsub.add_parser("list", help="list trusted keys")
-    tp.add_argument("--json", action="store_true")
+    jsonout.add_option(tp)
     tp.set_defaults(handler=cmd_trust_list)
     tp = tsub.add_parser("remove", help="stop trusting a key (for one domain, or everywhere)")
     tp.add_argument("fingerprint", metavar="FPR")
     tp.add_argument("--domain", metavar="HOST[:PORT]")
+    jsonout.add_option(tp)
     tp.set_defaults(handler=cmd_trust_remove)
     tp = tsub.add_parser(
         "forget-feed",
@@ -369,14 +462,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     tp.add_argument("url", metavar="FEED-URL")
     tp.add_argument("--yes", action="store_true", help="do not ask for a confirmation")
+    jsonout.add_option(tp)
     tp.set_defaults(handler=cmd_trust_forget_feed)
 
     disk = command("disk", lambda _a: 0, "list and delete disks, including those kept after destroy")
     dsub = disk.add_subparsers(dest="disk_command", required=True, metavar="ACTION")
     dp = dsub.add_parser("list", help="list disks")
-    dp.add_argument("--json", action="store_true")
+    jsonout.add_option(dp)
     dp.set_defaults(handler=cmd_disk_list)
     dp = dsub.add_parser("delete", help="delete a kept disk")
     dp.add_argument("service")
     dp.add_argument("disk")
+    jsonout.add_option(dp)
     dp.set_defaults(handler=cmd_disk_delete)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from zeroxl.cli import argtypes
+from zeroxl.cli import argtypes, jsonout
 from zeroxl.cli.options import add_wait_option
 
 TYPE_CHECKING = False
@@ -31,12 +31,7 @@ def _readiness(a: argparse.Namespace) -> Callable[[Readiness], Readiness]:
 
 
 def _error_json(e: ZeroxlError | None) -> dict[str, Any] | None:
-    if e is None:
-        return None
-    from zeroxl.cli.messages import worded
-
-    message, hint = worded(e)
-    return {"message": message, "hint": hint, "status": int(e.exit_status), "kind": type(e).__name__}
+    return None if e is None else jsonout.error_json(e)
 
 
 # -- update -------------------------------------------------------------------------------------------------
@@ -143,6 +138,19 @@ def cmd_rollback(a: argparse.Namespace) -> int:
     ready = _readiness(a)
     with context() as ctx:
         result = rollback(ctx, a.name, to=a.to, ready=ready, wait=a.wait)
+    if a.json:
+        from zeroxl.cli import render
+
+        render.print_json(
+            {
+                "name": a.name,
+                "changed": result.changed,
+                "from": result.from_version,
+                "to": result.to_version,
+                "message": result.message,
+            }
+        )
+        return 0
     if not result.changed:
         print(f"{a.name} already runs {result.to_version}")
     else:
@@ -196,7 +204,14 @@ def cmd_set(a: argparse.Namespace) -> int:
             wait=a.wait,
         )
     r = svc.ready
-    checks = [f"stays up {r.settle:g} s"]
+    if a.json:
+        from dataclasses import asdict
+
+        from zeroxl.cli import render
+
+        render.print_json({**jsonout.service(svc), "ready": asdict(r)})
+        return 0
+    checks = [f"it stays up {r.settle:g} s"]
     if r.log:
         checks.insert(0, f"log matches {r.log!r}")
     if r.tcp:
@@ -250,12 +265,16 @@ def cmd_doctor(a: argparse.Namespace) -> int:
 
     with context(quiet=True) as ctx:  # what recovering a service did is in doctor's own report
         done, failed = doctor(ctx, wait=a.wait)
-    for line in done:
+    if a.json:
+        from zeroxl.cli import render
+
+        render.print_json({"done": done, "failed": [{"name": n, **jsonout.error_json(e)} for n, e in failed]})
+    for line in done if not a.json else ():
         print(line)
-    if not done and not failed:
+    if not done and not failed and not a.json:
         print("nothing to do: no change was left half done")
     if failed:
-        for name, e in failed:
+        for name, e in failed if not a.json else ():
             _report_one(name, e)
         raise SomeFailed(f"{len(failed)} service(s) could not be checked", tuple(e for _, e in failed))
     return 0
@@ -295,7 +314,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sp.add_argument("--all", action="store_true", help="update every service")
     sp.add_argument("--check", action="store_true", help="only find out what would change")
     sp.add_argument("--retry", action="store_true", help="also take versions a service was rolled back from")
-    sp.add_argument("--json", action="store_true")
+    jsonout.add_option(sp)
     _readiness_options(sp)
     add_wait_option(sp)
 
@@ -304,10 +323,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sp.add_argument("--to", metavar="VERSION", help="the version to go back to (default: the one before)")
     _readiness_options(sp)
     add_wait_option(sp)
+    jsonout.add_option(sp)
 
     sp = command("history", cmd_history, "show every change of a service's version")
     sp.add_argument("name")
-    sp.add_argument("--json", action="store_true")
+    jsonout.add_option(sp)
 
     sp = command("set", cmd_set, "change a service's channel, version range or health check")
     sp.add_argument("name")
@@ -317,11 +337,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     versions.add_argument("--any-version", action="store_true", help="forget --version")
     _readiness_options(sp, removable=True)
     add_wait_option(sp)
+    jsonout.add_option(sp)
 
     sp = command("gc", cmd_gc, "remove implementations from the store that no service needs")
     sp.add_argument("--dry-run", action="store_true", help="only say what would be removed")
-    sp.add_argument("--json", action="store_true")
+    jsonout.add_option(sp)
     add_wait_option(sp)
 
     sp = command("doctor", cmd_doctor, "finish or undo changes a killed 0xl left half done")
     add_wait_option(sp)
+    jsonout.add_option(sp)

@@ -106,7 +106,34 @@ def select(feed: Feed, req: Requirements) -> Implementation:
     if req.versions is not None:
         what += f" in version range {req.versions}"
     detail = "\n".join(reasons) if reasons else "  the feed lists no implementations"
-    raise SelectionError(
-        f"no implementation of {feed.url} {what}:\n{detail}",
-        hint="try --channel testing, another --version range, or --backend for another target",
+    raise SelectionError(f"no implementation of {feed.url} {what}:\n{detail}", hint=_what_would_fit(feed, req))
+
+
+# The backend that runs each target OS (backends.target_for says the reverse; feeds cannot import it).
+_BACKEND_OF_OS = {"Xen": "xen", "Linux": "unix"}
+
+
+def _what_would_fit(feed: Feed, req: Requirements) -> str:
+    """What the operator could change for an implementation to fit: only what was not given already, and
+    only what one of the feed's implementations would then fit (an option already given is not suggested)."""
+    tries = []
+    on_target = [impl for impl in feed.implementations if req.target.matches(impl.arch)]
+    if req.channel != Channel.TESTING and any(
+        Channel.TESTING.accepts(impl.stability) and not req.channel.accepts(impl.stability) for impl in on_target
+    ):
+        tries.append("--channel testing")
+    if req.versions is not None and any(not req.versions.contains(impl.version) for impl in on_target):
+        tries.append("another --version range")
+    others = sorted(
+        {impl.arch.os for impl in feed.implementations if not req.target.matches(impl.arch) and impl.arch.os}
     )
+    backends = sorted({_BACKEND_OF_OS[os] for os in others if os in _BACKEND_OF_OS})
+    if backends:
+        tries.append(
+            " or ".join(f"--backend {b}" for b in backends) + f" (the feed has builds for {', '.join(others)})"
+        )
+    elif others:
+        tries.append(f"a host that runs {', '.join(others)}: the feed has no build for {req.target}")
+    if not tries:
+        return "the publisher has to publish a build that fits (0xl feed check shows the feed as hosts see it)"
+    return "try " + ", or ".join(tries)

@@ -1,7 +1,8 @@
 """The host's configuration and policy: ZEROXL_HOME/config.toml, typed and validated on load.
 
-Every key is optional. A file that does not parse, or a value of the wrong type, is an error naming the
-key (ConfigError): a policy that silently falls back to "no limit" would be worse than none.
+Every key is optional. A file that does not parse, a value of the wrong type, or a key or table 0xl
+does not know (a typo: `max_disk_sise`) is an error naming the key (ConfigError), and the known one it
+is closest to: a policy that silently falls back to "no limit" would be worse than none.
 
     [policy]
     max_memory = 1024            # MiB per service
@@ -47,6 +48,7 @@ from __future__ import annotations
 
 import math
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -259,6 +261,42 @@ def _fetch_settings(fetch: dict[str, Any]) -> tuple[str | None, tuple[str, ...]]
     return (check_proxy(proxy, "config.toml: [fetch] proxy") if proxy else proxy), entries
 
 
+# Every table and key config.toml may hold ([mirrors] maps any origin prefix, so its keys are free).
+KNOWN: dict[str, frozenset[str] | None] = {
+    "policy": frozenset({"max_memory", "max_total_memory", "max_disk_size", "bridges"}),
+    "disks": frozenset({"volume_group"}),
+    "trust": frozenset({"key_info_server", "max_clock_skew", "max_signature_age", "warn_signature_age"}),
+    "store": frozenset({"keep", "max_unpacked_size", "max_unpack_ratio"}),
+    "unix": frozenset({"stop_timeout", "restart_limit", "restart_window"}),
+    "libvirt": frozenset({"uri", "domain_type", "pool", "stop_timeout"}),
+    "fetch": frozenset({"proxy", "no_proxy"}),
+    "mirrors": None,
+}
+
+
+def _unknown(what: str, name: str, known: Iterable[str], shown: str = "{}") -> ConfigError:
+    """NAME is not one of KNOWN; SHOWN says how to write a name in the message ("[{}]" for a table)."""
+    import difflib
+
+    known = sorted(known)
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f"did you mean {shown.format(close[0])}?" if close else "known: " + ", ".join(shown.format(k) for k in known)
+    return ConfigError(f"config.toml: unknown {what} {shown.format(name)}", hint=hint)
+
+
+def check_known(data: dict[str, Any]) -> None:
+    """Refuse a table or key 0xl does not know: a misspelt limit would otherwise be no limit."""
+    for name, table in data.items():
+        if name not in KNOWN:
+            raise _unknown("table", name, KNOWN, "[{}]")
+        keys = KNOWN[name]
+        if keys is None or not isinstance(table, dict):
+            continue
+        for key in table:
+            if key not in keys:
+                raise _unknown("key", key, keys, f"[{name}] {{}}")
+
+
 def load(path: Path) -> Config:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -266,6 +304,7 @@ def load(path: Path) -> Config:
         return Config()
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise ConfigError(f"{path} is not valid TOML: {e}") from e
+    check_known(data)
     pol = _table(data, "policy")
     size = _get(pol, "max_disk_size", (str, int), "policy")
     bridges = _get(pol, "bridges", list, "policy")

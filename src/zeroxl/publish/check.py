@@ -21,7 +21,7 @@ from pathlib import Path
 from zeroxl.errors import DownloadError, ExitStatus, VerificationError, ZeroxlError
 from zeroxl.feeds.fetch import Fetcher, is_remote, local_path
 from zeroxl.feeds.gpg import Gpg
-from zeroxl.feeds.model import Archive, Feed, FileSource, Implementation, Recipe, Step
+from zeroxl.feeds.model import Archive, Feed, FileSource, Implementation, Recipe, Stability, Step
 from zeroxl.feeds.parse import parse_feed
 from zeroxl.feeds.signature import split_signed
 from zeroxl.feeds.store import Store, usable_retrieval
@@ -45,6 +45,7 @@ class Finding:
 class Report:
     location: str
     findings: tuple[Finding, ...]
+    warnings: tuple[str, ...] = ()  # what a host would not fail on, but likely not what was meant
 
     @property
     def problems(self) -> list[Finding]:
@@ -76,7 +77,18 @@ def check_feed(
         if feed is not None:
             store = Store(work / "store", work / "tmp")
             findings.extend(_implementation(impl, store, fetcher) for impl in feed.implementations)
-    return Report(url, tuple(findings))
+    return Report(url, tuple(findings), _warnings(feed))
+
+
+def _warnings(feed: Feed | None) -> tuple[str, ...]:
+    if feed is None or not feed.implementations:
+        return ()
+    if all(impl.stability < Stability.STABLE for impl in feed.implementations):
+        return (
+            "no implementation is stable: hosts on the stable channel (the default) pick none of them; "
+            "promote one with 0xl feed set-stability FEED.xml VERSION stable",
+        )
+    return ()
 
 
 def _absolute(location: str) -> str:

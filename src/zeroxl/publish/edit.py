@@ -475,11 +475,33 @@ def _version(text: str) -> str:
     return text
 
 
+# The OS and CPU names 0install knows (its arch.ml), and the unikernel targets hosts run (a MirageOS build
+# for Xen, or for a virtio VM under libvirt). An arch with another name is one no host ever selects.
+OS_NAMES = ("Linux", "FreeBSD", "SunOS", "Darwin", "MacOSX", "Windows", "Cygwin", "POSIX", "Xen", "Virtio")
+CPU_NAMES = ("i386", "i486", "i586", "i686", "x86_64", "ppc", "ppc64", "armv6l", "armv7l", "aarch64", "src")
+
+
+def _known(kind: str, name: str | None, known: tuple[str, ...], text: str) -> None:
+    if name is None or name in known:
+        return
+    import difflib
+
+    folded = {k.lower(): k for k in known}
+    close = folded.get(name.lower()) or next(iter(difflib.get_close_matches(name, known, n=1)), None)
+    raise UsageError(
+        f"--arch {text}: {name!r} is not {'an' if kind == 'OS' else 'a'} {kind} a host can match "
+        "(names are case-sensitive)",
+        hint=(f"did you mean {close}? " if close else "") + f"{kind}s: {', '.join(known)}, or *",
+    )
+
+
 def _arch(text: str) -> str:
     try:
         arch = Arch.parse(text)
     except ValueError as e:
         raise UsageError(f"--arch: {e}", hint="e.g. Xen-x86_64 for a unikernel, Linux-x86_64, or *-* for any") from None
+    _known("OS", arch.os, OS_NAMES, text)
+    _known("CPU", arch.cpu, CPU_NAMES, text)
     if arch.os == "Xen" and arch.cpu is None:
         raise UsageError(f"--arch {text}: a Xen image is built for one CPU", hint="e.g. --arch Xen-x86_64")
     return text
