@@ -8,6 +8,8 @@ for each mutant, only the tests that executed the mutated function, in a fork of
     scripts/mutate.py                      every module in TESTS, most critical first
     scripts/mutate.py feeds/trust.py ...   the modules named (paths under src/zeroxl)
     scripts/mutate.py --report [MODULE...] the figures and survivors of the last run again
+    scripts/mutate.py --survivors [MODULE...]  the last run's survivors again, against the tests as they
+                                           are now (after adding a test: does it kill them?)
 
 What survives is left in .mutation/NAME/survivors.txt (each mutant's diff), with the figures in
 .mutation/NAME/summary.txt; docs/mutation.md says how to read them and lists the survivors reviewed.
@@ -175,14 +177,20 @@ def only_text(diff: str) -> bool:
     return bool(removed) and masked(removed) == masked(added) != []
 
 
+def results(work: Path) -> list[tuple[str, str]]:
+    """(mutant, status) for every mutant of the last run in WORK."""
+    found = []
+    for line in mutmut(work, "results", "--all", "true", capture=True).splitlines():
+        name, _, status = line.strip().rpartition(": ")
+        if name:
+            found.append((name, status))
+    return found
+
+
 def report(module: str, work: Path, seconds: float) -> str:
-    results = mutmut(work, "results", "--all", "true", capture=True)
     counts: dict[str, int] = {}
     survivors = []
-    for line in results.splitlines():
-        name, _, status = line.strip().rpartition(": ")
-        if not name:
-            continue
+    for name, status in results(work):
         counts[status] = counts.get(status, 0) + 1
         if status in {"survived", "no tests", "suspicious"}:
             survivors.append((name, status))
@@ -201,17 +209,22 @@ def report(module: str, work: Path, seconds: float) -> str:
 
 
 def main(argv: list[str]) -> int:
-    again = argv[:1] == ["--report"]  # the figures and survivors of the last run again, without running it
-    modules = argv[again:] or list(TESTS)
+    mode = argv[0] if argv[:1] in (["--report"], ["--survivors"]) else "--run"
+    modules = argv[mode != "--run" :] or list(TESTS)
     unknown = [m for m in modules if m not in TESTS]
     if unknown:
         print(f"mutate: no tests are mapped for {', '.join(unknown)}; known: {' '.join(TESTS)}", file=sys.stderr)
         return 2
     summaries = []
     for module in modules:
-        if again:
+        if mode != "--run":
             work = WORK / module.removesuffix(".py").replace("/", ".")
             seconds = float((work / "seconds").read_text())
+            if mode == "--survivors":
+                # mutmut copies tests/ again and maps the new tests before it runs the mutants named.
+                names = [name for name, status in results(work) if status in {"survived", "no tests"}]
+                if names:
+                    mutmut(work, "run", *names)
         else:
             work = prepare(module)
             print(f"== {module} (in {work.relative_to(ROOT)})", flush=True)
