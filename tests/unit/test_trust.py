@@ -522,3 +522,25 @@ def test_domains_of_a_key_are_listed_sorted_and_none_for_an_unknown_key() -> Non
     db = TrustDB([(PRIMARY, ["example.org", "a.example:8080"])])
     assert db.domains(PRIMARY.lower()) == ["a.example:8080", "example.org"]
     assert db.domains(OTHER) == []
+
+
+def test_corrupt_database_says_which_file_what_the_parser_saw_and_what_to_do(tmp_path: Path) -> None:
+    (tmp_path / "trustdb.xml").write_bytes(b"<trusted-keys")
+    with pytest.raises(StateError) as e:
+        TrustDB.load(tmp_path / "trustdb.xml")
+    assert f"the trust database {tmp_path / 'trustdb.xml'} is corrupt: unclosed token: line 1" in e.value.message
+    assert "until then 0xl trusts no key" in (e.value.hint or "")
+
+
+@pytest.mark.parametrize(
+    ("url", "hint"),
+    [
+        ("ftp://example.org/feed.xml", "http://HOST[:PORT]/PATH"),
+        ("http://user@example.org/feed.xml", "no user name or password"),
+        ("http://example.org:99999/feed.xml", "http://HOST[:PORT]/PATH"),
+    ],
+)
+def test_refused_feed_urls_say_what_a_feed_url_looks_like(url: str, hint: str) -> None:
+    with pytest.raises(UsageError) as e:
+        domain_of(url)
+    assert hint in (e.value.hint or "")
