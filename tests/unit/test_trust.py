@@ -480,7 +480,7 @@ def test_key_expired_at_an_unknown_date_is_refused_without_a_date() -> None:
     with pytest.raises(ExpiredKey) as e:
         check_signature(info, feed_url=URL, now=NOW, limits=LIMITS)
     assert e.value.message.endswith(f"key {PRIMARY}, which expired")
-    assert f"{PRIMARY[-16:]}.gpg" in (e.value.hint or "")
+    assert f"beside the feed as {PRIMARY[-16:]}.gpg:" in (e.value.hint or "")  # the 16-hex key id
 
 
 def test_limits_are_inclusive_at_their_edge() -> None:
