@@ -444,7 +444,7 @@ def test_status_warns_about_old_expired_and_future_signatures() -> None:
     ("info", "words"),
     [
         (SigInfo(PRIMARY, PRIMARY, NOW, key_revoked=True), f"the feed {URL} is signed by key {PRIMARY}, which has"),
-        (SigInfo(PRIMARY, PRIMARY, NOW, key_expired=True, key_expired_at=NOW - 86400), f"key {PRIMARY}, which expired on 2027-01-14 08:00:00 UTC"),
+        (SigInfo(PRIMARY, PRIMARY, NOW, key_expired=True, key_expired_at=NOW - 86400), f"the feed {URL} is signed by key {PRIMARY}, which expired on 2027-01-14 08:00:00 UTC"),
         (SigInfo(PRIMARY, PRIMARY, NOW - 86400, sig_expired=True, expires=NOW - 10), f"the feed {URL} expired on 2027-01-15 07:59:50 UTC (it was made on 2027-01-14 08:00:00 UTC)"),
         # gpg said EXPSIG but gave no expiry date: the signature counts as expired now.
         (SigInfo(PRIMARY, PRIMARY, NOW - 86400, sig_expired=True), f"the feed {URL} expired on 2027-01-15 08:00:00 UTC"),
@@ -544,3 +544,24 @@ def test_refused_feed_urls_say_what_a_feed_url_looks_like(url: str, hint: str) -
     with pytest.raises(UsageError) as e:
         domain_of(url)
     assert hint in (e.value.hint or "")
+
+
+def test_refused_fingerprints_and_domains_say_what_to_write() -> None:
+    with pytest.raises(UsageError) as e:
+        normalise_fingerprint("398DB73A2908A249")
+    assert "40 hexadecimal digits" in (e.value.hint or "")
+    with pytest.raises(UsageError) as e:
+        TrustDB().add(PRIMARY, "example.org/feeds")
+    assert "example.org:8080" in (e.value.hint or "")
+
+
+def test_a_database_that_cannot_be_written_is_a_state_error_naming_it(tmp_path: Path) -> None:
+    (tmp_path / "file").write_bytes(b"")
+    with pytest.raises(StateError) as e:
+        TrustDB([(PRIMARY, ["example.org"])]).save(tmp_path / "file" / "trustdb.xml")
+    assert f"cannot write the trust database {tmp_path / 'file' / 'trustdb.xml'}" in e.value.message
+
+
+def test_warnings_say_how_far_off_the_signature_is() -> None:
+    assert "dated 24 h in the future" in (signature_warning(NOW + 86400, None, now=NOW, limits=LIMITS) or "")
+    assert "signed 91 days ago" in (signature_warning(NOW - 91 * 86400, None, now=NOW, limits=LIMITS) or "")
