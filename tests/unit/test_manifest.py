@@ -214,3 +214,27 @@ def test_a_symlink_removed_after_the_listing_is_a_state_error_naming_it(tmp_path
     with pytest.raises(StateError) as e:
         manifest._symlink_line(os.fsencode(tmp_path / "gone"), b"gone")
     assert f"cannot read symlink {tmp_path / 'gone'}" in e.value.message
+
+
+def test_a_directory_removed_after_the_listing_is_a_state_error_naming_it(tmp_path: Path) -> None:
+    with pytest.raises(StateError) as e:
+        list(manifest._entries(os.fsencode(tmp_path), b"gone"))
+    assert f"cannot list {tmp_path / 'gone'}" in e.value.message
+
+
+def test_a_digest_may_use_every_base32_character() -> None:
+    every = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567" + "A" * 20
+    assert manifest.is_digest(every)
+    assert manifest.store_name(every) == "sha256new_" + every
+
+
+def test_refused_trees_say_why_0install_refuses_them_too(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe")
+    with pytest.raises(VerificationError) as e:
+        manifest.digest(tmp_path)
+    assert "device files, fifos or sockets" in (e.value.hint or "")
+    os.unlink(tmp_path / "pipe")
+    (tmp_path / "a\nb").write_bytes(b"")
+    with pytest.raises(VerificationError) as e:
+        manifest.digest(tmp_path)
+    assert "0install forbids these" in (e.value.hint or "")
