@@ -3,11 +3,12 @@ the restart policy, and the domain built from all of it (pure: no xl, no files).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
 
-from tests.support.words import refused
+from tests.support.words import refused, said
 from zeroxl.backends.xen.domain import ACTIONS, disk_vdevs, domain_config
 from zeroxl.errors import BackendError, ConflictError, PolicyError, StateError, UsageError
 from zeroxl.host.config import Policy
@@ -191,3 +192,33 @@ def test_a_disk_of_an_unknown_kind_is_refused() -> None:
     svc = service(networks=("a", "b"), macs=MACS, disks=(Disk("storage", 1, "nbd", "x"),))
     with pytest.raises(BackendError, match="cannot attach"):
         domain_config(svc, kernel="/k", ramdisk=None, policy=Policy(), others=[])
+
+
+# -- what `make mutate` found untested (docs/mutation.md) ----------------------------------------------
+
+
+def test_memory_exactly_what_the_feed_needs_is_enough() -> None:
+    assert check_memory("mail", 64, NEEDS, Policy(), []) == 64
+
+
+def test_more_bridges_than_networks_says_the_feed_declares_none() -> None:
+    with refused(UsageError, r"1 --net given, but the service declares 0 network\(s\) \(none\)"):
+        plan_bridges(["br0"], ServiceNeeds(), Policy())
+
+
+@pytest.mark.parametrize(
+    ("refusal", "hint"),
+    [
+        (lambda: check_restart("always"), "choose one of: on-failure, no"),
+        (lambda: plan_bridges(["br 0"], NEEDS, Policy()), "e.g. xenbr0"),
+        (lambda: check_memory("mail", 32, NEEDS, Policy(), []), "give --memory 64 or more"),
+        (lambda: check_memory("mail", 512, NEEDS, Policy(max_memory=256), []), "raise [policy] max_memory"),
+        (lambda: check_memory("mail", 512, NEEDS, Policy(max_total_memory=600), [300]), "destroy a service"),
+        (lambda: plan_bridges(["br1"], NEEDS, Policy()), "--net BRIDGE (one per network, in order)"),
+        (lambda: plan_bridges(["br9", "br1"], NEEDS, Policy(bridges=("br1",))), "add it to [policy] bridges"),
+    ],
+)
+def test_each_refusal_says_what_to_do(refusal: Callable[[], object], hint: str) -> None:
+    with pytest.raises((UsageError, PolicyError)) as e:
+        refusal()
+    assert hint in (said(e.value)[1] or "")
