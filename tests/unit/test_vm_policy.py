@@ -13,7 +13,7 @@ from zeroxl.backends.xen.domain import ACTIONS, disk_vdevs, domain_config
 from zeroxl.errors import BackendError, ConflictError, PolicyError, StateError, UsageError
 from zeroxl.host.config import Policy
 from zeroxl.host.needs import BlockDevice, BootArg, ServiceNeeds
-from zeroxl.host.policy import DEFAULT_MEMORY, check_memory, check_restart, plan_bridges, vm_memory
+from zeroxl.host.policy import DEFAULT_MEMORY, check_bridges, check_memory, check_restart, plan_bridges, vm_memory
 from zeroxl.state.selected import Selected
 from zeroxl.state.service import Disk, Service
 
@@ -222,3 +222,17 @@ def test_each_refusal_says_what_to_do(refusal: Callable[[], object], hint: str) 
     with pytest.raises((UsageError, PolicyError)) as e:
         refusal()
     assert hint in (said(e.value)[1] or "")
+
+
+def test_refusals_list_the_networks_and_bridges_they_compare() -> None:
+    with refused(UsageError, r"3 --net given, but the service declares 2 network\(s\) \(service, admin\)"):
+        plan_bridges(["a", "b", "c"], NEEDS, Policy())
+    with refused(PolicyError, r"allows services to use \(xenbr0, dmz\)"):
+        plan_bridges(["br9", "dmz"], NEEDS, Policy(bridges=("xenbr0", "dmz")))
+    # A record whose bridges no longer match the feed, as the domain is built from it.
+    with refused(UsageError, r"declares 2 network\(s\) \(service, admin\) but has 1 bridge\(s\) \(br0\)$"):
+        check_bridges(("br0",), NEEDS, Policy())
+    with refused(UsageError, r"declares 0 network\(s\) \(none\) but has 1 bridge\(s\) \(br0\)$"):
+        check_bridges(("br0",), ServiceNeeds(), Policy())
+    with refused(UsageError, r"declares 2 network\(s\) \(service, admin\) but has 0 bridge\(s\) \(none\)$"):
+        check_bridges((), NEEDS, Policy())
