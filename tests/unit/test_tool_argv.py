@@ -189,6 +189,8 @@ def lvm_host(monkeypatch: pytest.MonkeyPatch) -> list[tuple[list[str], dict[str,
         # LVM tags may hold '=': a value read up to the wrong '=' would give names that match these LVs.
         ("0xl-mail-cache", 64 << 20, "0xl,0xl.disk=cache,0xl.service=mail=evil"),
         ("0xl-web-cache", 64 << 20, "0xl,0xl.disk=cache,0xl.service=evil=web"),
+        ("0xl-mail-tmp", 64 << 20, "0xl,0xl.disk=tmp=evil,0xl.service=mail"),
+        ("0xl-mail-var", 64 << 20, "0xl,0xl.disk=evil=var,0xl.service=mail"),
         ("0xl-None-data", 64 << 20, "0xl,0xl.disk=data"),  # 0xl's tag but no service tag
         ("0xl-db-None", 64 << 20, "0xl,0xl.service=db"),  # nor disk tag
     )
@@ -215,6 +217,7 @@ def test_a_volume_is_0xls_only_with_every_tag_read_whole(lvm_host: list) -> None
     assert disks.find("mail", "cache") is None
     assert disks.find("mail", "other") is None
     assert disks.find("web", "cache") is None
+    assert disks.find("mail", "tmp") is None and disks.find("mail", "var") is None
     assert all(kw["timeout"] == lvm.TIMEOUT for _, kw in lvm_host)
 
 
@@ -264,3 +267,21 @@ def test_lvs_reports_without_volumes_or_tags_are_read() -> None:
     assert lvm.parse_lvs(json.dumps({"report": [{"lv": [{"lv_name": "x", "lv_size": "1"}]}]})) == [
         {"lv_name": "x", "lv_size": 1, "lv_tags": set()}
     ]
+
+
+def test_the_lvm_commands_are_written_out_in_full() -> None:
+    # As the Xen lab's real LVM runs them (tests/labs/xen/test_xen_backend.py): wiped, zeroed, sized in bytes.
+    assert lvm.lvcreate_argv("vg0", "0xl-mail-storage", 1, ["0xl"]) == [
+        "lvcreate", "--yes", "--wipesignatures", "y", "--zero", "y", "--name", "0xl-mail-storage",
+        "--size", "1b", "--addtag", "0xl", "--", "vg0",
+    ]  # fmt: skip
+    assert lvm.lvs_argv("vg0") == [
+        "lvs", "--reportformat", "json", "--units", "b", "--nosuffix",
+        "--options", "lv_name,lv_size,lv_tags", "--", "vg0",
+    ]  # fmt: skip
+
+
+def test_a_disk_name_lvm_reserves_says_to_name_it_otherwise() -> None:
+    with pytest.raises(UsageError) as e:
+        lvm.lv_name("mail", "x_tmeta")
+    assert e.value.hint == "name the disk otherwise"
