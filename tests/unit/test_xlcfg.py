@@ -285,6 +285,10 @@ def test_limits_are_inclusive_at_their_edge() -> None:
         ({"disks": (DiskSpec("xvda", "/a", format="qcow2"),)}, "disk format must be one of raw, not 'qcow2'", None),
         ({"kernel": "relative/mail.xen"}, "the kernel path 'relative/mail.xen'", "move ZEROXL_HOME to such a path"),
         ({"cmdline": (("ipv4", "1 init=/bin/sh"),)}, "the value of --ipv4", "may not hold blanks, quotes"),
+        ({"ramdisk": "initrd.img"}, "the ramdisk path 'initrd.img'", None),
+        ({"on_poweroff": "coredump-destroy"}, "on_poweroff must be one of", None),
+        ({"on_reboot": "coredump-destroy"}, "on_reboot must be one of", None),
+        ({"disks": (DiskSpec("xvda", "/a", access="r"),)}, "disk access must be one of rw, ro, not 'r'", None),
     ],
 )
 def test_refusals_name_the_value_and_say_what_to_do(change: dict[str, Any], message: str, hint: str | None) -> None:
@@ -293,3 +297,9 @@ def test_refusals_name_the_value_and_say_what_to_do(change: dict[str, Any], mess
     assert message in e.value.message
     if hint is not None:
         assert hint in (e.value.hint or "")
+
+
+def test_the_least_memory_and_a_read_only_disk_are_written() -> None:
+    settings = read_xlcfg(render(replace(BASE, memory=1, disks=(DiskSpec("xvdb", "/srv/data.img", access="ro"),))))
+    assert settings["memory"] == 1
+    assert settings["disk"] == ["format=raw, vdev=xvdb, access=ro, target=/srv/data.img"]
