@@ -239,3 +239,16 @@ def test_a_refresh_that_fails_changes_nothing_and_says_why_in_the_debug_log(
         f"the key {publisher.fingerprint} was not refreshed from {server.url}/feeds/{publisher.keyid}.gpg: "
         f"cannot fetch key {server.url}/feeds/{publisher.keyid}.gpg: HTTP 404 File not found"
     ]
+
+
+def test_a_refresh_imports_nothing_but_the_signing_key(
+    gpg: Gpg, publisher: Publisher, other_publisher: Publisher, server: StaticServer, fetch_key: Fetch
+) -> None:
+    url = server.url + FEED_PATH
+    data = publisher.sign(feed_text(url))
+    publisher.publish_key(feeds_dir(server))
+    info = verify_feed(data, feed_url=url, gpg=gpg, fetch_key=fetch_key)
+    # The file beside the feed now holds another key: the refresh refuses it and changes nothing.
+    (feeds_dir(server) / f"{publisher.keyid}.gpg").write_bytes(other_publisher.armored_public_key())
+    assert verify_feed(data, feed_url=url, gpg=gpg, fetch_key=fetch_key, refresh=True) == info
+    assert [k.fingerprint for k in gpg.list_keys()] == [publisher.fingerprint]
