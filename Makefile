@@ -49,7 +49,7 @@ test-libvirt: venv
 	tests/labs/libvirt/build
 	$(BIN)/pytest -q -m libvirt tests/labs/libvirt
 
-# Mutation testing of the security-critical modules (docs/mutation.md): about an hour, so in neither
+# Mutation testing of the security-critical modules (docs/mutation.md): one to two hours, so in neither
 # `make test` nor CI. `make mutate MODULES=feeds/trust.py` runs one module (paths under src/zeroxl).
 $(BIN)/.mutation-installed: pyproject.toml | venv
 	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev,mutation]'
