@@ -58,9 +58,9 @@ TESTS: dict[str, list[str]] = {
         "tests/integration/test_trust_interop.py",
     ],
     # Only its parsing of gpg's status lines is mutated (ONLY, below): pure, and tested on gpg's own output.
+    # (tests/integration/test_gpg.py's hung-gpg test fails under mutmut, whose stats run it then refuses.)
     "feeds/gpg.py": [
         "tests/unit/test_signature_status.py",
-        "tests/integration/test_gpg.py",
     ],
     "feeds/load.py": [
         "tests/integration/test_verify.py",
