@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: demo test lint unit system-deps venv bench test-xen test-libvirt test-web screenshots clean
+.PHONY: demo test lint unit system-deps venv bench test-xen test-libvirt test-web screenshots mutate clean
 
 # system-deps first (order-only: it is a check that always runs, not a file): the dev extra builds
 # libvirt-python from source, which needs libvirt-dev, pkg-config and gcc.
@@ -49,8 +49,17 @@ test-libvirt: venv
 	tests/labs/libvirt/build
 	$(BIN)/pytest -q -m libvirt tests/labs/libvirt
 
+# Mutation testing of the security-critical modules (docs/mutation.md): one to two hours, so in neither
+# `make test` nor CI. `make mutate MODULES=feeds/trust.py` runs one module (paths under src/zeroxl).
+$(BIN)/.mutation-installed: pyproject.toml | venv
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev,mutation]'
+	touch $@
+
+mutate: system-deps venv $(BIN)/.mutation-installed
+	nice -n 19 $(BIN)/python scripts/mutate.py $(MODULES)
+
 bench: system-deps venv
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .mutation

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -182,3 +184,71 @@ def test_unsigned_feed_is_refused_without_fetching_anything(gpg: Gpg, server: St
     with pytest.raises(VerificationError, match="no signature block"):
         verify_feed(feed_text(url), feed_url=url, gpg=gpg, fetch_key=fetch_key)
     assert server.requests == []
+
+
+# -- what `make mutate` found untested here (docs/mutation.md): tests/integration/test_key_states.py shows
+# these through `0xl update`, run as a command, which mutmut cannot map to this module.
+
+
+@pytest.fixture
+def own_publisher(tmp_path: Path) -> Iterator[Publisher]:
+    """A publisher of this test alone: the test revokes or expires its key."""
+    pub = make_publisher(tmp_path / "own" / "gnupg", "Own", "own@example.org")
+    yield pub
+    subprocess.run(["gpgconf", "--homedir", pub.gnupghome, "--kill", "gpg-agent"], capture_output=True)
+
+
+def test_refresh_learns_that_the_key_was_revoked_since(
+    gpg: Gpg, own_publisher: Publisher, server: StaticServer, fetch_key: Fetch
+) -> None:
+    url = server.url + FEED_PATH
+    data = own_publisher.sign(feed_text(url))
+    own_publisher.publish_key(feeds_dir(server))
+    assert not verify_feed(data, feed_url=url, gpg=gpg, fetch_key=fetch_key).key_revoked
+    own_publisher.revoke()
+    own_publisher.publish_key(feeds_dir(server))
+    # Without refresh, the copy 0xl has decides; with it, the key is fetched again and the revocation seen.
+    assert not verify_feed(data, feed_url=url, gpg=gpg, fetch_key=fetch_key).key_revoked
+    assert verify_feed(data, feed_url=url, gpg=gpg, fetch_key=fetch_key, refresh=True).key_revoked
+
+
+def test_an_expired_key_is_fetched_again_and_an_extended_one_is_usable(
+    gpg: Gpg, own_publisher: Publisher, server: StaticServer, fetch_key: Fetch
+) -> None:
+    url = server.url + FEED_PATH
+    data = own_publisher.sign(feed_text(url), at=int(time.time()) - 3600)
+    own_publisher.expire(int(time.time()) - 600)
+    own_publisher.publish_key(feeds_dir(server))
+    assert verify_feed(data, feed_url=url, gpg=gpg, fetch_key=fetch_key).key_expired
+    own_publisher.gpg("--quick-set-expire", own_publisher.fingerprint, "1y")
+    own_publisher.publish_key(feeds_dir(server))
+    assert not verify_feed(data, feed_url=url, gpg=gpg, fetch_key=fetch_key).key_expired
+
+
+def test_a_refresh_that_fails_changes_nothing_and_says_why_in_the_debug_log(
+    gpg: Gpg, publisher: Publisher, server: StaticServer, fetch_key: Fetch, caplog: pytest.LogCaptureFixture
+) -> None:
+    url = server.url + FEED_PATH
+    data = publisher.sign(feed_text(url))
+    key_file = publisher.publish_key(feeds_dir(server))
+    info = verify_feed(data, feed_url=url, gpg=gpg, fetch_key=fetch_key)
+    key_file.unlink()
+    with caplog.at_level(logging.DEBUG, logger="zeroxl.verify"):
+        assert verify_feed(data, feed_url=url, gpg=gpg, fetch_key=fetch_key, refresh=True) == info
+    assert [r.getMessage() for r in caplog.records if r.name == "zeroxl.verify"] == [
+        f"the key {publisher.fingerprint} was not refreshed from {server.url}/feeds/{publisher.keyid}.gpg: "
+        f"cannot fetch key {server.url}/feeds/{publisher.keyid}.gpg: HTTP 404 File not found"
+    ]
+
+
+def test_a_refresh_imports_nothing_but_the_signing_key(
+    gpg: Gpg, publisher: Publisher, other_publisher: Publisher, server: StaticServer, fetch_key: Fetch
+) -> None:
+    url = server.url + FEED_PATH
+    data = publisher.sign(feed_text(url))
+    publisher.publish_key(feeds_dir(server))
+    info = verify_feed(data, feed_url=url, gpg=gpg, fetch_key=fetch_key)
+    # The file beside the feed now holds another key: the refresh refuses it and changes nothing.
+    (feeds_dir(server) / f"{publisher.keyid}.gpg").write_bytes(other_publisher.armored_public_key())
+    assert verify_feed(data, feed_url=url, gpg=gpg, fetch_key=fetch_key, refresh=True) == info
+    assert [k.fingerprint for k in gpg.list_keys()] == [publisher.fingerprint]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from zeroxl.errors import VerificationError
+from zeroxl.errors import StateError, VerificationError
 from zeroxl.feeds import manifest
 
 
@@ -175,3 +175,66 @@ def test_large_file_is_hashed_without_reading_it_into_memory(tmp_path: Path) -> 
     finally:
         tracemalloc.stop()
     assert peak < 8 << 20
+
+
+# -- what `make mutate` found untested (docs/mutation.md) --------------------------------------------
+
+
+def test_refusals_name_the_path_in_the_tree(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "a\nb").write_bytes(b"")
+    with pytest.raises(VerificationError) as e:
+        manifest.digest(tmp_path)
+    assert "'sub/a\\nb'" in e.value.message
+    with pytest.raises(VerificationError) as e:
+        manifest.store_name("../../etc")
+    assert "52 characters from A-Z and 2-7" in (e.value.hint or "")
+
+
+# A tree can change between the listing (lstat) and the reading of a file, when the archive's tree is
+# being swapped under 0xl. These call the reading step on what the swap would leave, as lstat cannot be
+# raced on demand.
+def test_a_symlink_swapped_in_for_a_listed_file_is_not_followed(tmp_path: Path) -> None:
+    (tmp_path / "secret").write_bytes(b"host file")
+    (tmp_path / "f").symlink_to(tmp_path / "secret")
+    with pytest.raises(StateError) as e:
+        manifest._file_line(os.fsencode(tmp_path / "f"), b"f")
+    assert f"cannot read {tmp_path / 'f'}" in e.value.message
+
+
+def test_a_fifo_swapped_in_for_a_listed_file_is_refused_without_blocking(tmp_path: Path) -> None:
+    # Opened without O_NONBLOCK, a fifo with no writer would hang 0xl for ever here.
+    os.mkfifo(tmp_path / "f")
+    with pytest.raises(VerificationError) as e:
+        manifest._file_line(os.fsencode(tmp_path / "f"), b"f")
+    assert f"{tmp_path / 'f'} changed while it was being read" in e.value.message
+
+
+def test_a_symlink_removed_after_the_listing_is_a_state_error_naming_it(tmp_path: Path) -> None:
+    with pytest.raises(StateError) as e:
+        manifest._symlink_line(os.fsencode(tmp_path / "gone"), b"gone")
+    assert f"cannot read symlink {tmp_path / 'gone'}" in e.value.message
+
+
+def test_a_directory_removed_after_the_listing_is_a_state_error_naming_it(tmp_path: Path) -> None:
+    with pytest.raises(StateError) as e:
+        list(manifest._entries(os.fsencode(tmp_path), b"gone"))
+    assert f"cannot list {tmp_path / 'gone'}" in e.value.message
+
+
+def test_a_digest_may_use_every_base32_character() -> None:
+    every = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567" + "A" * 20
+    assert manifest.is_digest(every)
+    assert manifest.store_name(every) == "sha256new_" + every
+
+
+def test_refused_trees_say_why_0install_refuses_them_too(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe")
+    with pytest.raises(VerificationError) as e:
+        manifest.digest(tmp_path)
+    assert "device files, fifos or sockets" in (e.value.hint or "")
+    os.unlink(tmp_path / "pipe")
+    (tmp_path / "a\nb").write_bytes(b"")
+    with pytest.raises(VerificationError) as e:
+        manifest.digest(tmp_path)
+    assert "0install forbids these" in (e.value.hint or "")

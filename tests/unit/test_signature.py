@@ -119,3 +119,10 @@ def test_append_refuses_data_that_could_not_be_split_again() -> None:
         append_signature(b"<interface/>\n", SIG)
     with pytest.raises(ValueError, match="empty"):
         append_signature(FEED, b"")
+
+
+def test_unsigned_feed_is_refused_saying_how_feeds_get_signed() -> None:
+    # Found by `make mutate` (docs/mutation.md): nothing checked the hint of the commonest refusal.
+    with pytest.raises(VerificationError) as e:
+        split_signed(FEED)
+    assert "0publish --xmlsign" in (e.value.hint or "")

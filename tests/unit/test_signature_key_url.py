@@ -15,6 +15,8 @@ from zeroxl.feeds.verify import key_url
         ("http://example.org/dir/", "http://example.org/dir/398DB73A2908A249.gpg"),
         # 0install cuts at the last slash of the whole URL, query included.
         ("http://example.org/get?feed=a/b.xml", "http://example.org/get?feed=a/398DB73A2908A249.gpg"),
+        # A local feed at the root of the file system (found by `make mutate`: the slash at index 0 counts).
+        ("/app.xml", "/398DB73A2908A249.gpg"),
     ],
 )
 def test_key_is_looked_for_in_the_feeds_directory_by_16_hex_key_id(feed_url: str, key: str) -> None:

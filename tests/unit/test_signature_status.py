@@ -228,3 +228,15 @@ def test_key_matches_its_subkeys_and_key_ids() -> None:
     assert key.has(PRIMARY) and key.has(SUBKEY)
     assert key.has("6F03C8F32EFF4C29") and key.has("398db73a2908a249")
     assert not key.has(OLD)
+
+
+# -- what `make mutate` found untested (docs/mutation.md) ------------------------------------------------
+
+
+def test_refusals_say_which_algorithm_and_what_happened() -> None:
+    with pytest.raises(VerificationError) as e:
+        parse_verify_status("[GNUPG:] ERRSIG 6F03C8F32EFF4C29 99 8 00 1795775743 4 -\n")
+    assert e.value.message.endswith("(number 99)")
+    with pytest.raises(BadSignature) as bad:
+        parse_verify_status("[GNUPG:] BADSIG 6F03C8F32EFF4C29 P <p@x>\n")
+    assert "someone changed the feed on its way to you" in (bad.value.hint or "")

@@ -9,6 +9,7 @@ import pytest
 
 from zeroxl.backends.xen import xl
 from zeroxl.disks import lvm
+from zeroxl.disks.base import KeptDisk
 from zeroxl.errors import BackendError, ConfigError, UsageError
 from zeroxl.state.service import Disk
 
@@ -169,3 +170,118 @@ def test_only_volumes_with_0xls_tags_are_0xls(monkeypatch: pytest.MonkeyPatch) -
 def test_lvs_output_that_makes_no_sense_is_an_error() -> None:
     with pytest.raises(BackendError, match="does not understand"):
         lvm.parse_lvs("  LV   VG\n")
+
+
+# -- what `make mutate` found untested (docs/mutation.md): the same canned `lvs` as above; the real lvs,
+# lvcreate and lvremove run in the Xen lab (tests/labs/xen/test_xen_backend.py).
+
+MAIL = Disk("storage", 64 << 20, "lvm", "vg0/0xl-mail-storage")
+
+
+@pytest.fixture
+def lvm_host(monkeypatch: pytest.MonkeyPatch) -> list[tuple[list[str], dict[str, object]]]:
+    """LVM as lvs shows it on a host with 0xl's volumes and look-alikes; each command run and its options."""
+    from zeroxl import proc
+
+    out = lvs_json(
+        ("0xl-mail-storage", 64 << 20, "0xl,0xl.disk=storage,0xl.service=mail"),
+        ("0xl-mail-log", 16 << 20, "0xl,0xl.disk=log,0xl.service=mail"),  # listed after storage by lvs
+        # LVM tags may hold '=': a value read up to the wrong '=' would give names that match these LVs.
+        ("0xl-mail-cache", 64 << 20, "0xl,0xl.disk=cache,0xl.service=mail=evil"),
+        ("0xl-web-cache", 64 << 20, "0xl,0xl.disk=cache,0xl.service=evil=web"),
+        ("0xl-mail-tmp", 64 << 20, "0xl,0xl.disk=tmp=evil,0xl.service=mail"),
+        ("0xl-mail-var", 64 << 20, "0xl,0xl.disk=evil=var,0xl.service=mail"),
+        ("0xl-None-data", 64 << 20, "0xl,0xl.disk=data"),  # 0xl's tag but no service tag
+        ("0xl-db-None", 64 << 20, "0xl,0xl.service=db"),  # nor disk tag
+    )
+    calls: list[tuple[list[str], dict[str, object]]] = []
+
+    def run(args: list[str], **kw: object) -> proc.Completed:
+        calls.append((list(args), kw))
+        if args[0] == "lvs":
+            return proc.Completed(tuple(args), 0, out.encode(), b"")
+        assert args[0] == "lvremove", args
+        return proc.Completed(tuple(args), 0, b"", b"")
+
+    monkeypatch.setattr(proc, "run", run)
+    return calls
+
+
+def test_a_volume_is_0xls_only_with_every_tag_read_whole(lvm_host: list) -> None:
+    disks = lvm.LvmDisks("vg0")
+    assert disks.list() == [
+        KeptDisk("mail", Disk("log", 16 << 20, "lvm", "vg0/0xl-mail-log")),
+        KeptDisk("mail", MAIL),
+    ]
+    assert disks.find("mail", "storage") == MAIL
+    assert disks.find("mail", "cache") is None
+    assert disks.find("mail", "other") is None
+    assert disks.find("web", "cache") is None
+    assert disks.find("mail", "tmp") is None and disks.find("mail", "var") is None
+    assert all(kw["timeout"] == lvm.TIMEOUT for _, kw in lvm_host)
+
+
+def test_delete_removes_the_volume_it_was_asked_for_and_only_if_it_is_that_disk(lvm_host: list) -> None:
+    disks = lvm.LvmDisks("vg0")
+    with pytest.raises(BackendError, match="does not carry 0xl's tags for disk log"):
+        disks.delete(Disk("log", 64 << 20, "lvm", "vg0/0xl-mail-storage"))
+    with pytest.raises(BackendError, match="does not carry 0xl's tags"):
+        disks.delete(Disk("cache", 64 << 20, "lvm", "vg0/0xl-mail-cache"))
+    disks.delete(Disk("data", 64 << 20, "lvm", "vg0/0xl-gone-data"))  # gone already: nothing to do
+    assert [args for args, _ in lvm_host if args[0] != "lvs"] == []
+    disks.delete(MAIL)
+    assert [(args, kw["timeout"]) for args, kw in lvm_host if args[0] != "lvs"] == [
+        (["lvremove", "--yes", "--", "vg0/0xl-mail-storage"], lvm.TIMEOUT)
+    ]
+
+
+def test_lvm_failures_say_what_failed_and_what_to_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Injected: a volume group that vanishes, or a volume held open, between two commands.
+    from zeroxl import proc
+
+    def fail(args: list[str], **_kw: object) -> proc.Completed:
+        if args[0] == "lvs" and fail.lvs_ok:  # type: ignore[attr-defined]
+            return proc.Completed(tuple(args), 0, lvs_json(("0xl-mail-storage", 64 << 20, "0xl,0xl.disk=storage,0xl.service=mail")).encode(), b"")
+        raise proc.CommandFailed(f"{args[0]} exited with 5: in use")
+
+    fail.lvs_ok = False  # type: ignore[attr-defined]
+    monkeypatch.setattr(proc, "run", fail)
+    with pytest.raises(BackendError) as e:
+        lvm.LvmDisks("vg0").list()
+    assert e.value.message == "cannot list the logical volumes of vg0: lvs exited with 5: in use"
+    assert "[disks] volume_group" in (e.value.hint or "")
+    fail.lvs_ok = True  # type: ignore[attr-defined]
+    with pytest.raises(BackendError) as e:
+        lvm.LvmDisks("vg0").delete(MAIL)
+    assert e.value.message == "cannot delete the disk vg0/0xl-mail-storage: lvremove exited with 5: in use"
+    assert "stop its service first" in (e.value.hint or "")
+
+
+def test_service_names_with_dashes_make_volume_names() -> None:
+    # The disk is what follows the last '-': service names may hold '-', disk names may not.
+    assert lvm.lv_name("web-2", "data") == "0xl-web-2-data"
+
+
+def test_lvs_reports_without_volumes_or_tags_are_read() -> None:
+    assert lvm.parse_lvs(json.dumps({"report": [{}]})) == []
+    assert lvm.parse_lvs(json.dumps({"report": [{"lv": [{"lv_name": "x", "lv_size": "1"}]}]})) == [
+        {"lv_name": "x", "lv_size": 1, "lv_tags": set()}
+    ]
+
+
+def test_the_lvm_commands_are_written_out_in_full() -> None:
+    # As the Xen lab's real LVM runs them (tests/labs/xen/test_xen_backend.py): wiped, zeroed, sized in bytes.
+    assert lvm.lvcreate_argv("vg0", "0xl-mail-storage", 1, ["0xl"]) == [
+        "lvcreate", "--yes", "--wipesignatures", "y", "--zero", "y", "--name", "0xl-mail-storage",
+        "--size", "1b", "--addtag", "0xl", "--", "vg0",
+    ]  # fmt: skip
+    assert lvm.lvs_argv("vg0") == [
+        "lvs", "--reportformat", "json", "--units", "b", "--nosuffix",
+        "--options", "lv_name,lv_size,lv_tags", "--", "vg0",
+    ]  # fmt: skip
+
+
+def test_a_disk_name_lvm_reserves_says_to_name_it_otherwise() -> None:
+    with pytest.raises(UsageError) as e:
+        lvm.lv_name("mail", "x_tmeta")
+    assert e.value.hint == "name the disk otherwise"

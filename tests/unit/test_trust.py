@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import stat
+import time
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from zeroxl.errors import StateError, UsageError
+from zeroxl.errors import StateError, UsageError, VerificationError
 from zeroxl.feeds.signature import SigInfo
 from zeroxl.feeds.trust import (
     TRUST_NS,
@@ -456,3 +457,134 @@ def test_status_warns_about_old_expired_and_future_signatures() -> None:
     assert "expired on" in (signature_warning(NOW - 60, NOW - 1, now=NOW, limits=LIMITS) or "")
     assert "0xl trust forget-feed" in (signature_warning(NOW + 86400, None, now=NOW, limits=LIMITS) or "")
     assert signature_warning(NOW - 91 * 86400, None, now=NOW, limits=SignatureLimits(warn_age=0)) is None
+
+
+# -- what `make mutate` found untested (docs/mutation.md) --------------------------------------------
+# Dates in messages: 1_800_000_000 is 2027-01-15 08:00:00 UTC (`date -u -d @1800000000`).
+
+
+@pytest.mark.parametrize(
+    ("info", "words"),
+    [
+        (SigInfo(PRIMARY, PRIMARY, NOW, key_revoked=True), f"the feed {URL} is signed by key {PRIMARY}, which has"),
+        (SigInfo(PRIMARY, PRIMARY, NOW, key_expired=True, key_expired_at=NOW - 86400), f"the feed {URL} is signed by key {PRIMARY}, which expired on 2027-01-14 08:00:00 UTC"),
+        (SigInfo(PRIMARY, PRIMARY, NOW - 86400, sig_expired=True, expires=NOW - 10), f"the feed {URL} expired on 2027-01-15 07:59:50 UTC (it was made on 2027-01-14 08:00:00 UTC)"),
+        # gpg said EXPSIG but gave no expiry date: the signature counts as expired now.
+        (SigInfo(PRIMARY, PRIMARY, NOW - 86400, sig_expired=True), f"the feed {URL} expired on 2027-01-15 08:00:00 UTC"),
+        (SigInfo(PRIMARY, PRIMARY, NOW + 3600), f"the feed {URL} is signed at 2027-01-15 09:00:00 UTC, 60 min ahead"),
+    ],
+)
+def test_refusals_name_the_feed_the_key_and_the_dates_in_utc(
+    info: SigInfo, words: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # In UTC whatever the host's time zone: a date in the zone of whoever reads the log misleads.
+    monkeypatch.setenv("TZ", "JST-9")  # POSIX form: needs no tzdata
+    time.tzset()
+    try:
+        with pytest.raises(VerificationError) as e:
+            check_signature(info, feed_url=URL, now=NOW, limits=LIMITS)
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+    assert words in e.value.message
+    assert e.value.hint  # every refusal says what to do next
+
+
+def test_stale_signature_names_the_feed_and_says_how_to_allow_it() -> None:
+    limits = SignatureLimits(max_age=30 * 86400)
+    with pytest.raises(StaleSignature) as e:
+        check_signature(sig(ts=NOW - 31 * 86400), feed_url=URL, now=NOW, limits=limits)
+    assert f"the feed {URL} was signed on 2026-12-15 08:00:00 UTC" in e.value.message
+    assert "max_signature_age" in (e.value.hint or "")
+
+
+def test_key_expired_at_an_unknown_date_is_refused_without_a_date() -> None:
+    info = SigInfo(PRIMARY, PRIMARY, NOW, key_expired=True, key_expired_at=None)
+    with pytest.raises(ExpiredKey) as e:
+        check_signature(info, feed_url=URL, now=NOW, limits=LIMITS)
+    assert e.value.message.endswith(f"key {PRIMARY}, which expired")
+    assert f"beside the feed as {PRIMARY[-16:]}.gpg:" in (e.value.hint or "")  # the 16-hex key id
+
+
+def test_limits_are_inclusive_at_their_edge() -> None:
+    # Exactly the allowed skew or age is allowed; one second more is not (checked above).
+    check_signature(sig(ts=NOW + 300), feed_url=URL, now=NOW, limits=LIMITS)
+    strict = SignatureLimits(max_age=30 * 86400)
+    check_signature(sig(ts=NOW - 30 * 86400), feed_url=URL, now=NOW, limits=strict)
+    assert signature_warning(NOW + 300, None, now=NOW, limits=LIMITS) is None
+    assert signature_warning(NOW - 90 * 86400, None, now=NOW, limits=LIMITS) is None
+    # A signature expiring now has expired: the refusal and the warning agree.
+    assert "expired on" in (signature_warning(NOW - 60, NOW, now=NOW, limits=LIMITS) or "")
+
+
+def test_a_replay_against_a_copy_within_the_clock_skew_is_called_a_replay() -> None:
+    # The copy is in the past by less than the skew: not "dated in the future", so the hint is the replay one.
+    with pytest.raises(ReplayedFeed) as e:
+        check_not_replayed(NOW - 200, NOW - 100, feed_url=URL, now=NOW, limits=LIMITS)
+    assert "replaying an old feed" in (e.value.hint or "")
+    # Exactly at the skew is still within it.
+    with pytest.raises(ReplayedFeed) as e:
+        check_not_replayed(NOW - 200, NOW + 300, feed_url=URL, now=NOW, limits=LIMITS)
+    assert "replaying an old feed" in (e.value.hint or "")
+
+
+def test_untrusted_key_hint_shows_the_fingerprint_in_groups_of_four() -> None:
+    with pytest.raises(UntrustedKey) as e:
+        check_trusted(sig(), "example.org", TrustDB())
+    assert "8CE3 8150 3423 072C B0F1 4C5C 398D B73A 2908 A249" in (e.value.hint or "")
+    assert f"0xl trust add {PRIMARY} --domain example.org" in (e.value.hint or "")
+
+
+def test_databases_with_different_keys_are_not_equal() -> None:
+    assert TrustDB([(PRIMARY, ["example.org"])]) != TrustDB([(OTHER, ["example.org"])])
+    assert TrustDB([(PRIMARY, ["example.org"])]) != TrustDB([(PRIMARY, ["example.net"])])
+    assert TrustDB([(PRIMARY, ["b", "a"])]) == TrustDB([(PRIMARY, ["a", "b"])])
+
+
+def test_domains_of_a_key_are_listed_sorted_and_none_for_an_unknown_key() -> None:
+    db = TrustDB([(PRIMARY, ["example.org", "a.example:8080"])])
+    assert db.domains(PRIMARY.lower()) == ["a.example:8080", "example.org"]
+    assert db.domains(OTHER) == []
+
+
+def test_corrupt_database_says_which_file_what_the_parser_saw_and_what_to_do(tmp_path: Path) -> None:
+    (tmp_path / "trustdb.xml").write_bytes(b"<trusted-keys")
+    with pytest.raises(StateError) as e:
+        TrustDB.load(tmp_path / "trustdb.xml")
+    assert f"the trust database {tmp_path / 'trustdb.xml'} is corrupt: unclosed token: line 1" in e.value.message
+    assert "until then 0xl trusts no key" in (e.value.hint or "")
+
+
+@pytest.mark.parametrize(
+    ("url", "hint"),
+    [
+        ("ftp://example.org/feed.xml", "http://HOST[:PORT]/PATH"),
+        ("http://user@example.org/feed.xml", "no user name or password"),
+        ("http://example.org:99999/feed.xml", "http://HOST[:PORT]/PATH"),
+    ],
+)
+def test_refused_feed_urls_say_what_a_feed_url_looks_like(url: str, hint: str) -> None:
+    with pytest.raises(UsageError) as e:
+        domain_of(url)
+    assert hint in (e.value.hint or "")
+
+
+def test_refused_fingerprints_and_domains_say_what_to_write() -> None:
+    with pytest.raises(UsageError) as e:
+        normalise_fingerprint("398DB73A2908A249")
+    assert "40 hexadecimal digits" in (e.value.hint or "")
+    with pytest.raises(UsageError) as e:
+        TrustDB().add(PRIMARY, "example.org/feeds")
+    assert "example.org:8080" in (e.value.hint or "")
+
+
+def test_a_database_that_cannot_be_written_is_a_state_error_naming_it(tmp_path: Path) -> None:
+    (tmp_path / "file").write_bytes(b"")
+    with pytest.raises(StateError) as e:
+        TrustDB([(PRIMARY, ["example.org"])]).save(tmp_path / "file" / "trustdb.xml")
+    assert f"cannot write the trust database {tmp_path / 'file' / 'trustdb.xml'}" in e.value.message
+
+
+def test_warnings_say_how_far_off_the_signature_is() -> None:
+    assert "dated 24 h in the future" in (signature_warning(NOW + 86400, None, now=NOW, limits=LIMITS) or "")
+    assert "signed 91 days ago" in (signature_warning(NOW - 91 * 86400, None, now=NOW, limits=LIMITS) or "")

@@ -3,17 +3,18 @@ the restart policy, and the domain built from all of it (pure: no xl, no files).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
 
-from tests.support.words import refused
+from tests.support.words import refused, said
 from zeroxl.backends.vmguest import disk_vdevs
 from zeroxl.backends.xen.domain import ACTIONS, domain_config
 from zeroxl.errors import BackendError, ConflictError, PolicyError, StateError, UsageError
 from zeroxl.host.config import Policy
 from zeroxl.host.needs import BlockDevice, BootArg, ServiceNeeds
-from zeroxl.host.policy import DEFAULT_MEMORY, check_memory, check_restart, plan_bridges, vm_memory
+from zeroxl.host.policy import DEFAULT_MEMORY, check_bridges, check_memory, check_restart, plan_bridges, vm_memory
 from zeroxl.state.selected import Selected
 from zeroxl.state.service import Disk, Service
 
@@ -192,3 +193,47 @@ def test_a_disk_of_an_unknown_kind_is_refused() -> None:
     svc = service(networks=("a", "b"), macs=MACS, disks=(Disk("storage", 1, "nbd", "x"),))
     with pytest.raises(BackendError, match="cannot attach"):
         domain_config(svc, kernel="/k", ramdisk=None, policy=Policy(), others=[])
+
+
+# -- what `make mutate` found untested (docs/mutation.md) ----------------------------------------------
+
+
+def test_memory_exactly_what_the_feed_needs_is_enough() -> None:
+    assert check_memory("mail", 64, NEEDS, Policy(), []) == 64
+
+
+def test_more_bridges_than_networks_says_the_feed_declares_none() -> None:
+    with refused(UsageError, r"1 --net given, but the service declares 0 network\(s\) \(none\)"):
+        plan_bridges(["br0"], ServiceNeeds(), Policy())
+
+
+@pytest.mark.parametrize(
+    ("refusal", "hint"),
+    [
+        (lambda: check_restart("always"), "choose one of: on-failure, no"),
+        (lambda: plan_bridges(["br 0"], NEEDS, Policy()), "e.g. xenbr0"),
+        (lambda: check_memory("mail", 32, NEEDS, Policy(), []), "give --memory 64 or more"),
+        (lambda: check_memory("mail", 512, NEEDS, Policy(max_memory=256), []), "raise [policy] max_memory"),
+        (lambda: check_memory("mail", 512, NEEDS, Policy(max_total_memory=600), [300]), "destroy a service"),
+        (lambda: plan_bridges(["br1"], NEEDS, Policy()), "--net BRIDGE (one per network, in order)"),
+        (lambda: plan_bridges(["br9", "br1"], NEEDS, Policy(bridges=("br1",))), "add it to [policy] bridges"),
+    ],
+)
+def test_each_refusal_says_what_to_do(refusal: Callable[[], object], hint: str) -> None:
+    with pytest.raises((UsageError, PolicyError)) as e:
+        refusal()
+    assert hint in (said(e.value)[1] or "")
+
+
+def test_refusals_list_the_networks_and_bridges_they_compare() -> None:
+    with refused(UsageError, r"3 --net given, but the service declares 2 network\(s\) \(service, admin\)"):
+        plan_bridges(["a", "b", "c"], NEEDS, Policy())
+    with refused(PolicyError, r"allows services to use \(xenbr0, dmz\)"):
+        plan_bridges(["br9", "dmz"], NEEDS, Policy(bridges=("xenbr0", "dmz")))
+    # A record whose bridges no longer match the feed, as the domain is built from it.
+    with refused(UsageError, r"declares 2 network\(s\) \(service, admin\) but has 1 bridge\(s\) \(br0\)$"):
+        check_bridges(("br0",), NEEDS, Policy())
+    with refused(UsageError, r"declares 0 network\(s\) \(none\) but has 1 bridge\(s\) \(br0\)$"):
+        check_bridges(("br0",), ServiceNeeds(), Policy())
+    with refused(UsageError, r"declares 2 network\(s\) \(service, admin\) but has 0 bridge\(s\) \(none\)$"):
+        check_bridges((), NEEDS, Policy())

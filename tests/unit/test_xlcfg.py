@@ -259,3 +259,47 @@ def test_plain_values_are_written(value: str, segments: list[str], bridge: str) 
     )
     assert got is not None
     assert got["cmdline"] == f"--a={value}" and got["kernel"] == path
+
+
+# -- what `make mutate` found untested (docs/mutation.md) ------------------------------------------------
+
+
+def test_limits_are_inclusive_at_their_edge() -> None:
+    every_vdev = tuple(DiskSpec(f"xvd{c}", f"/dev/vg0/d{c}") for c in string.ascii_lowercase)  # 26: xvda-xvdz
+    # "--a=" plus 1020 characters is 1024, Xen's limit exactly.
+    text = render(replace(BASE, vcpus=128, memory=1 << 20, cmdline=(("a", "x" * 1020),), disks=every_vdev))
+    settings = read_xlcfg(text)
+    assert (settings["vcpus"], settings["memory"], len(settings["cmdline"])) == (128, 1 << 20, 1024)
+    assert len(settings["disk"]) == 26
+
+
+@pytest.mark.parametrize(
+    ("change", "message", "hint"),
+    [
+        ({"disks": (DiskSpec("xvda", "/a"), DiskSpec("xvda", "/b"))}, "the disk vdev xvda appears twice", None),
+        (
+            {"vifs": (VifSpec("a", "00:16:3e:00:00:01"), VifSpec("b", "00:16:3e:00:00:01"))},
+            "the vif mac 00:16:3e:00:00:01 appears twice",
+            None,
+        ),
+        ({"disks": (DiskSpec("xvda", "/a", format="qcow2"),)}, "disk format must be one of raw, not 'qcow2'", None),
+        ({"kernel": "relative/mail.xen"}, "the kernel path 'relative/mail.xen'", "move ZEROXL_HOME to such a path"),
+        ({"cmdline": (("ipv4", "1 init=/bin/sh"),)}, "the value of --ipv4", "may not hold blanks, quotes"),
+        ({"ramdisk": "initrd.img"}, "the ramdisk path 'initrd.img'", None),
+        ({"on_poweroff": "coredump-destroy"}, "on_poweroff must be one of", None),
+        ({"on_reboot": "coredump-destroy"}, "on_reboot must be one of", None),
+        ({"disks": (DiskSpec("xvda", "/a", access="r"),)}, "disk access must be one of rw, ro, not 'r'", None),
+    ],
+)
+def test_refusals_name_the_value_and_say_what_to_do(change: dict[str, Any], message: str, hint: str | None) -> None:
+    with pytest.raises(XlCfgError) as e:
+        render(replace(BASE, **change))
+    assert message in e.value.message
+    if hint is not None:
+        assert hint in (e.value.hint or "")
+
+
+def test_the_least_memory_and_a_read_only_disk_are_written() -> None:
+    settings = read_xlcfg(render(replace(BASE, memory=1, disks=(DiskSpec("xvdb", "/srv/data.img", access="ro"),))))
+    assert settings["memory"] == 1
+    assert settings["disk"] == ["format=raw, vdev=xvdb, access=ro, target=/srv/data.img"]
