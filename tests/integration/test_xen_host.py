@@ -111,7 +111,7 @@ def test_restart_policy_no_keeps_a_crashed_domain(site: FeedSite, zx) -> None:
         ('[policy]\nmax_disk_size = "16M"\n', [], 9, "over the host's limit of 16M"),
         ("", ["--net", "xenbr0"], 2, "the service declares 0 network"),
         ("", ["--arg", "tag=A B"], 2, "does not match the pattern"),
-        ("", ["--restart", "always"], 2, "invalid choice"),
+        ("", ["--restart", "sometimes"], 2, "invalid choice"),
     ],
 )
 def test_a_request_over_the_policy_or_against_the_feed_creates_nothing(

@@ -313,8 +313,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     sp.add_argument(
         "--restart",
-        choices=["on-failure", "no"],
-        help="restart a VM when it crashes or reboots (on-failure, the default) or never (no); see docs/xen.md",
+        choices=["always", "on-failure", "never", "no"],
+        help="restart it whenever it ends (always), when it fails (on-failure, the default) or never "
+        "(never, or no); see docs/restart.md",
     )
 
     sp = command("run", cmd_run, "start a service")

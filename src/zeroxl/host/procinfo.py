@@ -46,7 +46,9 @@ def boot_id() -> str:
     global _boot_id  # noqa: PLW0603 - read once per process: it changes only with a reboot
     if _boot_id is None:
         try:
-            with open("/proc/sys/kernel/random/boot_id") as f:  # noqa: PTH123
+            # A test hook (zeroxl.testhooks): a test simulates a host restart by changing this file.
+            path = os.environ.get("ZEROXL_TEST_BOOT_ID_FILE") or "/proc/sys/kernel/random/boot_id"
+            with open(path) as f:  # noqa: PTH123
                 _boot_id = f.read().strip()
         except OSError:
             _boot_id = ""

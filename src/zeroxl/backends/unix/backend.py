@@ -23,8 +23,9 @@ from zeroxl import proc
 from zeroxl.backends.base import BackendContext, RuntimeStatus
 from zeroxl.backends.states import RUNNING
 from zeroxl.backends.unix import runtime
-from zeroxl.errors import RESTART, BackendError, SettingError, StateError
+from zeroxl.errors import BackendError, StateError
 from zeroxl.host import procinfo
+from zeroxl.host.policy import check_restart
 from zeroxl.host.procinfo import Identity, alive, boot_id, identity, session_members
 from zeroxl.state import atomic, private
 from zeroxl.state.service import Service
@@ -78,15 +79,7 @@ class UnixBackend:
     # -- lifecycle ----------------------------------------------------------------------------------
 
     def check(self, svc: Service, impl_dir: Path) -> None:
-        if svc.restart != "on-failure":
-            raise SettingError(
-                [
-                    RESTART,
-                    f" {svc.restart}: the unix backend restarts a service that fails, as [unix] in config.toml sets "
-                    "(restart_limit, restart_window)",
-                ],
-                hint=["leave out ", RESTART],
-            )
+        check_restart(svc.restart)
         service_argv(svc, impl_dir)
 
     def start(self, svc: Service, impl_dir: Path) -> None:
@@ -123,6 +116,7 @@ class UnixBackend:
                 "cwd": str(workdir),
                 "env": env,
                 "log_max": LOG_MAX,
+                "restart": check_restart(svc.restart),
                 "restart_limit": u.restart_limit,
                 "restart_window": u.restart_window,
                 "stop_timeout": u.stop_timeout,

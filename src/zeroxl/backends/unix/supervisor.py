@@ -73,6 +73,26 @@ def describe_exit(returncode: int) -> str:
     return f"signal {-returncode}" if returncode < 0 else str(returncode)
 
 
+# Exit statuses that say the program was given bad arguments: Solo5's tenders exit 1 on their own
+# errors, Mirage 60-64 on bad command-line arguments (/work/shared/notes/mirage.md). Running it again
+# with the same arguments fails the same way, so `on-failure` does not (albatross's rule).
+BAD_ARGUMENTS = frozenset({1, 60, 61, 62, 63, 64})
+
+
+def not_restarted(policy: str, returncode: int) -> str | None:
+    """Why a program that exited with RETURNCODE (negative: killed by that signal) is not run again
+    under the restart POLICY (docs/restart.md); None if it is."""
+    if policy == "never":
+        return "the restart policy is never"
+    if policy == "always":
+        return None
+    if returncode == 0:
+        return "a clean exit (restart policy on-failure)"
+    if returncode in BAD_ARGUMENTS:
+        return f"status {returncode} means bad arguments (Solo5, Mirage), which a restart does not mend"
+    return None
+
+
 class Supervisor:
     def __init__(self, service_dir: Path) -> None:
         self.dir = service_dir
@@ -127,6 +147,7 @@ class Supervisor:
         become_subreaper()
         failures: list[float] = []
         limit, window = int(self.spec["restart_limit"]), float(self.spec["restart_window"])
+        policy = str(self.spec.get("restart", "on-failure"))  # a spec of before policies: on-failure
         while not self.stopping:
             returncode = self._run_once()
             if returncode is None:
@@ -134,14 +155,15 @@ class Supervisor:
             self.last_exit = describe_exit(returncode)
             if self.stopping:
                 break
-            if returncode == 0:
-                self.log.event("the service exited with status 0; not restarting")
-                self.write_state("stopped", "exited with status 0")
-                return 0
+            why_not = not_restarted(policy, returncode)
+            if why_not is not None:
+                self.log.event(f"the service exited with {self.last_exit}; not restarting: {why_not}")
+                self.write_state("stopped" if returncode == 0 else "failed", f"exited with {self.last_exit}; {why_not}")
+                return 0 if returncode == 0 else 1
             now = time.monotonic()
             failures = [t for t in failures if now - t < window] + [now]
             if len(failures) > limit:
-                detail = f"exited with {self.last_exit}; {len(failures)} failures within {window:g} s, giving up"
+                detail = f"exited with {self.last_exit}; {len(failures)} exits within {window:g} s, giving up"
                 self.log.event(detail)
                 self.write_state("failed", detail)
                 return 1

@@ -28,9 +28,12 @@ from zeroxl.state.service import Disk, Service
 # (on_poweroff, on_reboot, on_crash) for each restart policy (zeroxl.host.policy.RESTART_POLICIES).
 # A guest that powers itself off meant to stop, as a process that exits with status 0; `xl shutdown`
 # asks for exactly that, so `0xl stop` works under every policy.
+# Under `always` a guest that powers itself off is started again too; `0xl stop` then destroys the
+# domain that `xl shutdown` brought back (backends/xen/backend.py).
 ACTIONS = {
+    "always": ("restart", "restart", "restart"),
     "on-failure": ("destroy", "restart", "restart"),
-    "no": ("destroy", "destroy", "preserve"),
+    "never": ("destroy", "destroy", "preserve"),
 }
 
 
