@@ -132,6 +132,10 @@ def cmd_status(a: argparse.Namespace) -> int:
     pairs.append(("restarts", str(d["restarts"])))
     if d["last_exit"] is not None:
         pairs.append(("last exit", d["last_exit"]))
+    boot = f"start order {d['start_order']}" if d["enabled"] else "disabled (0xl boot does not start it)"
+    pairs.append(("restart", f"{d['restart']}; at boot: {boot}"))
+    if d["user"]:
+        pairs.append(("user", d["user"]))
     pairs.extend(usage.fields(d))
     for key, value in sorted((d.get("runtime") or {}).items()):
         if not (d.get("resources") and key in usage.SHOWN):
