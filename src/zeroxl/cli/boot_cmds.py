@@ -1,5 +1,6 @@
-"""The commands about a host's start and a service's restarts: boot, enable, disable, restart. Parse, call
-the core (app.boot, app.lifecycle), render the result; errors propagate to `cli.main`."""
+"""The commands about a host's start and a service's restarts: boot, enable, disable, restart, systemd
+install. Parse, call the core (app.boot, app.lifecycle, app.systemd_units), render the result; errors
+propagate to `cli.main`."""
 
 from __future__ import annotations
 
@@ -114,6 +115,48 @@ def cmd_restart(a: argparse.Namespace) -> int:
     return 0
 
 
+def this_command() -> list[str]:
+    """How systemd is to run this 0xl: the `0xl` script it was started as (a pipx or venv install puts
+    its absolute path in argv[0]), or this Python with `-m zeroxl`."""
+    import os
+    import sys
+
+    argv0 = sys.argv[0] if sys.argv else ""
+    if os.path.basename(argv0) == "0xl" and os.access(argv0, os.X_OK):  # noqa: PTH119
+        return [os.path.abspath(argv0)]  # noqa: PTH100 - not resolved: a pipx link stays valid across upgrades
+    return [os.path.abspath(sys.executable), "-m", "zeroxl"]  # noqa: PTH100
+
+
+def cmd_systemd_install(a: argparse.Namespace) -> int:
+    from zeroxl.app.systemd_units import install
+    from zeroxl.cli import render
+    from zeroxl.host.paths import home_dir
+
+    done = install(this_command(), home_dir(), root=a.root, web=a.web, dry_run=a.dry_run)
+    if a.json:
+        render.print_json(
+            {
+                "unit_dir": done.unit_dir,
+                "written": list(done.written),
+                "enabled": list(done.enabled),
+                "not_enabled": done.not_enabled,
+                "units": done.texts if a.dry_run else None,
+            }
+        )
+        return 0
+    if a.dry_run:
+        for name, text in done.texts.items():
+            print(f"# {done.unit_dir}/{name}\n{text}")
+        return 0
+    for name in done.written:
+        print(f"wrote {done.unit_dir}/{name}")
+    if done.enabled:
+        print(f"enabled {' '.join(done.enabled)}")
+    else:
+        print(f"enabled nothing: {done.not_enabled}; enable them with: systemctl enable {' '.join(done.written[:1])}")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the commands to SUB, the subparsers of `0xl` (cli.parser)."""
 
@@ -138,6 +181,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sp.add_argument("name")
     sp.add_argument("--json", action="store_true")
     add_wait_option(sp)
+    systemd = command("systemd", lambda _a: 0, "install 0xl's systemd units")
+    ssub = systemd.add_subparsers(dest="systemd_command", required=True, metavar="ACTION")
+    sp = ssub.add_parser(
+        "install",
+        help="write 0xl's units with this 0xl's path and ZEROXL_HOME, and enable them",
+        description="Write 0xl.service (0xl boot at the host's start), 0xl-update.service and .timer (daily "
+        "updates) and 0xl-web.service (the status page) into /etc/systemd/system, with the absolute path of this "
+        "0xl and its ZEROXL_HOME, then enable 0xl.service and the timer (and the status page with --web).",
+    )
+    sp.add_argument("--root", metavar="DIR", help="install into DIR/etc/systemd/system (systemctl --root)")
+    sp.add_argument("--web", action="store_true", help="enable the status page too (0xl serve on 127.0.0.1:9180)")
+    sp.add_argument("--dry-run", action="store_true", help="print the units; write and enable nothing")
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(handler=cmd_systemd_install)
     sp = command("restart", cmd_restart, "stop a service (gracefully, then by force) and start it again")
     sp.add_argument("name")
     sp.add_argument(

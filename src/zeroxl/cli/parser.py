@@ -22,5 +22,5 @@ def build_parser() -> argparse.ArgumentParser:
     feed_cmds.register(sub)  # feed init|add|set-stability|sign|check, mirror
     update_cmds.register(sub)  # update, rollback, history, set, gc, doctor
     serve.register(sub)  # serve, top
-    boot_cmds.register(sub)  # boot, enable, disable, restart
+    boot_cmds.register(sub)  # boot, enable, disable, systemd install, restart
     return p
