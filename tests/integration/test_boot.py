@@ -27,6 +27,8 @@ def _reboot(home: Path, boot_id_file: Path) -> None:
     a program ends at once, without any clean-up, and the kernel's boot id changes."""
     for state_file in sorted(home.glob("services/*/unix/state.json")):
         state = json.loads(state_file.read_text())
+        if state["state"] in ("stopped", "failed"):
+            continue  # its supervisor is gone already
         os.kill(state["supervisor"]["pid"], signal.SIGKILL)
         if state.get("pid"):
             os.killpg(state["pid"], signal.SIGKILL)
@@ -36,6 +38,14 @@ def _reboot(home: Path, boot_id_file: Path) -> None:
             if pid:
                 assert wait_for(lambda p=pid: not _running(p), timeout=5), pid
     boot_id_file.write_text(str(uuid.uuid4()) + "\n")
+
+
+def _order_file(tmp_path: Path) -> Path:
+    """A file every service may append to, whatever user it runs as (host.users)."""
+    order = tmp_path / "order"
+    order.write_text("")
+    order.chmod(0o666)
+    return order
 
 
 def _running(pid: int) -> bool:
@@ -48,7 +58,7 @@ def _running(pid: int) -> bool:
 def test_boot_brings_back_the_enabled_desired_services_in_order_with_their_disks(
     site: FeedSite, zx, zhome: Path, tmp_path: Path
 ) -> None:
-    order = tmp_path / "order"
+    order = _order_file(tmp_path)
     files = {"bin/web": (PROGRAM.format(order=order).encode(), 0o755)}
     url = site.publish("svc", [Impl("1.0", files=files)])
     boot_id = tmp_path / "boot_id"
@@ -104,7 +114,7 @@ def test_boot_brings_back_the_enabled_desired_services_in_order_with_their_disks
 def test_boot_reports_a_service_that_does_not_start_and_starts_the_others(
     site: FeedSite, zx, zhome: Path, tmp_path: Path
 ) -> None:
-    order = tmp_path / "order"
+    order = _order_file(tmp_path)
     good = site.publish("good", [Impl("1.0", files={"bin/web": (PROGRAM.format(order=order).encode(), 0o755)})])
     bad = site.publish("bad", [Impl("1.0", files={"bin/web": (b"#!/bin/sh\necho broken; exit 3\n", 0o755)})])
     assert zx("add", "good", good, "--trust-key", site.publisher.fingerprint, "--disk", "data=1M").rc == 0

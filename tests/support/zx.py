@@ -91,7 +91,8 @@ def snapshot(home: Path) -> dict[str, str]:
 
 
 def stop_everything(home: Path) -> None:
-    """Kill every supervisor and service process a test left running under HOME."""
+    """Kill every supervisor and service process a test left running under HOME, and remove the system
+    users 0xl made for its services (zeroxl.host.users), which would otherwise outlive the test."""
     for state in (home / "services").glob("*/unix/state.json"):
         with contextlib.suppress(Exception):
             d = json.loads(state.read_text())
@@ -102,6 +103,20 @@ def stop_everything(home: Path) -> None:
             if d.get("pid"):
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(int(d["pid"]), signal.SIGKILL)
+    remove_users(home)
+
+
+def remove_users(home: Path) -> None:
+    """Remove the system users 0xl made for the services of HOME (by the tag in their comment)."""
+    import pwd
+
+    from zeroxl.host import users
+
+    for entry in pwd.getpwall():
+        if entry.pw_name.startswith(users.PREFIX) and entry.pw_gecos.startswith("0xl service "):
+            service = entry.pw_gecos.split()[2]
+            if entry.pw_gecos == users.tag(service, str(home)):
+                subprocess.run(["userdel", "--force", "--", entry.pw_name], check=False, capture_output=True)
 
 
 def wait_for(predicate: object, timeout: float = 15.0, interval: float = 0.05) -> bool:

@@ -12,6 +12,7 @@ from zeroxl.app.implementations import impl_dir
 from zeroxl.backends.states import RUNNING
 from zeroxl.disks.base import DiskProvider
 from zeroxl.errors import NotFoundError, UsageError
+from zeroxl.host import users
 from zeroxl.state.service import Disk, Service
 
 
@@ -90,6 +91,8 @@ def destroy(ctx: Context, name: str, *, delete_disks: bool = False, wait: float 
         testhooks.pause("destroy-buried")
         ctx.records.clear_buried()
         kept = () if delete_disks else svc.disks
+        if not kept:  # a kept disk keeps its owner, for an `add` of the same name to find it as it was
+            users.remove_own(name, str(ctx.home.root))
         return DestroyResult(name, tuple(kept), tuple(disk for _, disk in deletions))
 
 

@@ -40,10 +40,12 @@ def cmd_add(a: argparse.Namespace) -> int:
             networks=a.net,
             macs=a.mac,
             restart=a.restart,
+            user=a.user,
         )
     version = svc.current.version if svc.current else "?"
     disks = "".join(f", disk {d.name} ({d.location})" for d in svc.disks)
-    print(f"added {svc.name}: {svc.feed} version {version} for {svc.target} ({svc.backend}){disks}")
+    user = f", as user {svc.user}" if svc.user else ""
+    print(f"added {svc.name}: {svc.feed} version {version} for {svc.target} ({svc.backend}){disks}{user}")
     return 0
 
 
@@ -171,7 +173,7 @@ def cmd_logs(a: argparse.Namespace) -> int:
 
     with context() as ctx:
         path = log_path(ctx, a.name)
-    return show(path, lines=a.lines, follow=a.follow)
+    return show(path, lines=a.lines, follow=a.follow, timestamps=a.timestamps, since=a.since)
 
 
 # -- trust ------------------------------------------------------------------------------------------------
@@ -322,6 +324,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "(never, or no); see docs/restart.md",
     )
 
+    sp.add_argument(
+        "--user",
+        metavar="USER",
+        help="run a unix service as this existing user (when 0xl runs as root; default: a user of its own, "
+        "0xl-NAME); see docs/unix-backend.md",
+    )
+
     sp = command("run", cmd_run, "start a service")
     sp.add_argument("name")
     add_wait_option(sp)
@@ -346,7 +355,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sp.add_argument("name")
     sp.add_argument("-f", "--follow", action="store_true", help="keep printing new output")
     sp.add_argument(
-        "-n", "--lines", type=argtypes.count, default=100, metavar="N", help="how many lines to show (default 100)"
+        "-n",
+        "--lines",
+        type=argtypes.count,
+        metavar="N",
+        help="how many lines to show (default 100; with --since, every line since then)",
+    )
+    sp.add_argument(
+        "-t", "--timestamps", action="store_true", help="show the time (UTC) each line was received (unix services)"
+    )
+    sp.add_argument(
+        "--since",
+        type=argtypes.since,
+        metavar="WHEN",
+        help="only lines received since WHEN: how long ago (10m, 2h) or a date and time (2026-12-06T14:00)",
     )
 
     trust = command("trust", lambda _a: 0, "manage the keys trusted to sign feeds")

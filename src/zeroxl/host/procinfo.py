@@ -101,14 +101,15 @@ def session_members(sid: int) -> list[int]:
 
 
 def own_processes() -> dict[int, int]:
-    """Live (not zombie) processes of this effective user: pid -> parent pid."""
+    """Live (not zombie) processes of this effective user: pid -> parent pid. For root, every process:
+    the unix services it starts run as users of their own (host.users)."""
     me = os.geteuid()
     found = {}
     for entry in os.listdir("/proc"):  # noqa: PTH208
         if not entry.isdigit():
             continue
         try:
-            if os.stat(f"/proc/{entry}").st_uid != me:  # noqa: PTH116
+            if me != 0 and os.stat(f"/proc/{entry}").st_uid != me:  # noqa: PTH116
                 continue
         except OSError:
             continue
