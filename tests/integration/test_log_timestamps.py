@@ -5,7 +5,7 @@ carries the time its supervisor received it (not when it was read), kept in the 
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from tests.support.feeds import FeedSite, Impl
@@ -53,8 +53,8 @@ def test_logs_show_when_each_line_was_received_and_since_keeps_the_later_ones(
     assert before - 1 <= first <= second <= after
     assert second - first >= 1.5  # when its first piece came, 2 s after `first`
     # The stamp is UTC, as docker's and journalctl's --utc: 2026-12-06T14:10:18.123456Z.
-    assert r.out.splitlines()[1][:26] == datetime.fromtimestamp(first, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")
-    middle = datetime.fromtimestamp((first + second) / 2, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    assert r.out.splitlines()[1][:26] == datetime.fromtimestamp(first, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    middle = datetime.fromtimestamp((first + second) / 2, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     r = zx("logs", "svc", "--since", middle)
     assert r.rc == 0 and r.out == "second\n", r
     r = zx("logs", "svc", "--since", "1h", "-t")
