@@ -130,3 +130,26 @@ def test_boot_reports_a_service_that_does_not_start_and_starts_the_others(
     assert "0xl: error: bad did not start" in r.err or "0xl: error: bad exited with 3" in r.err, r
     assert "0xl: hint: see 0xl logs bad" in r.err, r
     assert json.loads(zx("status", "good", "--json").out)["state"] == "running"
+
+
+def test_boot_first_finishes_an_update_the_host_restart_cut_short(
+    site: FeedSite, zx, zhome: Path, tmp_path: Path
+) -> None:
+    from tests.integration.test_update_interrupted import assert_whole_versions, kill_with_guardian, two_services
+
+    ports = two_services(zx, site)
+    kill_with_guardian(zhome, "stopped")  # a's 1.0 stopped, 2.0 not started: then the host went down
+    boot_id = tmp_path / "boot_id"
+    _reboot(zhome, boot_id)
+
+    def zxb(*args: str) -> Result:
+        return zx_process(*args, home=zhome, env={"ZEROXL_TEST_BOOT_ID_FILE": str(boot_id)})
+
+    r = zxb("boot")
+    assert r.rc == 0, r
+    assert r.out.splitlines() == [
+        "undid the interrupted update of a to 2.0: 1.0 runs again",
+        "a: already running",  # the undoing started it again
+        "b: started",
+    ], r
+    assert assert_whole_versions(zxb, zhome, ports) == {"a": "1.0", "b": "1.0"}
