@@ -14,7 +14,7 @@ import pytest
 from tests.support.feeds import FeedSite
 from tests.support.gpgkeys import Publisher, make_publisher
 from tests.support.http import StaticServer
-from tests.support.zx import Result, stop_everything, zx_inprocess, zx_process
+from tests.support.zx import Result, open_to_services, stop_everything, zx_inprocess, zx_process
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -42,12 +42,8 @@ def zhome(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     Under root, the unix services run as users of their own (zeroxl.host.users) that run their program
     from the store in the home: the directories above it let others in (search permission only), as
     /var/lib does above /var/lib/0xl, where pytest makes them root's alone."""
-    if os.geteuid() == 0:
-        for d in (tmp_path, *tmp_path.parents):
-            mode = d.stat().st_mode & 0o7777
-            if mode & 0o011 != 0o011:  # the base directory of this session (pytest_configure) and the test's
-                d.chmod(mode | 0o011)
     home = tmp_path / "zhome"
+    open_to_services(home)
     monkeypatch.setenv("ZEROXL_HOME", str(home))
     return home
 

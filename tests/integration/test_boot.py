@@ -153,3 +153,25 @@ def test_boot_first_finishes_an_update_the_host_restart_cut_short(
         "b: started",
     ], r
     assert assert_whole_versions(zxb, zhome, ports) == {"a": "1.0", "b": "1.0"}
+
+
+def test_boot_settings_out_of_range_or_of_no_service_change_nothing(site: FeedSite, zx, zhome: Path) -> None:
+    from tests.support.zx import snapshot
+
+    url = site.publish("svc", [Impl("1.0", files={"bin/web": (b"#!/bin/sh\nexec sleep 1000\n", 0o755)})])
+    assert zx("add", "svc", url, "--trust-key", site.publisher.fingerprint).rc == 0
+    before = snapshot(zhome)
+    r = zx("set", "svc", "--start-order", "1000")
+    assert r.rc == 2 and "0xl: error: invalid start order 1000" in r.err and "0xl: hint: choose a number" in r.err, r
+    r = zx("set", "svc", "--start-order", "-1")
+    assert r.rc == 2, r
+    for command in ("enable", "disable", "restart"):
+        r = zx(command, "nosuch")
+        assert r.rc == 3 and "0xl: error: no service named 'nosuch'" in r.err, r
+    assert snapshot(zhome) == before
+    r = zx("disable", "svc", "--json")
+    assert r.rc == 0 and json.loads(r.out) == {"name": "svc", "enabled": False, "changed": True}, r
+    r = zx("disable", "svc")
+    assert r.rc == 0 and r.out == "svc was already disabled: 0xl boot leaves it stopped\n", r
+    assert json.loads(zx("status", "svc", "--json").out)["enabled"] is False
+    assert zx("enable", "svc").out == "svc enabled: 0xl boot starts it\n"

@@ -90,6 +90,18 @@ def snapshot(home: Path) -> dict[str, str]:
     return snap
 
 
+def open_to_services(home: Path) -> None:
+    """Under root, let others enter the directories above HOME (search permission only), as /var/lib lets
+    them above /var/lib/0xl: the unix services' own users (zeroxl.host.users) run their program from the
+    store in HOME, and pytest makes a test's directories root's alone."""
+    if os.geteuid() != 0:
+        return
+    for d in home.parents:
+        mode = d.stat().st_mode & 0o7777
+        if mode & 0o011 != 0o011:
+            d.chmod(mode | 0o011)
+
+
 def stop_everything(home: Path) -> None:
     """Kill every supervisor and service process a test left running under HOME, and remove the system
     users 0xl made for its services (zeroxl.host.users), which would otherwise outlive the test."""

@@ -343,10 +343,12 @@ def _open_for_the_store(home: Path) -> None:
 
 def _own(location: str, account: users.Account) -> None:
     """Give the disk at LOCATION to ACCOUNT, readable and writable by it alone (the node an LVM volume's
-    link points at: udev makes it anew at each boot)."""
+    link points at: udev makes it anew at each boot). A disk that is missing is left to the program to
+    miss, as it would miss its file (the supervisor says so in the log)."""
     path = os.path.realpath(_device_path(location))
-    os.chown(path, account.uid, account.gid)
-    os.chmod(path, 0o600)  # noqa: PTH101 - a str path, as realpath gives
+    with contextlib.suppress(FileNotFoundError):
+        os.chown(path, account.uid, account.gid)
+        os.chmod(path, 0o600)  # noqa: PTH101 - a str path, as realpath gives
 
 
 def _wait_gone(ident: Identity, seconds: float) -> bool:

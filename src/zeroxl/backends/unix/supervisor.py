@@ -212,9 +212,17 @@ class Supervisor:
             return
         cwd = Path(self.spec["cwd"])
         for disk in self.spec.get("disks") or ():
-            fd = os.open(disk["path"], os.O_RDWR)  # without O_CLOEXEC: the program inherits it
-            self.disk_fds.append(fd)
-            where = f"/proc/self/fd/{fd}"
+            try:
+                fd = os.open(disk["path"], os.O_RDWR)  # without O_CLOEXEC: the program inherits it
+            except FileNotFoundError:
+                # As for a service of 0xl's own user, whose link then points nowhere: the program says
+                # what it misses.
+                self.log.event(f"its disk {disk['name']} is missing: {disk['path']}")
+                self.spec["env"][disk["env"]] = disk["path"]
+                where = disk["path"]
+            else:
+                self.disk_fds.append(fd)
+                where = f"/proc/self/fd/{fd}"
             self.spec["env"][disk["env"]] = where
             link = cwd / disk["name"]
             if link.is_symlink() or not link.exists():
