@@ -27,7 +27,7 @@ if [ "$phase" = first ]; then
     mkdir -p -m 700 "$ZEROXL_HOME"
     mount "/dev/$vg/labhome" "$ZEROXL_HOME"
     chmod 700 "$ZEROXL_HOME"
-    printf '[disks]\nvolume_group = "%s"\n' "$vg" > "$ZEROXL_HOME/config.toml"
+    printf '[disks]\nvolume_group = "%s"\n[policy]\nbridges = ["%s"]\n' "$vg" "$LAB_BRIDGE" > "$ZEROXL_HOME/config.toml"
     python3 -m http.server --bind 127.0.0.1 --directory "$share/site" 8080 > /tmp/http.log 2>&1 &
     served() { python3 -c 'import urllib.request; urllib.request.urlopen("http://127.0.0.1:8080/guest.xml")' 2>/dev/null; }
     wait_for 30 served
