@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -11,7 +14,25 @@ import pytest
 from tests.support.feeds import FeedSite
 from tests.support.gpgkeys import Publisher, make_publisher
 from tests.support.http import StaticServer
-from tests.support.zx import Result, stop_everything, zx_inprocess, zx_process
+from tests.support.zx import Result, open_to_services, stop_everything, zx_inprocess, zx_process
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under root, this session's temporary directories go into a directory of its own under /tmp rather
+    than /tmp/pytest-of-root, which every pytest session run as root shares and makes root's alone when it
+    starts: the unix services' own users must be able to enter the directories above their home (zhome)."""
+    if os.geteuid() == 0 and config.option.basetemp is None and not hasattr(config, "workerinput"):
+        config.option.basetemp = tempfile.mkdtemp(prefix="0xl-pytest-")
+        config.stash[_OWN_BASETEMP] = config.option.basetemp
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    own = config.stash.get(_OWN_BASETEMP, None)
+    if own is not None:
+        shutil.rmtree(own, ignore_errors=True)
+
+
+_OWN_BASETEMP = pytest.StashKey[str]()
 
 
 @pytest.fixture(autouse=True)
@@ -25,8 +46,13 @@ def _no_proxy_from_the_outside(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def zhome(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fresh ZEROXL_HOME for this test, set in the environment for in-process and child 0xl."""
+    """A fresh ZEROXL_HOME for this test, set in the environment for in-process and child 0xl.
+
+    Under root, the unix services run as users of their own (zeroxl.host.users) that run their program
+    from the store in the home: the directories above it let others in (search permission only), as
+    /var/lib does above /var/lib/0xl, where pytest makes them root's alone."""
     home = tmp_path / "zhome"
+    open_to_services(home)
     monkeypatch.setenv("ZEROXL_HOME", str(home))
     return home
 

@@ -115,6 +115,8 @@ def spawn(
     new_session: bool = True,
     pass_fds: Sequence[int] = (),
     die_with_parent: bool = False,
+    user: int | None = None,
+    group: int | None = None,
 ) -> subprocess.Popen[bytes]:
     """Start ARGS in the background (its own session and process group) and return at once.
 
@@ -122,6 +124,8 @@ def spawn(
     `env` replaces the environment rather than extending it: a service gets only what 0xl gives it.
     With `die_with_parent` the kernel kills the child when the process that started it dies
     (PR_SET_PDEATHSIG), so a killed supervisor never leaves an unsupervised service behind.
+    With `user` (a uid) and `group` it runs as that user, with no supplementary group; its working
+    directory is entered before, so it may be one whose parents that user cannot reach.
     """
     argv = tuple(str(a) for a in args)
     try:
@@ -136,6 +140,9 @@ def spawn(
             pass_fds=tuple(pass_fds),
             close_fds=True,
             preexec_fn=_die_with_parent if die_with_parent else None,  # noqa: PLW1509 - single-threaded callers
+            user=user,
+            group=group,
+            extra_groups=[] if user is not None else None,
         )
     except OSError as e:
         log.debug("%s: cannot start: %s", describe(argv), e)

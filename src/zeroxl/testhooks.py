@@ -4,6 +4,10 @@ With ZEROXL_TEST_STOP_AT=POINT in its environment, 0xl stops itself (SIGSTOP) wh
 after writing `0xl: test hook: stopped at POINT` to stderr. The test sees the process stopped (state
 `T` in /proc/PID/stat) and kills it. Nothing else changes: no test-only code path runs. The points are
 the values of Point, each `pause()`d once; mypy checks that the code and the tests name only those.
+
+One more hook lives where it is used, to keep `0xl list`'s imports light: ZEROXL_TEST_BOOT_ID_FILE names
+a file host.procinfo reads in place of the kernel's boot id, so that a test that killed every process of
+its services can simulate a host restart.
 """
 
 from __future__ import annotations

@@ -29,6 +29,7 @@ WITHOUT_JSON = {
     "trust",
     "disk",
     "feed",
+    "systemd",
 }
 
 

@@ -17,7 +17,16 @@ import pytest
 from tests.support.feeds import FeedSite, Impl, forged_same_size
 from tests.support.gpgkeys import Publisher
 from tests.support.http import StaticServer
-from tests.support.zx import Result, free_port, http_get, snapshot, stop_everything, wait_for, zx_inprocess
+from tests.support.zx import (
+    Result,
+    free_port,
+    http_get,
+    open_to_services,
+    snapshot,
+    stop_everything,
+    wait_for,
+    zx_inprocess,
+)
 from zeroxl.app.context import Context
 from zeroxl.feeds.selection import Requirements, Target, host_cpu, select
 from zeroxl.host.paths import Home
@@ -71,6 +80,7 @@ def lab(site: FeedSite, server: StaticServer, tmp_path: Path, monkeypatch: pytes
 def offline_home(tmp_path: Path) -> Iterator[Path]:
     home = tmp_path / "offline"
     home.mkdir()
+    open_to_services(home)
     yield home
     stop_everything(home)
 

@@ -90,8 +90,21 @@ def snapshot(home: Path) -> dict[str, str]:
     return snap
 
 
+def open_to_services(home: Path) -> None:
+    """Under root, let others enter the directories above HOME (search permission only), as /var/lib lets
+    them above /var/lib/0xl: the unix services' own users (zeroxl.host.users) run their program from the
+    store in HOME, and pytest makes a test's directories root's alone."""
+    if os.geteuid() != 0:
+        return
+    for d in home.parents:
+        mode = d.stat().st_mode & 0o7777
+        if mode & 0o011 != 0o011:
+            d.chmod(mode | 0o011)
+
+
 def stop_everything(home: Path) -> None:
-    """Kill every supervisor and service process a test left running under HOME."""
+    """Kill every supervisor and service process a test left running under HOME, and remove the system
+    users 0xl made for its services (zeroxl.host.users), which would otherwise outlive the test."""
     for state in (home / "services").glob("*/unix/state.json"):
         with contextlib.suppress(Exception):
             d = json.loads(state.read_text())
@@ -102,6 +115,20 @@ def stop_everything(home: Path) -> None:
             if d.get("pid"):
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(int(d["pid"]), signal.SIGKILL)
+    remove_users(home)
+
+
+def remove_users(home: Path) -> None:
+    """Remove the system users 0xl made for the services of HOME (by the tag in their comment)."""
+    import pwd
+
+    from zeroxl.host import users
+
+    for entry in pwd.getpwall():
+        if entry.pw_name.startswith(users.PREFIX) and entry.pw_gecos.startswith("0xl service "):
+            service = entry.pw_gecos.split()[2]
+            if entry.pw_gecos == users.tag(service, str(home)):
+                subprocess.run(["userdel", "--force", "--", entry.pw_name], check=False, capture_output=True)
 
 
 def wait_for(predicate: object, timeout: float = 15.0, interval: float = 0.05) -> bool:

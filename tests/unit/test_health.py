@@ -133,3 +133,22 @@ def test_readiness_options_are_checked() -> None:
     ]:
         with pytest.raises(UsageError):
             health.readiness(base, **bad)  # type: ignore[arg-type]
+
+
+def test_ready_log_matches_a_line_as_the_service_wrote_it_not_its_stamp(tmp_path: Path) -> None:
+    # The unix supervisor writes the time it received each line before it (host.logstamp): a pattern
+    # anchored at the start of the line, or one that says "not a date", must still match the service's words.
+    from zeroxl.host import logstamp
+
+    log = tmp_path / "log"
+    log.write_bytes(b"")
+
+    class Writing(Scripted):
+        def sleep(self, seconds: float) -> None:
+            super().sleep(seconds)
+            if self.now >= 1.0 and not log.read_bytes():
+                stamper = logstamp.Stamper()
+                log.write_bytes(stamper.line(b"[0xl 2026] started\n", 1e9) + stamper.feed(b"ready on 8080\n", 1e9))
+
+    result = run(Writing(log), Readiness(settle=0.5, log="^ready on [0-9]+$", timeout=5), 0)
+    assert result.ok, result

@@ -113,3 +113,21 @@ def test_config_sizes_are_ascii(tmp_path: Path) -> None:
     path.write_text('[policy]\nmax_disk_size = "1\u212a"\n')  # the Kelvin sign once raised KeyError
     with pytest.raises(ConfigError, match="invalid \\[policy\\] max_disk_size"):
         config.load(path)
+
+
+def test_log_stamps_round_trip_and_mark_each_line_once() -> None:
+    from zeroxl.host import logstamp
+
+    assert logstamp.stamp(1796566164.5) == b"2026-12-06T14:09:24.500000Z "
+    assert logstamp.parse(b"2026-12-06T14:09:24.500000Z hello\n") == (1796566164.5, b"hello\n")
+    for unstamped in (b"hello", b"2026-12-06 14:09:24 hello", b"2026-12-06T14:09:24.5Z hi", b""):
+        assert logstamp.parse(unstamped) == (None, unstamped)
+    s = logstamp.Stamper()
+    out = s.feed(b"par", 1.0) + s.feed(b"tial\nnext\n", 2.0) + s.feed(b"open", 3.0) + s.line(b"[0xl] own\n", 4.0)
+    assert out == (
+        b"1970-01-01T00:00:01.000000Z partial\n"
+        b"1970-01-01T00:00:02.000000Z next\n"
+        b"1970-01-01T00:00:03.000000Z open\n"
+        b"1970-01-01T00:00:04.000000Z [0xl] own\n"
+    )
+    assert logstamp.strip(out) == b"partial\nnext\nopen\n[0xl] own\n"

@@ -30,6 +30,15 @@ def test_service_runs_update_all_and_lets_the_services_it_starts_outlive_it() ->
     assert svc["KillMode"] == "process"
 
 
+def test_boot_unit_runs_boot_after_the_hypervisor_and_lets_the_services_outlive_it() -> None:
+    boot = unit("0xl.service")
+    assert boot["Service"]["ExecStart"].split()[:2] == ["0xl", "boot"]
+    assert boot["Service"]["Type"] == "oneshot" and boot["Service"]["KillMode"] == "process"
+    after = boot["Unit"]["After"].split()
+    assert {"xenstored.service", "xenconsoled.service", "libvirtd.service", "network-online.target"} <= set(after)
+    assert boot["Install"]["WantedBy"] == "multi-user.target"
+
+
 def test_timer_starts_the_service_and_catches_up_after_downtime() -> None:
     timer = unit("0xl-update.timer")
     assert timer["Timer"]["OnCalendar"] and timer["Timer"]["Persistent"] == "true"
@@ -50,7 +59,7 @@ def test_web_service_serves_on_loopback_and_writes_nothing() -> None:
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd is not installed")
 def test_systemd_accepts_the_units(tmp_path: Path) -> None:
-    names = ("0xl-update.service", "0xl-update.timer", "0xl-web.service")
+    names = ("0xl.service", "0xl-update.service", "0xl-update.timer", "0xl-web.service")
     for name in names:
         text = UNITS.joinpath(name).read_text()
         # systemd looks `0xl` up in its own search path; here it lives in the test's environment.

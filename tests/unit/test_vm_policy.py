@@ -96,11 +96,23 @@ def test_more_bridges_than_declared_networks_is_refused() -> None:
 
 
 def test_restart_policies() -> None:
-    assert check_restart("on-failure") == "on-failure" and check_restart("no") == "no"
-    with refused(UsageError, "invalid --restart 'always'"):
-        check_restart("always")
+    assert [check_restart(p) for p in ("always", "on-failure", "never")] == ["always", "on-failure", "never"]
+    assert check_restart("no") == "never"  # its name before `always` came
+    with refused(UsageError, "invalid --restart 'sometimes'"):
+        check_restart("sometimes")
+    # (on_poweroff, on_reboot, on_crash)
+    assert ACTIONS["always"] == ("restart", "restart", "restart")
     assert ACTIONS["on-failure"] == ("destroy", "restart", "restart")
-    assert ACTIONS["no"] == ("destroy", "destroy", "preserve")
+    assert ACTIONS["never"] == ("destroy", "destroy", "preserve")
+
+
+def test_a_record_of_before_always_came_loads_with_never() -> None:
+    old = service(restart="no").to_json()
+    assert Service.from_json(old).restart == "never"
+    for field in ("enabled", "start_order", "user"):
+        del old[field]  # a record written before boot, start order and users
+    loaded = Service.from_json(old)
+    assert (loaded.enabled, loaded.start_order, loaded.user) == (True, 50, None)
 
 
 # -- the domain ----------------------------------------------------------------------------------------
@@ -120,7 +132,7 @@ def test_the_domain_is_built_from_the_record_and_the_feed() -> None:
         networks=("xenbr0", "dmz"),
         macs=MACS,
         disks=DISKS,
-        restart="no",
+        restart="never",
     )
     cfg = domain_config(svc, kernel="/s/mail.xen", ramdisk=None, policy=Policy(), others=[])
     assert (cfg.name, cfg.type, cfg.kernel, cfg.memory, cfg.vcpus) == ("mail", "pvh", "/s/mail.xen", 128, 1)
@@ -210,7 +222,7 @@ def test_more_bridges_than_networks_says_the_feed_declares_none() -> None:
 @pytest.mark.parametrize(
     ("refusal", "hint"),
     [
-        (lambda: check_restart("always"), "choose one of: on-failure, no"),
+        (lambda: check_restart("sometimes"), "choose one of: always, on-failure, never"),
         (lambda: plan_bridges(["br 0"], NEEDS, Policy()), "e.g. xenbr0"),
         (lambda: check_memory("mail", 32, NEEDS, Policy(), []), "give --memory 64 or more"),
         (lambda: check_memory("mail", 512, NEEDS, Policy(max_memory=256), []), "raise [policy] max_memory"),

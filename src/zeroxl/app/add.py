@@ -25,6 +25,7 @@ from zeroxl.feeds.model import Implementation
 from zeroxl.feeds.selection import Requirements, Target, select
 from zeroxl.feeds.trust import normalise_fingerprint
 from zeroxl.host import macs as mac_addresses
+from zeroxl.host import users
 from zeroxl.host.names import check_service_name
 from zeroxl.host.policy import DEFAULT_RESTART, check_memory, check_restart, plan_bridges, vm_memory
 from zeroxl.state import hostid
@@ -48,6 +49,7 @@ def add(
     networks: list[str] | None = None,
     macs: list[str] | None = None,
     restart: str | None = None,
+    user: str | None = None,
 ) -> Service:
     """Add the service NAME from the feed at FEED_URL; returns its record."""
     check_service_name(name)
@@ -60,6 +62,12 @@ def add(
     if memory is not None and memory <= 0:
         raise SettingError(["invalid ", MEMORY, f" {memory}: it must be a positive number of MiB"])
     restart_policy = check_restart(restart or DEFAULT_RESTART)
+    if user is not None:
+        if not users.runs_as_root():
+            raise SettingError(
+                "a service runs as another user only when 0xl runs as root", hint="leave out --user"
+            )
+        users.existing(user)
     if backend is not None:
         ctx.backend(backend)  # refuses an unknown name before anything is fetched
 
@@ -116,6 +124,7 @@ def add(
                 testhooks.pause("add-fetched")
                 ctx.backend(backend_name).check(svc, impl_dir)
                 svc = _make_disks(ctx, svc, planned, undo, adding)
+                svc = _choose_user(ctx, svc, user, vm=target.vm, undo=undo)
                 testhooks.pause("add-disks-made")
                 with session.allocation_lock(ctx, vm=target.vm):
                     if target.vm:
@@ -134,6 +143,30 @@ def add(
     finally:
         if unused:
             store_gc.prune(ctx, unused)
+
+
+def _choose_user(
+    ctx: Context, svc: Service, user: str | None, *, vm: bool, undo: list[Callable[[], None]]
+) -> Service:
+    """The user a service that is a process (no VM) runs as when 0xl runs as root: USER, or one of its
+    own, made now (host.users). As another user, 0xl runs it as itself."""
+    if vm:
+        if user is not None:
+            raise SettingError(f"--user: the {svc.backend} backend runs a VM, not a process of a user")
+        return svc
+    if not users.runs_as_root():
+        return svc
+    if user is not None:
+        return replace(svc, user=users.existing(user).name)
+    home = str(ctx.home.root)
+    account, made = users.ensure_own(svc.name, home)
+    if made:
+
+        def remove() -> None:
+            users.remove_own(svc.name, home)
+
+        undo.append(remove)
+    return replace(svc, user=account.name)
 
 
 def undo_interrupted(ctx: Context, name: str, unused: set[str]) -> str | None:

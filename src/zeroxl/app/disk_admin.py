@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from zeroxl.app import journal, session
 from zeroxl.app.context import Context
 from zeroxl.errors import ConflictError, NotFoundError
+from zeroxl.host import users
 from zeroxl.host.names import check_disk_name, check_service_name
 from zeroxl.state.schema import DamagedRecord
 from zeroxl.state.service import Disk
@@ -50,5 +51,9 @@ def delete_disk(ctx: Context, service: str, disk_name: str) -> Disk:
             disk = prov.find(service, disk_name)
             if disk is not None:
                 prov.delete(disk)
+                if not ctx.records.exists(service) and not any(
+                    kept.service == service for p in ctx.disk_providers() for kept in p.list()
+                ):
+                    users.remove_own(service, str(ctx.home.root))  # it owned nothing else (host.users)
                 return disk
     raise NotFoundError(f"no disk {disk_name} of {service}", hint="see 0xl disk list")

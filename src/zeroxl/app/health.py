@@ -21,6 +21,7 @@ from typing import Protocol
 from zeroxl.backends.base import RuntimeStatus
 from zeroxl.backends.states import RUNNING
 from zeroxl.errors import READY_LOG, READY_TCP, READY_TIMEOUT, SETTLE, SettingError
+from zeroxl.host import logstamp
 from zeroxl.host.units import whole_number
 from zeroxl.state.service import Readiness, Service
 
@@ -121,6 +122,7 @@ class _LogWatch:
             return False
         lines = (self.partial + data).split(b"\n")
         self.partial = lines.pop()[-_MAX_LINE:]
+        lines = [logstamp.parse(line)[1] for line in lines]  # the time a line came is no part of it
         return any(not line.startswith(_OWN_LINE) and self.pattern.search(line) for line in lines)
 
 

@@ -1,4 +1,4 @@
-"""`0xl run`, `stop` and `destroy`, each under the service's lock; and what `logs` and `config` read."""
+"""`0xl run`, `stop`, `restart` and `destroy`, each under the service's lock; and what `logs` and `config` read."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from zeroxl.app.implementations import impl_dir
 from zeroxl.backends.states import RUNNING
 from zeroxl.disks.base import DiskProvider
 from zeroxl.errors import NotFoundError, UsageError
+from zeroxl.host import users
 from zeroxl.state.service import Disk, Service
 
 
@@ -49,6 +50,19 @@ def stop(ctx: Context, name: str, *, timeout: float | None = None, wait: float =
         return ctx.records.change(svc, desired="stopped"), was_running
 
 
+def restart(ctx: Context, name: str, *, timeout: float | None = None, wait: float = 0.0) -> tuple[Service, bool]:
+    """Stop NAME if it runs (gracefully, then by force after TIMEOUT), then start it, under one lock so
+    that no other command sees it stopped in between; returns the service and whether it was running."""
+    with session.service_lock(ctx, name, wait=wait):
+        journal.recover(ctx, name)
+        svc = ctx.records.load(name)
+        be = ctx.backend(svc.backend)
+        was_running = be.status(svc).state == RUNNING
+        be.stop(svc, timeout=timeout)
+        be.start(svc, impl_dir(ctx, svc))
+        return ctx.records.change(svc, desired="running"), was_running
+
+
 def destroy(ctx: Context, name: str, *, delete_disks: bool = False, wait: float = 0.0) -> DestroyResult:
     """Stop NAME and remove it; its disks are kept unless DELETE_DISKS."""
     with session.service_lock(ctx, name, wait=wait):
@@ -77,6 +91,8 @@ def destroy(ctx: Context, name: str, *, delete_disks: bool = False, wait: float 
         testhooks.pause("destroy-buried")
         ctx.records.clear_buried()
         kept = () if delete_disks else svc.disks
+        if not kept:  # a kept disk keeps its owner, for an `add` of the same name to find it as it was
+            users.remove_own(name, str(ctx.home.root))
         return DestroyResult(name, tuple(kept), tuple(disk for _, disk in deletions))
 
 

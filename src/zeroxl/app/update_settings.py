@@ -1,6 +1,7 @@
 """`0xl set`: change what a service asks of updates — its channel, its version range, and how an
-update decides that a new version is healthy. Nothing is fetched or restarted: the next `0xl update`
-applies the change."""
+update decides that a new version is healthy — and how it is started: its restart policy and its place
+in `0xl boot`'s order. Nothing is fetched or restarted: the next `0xl update` applies the first, the
+next start the restart policy."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 from zeroxl.app import fits, health, journal, session
 from zeroxl.app.context import Context
+from zeroxl.host.policy import check_restart, check_start_order
 from zeroxl.state.service import Service
 
 
@@ -21,6 +23,8 @@ def change_settings(
     ready_log: str | None = None,  # "" to remove
     ready_tcp: str | None = None,  # "" to remove
     ready_timeout: float | None = None,
+    restart: str | None = None,
+    start_order: int | None = None,
     wait: float = 0.0,
 ) -> Service:
     """Change NAME's update settings (None: keep); returns the record."""
@@ -29,6 +33,10 @@ def change_settings(
         changes["channel"] = str(fits.channel(channel))
     if versions is not None:
         changes["versions"] = versions if versions and fits.version_range(versions) else None
+    if restart is not None:
+        changes["restart"] = check_restart(restart)
+    if start_order is not None:
+        changes["start_order"] = check_start_order(start_order)
     with session.service_lock(ctx, name, wait=wait):
         journal.recover(ctx, name)
         svc = ctx.records.load(name)

@@ -91,6 +91,10 @@ def service_json(rec: dict[str, Any], rt: dict[str, Any]) -> dict[str, Any]:
         "args": rec.get("args", {}),
         "latest": rec.get("latest"),
         "resources": rt.get("resources"),
+        "restart": {"no": "never"}.get(rec.get("restart", "on-failure"), rec.get("restart", "on-failure")),
+        "enabled": rec.get("enabled", True),
+        "start_order": rec.get("start_order", 50),
+        "user": rec.get("user"),
     }
     if rt.get("extra"):
         out["runtime"] = rt["extra"]
@@ -166,6 +170,10 @@ def damaged_json(name: str, error: StateError) -> dict[str, Any]:
         "args": {},
         "latest": None,
         "resources": None,
+        "restart": None,
+        "enabled": None,
+        "start_order": None,
+        "user": None,
     }
 
 

@@ -14,6 +14,15 @@ from zeroxl.feeds import patterns
 from zeroxl.host.devices import MAX_VDEVS, free_vdevs, vdev_number
 from zeroxl.state.service import Disk, Service
 
+# (on_poweroff, on_reboot, on_crash) for each restart policy (zeroxl.host.policy.RESTART_POLICIES), as xl
+# and libvirt both name them (docs/restart.md). Under on-failure a guest that powers itself off meant to
+# stop; under always, `0xl stop` destroys what a shutdown brought back.
+RESTART_ACTIONS = {
+    "always": ("restart", "restart", "restart"),
+    "on-failure": ("destroy", "restart", "restart"),
+    "never": ("destroy", "destroy", "preserve"),
+}
+
 
 def disk_vdevs(svc: Service) -> list[tuple[str, Disk]]:
     """Each of the service's disks with the Xen disk it appears at, in device order.

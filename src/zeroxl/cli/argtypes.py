@@ -29,3 +29,30 @@ def seconds(text: str) -> float:
     if not text.isascii() or not _SECONDS.fullmatch(text):
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds in ASCII digits, e.g. 2.5")
     return float(text)
+
+
+_DATE_TIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?)?(Z|[+-][0-9]{2}:[0-9]{2})?"
+)
+
+
+def since(text: str) -> float:
+    """A time (seconds since the epoch): how long ago ('10m', '2h', '3d'), or a date and time in ISO 8601
+    ('2026-12-06', '2026-12-06T14:00', with Z or an offset for another zone than this host's)."""
+    import time
+    from datetime import datetime
+
+    from zeroxl.errors import UsageError
+    from zeroxl.host.units import parse_duration
+
+    if text.isascii() and _DATE_TIME.fullmatch(text):
+        try:
+            return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a date and time: {e}") from None
+    try:
+        return time.time() - parse_duration(text)
+    except UsageError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is neither how long ago (10m, 2h, 3d) nor a date and time (2026-12-06T14:00)"
+        ) from None

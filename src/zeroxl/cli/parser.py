@@ -1,5 +1,5 @@
 """The argument parser of `0xl`: global options, and each module's commands (cli.service_cmds,
-cli.feed_cmds, cli.update_cmds, cli.serve, cli.completion), in the order `0xl --help` lists them.
+cli.feed_cmds, cli.update_cmds, cli.serve, cli.boot_cmds, cli.completion), in the order `0xl --help` lists them.
 
 A global option is taken before the command or after it (`0xl --debug add …`, `0xl add … --debug`): every
 subparser has it too, with a SUPPRESS default, so that a subparser that was not given it leaves what the
@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 
 from zeroxl import __version__
-from zeroxl.cli import completion, feed_cmds, serve, service_cmds, update_cmds
+from zeroxl.cli import boot_cmds, completion, feed_cmds, serve, service_cmds, update_cmds
 
 DEBUG_HELP = "log external commands and show tracebacks"
 
@@ -56,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     feed_cmds.register(sub)  # feed init|add|set-stability|sign|check, mirror
     update_cmds.register(sub)  # update, rollback, history, set, gc, doctor
     serve.register(sub)  # serve, top
+    boot_cmds.register(sub)  # boot, enable, disable, systemd install, restart
     completion.register(sub, root=p)  # completion, man: written from this parser as it is when they run
     _global_options(p)
     return p

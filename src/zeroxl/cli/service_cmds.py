@@ -42,13 +42,15 @@ def cmd_add(a: argparse.Namespace) -> int:
             networks=a.net,
             macs=a.mac,
             restart=a.restart,
+            user=a.user,
         )
     if a.json:
         render.print_json(jsonout.service(svc))
         return 0
     version = svc.current.version if svc.current else "?"
     disks = "".join(f", disk {d.name} ({d.location})" for d in svc.disks)
-    print(f"added {svc.name}: {svc.feed} version {version} for {svc.target} ({svc.backend}){disks}")
+    user = f", as user {svc.user}" if svc.user else ""
+    print(f"added {svc.name}: {svc.feed} version {version} for {svc.target} ({svc.backend}){disks}{user}")
     return 0
 
 
@@ -155,6 +157,10 @@ def cmd_status(a: argparse.Namespace) -> int:
     pairs.append(("restarts", str(d["restarts"])))
     if d["last_exit"] is not None:
         pairs.append(("last exit", d["last_exit"]))
+    boot = f"start order {d['start_order']}" if d["enabled"] else "disabled (0xl boot does not start it)"
+    pairs.append(("restart", f"{d['restart']}; at boot: {boot}"))
+    if d["user"]:
+        pairs.append(("user", d["user"]))
     pairs.extend(usage.fields(d))
     for key, value in sorted((d.get("runtime") or {}).items()):
         if not (d.get("resources") and key in usage.SHOWN):
@@ -208,16 +214,15 @@ def cmd_logs(a: argparse.Namespace) -> int:
     with context() as ctx:
         path = log_path(ctx, a.name)
     if a.json:
-        from zeroxl.app.views import log_tail
         from zeroxl.cli import render
+        from zeroxl.cli.logs import as_json
         from zeroxl.errors import UsageError
 
         if a.follow:
             raise UsageError("--json shows the last lines of the log, it does not follow it", hint="drop --follow")
-        data, _, _ = log_tail(path, a.lines)
-        render.print_json({"name": a.name, "lines": data.decode("utf-8", "replace").splitlines()})
+        render.print_json({"name": a.name, **as_json(path, lines=a.lines, since=a.since)})
         return 0
-    return show(path, lines=a.lines, follow=a.follow)
+    return show(path, lines=a.lines, follow=a.follow, timestamps=a.timestamps, since=a.since)
 
 
 # -- trust ------------------------------------------------------------------------------------------------
@@ -391,8 +396,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     sp.add_argument(
         "--restart",
-        choices=["on-failure", "no"],
-        help="restart a VM when it crashes or reboots (on-failure, the default) or never (no); see docs/xen.md",
+        choices=["always", "on-failure", "never", "no"],
+        help="restart it whenever it ends (always), when it fails (on-failure, the default) or never "
+        "(never, or no); see docs/restart.md",
+    )
+
+    sp.add_argument(
+        "--user",
+        metavar="USER",
+        help="run a unix service as this existing user (when 0xl runs as root; default: a user of its own, "
+        "0xl-NAME); see docs/unix-backend.md",
     )
     jsonout.add_option(sp)
 
@@ -433,7 +446,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sp.add_argument("name")
     sp.add_argument("-f", "--follow", action="store_true", help="keep printing new output")
     sp.add_argument(
-        "-n", "--lines", type=argtypes.count, default=100, metavar="N", help="how many lines to show (default 100)"
+        "-n",
+        "--lines",
+        type=argtypes.count,
+        metavar="N",
+        help="how many lines to show (default 100; with --since, every line since then)",
+    )
+    sp.add_argument(
+        "-t", "--timestamps", action="store_true", help="show the time (UTC) each line was received (unix services)"
+    )
+    sp.add_argument(
+        "--since",
+        type=argtypes.since,
+        metavar="WHEN",
+        help="only lines received since WHEN: how long ago (10m, 2h) or a date and time (2026-12-06T14:00)",
     )
     jsonout.add_option(sp)
 

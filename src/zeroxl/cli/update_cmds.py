@@ -201,6 +201,8 @@ def cmd_set(a: argparse.Namespace) -> int:
             ready_log="" if a.no_ready_log else a.ready_log,
             ready_tcp="" if a.no_ready_tcp else a.ready_tcp,
             ready_timeout=a.ready_timeout,
+            restart=a.restart,
+            start_order=a.start_order,
             wait=a.wait,
         )
     r = svc.ready
@@ -222,6 +224,10 @@ def cmd_set(a: argparse.Namespace) -> int:
     )
     if a.channel is not None or a.version is not None or a.any_version:
         print(f"run 0xl update {svc.name} to apply it")
+    if a.restart is not None or a.start_order is not None:
+        print(f"{svc.name}: restart {svc.restart}, start order {svc.start_order}")
+    if a.restart is not None:
+        print(f"the restart policy applies from the next start (0xl restart {svc.name})")
     return 0
 
 
@@ -336,6 +342,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     versions.add_argument("--version", metavar="RANGE", help="versions updates may take, e.g. 2.0..!3")
     versions.add_argument("--any-version", action="store_true", help="forget --version")
     _readiness_options(sp, removable=True)
+    sp.add_argument(
+        "--restart",
+        choices=["always", "on-failure", "never", "no"],
+        help="restart it whenever it ends, when it fails, or never (docs/restart.md)",
+    )
+    sp.add_argument(
+        "--start-order", type=argtypes.count, metavar="N", help="its place in 0xl boot's order: lower starts first"
+    )
     add_wait_option(sp)
     jsonout.add_option(sp)
 

@@ -21,14 +21,31 @@ from zeroxl.host.needs import ServiceNeeds
 # the operator (--memory) nor the feed (memory, memory-min) says more.
 DEFAULT_MEMORY = 256
 
-RESTART_POLICIES = ("on-failure", "no")
+# docs/restart.md: `always` restarts whatever the exit, `on-failure` not after a clean exit or one meaning
+# "bad arguments", `never` not at all.
+RESTART_POLICIES = ("always", "on-failure", "never")
 DEFAULT_RESTART = "on-failure"
 
 
 def check_restart(policy: str) -> str:
+    """POLICY, one of RESTART_POLICIES ("no", its name before `always` came, is `never`)."""
+    if policy == "no":
+        return "never"
     if policy not in RESTART_POLICIES:
         raise SettingError(["invalid ", RESTART, f" {policy!r}"], hint=f"choose one of: {', '.join(RESTART_POLICIES)}")
     return policy
+
+
+MAX_START_ORDER = 999
+
+
+def check_start_order(order: int) -> int:
+    """A place in `0xl boot`'s order: 0 (first) to MAX_START_ORDER."""
+    if not 0 <= order <= MAX_START_ORDER:
+        raise SettingError(
+            f"invalid start order {order}", hint=f"choose a number from 0 (started first) to {MAX_START_ORDER}"
+        )
+    return order
 
 
 # `--net network:NAME`: a libvirt network instead of a bridge (the libvirt backend; xl has no such thing).

@@ -46,7 +46,9 @@ def boot_id() -> str:
     global _boot_id  # noqa: PLW0603 - read once per process: it changes only with a reboot
     if _boot_id is None:
         try:
-            with open("/proc/sys/kernel/random/boot_id") as f:  # noqa: PTH123
+            # A test hook (zeroxl.testhooks): a test simulates a host restart by changing this file.
+            path = os.environ.get("ZEROXL_TEST_BOOT_ID_FILE") or "/proc/sys/kernel/random/boot_id"
+            with open(path) as f:  # noqa: PTH123
                 _boot_id = f.read().strip()
         except OSError:
             _boot_id = ""
@@ -99,14 +101,15 @@ def session_members(sid: int) -> list[int]:
 
 
 def own_processes() -> dict[int, int]:
-    """Live (not zombie) processes of this effective user: pid -> parent pid."""
+    """Live (not zombie) processes of this effective user: pid -> parent pid. For root, every process:
+    the unix services it starts run as users of their own (host.users)."""
     me = os.geteuid()
     found = {}
     for entry in os.listdir("/proc"):  # noqa: PTH208
         if not entry.isdigit():
             continue
         try:
-            if os.stat(f"/proc/{entry}").st_uid != me:  # noqa: PTH116
+            if me != 0 and os.stat(f"/proc/{entry}").st_uid != me:  # noqa: PTH116
                 continue
         except OSError:
             continue

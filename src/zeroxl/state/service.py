@@ -23,6 +23,9 @@ from zeroxl.state.schema import SCHEMA, check, damaged, migrate
 from zeroxl.state.selected import Selected
 from zeroxl.state.transition import Transition
 
+# Where `0xl boot` puts a service whose order the operator did not set: lower numbers start first.
+DEFAULT_START_ORDER = 50
+
 
 def now() -> float:
     return round(time.time(), 3)
@@ -66,7 +69,7 @@ class Service:
     networks: tuple[str, ...] = ()  # the bridge of each network the feed declares, in order
     macs: tuple[str, ...] = ()  # the MAC of each network's vif, chosen at `add` (zeroxl.host.macs)
     disks: tuple[Disk, ...] = ()
-    restart: str = "on-failure"  # restart policy of a VM: on-failure or no (zeroxl.host.policy, docs/xen.md)
+    restart: str = "on-failure"  # restart policy: always, on-failure or never (zeroxl.host.policy, docs/restart.md)
     current: Selected | None = None
     desired: str = "stopped"  # what the operator last asked: "running" or "stopped"
     ready: Readiness = field(default_factory=Readiness)
@@ -74,6 +77,11 @@ class Service:
     transition: Transition | None = None  # a change of version under way (state/transition.py)
     created: float = field(default_factory=now)
     updated: float = field(default_factory=now)
+    # `0xl boot` starts the services it may (`enabled`, `0xl disable`), lowest start_order first (app.boot).
+    enabled: bool = True
+    start_order: int = DEFAULT_START_ORDER
+    # The system user a unix service runs as when 0xl runs as root (None: as 0xl; backends/unix/users.py).
+    user: str | None = None
 
     @property
     def needs(self) -> ServiceNeeds:
@@ -102,6 +110,9 @@ class Service:
             "transition": self.transition.to_json() if self.transition else None,
             "created": self.created,
             "updated": self.updated,
+            "enabled": self.enabled,
+            "start_order": self.start_order,
+            "user": self.user,
         }
 
     @classmethod
@@ -119,7 +130,8 @@ class Service:
             networks=tuple(d.get("networks") or ()),
             macs=tuple(d.get("macs") or ()),
             disks=tuple(Disk.from_json(x) for x in d.get("disks") or ()),
-            restart=d.get("restart", "on-failure"),
+            # "no" is what 0xl called "never" before `always` came.
+            restart={"no": "never"}.get(d.get("restart", "on-failure"), d.get("restart", "on-failure")),
             current=Selected.from_json(d["current"]) if d.get("current") else None,
             desired=d.get("desired", "stopped"),
             ready=Readiness(**(d.get("ready") or {})),
@@ -127,6 +139,9 @@ class Service:
             transition=Transition.from_json(d["transition"]) if d.get("transition") else None,
             created=float(d.get("created", 0)),
             updated=float(d.get("updated", 0)),
+            enabled=bool(d.get("enabled", True)),
+            start_order=int(d.get("start_order", DEFAULT_START_ORDER)),
+            user=d.get("user"),
         )
 
 

@@ -26,6 +26,7 @@ from zeroxl.feeds.cache import FeedCache
 from zeroxl.feeds.parse import parse_feed
 from zeroxl.feeds.signature import split_signed
 from zeroxl.feeds.trust import signature_warning
+from zeroxl.host import logstamp
 from zeroxl.host.config import load
 from zeroxl.host.names import check_service_name as check_name
 from zeroxl.host.paths import Home, home_dir
@@ -160,6 +161,7 @@ class Source:
             svc = Records(home.services).load(name)
             backend = get_backend(svc.backend, BackendContext(home, load(home.config_file)))
             data, _, _ = views.log_tail(backend.log_path(svc), lines)
+            data = logstamp.strip(data)
         except NotFoundError as e:
             raise NoSuchService(name) from e
         except (StateError, UsageError, OSError) as e:

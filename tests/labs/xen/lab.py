@@ -86,6 +86,9 @@ class LabConfig:
     memory_mb: int = 2048
     dom0_memory_mb: int = 1024
     scratch_gb: int = 8
+    # The scratch disk (vdb, the volume group's): a fresh sparse file per run unless a file is named here,
+    # which is kept (made if missing) so that a test can boot dom0 again on what an earlier run left.
+    scratch: Path | None = None
     boot_timeout: float = 300.0
     boot_attempts: int = 2
 
@@ -165,9 +168,10 @@ class _Boot:
             # -initrd separates multiboot modules by commas and their arguments by spaces: links with
             # plain names in the run directory keep unusual cache paths out of that string.
             (self.run_dir / name).symlink_to(lab / name)
-        scratch = self.run_dir / "scratch.img"
-        with scratch.open("wb") as f:
-            f.truncate(config.scratch_gb << 30)
+        scratch = config.scratch or self.run_dir / "scratch.img"
+        if not scratch.exists():
+            with scratch.open("wb") as f:
+                f.truncate(config.scratch_gb << 30)
         xen_args = (
             f"console=com1 com1=115200,8n1 dom0_mem={config.dom0_memory_mb}M,max:{config.dom0_memory_mb}M"
             # One pinned dom0 vCPU on a two-CPU machine: with one CPU, dom0 programs crashed at random

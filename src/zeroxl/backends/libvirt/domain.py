@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from zeroxl.backends.libvirt.domainxml import DiskSpec, DomainSpec, Metadata, NicSpec
-from zeroxl.backends.vmguest import cmdline, disk_vdevs
+from zeroxl.backends.vmguest import RESTART_ACTIONS, cmdline, disk_vdevs
 from zeroxl.errors import BackendError, StateError
 from zeroxl.host.config import Policy
 from zeroxl.host.devices import virtio_disk
@@ -25,12 +25,7 @@ from zeroxl.host.macs import check_unique
 from zeroxl.host.policy import LIBVIRT_NETWORK, check_bridges, check_memory, check_restart, vm_memory
 from zeroxl.state.service import Disk, Service
 
-# (on_poweroff, on_reboot, on_crash) for each restart policy (zeroxl.host.policy.RESTART_POLICIES), as for
-# xl: a guest that powers itself off meant to stop, so `0xl stop` works under every policy.
-ACTIONS = {
-    "on-failure": ("destroy", "restart", "restart"),
-    "no": ("destroy", "destroy", "preserve"),
-}
+ACTIONS = RESTART_ACTIONS  # (on_poweroff, on_reboot, on_crash) per restart policy, as for xl
 
 
 def disk_spec(dev: str, disk: Disk) -> DiskSpec:

@@ -14,6 +14,7 @@ import contextlib
 import os
 import shutil
 import signal
+import stat
 import sys
 import time
 from pathlib import Path
@@ -23,8 +24,9 @@ from zeroxl import proc
 from zeroxl.backends.base import BackendContext, RuntimeStatus
 from zeroxl.backends.states import RUNNING
 from zeroxl.backends.unix import runtime
-from zeroxl.errors import RESTART, BackendError, SettingError, StateError
-from zeroxl.host import procinfo
+from zeroxl.errors import BackendError, StateError
+from zeroxl.host import procinfo, users
+from zeroxl.host.policy import check_restart
 from zeroxl.host.procinfo import Identity, alive, boot_id, identity, session_members
 from zeroxl.state import atomic, private
 from zeroxl.state.service import Service
@@ -78,15 +80,7 @@ class UnixBackend:
     # -- lifecycle ----------------------------------------------------------------------------------
 
     def check(self, svc: Service, impl_dir: Path) -> None:
-        if svc.restart != "on-failure":
-            raise SettingError(
-                [
-                    RESTART,
-                    f" {svc.restart}: the unix backend restarts a service that fails, as [unix] in config.toml sets "
-                    "(restart_limit, restart_window)",
-                ],
-                hint=["leave out ", RESTART],
-            )
+        check_restart(svc.restart)
         service_argv(svc, impl_dir)
 
     def start(self, svc: Service, impl_dir: Path) -> None:
@@ -101,19 +95,25 @@ class UnixBackend:
         self._kill_leftovers(svc)
         workdir = self.workdir(svc)
         private.makedirs(str(workdir))
+        account = self._account(svc)
         env = {
             "PATH": "/usr/local/bin:/usr/bin:/bin",
             "HOME": str(workdir),
             "LANG": "C.UTF-8",
             "ZEROXL_SERVICE": svc.name,
         }
-        for disk in svc.disks:
-            env[disk_env_name(disk.name)] = disk.location
-            link = workdir / disk.name
-            if link.is_symlink() or not link.exists():
-                with contextlib.suppress(FileNotFoundError):
-                    link.unlink()
-                link.symlink_to(disk.location)
+        if account is None:
+            for disk in svc.disks:
+                env[disk_env_name(disk.name)] = disk.location
+                self._link(workdir / disk.name, disk.location)
+        else:
+            # The service's user cannot reach ZEROXL_HOME: its supervisor opens the disks for it and it
+            # finds each as /proc/self/fd/N (the supervisor fills in N, and makes the links). It runs its
+            # program from the store, which needs search permission on the home (docs/home.md): 0711.
+            _open_for_the_store(self.ctx.home.root)
+            os.chown(workdir, account.uid, account.gid)
+            for disk in svc.disks:
+                _own(disk.location, account)
         u = self.ctx.config.unix
         unix_dir = self._dir(svc) / "unix"
         atomic.write_json(
@@ -123,10 +123,15 @@ class UnixBackend:
                 "cwd": str(workdir),
                 "env": env,
                 "log_max": LOG_MAX,
+                "restart": check_restart(svc.restart),
                 "restart_limit": u.restart_limit,
                 "restart_window": u.restart_window,
                 "stop_timeout": u.stop_timeout,
                 "version": svc.current.version if svc.current else None,
+                "user": None if account is None else {"name": account.name, "uid": account.uid, "gid": account.gid},
+                "disks": [] if account is None else [
+                    {"name": d.name, "env": disk_env_name(d.name), "path": _device_path(d.location)} for d in svc.disks
+                ],
             },
         )
         for stale in (self._state_path(svc), unix_dir / "stop.json"):
@@ -141,6 +146,21 @@ class UnixBackend:
                 stderr=errlog.fileno(),
             )
         self._wait_started(svc, sup.pid)
+
+    @staticmethod
+    def _link(link: Path, target: str) -> None:
+        if link.is_symlink() or not link.exists():
+            with contextlib.suppress(FileNotFoundError):
+                link.unlink()
+            link.symlink_to(target)
+
+    @staticmethod
+    def _account(svc: Service) -> users.Account | None:
+        """The user SVC runs as, when 0xl runs as root and the record names one (host.users); else None:
+        it runs as 0xl does."""
+        if svc.user is None or not users.runs_as_root():
+            return None
+        return users.existing(svc.user)
 
     def _wait_started(self, svc: Service, sup_pid: int) -> None:
         deadline = time.monotonic() + START_TIMEOUT
@@ -306,6 +326,29 @@ class UnixBackend:
             return self._read_state(svc)
         except runtime.DamagedState:
             return None
+
+
+def _device_path(location: str) -> str:
+    """The file or device node of a disk: a file disk's path, or an LVM volume (VG/LV) under /dev."""
+    return location if location.startswith("/") else f"/dev/{location}"
+
+
+def _open_for_the_store(home: Path) -> None:
+    """Give others search permission on HOME (never read or write): the store's entries, public, can then
+    be run by the services' users, and every other directory in it stays 0700 (docs/home.md)."""
+    mode = stat.S_IMODE(home.stat().st_mode)
+    if mode & 0o011 != 0o011:
+        home.chmod(mode | 0o011)
+
+
+def _own(location: str, account: users.Account) -> None:
+    """Give the disk at LOCATION to ACCOUNT, readable and writable by it alone (the node an LVM volume's
+    link points at: udev makes it anew at each boot). A disk that is missing is left to the program to
+    miss, as it would miss its file (the supervisor says so in the log)."""
+    path = os.path.realpath(_device_path(location))
+    with contextlib.suppress(FileNotFoundError):
+        os.chown(path, account.uid, account.gid)
+        os.chmod(path, 0o600)  # noqa: PTH101 - a str path, as realpath gives
 
 
 def _wait_gone(ident: Identity, seconds: float) -> bool:

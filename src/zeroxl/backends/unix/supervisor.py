@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from zeroxl import proc
-from zeroxl.host import procinfo
+from zeroxl.host import logstamp, procinfo
 from zeroxl.host.procinfo import Identity, identity
 from zeroxl.state import atomic, private
 
@@ -48,15 +48,29 @@ def become_subreaper() -> None:
 
 
 class LogWriter:
+    """The service's log: what the program writes, each line after the time it was received
+    (host.logstamp), and the supervisor's own lines; rotated to `log.1` past MAX_BYTES."""
+
     def __init__(self, path: Path, max_bytes: int) -> None:
         self.path = path
         self.max_bytes = max_bytes
+        self.stamper = logstamp.Stamper()
         self.f = self._open()
 
     def _open(self) -> BinaryIO:
-        return open(private.create_file(str(self.path), os.O_WRONLY | os.O_APPEND | os.O_CREAT), "ab")  # noqa: PTH123
+        f = open(private.create_file(str(self.path), os.O_WRONLY | os.O_APPEND | os.O_CREAT), "ab")  # noqa: PTH123, SIM115
+        # A log that ends in the middle of a line (a supervisor killed while the program wrote it): the
+        # next line starts on a line of its own, with its stamp.
+        if f.tell() > 0:
+            with open(self.path, "rb") as r:  # noqa: PTH123
+                r.seek(-1, os.SEEK_END)
+                self.stamper.at_line_start = r.read(1) == b"\n"
+        return f
 
     def write(self, data: bytes) -> None:
+        self._append(self.stamper.feed(data, time.time()))
+
+    def _append(self, data: bytes) -> None:
         self.f.write(data)
         self.f.flush()
         if self.f.tell() > self.max_bytes:
@@ -65,12 +79,33 @@ class LogWriter:
             self.f = self._open()
 
     def event(self, text: str) -> None:
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        self.write(f"[0xl {stamp}] {text}\n".encode())
+        now = time.time()
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
+        self._append(self.stamper.line(f"[0xl {stamp}] {text}\n".encode(), now))
 
 
 def describe_exit(returncode: int) -> str:
     return f"signal {-returncode}" if returncode < 0 else str(returncode)
+
+
+# Exit statuses that say the program was given bad arguments: Solo5's tenders exit 1 on their own
+# errors, Mirage 60-64 on bad command-line arguments (/work/shared/notes/mirage.md). Running it again
+# with the same arguments fails the same way, so `on-failure` does not (albatross's rule).
+BAD_ARGUMENTS = frozenset({1, 60, 61, 62, 63, 64})
+
+
+def not_restarted(policy: str, returncode: int) -> str | None:
+    """Why a program that exited with RETURNCODE (negative: killed by that signal) is not run again
+    under the restart POLICY (docs/restart.md); None if it is."""
+    if policy == "never":
+        return "the restart policy is never"
+    if policy == "always":
+        return None
+    if returncode == 0:
+        return "a clean exit (restart policy on-failure)"
+    if returncode in BAD_ARGUMENTS:
+        return f"status {returncode} means bad arguments (Solo5, Mirage), which a restart does not mend"
+    return None
 
 
 class Supervisor:
@@ -92,6 +127,7 @@ class Supervisor:
         self.escaped: list[Identity] = []  # what the program left outside its session (its daemons)
         self.children_seen = 0.0
         self.wake_r, self.wake_w = os.pipe()
+        self.disk_fds: list[int] = []  # the disks it opened for a service that runs as its own user
         os.set_blocking(self.wake_w, False)
 
     def write_state(self, state: str, detail: str = "") -> None:
@@ -125,8 +161,16 @@ class Supervisor:
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(sig, self._on_signal)
         become_subreaper()
+        try:
+            self._open_disks()
+        except OSError as e:
+            detail = f"cannot open its disk {e.filename}: {e.strerror}"
+            self.log.event(detail)
+            self.write_state("failed", detail)
+            return 1
         failures: list[float] = []
         limit, window = int(self.spec["restart_limit"]), float(self.spec["restart_window"])
+        policy = str(self.spec.get("restart", "on-failure"))  # a spec of before policies: on-failure
         while not self.stopping:
             returncode = self._run_once()
             if returncode is None:
@@ -134,14 +178,15 @@ class Supervisor:
             self.last_exit = describe_exit(returncode)
             if self.stopping:
                 break
-            if returncode == 0:
-                self.log.event("the service exited with status 0; not restarting")
-                self.write_state("stopped", "exited with status 0")
-                return 0
+            why_not = not_restarted(policy, returncode)
+            if why_not is not None:
+                self.log.event(f"the service exited with {self.last_exit}; not restarting: {why_not}")
+                self.write_state("stopped" if returncode == 0 else "failed", f"exited with {self.last_exit}; {why_not}")
+                return 0 if returncode == 0 else 1
             now = time.monotonic()
             failures = [t for t in failures if now - t < window] + [now]
             if len(failures) > limit:
-                detail = f"exited with {self.last_exit}; {len(failures)} failures within {window:g} s, giving up"
+                detail = f"exited with {self.last_exit}; {len(failures)} exits within {window:g} s, giving up"
                 self.log.event(detail)
                 self.write_state("failed", detail)
                 return 1
@@ -159,8 +204,36 @@ class Supervisor:
         with contextlib.suppress(InterruptedError):
             select.select([self.wake_r], [], [], seconds)
 
+    def _open_disks(self) -> None:
+        """For a service that runs as a user of its own: open its disks (it cannot reach them in
+        ZEROXL_HOME) and let it find each as /proc/self/fd/N, by its link and its variable."""
+        user = self.spec.get("user")
+        if not user:
+            return
+        cwd = Path(self.spec["cwd"])
+        for disk in self.spec.get("disks") or ():
+            try:
+                fd = os.open(disk["path"], os.O_RDWR)  # without O_CLOEXEC: the program inherits it
+            except FileNotFoundError:
+                # As for a service of 0xl's own user, whose link then points nowhere: the program says
+                # what it misses.
+                self.log.event(f"its disk {disk['name']} is missing: {disk['path']}")
+                self.spec["env"][disk["env"]] = disk["path"]
+                where = disk["path"]
+            else:
+                self.disk_fds.append(fd)
+                where = f"/proc/self/fd/{fd}"
+            self.spec["env"][disk["env"]] = where
+            link = cwd / disk["name"]
+            if link.is_symlink() or not link.exists():
+                with contextlib.suppress(FileNotFoundError):
+                    link.unlink()
+                link.symlink_to(where)
+                os.lchown(link, int(user["uid"]), int(user["gid"]))
+
     def _run_once(self) -> int | None:
         out_r, out_w = os.pipe()
+        user = self.spec.get("user")
         try:
             self.child = proc.spawn(
                 self.spec["argv"],
@@ -170,6 +243,9 @@ class Supervisor:
                 env=self.spec["env"],
                 new_session=True,
                 die_with_parent=True,
+                pass_fds=self.disk_fds,
+                user=int(user["uid"]) if user else None,
+                group=int(user["gid"]) if user else None,
             )
         except proc.CommandFailed as e:
             os.close(out_r)

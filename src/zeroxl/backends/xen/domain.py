@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from zeroxl.backends.vmguest import cmdline, disk_vdevs
+from zeroxl.backends.vmguest import RESTART_ACTIONS, cmdline, disk_vdevs
 from zeroxl.backends.xen.cfgfile import DiskSpec, DomainConfig, VifSpec
 from zeroxl.errors import BackendError, StateError
 from zeroxl.host.config import Policy
@@ -27,10 +27,9 @@ from zeroxl.state.service import Disk, Service
 # (on_poweroff, on_reboot, on_crash) for each restart policy (zeroxl.host.policy.RESTART_POLICIES).
 # A guest that powers itself off meant to stop, as a process that exits with status 0; `xl shutdown`
 # asks for exactly that, so `0xl stop` works under every policy.
-ACTIONS = {
-    "on-failure": ("destroy", "restart", "restart"),
-    "no": ("destroy", "destroy", "preserve"),
-}
+# Under `always` a guest that powers itself off is started again too; `0xl stop` then destroys the
+# domain that `xl shutdown` brought back (backends/xen/backend.py).
+ACTIONS = RESTART_ACTIONS  # (on_poweroff, on_reboot, on_crash) per restart policy
 
 
 def disk_target(disk: Disk) -> str:
