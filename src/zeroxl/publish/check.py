@@ -5,7 +5,7 @@ block and the signature, with a keyring that holds nothing but the key published
 XML, the `uri` (which must be the URL it was fetched from) and the service needs; then every
 implementation is downloaded, unpacked and its size and digest compared with the feed's, in a
 temporary store. A local feed's archives are read from beside it instead, where the publisher's
-site holds them before upload (`local_archives`), through the same store code; `download=True`
+site holds them before upload (`_path_beside_feed`), through the same store code; `download=True`
 fetches them from their URLs, as for a feed given by URL. Trust is not checked: which keys a host
 trusts is the host's business, but `--key` says which key must have signed. Whether the signature
 may be used now (revoked or expired key, expired, future or too old signature) is decided as a host
@@ -209,7 +209,7 @@ def _local_implementation(
     places: dict[str, str] = {}
     checked: list[str] = []
     for href, _ in downloads_of(impl):
-        relative = local_archives(href, uri)
+        relative = _path_beside_feed(href, uri)
         if relative is None:
             return Finding(
                 subject, False, f"{href} names no file to look for beside the feed", ExitStatus.NOT_FOUND, "local"
@@ -230,7 +230,7 @@ def _local_implementation(
     return _implementation(impl, store, beside, local=tuple(checked))
 
 
-def local_archives(href: str, uri: str) -> Path | None:
+def _path_beside_feed(href: str, uri: str) -> Path | None:
     """Where HREF is in the publisher's directory of a feed served at URI, relative to the feed: its path
     below the feed's URL directory if it is served from there (the site laid out as served), else its
     file name (`feed add --href` elsewhere). None if it names no file."""
