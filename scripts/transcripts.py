@@ -183,6 +183,7 @@ def publish(w: World) -> str:
     )  # fmt: skip
     w.sign()
     w.sh("ls", "site")
+    w.sh("0xl", "feed", "check", "site/web.xml", "--key", w.fpr)  # before upload: the archive beside it
     w.sh("0xl", "feed", "check", w.url, "--key", w.fpr)
     return w.take()
 

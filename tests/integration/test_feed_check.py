@@ -9,6 +9,7 @@ from pathlib import Path
 
 from tests.support.feeds import FeedSite, Impl, forged_same_size
 from tests.support.gpgkeys import Publisher
+from tests.support.http import StaticServer
 
 
 def report(zxi, *args: str) -> tuple[int, dict]:
@@ -34,10 +35,21 @@ def test_a_third_party_feed_signed_with_plain_gpg_passes(site: FeedSite, zxi) ->
     assert lines[-1] == "all checks passed"
 
 
-def test_a_local_copy_of_the_feed_is_checked_with_the_key_beside_it(site: FeedSite, zxi) -> None:
-    site.publish("web", [Impl("1.0")])
+def test_a_local_copy_of_the_feed_is_checked_with_the_key_beside_it(
+    site: FeedSite, server: StaticServer, zxi
+) -> None:
+    impl = Impl("1.0")
+    site.publish("web", [impl])
+    server.requests.clear()
+
     rc, findings = report(zxi, str(site.root / "web.xml"))
+
     assert rc == 0 and failed(findings) == {}, findings
+    # Its archive is read where the site holds it: the href's path below the feed's URL directory.
+    local = str(site.root / "archives" / impl.href.rsplit("/", 1)[1])
+    checked = findings["findings"][2]
+    assert (checked["source"], checked["checked"]) == ("local", [local]), checked
+    assert not any(r.startswith("/archives/") for r in server.requests), server.requests
 
 
 def test_a_feed_edited_after_signing_fails(site: FeedSite, zxi) -> None:

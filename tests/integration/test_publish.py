@@ -8,6 +8,7 @@ run it without asking anything, and compute the digest 0xl wrote; `0xl add` must
 from __future__ import annotations
 
 import io
+import json
 import os
 import shutil
 import subprocess
@@ -19,10 +20,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.feeds import forged_same_size
 from tests.support.gpgkeys import Publisher, make_publisher
 from tests.support.http import StaticServer
 from tests.support.zeroinstall import ZeroInstall
-from tests.support.zx import Result, free_port, http_get, wait_for
+from tests.support.zx import Result, free_port, http_get, snapshot, wait_for
 from tests.unit.test_mirage import MIRAGE4_TWO_BLOCKS
 from zeroxl.feeds.gpg import Gpg
 from zeroxl.feeds.model import Stability
@@ -146,6 +148,91 @@ def test_the_published_feed_passes_feed_check(published: Published, zxi) -> None
     r = zxi("feed", "check", published.url, "--key", published.publisher.fingerprint)
     assert r.rc == 0, r
     assert r.out.splitlines()[-1] == "all checks passed"
+
+
+def test_feed_check_of_a_url_or_with_download_fetches_the_archive_from_its_url(published: Published, zxi) -> None:
+    archive_url = f"{published.server.url}/web-1.0.tar.gz"
+    for location, extra in ((published.url, ()), (str(published.root / "web.xml"), ("--download",))):
+        published.server.requests.clear()
+        r = zxi("feed", "check", location, *extra, "--json")
+        assert r.rc == 0, r
+        impl = json.loads(r.out)["findings"][2]
+        assert (impl["source"], impl["checked"]) == ("url", [archive_url]), impl
+        assert impl["detail"].startswith(f"{archive_url}: "), impl
+        assert "/web-1.0.tar.gz" in published.server.requests
+
+
+# -- feed check before upload: the archives beside a local feed --------------------------------------------
+
+
+def signed_site(zxi, tmp_path: Path, publisher: Publisher, monkeypatch) -> Path:
+    """site/web.xml made by feed init/add/sign, to be served at 127.0.0.1:9, where nothing listens: any
+    attempt to download its archive fails (status 5)."""
+    monkeypatch.setenv("GNUPGHOME", str(publisher.gnupghome))
+    monkeypatch.chdir(tmp_path)
+    feed = init(zxi, tmp_path / "site")
+    assert add_dir(zxi, feed, EXAMPLE, "--command", "bin/web", "--stability", "stable").rc == 0
+    assert zxi("feed", "sign", str(feed), "--key", publisher.fingerprint).rc == 0
+    return feed
+
+
+def test_a_feed_is_checked_before_upload_from_the_archive_beside_it(
+    zxi, zhome: Path, tmp_path: Path, publisher: Publisher, monkeypatch
+) -> None:
+    signed_site(zxi, tmp_path, publisher, monkeypatch)
+    before = snapshot(zhome)
+
+    r = zxi("feed", "check", "site/web.xml", "--key", publisher.fingerprint)
+
+    assert r.rc == 0, r
+    lines = [" ".join(ln.split()) for ln in r.out.splitlines()]
+    assert lines[3].startswith("ok 1.0 *-* local site/web-1.0.tar.gz: "), lines
+    assert lines[3].endswith(" as declared") and lines[-1] == "all checks passed", lines
+    r = zxi("feed", "check", "site/web.xml", "--json")
+    impl = json.loads(r.out)["findings"][2]
+    assert r.rc == 0 and (impl["source"], impl["checked"]) == ("local", ["site/web-1.0.tar.gz"]), r
+    assert snapshot(zhome) == before
+
+
+def test_a_local_archive_changed_after_feed_add_is_refused(
+    zxi, zhome: Path, tmp_path: Path, publisher: Publisher, monkeypatch
+) -> None:
+    feed = signed_site(zxi, tmp_path, publisher, monkeypatch)
+    archive = feed.parent / "web-1.0.tar.gz"
+    data = archive.read_bytes()
+    before = snapshot(zhome)
+
+    archive.write_bytes(forged_same_size(data))  # of the size the feed says: only the digest tells
+    r = zxi("feed", "check", "site/web.xml", "--json")
+    [bad] = [f for f in json.loads(r.out)["findings"] if not f["ok"]]
+    assert r.rc == 4 and bad["subject"] == "1.0 *-*" and bad["source"] == "local", r
+    assert bad["detail"].startswith("local site/web-1.0.tar.gz: "), bad
+    assert "do not have the digest the feed gives" in bad["detail"], bad
+
+    archive.write_bytes(data + b"more")
+    r = zxi("feed", "check", "site/web.xml")
+    assert r.rc == 4 and "FAIL" in r.out and f"{archive} is larger than the {len(data)} bytes" in r.out, r
+    assert snapshot(zhome) == before
+
+
+def test_a_local_archive_missing_is_named_and_never_fetched_without_download(
+    zxi, zhome: Path, tmp_path: Path, publisher: Publisher, monkeypatch
+) -> None:
+    feed = signed_site(zxi, tmp_path, publisher, monkeypatch)
+    (feed.parent / "web-1.0.tar.gz").unlink()
+    before = snapshot(zhome)
+
+    r = zxi("feed", "check", "site/web.xml", "--json")
+    [bad] = [f for f in json.loads(r.out)["findings"] if not f["ok"]]
+    assert r.rc == 3 and (bad["source"], bad["checked"]) == ("local", ["site/web-1.0.tar.gz"]), r
+    assert bad["detail"].startswith("site/web-1.0.tar.gz is missing: "), bad
+    assert "--download" in bad["detail"], bad
+
+    # --download goes to the archive's URL, where no server listens yet.
+    r = zxi("feed", "check", "site/web.xml", "--download", "--json")
+    [bad] = [f for f in json.loads(r.out)["findings"] if not f["ok"]]
+    assert r.rc == 5 and (bad["source"], bad["checked"]) == ("url", ["http://127.0.0.1:9/web-1.0.tar.gz"]), r
+    assert snapshot(zhome) == before
 
 
 # -- feed add ------------------------------------------------------------------------------------------

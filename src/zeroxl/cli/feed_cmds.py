@@ -122,6 +122,11 @@ def register(sub: SubParsers[argparse.ArgumentParser]) -> None:
     p = fsub.add_parser("check", help="check a feed as a host would: signature, XML, every archive")
     p.add_argument("feed", metavar="FEED.xml|URL")
     p.add_argument("--key", metavar="FPR", help="the key that must have signed it")
+    p.add_argument(
+        "--download",
+        action="store_true",
+        help="of a local FEED.xml: download the archives from their URLs (default: read them beside the feed)",
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_feed_check)
 
@@ -268,7 +273,7 @@ def cmd_feed_check(a: argparse.Namespace) -> int:
     # A host's configured mirrors apply: `feed check URL` there checks what the host would get.
     # And its limits on signature dates: a host would refuse what they refuse.
     with context() as ctx:
-        report = check_feed(a.feed, fetcher=ctx.fetcher, key=a.key, limits=ctx.config.signatures)
+        report = check_feed(a.feed, fetcher=ctx.fetcher, key=a.key, limits=ctx.config.signatures, download=a.download)
     if a.json:
         render.print_json(
             {
