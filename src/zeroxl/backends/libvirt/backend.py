@@ -26,9 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from zeroxl.backends.base import BackendContext, RuntimeStatus
-from zeroxl.backends.libvirt import connection
+from zeroxl.backends.libvirt import bootfiles, connection
 from zeroxl.backends.libvirt.domain import domain_spec
 from zeroxl.backends.libvirt.domainxml import read_metadata, render
+from zeroxl.backends.libvirt.volumes import Volumes
 from zeroxl.backends.states import FAILED, RUNNING, STOPPED
 from zeroxl.backends.vmguest import inside
 from zeroxl.errors import BackendError, ConflictError, NotFoundError
@@ -87,8 +88,36 @@ class LibvirtBackend:
                         others.append(other)
         return others
 
-    def _xml(self, svc: Service, impl_dir: Path, uuid: str | None) -> str:
+    def _volumes(self) -> Volumes:
+        return Volumes(self.ctx.home.root / "libvirt", self.settings)
+
+    def _boot_files(self, conn: Any, svc: Service, impl_dir: Path, *, upload: bool) -> tuple[str, str | None]:
+        """The kernel and initrd as the domain boots them: volumes on the host (bootfiles.py), uploaded and
+        checked if UPLOAD, else the paths they will have."""
         kernel, initrd = self._files(svc, impl_dir)
+        volumes = self._volumes()
+        if upload:
+            pool = volumes.pool(conn, create=True)
+            return (
+                bootfiles.ensure(conn, pool, Path(kernel), "kernel"),
+                bootfiles.ensure(conn, pool, Path(initrd), "initrd") if initrd else None,
+            )
+        where = volumes.pool_path(conn)
+
+        def planned(path: str) -> str:
+            return str(where / bootfiles.volume_name(bootfiles.file_digest(Path(path))[0]))
+
+        return planned(kernel), planned(initrd) if initrd else None
+
+    def _prune_boot_files(self, conn: Any) -> None:
+        """Boot volumes no domain boots from any more are removed; failing to is no reason to fail."""
+        with contextlib.suppress(BackendError):
+            pool = self._volumes().pool(conn, create=False)
+            if pool is not None:
+                bootfiles.prune(conn, pool)
+
+    def _xml(self, conn: Any, svc: Service, impl_dir: Path, uuid: str | None, *, upload: bool = False) -> str:
+        kernel, initrd = self._boot_files(conn, svc, impl_dir, upload=upload)
         return render(
             domain_spec(
                 svc,
@@ -106,12 +135,12 @@ class LibvirtBackend:
         """The domain XML that starting SVC from IMPL_DIR would define, after every check."""
         with connection.connect(self.settings.uri) as conn:
             dom = self._domain(conn, svc)
-            return self._xml(svc, impl_dir, dom.UUIDString() if dom is not None else None)
+            return self._xml(conn, svc, impl_dir, dom.UUIDString() if dom is not None else None)
 
     def check(self, svc: Service, impl_dir: Path) -> None:
         with connection.connect(self.settings.uri) as conn:
             dom = self._domain(conn, svc)
-            self._xml(svc, impl_dir, dom.UUIDString() if dom is not None else None)
+            self._xml(conn, svc, impl_dir, dom.UUIDString() if dom is not None else None)
             for net in svc.networks:
                 if net.startswith(LIBVIRT_NETWORK):
                     name = net.removeprefix(LIBVIRT_NETWORK)
@@ -138,7 +167,7 @@ class LibvirtBackend:
     def _define(self, conn: Any, svc: Service, impl_dir: Path) -> Any:
         lv = connection.module()
         dom = self._domain(conn, svc)
-        xml = self._xml(svc, impl_dir, dom.UUIDString() if dom is not None else None)
+        xml = self._xml(conn, svc, impl_dir, dom.UUIDString() if dom is not None else None, upload=True)
         return connection.call(
             f"libvirt refused the domain of {svc.name}",
             conn.defineXMLFlags,
@@ -162,6 +191,7 @@ class LibvirtBackend:
                     return
                 _destroy(dom, svc)  # halted after its unikernel exited: make room
             dom = self._define(conn, svc, impl_dir)
+            self._prune_boot_files(conn)  # the version it ran before may have been the last to boot one
             existed, offset = self.log_path(svc).exists(), self._console_size(svc)
             try:
                 connection.call(f"{svc.name} did not start", dom.create, hint=self._start_hint(svc))
@@ -288,6 +318,7 @@ class LibvirtBackend:
                 if dom.isActive():
                     _destroy(dom, svc)
                 connection.call(f"cannot undefine the domain {svc.name}", dom.undefine)
+            self._prune_boot_files(conn)
         shutil.rmtree(self._dir(svc), ignore_errors=True)
 
 
