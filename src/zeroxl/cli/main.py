@@ -16,6 +16,12 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
 
+# The commands that take --host (cli.host_cmds.SERVICE_COMMANDS: not imported here, to start fast).
+_HOST_COMMANDS = frozenset(
+    ("add", "run", "stop", "destroy", "status", "config", "logs", "update", "rollback", "history")
+)
+
+
 def _is_fast(argv: Sequence[str]) -> bool:
     """`0xl list [--json]` runs without argparse.
 
@@ -80,6 +86,10 @@ def _main(argv: list[str]) -> int:
             import logging
 
             logging.basicConfig(level=logging.DEBUG, format="0xl: %(name)s: %(message)s", stream=sys.stderr)
+        if args.command in _HOST_COMMANDS:
+            from zeroxl.cli.context import select_host
+
+            select_host(getattr(args, "host", None))
         run = lambda: int(args.handler(args))  # noqa: E731
         creates_home = args.command != "feed"
     try:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 
 from zeroxl import __version__
-from zeroxl.cli import feed_cmds, serve, service_cmds, update_cmds
+from zeroxl.cli import feed_cmds, host_cmds, serve, service_cmds, update_cmds
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,4 +22,5 @@ def build_parser() -> argparse.ArgumentParser:
     feed_cmds.register(sub)  # feed init|add|set-stability|sign|check, mirror
     update_cmds.register(sub)  # update, rollback, history, set, gc, doctor
     serve.register(sub)  # serve, top
+    host_cmds.register(sub)  # host add|list|remove, and --host on the service commands
     return p
