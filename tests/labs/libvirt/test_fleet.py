@@ -18,6 +18,7 @@ import pytest
 from tests.labs.libvirt import lab, services
 from tests.labs.libvirt.remote import RemoteHost
 from tests.support.feeds import FeedSite
+from tests.support.zx import wait_for
 
 pytestmark = pytest.mark.libvirt
 
@@ -109,6 +110,21 @@ def test_a_service_added_on_a_remote_host_over_ssh_and_a_host_whose_daemon_died(
         assert listed["h1"]["reachable"] is True and listed["h1"]["services"] == ["web"], listed
     finally:
         h2.start_daemon()
+
+    # Run there: the console is a file in h1's pool, read back over libvirt (a volume download).
+    r = zx("run", "web", "--host", "h1")
+    assert r.rc == 0, r
+    assert dom.isActive()
+    assert wait_for(
+        lambda: "0XL-LIBVIRT-GUEST-READY tag=web boot=1" in zx("logs", "web", "--host", "h1").out,
+        timeout=120,
+        interval=1,
+    ), zx("logs", "web", "--host", "h1")
+    assert "0xl-console.web.log" in volumes(c1)
+    r = zx("status", "web", "--host", "h1", "--json")
+    assert r.rc == 0 and json.loads(r.out)["state"] == "running", r
+    r = zx("stop", "web", "--host", "h1")
+    assert r.rc == 0 and not dom.isActive(), r
 
     r = zx("host", "remove", "h1")
     assert r.rc == 7 and "0xl has services on the host h1: web" in r.err, r

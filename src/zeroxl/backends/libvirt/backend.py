@@ -33,6 +33,7 @@ from zeroxl.backends.libvirt.volumes import Volumes
 from zeroxl.backends.states import FAILED, RUNNING, STOPPED
 from zeroxl.backends.vmguest import inside
 from zeroxl.errors import BackendError, ConflictError, NotFoundError
+from zeroxl.host.paths import HostHome
 from zeroxl.host.policy import LIBVIRT_NETWORK
 from zeroxl.state import atomic
 from zeroxl.state.service import Records, Service
@@ -63,7 +64,36 @@ class LibvirtBackend:
         return self.ctx.home.service_dir(svc.name) / "libvirt"
 
     def log_path(self, svc: Service) -> Path:
-        return self._dir(svc) / CONSOLE
+        """The console log; on a host other than local, a copy of it pulled from the host's pool first."""
+        path = self._dir(svc) / CONSOLE
+        if self._remote():
+            self._pull_console(svc, path)
+        return path
+
+    def _remote(self) -> bool:
+        """Whether the host is one other than local (docs/fleet.md): it cannot write this machine's files,
+        so the console is a file in its pool, read back through a volume download."""
+        return isinstance(self.ctx.home, HostHome)
+
+    def _pull_console(self, svc: Service, path: Path) -> None:
+        """Copies the console from the host's pool to PATH; an unreachable host leaves the last copy."""
+        with contextlib.suppress(BackendError):
+            with connection.connect(self.settings.uri) as conn:
+                pool = self._volumes().pool(conn, create=False)
+                if pool is None:
+                    return
+                connection.call(f"cannot refresh the storage pool {pool.name()}", pool.refresh, 0)
+                volume = connection.lookup(pool.storageVolLookupByName, console_volume(svc.name))
+                if volume is None:
+                    return
+                data = connection.call(f"cannot read the console of {svc.name}", bootfiles.read_all, conn, volume)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic.write_bytes(path, data, mode=0o600)
+
+    def _serial_log(self, conn: Any, svc: Service) -> str:
+        if self._remote():
+            return str(self._volumes().pool_path(conn) / console_volume(svc.name))
+        return str(self._dir(svc) / CONSOLE)
 
     # -- the domain's XML ---------------------------------------------------------------------------
 
@@ -124,7 +154,7 @@ class LibvirtBackend:
                 domain_type=self.settings.domain_type or default_domain_type(),
                 kernel=kernel,
                 initrd=initrd,
-                serial_log=str(self.log_path(svc)),
+                serial_log=self._serial_log(conn, svc),
                 policy=self.ctx.config.policy,
                 others=self._others(svc),
                 uuid=uuid,
@@ -319,7 +349,21 @@ class LibvirtBackend:
                     _destroy(dom, svc)
                 connection.call(f"cannot undefine the domain {svc.name}", dom.undefine)
             self._prune_boot_files(conn)
+            if self._remote():
+                self._delete_console(conn, svc)
         shutil.rmtree(self._dir(svc), ignore_errors=True)
+
+
+    def _delete_console(self, conn: Any, svc: Service) -> None:
+        pool = self._volumes().pool(conn, create=False)
+        volume = connection.lookup(pool.storageVolLookupByName, console_volume(svc.name)) if pool else None
+        if volume is not None:
+            connection.call(f"cannot delete the console of {svc.name}", volume.delete, 0)
+
+
+def console_volume(service: str) -> str:
+    """The console of SERVICE in the pool of a host other than local."""
+    return f"0xl-console.{service}.log"
 
 
 def _destroy(dom: Any, svc: Service) -> None:

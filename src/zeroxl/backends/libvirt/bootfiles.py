@@ -67,6 +67,21 @@ def read_back(conn: Any, volume: Any) -> tuple[str, int]:
     return h.hexdigest(), size
 
 
+def read_all(conn: Any, volume: Any) -> bytes:
+    """VOLUME's contents, through a volume download stream."""
+    pieces: list[bytes] = []
+
+    def sink(_stream: Any, data: bytes, _opaque: object) -> int:
+        pieces.append(data)
+        return len(data)
+
+    stream = conn.newStream(0)
+    volume.download(stream, 0, 0, 0)
+    stream.recvAll(sink, None)
+    stream.finish()
+    return b"".join(pieces)
+
+
 def _upload(conn: Any, volume: Any, path: Path, size: int) -> None:
     stream = conn.newStream(0)
     volume.upload(stream, 0, size, 0)
