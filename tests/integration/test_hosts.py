@@ -31,6 +31,10 @@ def test_add_list_remove_and_the_default_host(zx, zhome: Path, site: FeedSite) -
     assert hosts["kvm1"]["reachable"] is False and "cannot connect to libvirt" in hosts["kvm1"]["error"]
     r = zx("host", "list")
     assert r.rc == 0 and "kvm1 *" in r.out and "cannot connect to libvirt" in r.out, r
+    r = zx("list", "--all-hosts", "--json")
+    assert r.rc == 0 and [(d["host"], d["name"]) for d in json.loads(r.out)] == [("local", "web")], r
+    r = zx("list", "--all-hosts")
+    assert r.rc == 0 and r.out.splitlines()[0].split()[:2] == ["HOST", "NAME"] and "local" in r.out, r
     # The default host is where service commands go: web is on local, not on kvm1.
     r = zx("status", "web")
     assert r.rc == 3 and "no service named 'web'" in r.err, r

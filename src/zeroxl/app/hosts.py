@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from zeroxl.app.context import Context
 from zeroxl.errors import ZeroxlError
+from zeroxl.host.paths import HostHome
 from zeroxl.state.hosts import LOCAL, Host, Hosts
 
 DEFAULT_TIMEOUT = 10.0
+T = TypeVar("T")
 
 
 @dataclass
@@ -66,31 +70,70 @@ def _ask(ctx: Context, host: Host, default: bool) -> HostReport:
     return report
 
 
-def list_hosts(ctx: Context, *, timeout: float = DEFAULT_TIMEOUT) -> list[HostReport]:
-    """Every host with what it says, asked in parallel; one that has not answered after TIMEOUT seconds is
-    reported unreachable. Its thread is a daemon's: it cannot keep 0xl from exiting."""
-    registry = Hosts(ctx.home.root)
-    hosts, default = registry.all(), registry.default()
-    results: dict[str, HostReport] = {}
+def _concurrently(hosts: list[Host], work: Callable[[Host], T], timeout: float) -> dict[str, T | BaseException]:
+    """WORK(host) for every host in threads of their own; what each returned or raised, by host name. One
+    that has not finished after TIMEOUT seconds is missing. Daemon threads: none can keep 0xl from exiting."""
+    results: dict[str, T | BaseException] = {}
     lock = threading.Lock()
 
-    def work(host: Host) -> None:
+    def run(host: Host) -> None:
         try:
-            report = _ask(ctx, host, host.name == default)
-        except Exception as e:
-            report = HostReport(host.name, host.uri, host.name == default, reachable=False, error=str(e))
+            result: T | BaseException = work(host)
+        except Exception as e:  # a host's failure is reported in its place, never raised
+            result = e
         with lock:
-            results[host.name] = report
+            results[host.name] = result
 
-    threads = [threading.Thread(target=work, args=(h,), daemon=True) for h in hosts]
+    threads = [threading.Thread(target=run, args=(h,), daemon=True) for h in hosts]
     for t in threads:
         t.start()
     deadline = time.monotonic() + timeout
     for t in threads:
         t.join(max(0.0, deadline - time.monotonic()))
     with lock:
-        return [
-            results.get(h.name)
-            or HostReport(h.name, h.uri, h.name == default, reachable=False, error=f"no answer within {timeout:g} s")
-            for h in hosts
-        ]
+        return dict(results)
+
+
+def list_all_hosts(ctx: Context, *, timeout: float = DEFAULT_TIMEOUT) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """The services of every host as `0xl list --json` shows them, each with its "host", asked in parallel;
+    and, by host name, why a host's services are missing (it did not answer within TIMEOUT seconds)."""
+    from zeroxl.app import views
+
+    def services(host: Host) -> list[dict[str, Any]]:
+        if host.name == LOCAL:
+            listed = views.list_services(ctx.home.root)
+        else:
+            hctx = Context(HostHome(ctx.home.root, host.name), libvirt_uri=host.uri, pool=host.pool)
+            listed = views.list_services(hctx.home.root, hctx.config)
+        return [{"host": host.name, **d} for d in listed]
+
+    hosts = Hosts(ctx.home.root).all()
+    results = _concurrently(hosts, services, timeout)
+    rows: list[dict[str, Any]] = []
+    missing: dict[str, str] = {}
+    for host in hosts:
+        got = results.get(host.name)
+        if got is None:
+            missing[host.name] = f"no answer within {timeout:g} s"
+        elif isinstance(got, BaseException):
+            missing[host.name] = str(got)
+        else:
+            rows.extend(got)
+    return rows, missing
+
+
+def list_hosts(ctx: Context, *, timeout: float = DEFAULT_TIMEOUT) -> list[HostReport]:
+    """Every host with what it says, asked in parallel; one that has not answered after TIMEOUT seconds is
+    reported unreachable. Its thread is a daemon's: it cannot keep 0xl from exiting."""
+    registry = Hosts(ctx.home.root)
+    hosts, default = registry.all(), registry.default()
+    results = _concurrently(hosts, lambda h: _ask(ctx, h, h.name == default), timeout)
+    reports = []
+    for h in hosts:
+        got = results.get(h.name)
+        if isinstance(got, HostReport):
+            reports.append(got)
+        else:
+            error = str(got) if got is not None else f"no answer within {timeout:g} s"
+            reports.append(HostReport(h.name, h.uri, h.name == default, reachable=False, error=error))
+    return reports

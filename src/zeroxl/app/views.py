@@ -183,11 +183,11 @@ def _view(home: os.PathLike[str] | str, name: str, config: Config | None = None)
         return damaged_json(name, damaged(name, f"{services}/{name}/service.json", e))
 
 
-def list_services(home: os.PathLike[str] | str) -> list[dict[str, Any]]:
+def list_services(home: os.PathLike[str] | str, config: Config | None = None) -> list[dict[str, Any]]:
     views = []
     for name in names(f"{home}/services"):
         try:
-            views.append(_view(home, name))
+            views.append(_view(home, name, config))
         except NotFoundError:  # destroyed while we were listing
             continue
     return views

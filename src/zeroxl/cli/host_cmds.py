@@ -67,6 +67,34 @@ def cmd_host_list(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_list(a: argparse.Namespace) -> int:
+    """`0xl list`, and with --all-hosts the services of every host, asked in parallel."""
+    if not a.all_hosts:
+        return int(a.list_one_host(a))
+    import sys
+
+    from zeroxl.app.context import Context
+    from zeroxl.app.hosts import list_all_hosts
+    from zeroxl.cli import render
+    from zeroxl.host.paths import Home
+
+    with Context(Home.from_env()) as ctx:
+        listed, missing = list_all_hosts(ctx, timeout=a.timeout)
+    if a.json:
+        render.print_json(listed)
+    else:
+        rows = [
+            [d["host"], d["name"], d["state"], d["version"], d["backend"], render.duration(d["uptime"]), d["feed"]]
+            for d in listed
+        ]
+        render.table(
+            ["HOST", "NAME", "STATE", "VERSION", "BACKEND", "UPTIME", "FEED"], [[c or "-" for c in r] for r in rows]
+        )
+    for host, why in missing.items():
+        sys.stderr.write(f"0xl: warning: host {host} is not listed: {why}\n")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """`0xl host …`, and --host on the service commands registered before it."""
     from zeroxl.cli import argtypes
@@ -76,6 +104,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             sub.choices[name].add_argument(
                 "--host", metavar="NAME", help="the host to work on (default: $ZEROXL_HOST, else the default host)"
             )
+    if "list" in sub.choices:
+        lp = sub.choices["list"]
+        lp.add_argument("--all-hosts", action="store_true", help="the services of every host (0xl host list)")
+        lp.add_argument(
+            "--timeout", type=argtypes.seconds, default=10.0, metavar="SECONDS", help="per host, with --all-hosts"
+        )
+        lp.set_defaults(handler=cmd_list, list_one_host=lp.get_default("handler"))
     hp = sub.add_parser("host", help="the hosts 0xl manages from here", description="the hosts 0xl manages from here")
     hsub = hp.add_subparsers(dest="host_command", required=True, metavar="COMMAND")
     sp = hsub.add_parser("add", help="add a host reached at a libvirt URI")

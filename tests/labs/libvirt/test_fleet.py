@@ -102,14 +102,30 @@ def test_a_service_added_on_a_remote_host_over_ssh_and_a_host_whose_daemon_died(
     assert r.rc == 3, r
     assert host_list(zx)["h1"]["services"] == ["web"]
 
+    r = zx("add", "api", url, "--host", "h2", "--trust-key", site.publisher.fingerprint, "--backend", "libvirt",
+           "--arg", "tag=api", "--disk", "storage=32M")  # fmt: skip
+    assert r.rc == 0, r
+    r = zx("list", "--all-hosts", "--json")
+    assert r.rc == 0, r
+    assert [(d["host"], d["name"], d["state"]) for d in json.loads(r.out)] == [
+        ("h1", "web", "stopped"),
+        ("h2", "api", "stopped"),
+    ], r
+
     # h2's daemon dies: h2 is reported unreachable, h1 as before.
     h2.kill_daemon()
     try:
         listed = host_list(zx, "--timeout", "30")
         assert listed["h2"]["reachable"] is False and "cannot connect to libvirt" in listed["h2"]["error"], listed
         assert listed["h1"]["reachable"] is True and listed["h1"]["services"] == ["web"], listed
+        r = zx("list", "--all-hosts", "--json", "--timeout", "30")
+        assert r.rc == 0, r
+        rows = {d["host"]: d for d in json.loads(r.out)}
+        assert rows["h1"]["state"] == "stopped", rows
+        assert rows["h2"]["state"] == "failed" and "cannot connect to libvirt" in rows["h2"]["detail"], rows
     finally:
         h2.start_daemon()
+    assert zx("destroy", "api", "--host", "h2").rc == 0
 
     # Run there: the console is a file in h1's pool, read back over libvirt (a volume download).
     r = zx("run", "web", "--host", "h1")
