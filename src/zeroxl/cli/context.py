@@ -3,14 +3,12 @@ the way the core asks and tells (confirming an unknown key, showing download pro
 
 from __future__ import annotations
 
-import os
-
 from zeroxl.app.context import Context, Ui
 from zeroxl.cli import interact
 from zeroxl.host.paths import Home
-from zeroxl.state.hosts import ENV, LOCAL, Hosts
+from zeroxl.state.hosts import LOCAL, Hosts
 
-_selected: list[str] = []  # the host `--host` named, set by cli.main before the command runs
+_selected: list[str] = []  # the host of a service command (--host, ZEROXL_HOST, the default), set by cli.main
 
 
 def select_host(name: str | None) -> None:
@@ -19,7 +17,7 @@ def select_host(name: str | None) -> None:
 
 def context(*, quiet: bool = False) -> Context:
     """The Context of this command; QUIET: the core tells nothing on its own (the command reports)."""
-    host = _selected[0] if _selected else os.environ.get(ENV) or Hosts(Home.from_env().root).default()
+    host = _selected[0] if _selected else LOCAL
     if host != LOCAL:
         return host_context(host, quiet=quiet)
     return Context(Home.from_env(), Ui() if quiet else terminal_ui())

@@ -22,6 +22,21 @@ _HOST_COMMANDS = frozenset(
 )
 
 
+def _host(args: object) -> str:
+    """The host a service command works on: --host, else ZEROXL_HOST, else the default host."""
+    import os
+
+    from zeroxl.host.paths import home_dir
+    from zeroxl.state.hosts import ENV, Hosts
+
+    given = getattr(args, "host", None) or os.environ.get(ENV)
+    if given:
+        return str(given)
+    from pathlib import Path
+
+    return Hosts(Path(home_dir())).default()
+
+
 def _is_fast(argv: Sequence[str]) -> bool:
     """`0xl list [--json]` runs without argparse.
 
@@ -86,10 +101,11 @@ def _main(argv: list[str]) -> int:
             import logging
 
             logging.basicConfig(level=logging.DEBUG, format="0xl: %(name)s: %(message)s", stream=sys.stderr)
-        if args.command in _HOST_COMMANDS:
+        if args.command in _HOST_COMMANDS or "zeroxl.cli.context" in sys.modules:
             from zeroxl.cli.context import select_host
 
-            select_host(getattr(args, "host", None))
+            # Only the service commands work on another host; gc, doctor, trust… on this machine's home.
+            select_host(_host(args) if args.command in _HOST_COMMANDS else "local")
         run = lambda: int(args.handler(args))  # noqa: E731
         creates_home = args.command != "feed"
     try:

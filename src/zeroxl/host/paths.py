@@ -136,3 +136,16 @@ class HostHome(Home):
     @property
     def tmp(self) -> Path:
         return self.main / "tmp"
+
+    @property
+    def locks(self) -> Path:
+        # The operator machine's: the store's lock must be the one `0xl gc` takes, whatever the host.
+        return self.main / "locks"
+
+
+def record_dirs(root: Path) -> list[Path]:
+    """The directories of service records in the ZEROXL_HOME at ROOT: the host local's, then every other
+    host's (docs/fleet.md)."""
+    hosts = root / "hosts"
+    others = sorted(p / "services" for p in hosts.iterdir() if (p / "services").is_dir()) if hosts.is_dir() else []
+    return [root / "services", *others]

@@ -98,6 +98,10 @@ def test_a_service_added_on_a_remote_host_over_ssh_and_a_host_whose_daemon_died(
     assert not (zhome / "services" / "web").exists()
     r = zx("status", "web", "--host", "h1", "--json")
     assert r.rc == 0 and json.loads(r.out)["state"] == "stopped", r
+    # The store is shared by the hosts: gc keeps what a service on h1 needs, whichever host is the default.
+    digest = json.loads((zhome / "hosts" / "h1" / "services" / "web" / "service.json").read_text())["current"]["digest"]
+    r = zx("gc")
+    assert r.rc == 0 and (zhome / "store" / digest).is_dir(), r
     r = zx("status", "web")
     assert r.rc == 3, r
     assert host_list(zx)["h1"]["services"] == ["web"]
