@@ -30,6 +30,7 @@ WITHOUT_JSON = {
     "disk",
     "feed",
     "systemd",
+    "host",
 }
 
 

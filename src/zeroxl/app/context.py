@@ -43,9 +43,13 @@ class Ui:
 class Context:
     """One ZEROXL_HOME and what works on it; use it as a context manager to close what it opened."""
 
-    def __init__(self, home: Home, ui: Ui | None = None) -> None:
+    def __init__(
+        self, home: Home, ui: Ui | None = None, *, libvirt_uri: str | None = None, pool: str | None = None
+    ) -> None:
         self.home = home
         self.ui = ui or Ui()
+        # A host other than local (state.hosts): its libvirt URI and pool replace [libvirt]'s.
+        self.libvirt_uri, self.pool = libvirt_uri, pool
         self.records = Records(home.services)
 
     def __enter__(self) -> Context:
@@ -58,7 +62,13 @@ class Context:
 
     @cached_property
     def config(self) -> host_config.Config:
-        return host_config.load(self.home.config_file)
+        config = host_config.load(self.home.config_file)
+        if self.libvirt_uri is None:
+            return config
+        import dataclasses
+
+        libvirt = dataclasses.replace(config.libvirt, configured=True, uri=self.libvirt_uri, pool=self.pool)
+        return dataclasses.replace(config, libvirt=libvirt)
 
     @cached_property
     def fetcher(self) -> Fetcher:

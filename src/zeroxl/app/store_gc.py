@@ -38,12 +38,18 @@ class GcResult:
 
 
 def needed(ctx: Context) -> dict[str, set[str]]:
-    """Which services need which store entries: digest -> service names."""
+    """Which services need which store entries: digest -> service names. The store is shared by every host
+    managed from here (docs/fleet.md): the services of each count."""
+    from zeroxl.host.paths import HostHome, record_dirs
+    from zeroxl.state.service import Records
+
     out: dict[str, set[str]] = {}
-    for name in ctx.records.names():
-        svc = ctx.records.load(name)
-        for digest in lineage.kept(svc, History(ctx.records.dir(name)).entries(), ctx.config.keep):
-            out.setdefault(digest, set()).add(name)
+    main = ctx.home.main if isinstance(ctx.home, HostHome) else ctx.home.root
+    for records in (Records(d) for d in record_dirs(main)):
+        for name in records.names():
+            svc = records.load(name)
+            for digest in lineage.kept(svc, History(records.dir(name)).entries(), ctx.config.keep):
+                out.setdefault(digest, set()).add(name)
     return out
 
 

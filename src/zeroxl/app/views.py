@@ -20,6 +20,7 @@ TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs `0xl l
 if TYPE_CHECKING:
     from typing import Any
 
+    from zeroxl.host.config import Config
     from zeroxl.state.history import Entry
     from zeroxl.state.selected import Selected
 
@@ -45,7 +46,7 @@ def names(services: os.PathLike[str] | str) -> list[str]:
     return [n for n in entries if os.path.isfile(f"{services}/{n}/service.json")]  # noqa: PTH113
 
 
-def _runtime(home: os.PathLike[str] | str, rec: dict[str, Any]) -> dict[str, Any]:
+def _runtime(home: os.PathLike[str] | str, rec: dict[str, Any], config: Config | None = None) -> dict[str, Any]:
     """The service's runtime status as its backend reports it; a failing backend says so instead."""
     try:
         if rec["backend"] == "unix":
@@ -62,7 +63,7 @@ def _runtime(home: os.PathLike[str] | str, rec: dict[str, Any]) -> dict[str, Any
         from zeroxl.state.service import Service
 
         h = Home(Path(home))
-        backend = get_backend(rec["backend"], BackendContext(h, load(h.config_file)))
+        backend = get_backend(rec["backend"], BackendContext(h, config or load(h.config_file)))
         return asdict(backend.status(Service.from_json(rec)))
     except Exception as e:  # a broken backend must not hide the other services from `list`
         return {"state": "failed", "detail": f"status unavailable: {e}"}
@@ -177,7 +178,7 @@ def damaged_json(name: str, error: StateError) -> dict[str, Any]:
     }
 
 
-def _view(home: os.PathLike[str] | str, name: str) -> dict[str, Any]:
+def _view(home: os.PathLike[str] | str, name: str, config: Config | None = None) -> dict[str, Any]:
     """NAME as list and status show it; a damaged record is shown as such, and affects nothing else."""
     services = f"{home}/services"
     try:
@@ -185,26 +186,30 @@ def _view(home: os.PathLike[str] | str, name: str) -> dict[str, Any]:
     except StateError as e:
         return damaged_json(name, e)
     try:
-        return service_json(rec, _runtime(home, rec))
+        return service_json(rec, _runtime(home, rec, config))
     except (KeyError, TypeError, AttributeError, ValueError) as e:  # a field of another shape than 0xl writes
         return damaged_json(name, damaged(name, f"{services}/{name}/service.json", e))
 
 
-def list_services(home: os.PathLike[str] | str) -> list[dict[str, Any]]:
+def list_services(home: os.PathLike[str] | str, config: Config | None = None) -> list[dict[str, Any]]:
     views = []
     for name in names(f"{home}/services"):
         try:
-            views.append(_view(home, name))
+            views.append(_view(home, name, config))
         except NotFoundError:  # destroyed while we were listing
             continue
     return views
 
 
-def status(home: os.PathLike[str] | str, name: str) -> dict[str, Any]:
+def status(
+    home: os.PathLike[str] | str, name: str, *, config: Config | None = None, main: os.PathLike[str] | None = None
+) -> dict[str, Any]:
+    """NAME's status; for a host other than local (docs/fleet.md), HOME is its records', CONFIG reaches it,
+    and MAIN is the operator machine's ZEROXL_HOME, where the feeds are."""
     check_service_name(name)
-    out = _view(home, name)
+    out = _view(home, name, config)
     if out["state"] != DAMAGED:
-        out["feed_signature"] = feed_signature(home, out["feed"])
+        out["feed_signature"] = feed_signature(main or home, out["feed"])
     return out
 
 

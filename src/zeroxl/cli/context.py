@@ -6,16 +6,41 @@ from __future__ import annotations
 from zeroxl.app.context import Context, Ui
 from zeroxl.cli import interact
 from zeroxl.host.paths import Home
+from zeroxl.state.hosts import LOCAL, Hosts
+
+_selected: list[str] = []  # the host of a service command (--host, ZEROXL_HOST, the default), set by cli.main
+
+
+def select_host(name: str | None) -> None:
+    _selected[:] = [name] if name else []
 
 
 def context(*, quiet: bool = False) -> Context:
     """The Context of this command; QUIET: the core tells nothing on its own (the command reports)."""
-    if quiet:
-        return Context(Home.from_env(), Ui())
+    host = _selected[0] if _selected else LOCAL
+    if host != LOCAL:
+        return host_context(host, quiet=quiet)
+    return Context(Home.from_env(), Ui() if quiet else terminal_ui())
+
+
+def terminal_ui() -> Ui:
     terminal = interact.on_terminal()
-    ui = Ui(
+    return Ui(
         confirm_key=interact.confirm_key if terminal else None,
         progress=interact.progress if terminal else None,
         info=interact.info,
     )
-    return Context(Home.from_env(), ui)
+
+
+def host_context(name: str, *, quiet: bool = False) -> Context:
+    """The Context of a command on the host NAME: local is this machine's ZEROXL_HOME as ever; another
+    host keeps its records under ZEROXL_HOME/hosts/NAME and is reached at its libvirt URI."""
+    from zeroxl.host.paths import HostHome
+    from zeroxl.state.hosts import check_name
+
+    ui = Ui() if quiet else terminal_ui()
+    main = Home.from_env()
+    host = Hosts(main.root).get(check_name(name))
+    if host.name == LOCAL:
+        return Context(main, ui)
+    return Context(HostHome(main.root, host.name), ui, libvirt_uri=host.uri, pool=host.pool)

@@ -16,6 +16,27 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
 
+# The commands that take --host (cli.host_cmds.SERVICE_COMMANDS: not imported here, to start fast).
+_HOST_COMMANDS = frozenset(
+    ("add", "run", "stop", "destroy", "status", "config", "logs", "update", "rollback", "history")
+)
+
+
+def _host(args: object) -> str:
+    """The host a service command works on: --host, else ZEROXL_HOST, else the default host."""
+    import os
+
+    from zeroxl.host.paths import home_dir
+    from zeroxl.state.hosts import ENV, Hosts
+
+    given = getattr(args, "host", None) or os.environ.get(ENV)
+    if given:
+        return str(given)
+    from pathlib import Path
+
+    return Hosts(Path(home_dir())).default()
+
+
 def _is_fast(argv: Sequence[str]) -> bool:
     """`0xl list [--json] [--no-trunc]` runs without argparse.
 
@@ -87,6 +108,11 @@ def _main(argv: list[str]) -> int:
             import logging
 
             logging.basicConfig(level=logging.DEBUG, format="0xl: %(name)s: %(message)s", stream=sys.stderr)
+        if args.command in _HOST_COMMANDS or "zeroxl.cli.context" in sys.modules:
+            from zeroxl.cli.context import select_host
+
+            # Only the service commands work on another host; gc, doctor, trust… on this machine's home.
+            select_host(_host(args) if args.command in _HOST_COMMANDS else "local")
         run = lambda: int(args.handler(args))  # noqa: E731
         creates_home = args.command != "feed"
     try:

@@ -1,5 +1,6 @@
 """The argument parser of `0xl`: global options, and each module's commands (cli.service_cmds,
-cli.feed_cmds, cli.update_cmds, cli.serve, cli.boot_cmds, cli.completion), in the order `0xl --help` lists them.
+cli.feed_cmds, cli.update_cmds, cli.serve, cli.boot_cmds, cli.host_cmds,
+cli.completion), in the order `0xl --help` lists them.
 
 A global option is taken before the command or after it (`0xl --debug add …`, `0xl add … --debug`): every
 subparser has it too, with a SUPPRESS default, so that a subparser that was not given it leaves what the
@@ -10,7 +11,7 @@ from __future__ import annotations
 import argparse
 
 from zeroxl import __version__
-from zeroxl.cli import boot_cmds, completion, feed_cmds, serve, service_cmds, update_cmds
+from zeroxl.cli import boot_cmds, completion, feed_cmds, host_cmds, serve, service_cmds, update_cmds
 
 DEBUG_HELP = "log external commands and show tracebacks"
 
@@ -57,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     update_cmds.register(sub)  # update, rollback, history, set, gc, doctor
     serve.register(sub)  # serve, top
     boot_cmds.register(sub)  # boot, enable, disable, systemd install, restart
+    host_cmds.register(sub)  # host add|list|remove, and --host on the service commands
     completion.register(sub, root=p)  # completion, man: written from this parser as it is when they run
     _global_options(p)
     return p

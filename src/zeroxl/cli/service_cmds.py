@@ -116,10 +116,15 @@ def cmd_list(a: argparse.Namespace) -> int:
 def cmd_status(a: argparse.Namespace) -> int:
     from zeroxl.app import views
     from zeroxl.cli import render, usage
-    from zeroxl.host.paths import default_home
+    from zeroxl.cli.context import context
+    from zeroxl.host.paths import HostHome, default_home
     from zeroxl.host.units import format_size
 
-    d = views.status(default_home(), a.name)
+    with context(quiet=True) as ctx:
+        if isinstance(ctx.home, HostHome):  # another host (docs/fleet.md): its records, reached at its URI
+            d = views.status(ctx.home.root, a.name, config=ctx.config, main=ctx.home.main)
+        else:
+            d = views.status(default_home(), a.name)
     if a.json:
         render.print_json(d)
         return _status_exit(d)

@@ -97,3 +97,55 @@ class Home:
 
     def service_dir(self, name: str) -> Path:
         return self.services / name
+
+
+class HostHome(Home):
+    """The paths of a host other than `local` (docs/fleet.md): its records, locks and libvirt notes under
+    ZEROXL_HOME/hosts/NAME; the configuration, trust, feeds and store are the operator machine's, shared."""
+
+    __slots__ = ("main",)
+
+    def __init__(self, main: Path, host: str) -> None:
+        super().__init__(main / "hosts" / host)
+        self.main = main
+
+    @property
+    def config_file(self) -> Path:
+        return self.main / "config.toml"
+
+    @property
+    def host_id(self) -> Path:
+        return self.main / "host-id"
+
+    @property
+    def gnupg(self) -> Path:
+        return self.main / "gnupg"
+
+    @property
+    def trustdb(self) -> Path:
+        return self.main / "trustdb.xml"
+
+    @property
+    def feeds(self) -> Path:
+        return self.main / "feeds"
+
+    @property
+    def store(self) -> Path:
+        return self.main / "store"
+
+    @property
+    def tmp(self) -> Path:
+        return self.main / "tmp"
+
+    @property
+    def locks(self) -> Path:
+        # The operator machine's: the store's lock must be the one `0xl gc` takes, whatever the host.
+        return self.main / "locks"
+
+
+def record_dirs(root: Path) -> list[Path]:
+    """The directories of service records in the ZEROXL_HOME at ROOT: the host local's, then every other
+    host's (docs/fleet.md)."""
+    hosts = root / "hosts"
+    others = sorted(p / "services" for p in hosts.iterdir() if (p / "services").is_dir()) if hosts.is_dir() else []
+    return [root / "services", *others]

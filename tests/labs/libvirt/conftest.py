@@ -40,6 +40,19 @@ def libvirt_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[lab.Sys
 
 
 @pytest.fixture(scope="session")
+def unprivileged_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[lab.SystemDaemon]:
+    """A second private libvirtd whose QEMU runs as Debian's `libvirt-qemu`, as a real qemu:///system's."""
+    _needs_root()
+    daemon = lab.start_system_daemon(
+        tmp_path_factory.mktemp("libvirtd-unprivileged") / "root", qemu_user="libvirt-qemu"
+    )
+    try:
+        yield daemon
+    finally:
+        daemon.stop()
+
+
+@pytest.fixture(scope="session")
 def ssh_hosts(guest_image: lab.GuestImage) -> Iterator[tuple[RemoteHost, RemoteHost]]:
     """Two hosts, each a local user with its own qemu:///session libvirtd and its own sshd on 127.0.0.1:
     connect with libvirt.open(host.uri) (qemu+ssh://…)."""

@@ -195,9 +195,11 @@ class SystemDaemon:
             shutil.rmtree(self.root, ignore_errors=True)
 
 
-def start_system_daemon(root: Path, *, timeout: float = 60.0) -> SystemDaemon:
+def start_system_daemon(root: Path, *, timeout: float = 60.0, qemu_user: str = "root") -> SystemDaemon:
     """Starts virtlogd and libvirtd as root, private to this run, with their files under `root` (which
-    must not exist yet, or be empty). Raises LabError if libvirtd does not listen within `timeout`."""
+    must not exist yet, or be empty). QEMU runs as `qemu_user` (and its group): root, or `libvirt-qemu` as
+    Debian's qemu:///system does, where QEMU cannot read files private to root. Raises LabError if
+    libvirtd does not listen within `timeout`."""
     if os.geteuid() != 0:
         raise LabError("a system libvirtd needs root")
     remove_stale_namespaces()
@@ -210,8 +212,12 @@ def start_system_daemon(root: Path, *, timeout: float = 60.0) -> SystemDaemon:
     # No cgroups: without systemd libvirt would make cgroup v1 `machine` directories of its own and move QEMU
     # there, out of the test's cgroups. `ip netns exec` mounts a sysfs of the namespace's over /sys, so the
     # daemon sees no cgroup file system at all; the empty controller list says so again, should it see one.
+    # With another user, libvirt's DAC driver gives QEMU the files a domain names (chown), not their
+    # directories: a path QEMU cannot traverse stays out of its reach, as on a real host.
+    user = _conf_string(qemu_user)
     (etc / "qemu.conf").write_text(
-        'user = "root"\ngroup = "root"\nsecurity_driver = "none"\nremember_owner = 0\ncgroup_controllers = [ ]\n'
+        f"user = {user}\ngroup = {user}\n"
+        'security_driver = "none"\nremember_owner = 0\ncgroup_controllers = [ ]\n'
     )
     (etc / "libvirtd.conf").write_text(
         f"unix_sock_dir = {_conf_string(root / 'sock')}\n"

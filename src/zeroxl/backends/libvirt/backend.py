@@ -26,12 +26,14 @@ from pathlib import Path
 from typing import Any
 
 from zeroxl.backends.base import BackendContext, RuntimeStatus
-from zeroxl.backends.libvirt import connection
+from zeroxl.backends.libvirt import bootfiles, connection
 from zeroxl.backends.libvirt.domain import domain_spec
 from zeroxl.backends.libvirt.domainxml import read_metadata, render
+from zeroxl.backends.libvirt.volumes import Volumes
 from zeroxl.backends.states import FAILED, RUNNING, STOPPED
 from zeroxl.backends.vmguest import inside
 from zeroxl.errors import BackendError, ConflictError, NotFoundError
+from zeroxl.host.paths import HostHome
 from zeroxl.host.policy import LIBVIRT_NETWORK
 from zeroxl.state import atomic
 from zeroxl.state.service import Records, Service
@@ -62,7 +64,36 @@ class LibvirtBackend:
         return self.ctx.home.service_dir(svc.name) / "libvirt"
 
     def log_path(self, svc: Service) -> Path:
-        return self._dir(svc) / CONSOLE
+        """The console log; on a host other than local, a copy of it pulled from the host's pool first."""
+        path = self._dir(svc) / CONSOLE
+        if self._remote():
+            self._pull_console(svc, path)
+        return path
+
+    def _remote(self) -> bool:
+        """Whether the host is one other than local (docs/fleet.md): it cannot write this machine's files,
+        so the console is a file in its pool, read back through a volume download."""
+        return isinstance(self.ctx.home, HostHome)
+
+    def _pull_console(self, svc: Service, path: Path) -> None:
+        """Copies the console from the host's pool to PATH; an unreachable host leaves the last copy."""
+        with contextlib.suppress(BackendError):
+            with connection.connect(self.settings.uri) as conn:
+                pool = self._volumes().pool(conn, create=False)
+                if pool is None:
+                    return
+                connection.call(f"cannot refresh the storage pool {pool.name()}", pool.refresh, 0)
+                volume = connection.lookup(pool.storageVolLookupByName, console_volume(svc.name))
+                if volume is None:
+                    return
+                data = connection.call(f"cannot read the console of {svc.name}", bootfiles.read_all, conn, volume)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic.write_bytes(path, data, mode=0o600)
+
+    def _serial_log(self, conn: Any, svc: Service) -> str:
+        if self._remote():
+            return str(self._volumes().pool_path(conn) / console_volume(svc.name))
+        return str(self._dir(svc) / CONSOLE)
 
     # -- the domain's XML ---------------------------------------------------------------------------
 
@@ -87,15 +118,43 @@ class LibvirtBackend:
                         others.append(other)
         return others
 
-    def _xml(self, svc: Service, impl_dir: Path, uuid: str | None) -> str:
+    def _volumes(self) -> Volumes:
+        return Volumes(self.ctx.home.root / "libvirt", self.settings)
+
+    def _boot_files(self, conn: Any, svc: Service, impl_dir: Path, *, upload: bool) -> tuple[str, str | None]:
+        """The kernel and initrd as the domain boots them: volumes on the host (bootfiles.py), uploaded and
+        checked if UPLOAD, else the paths they will have."""
         kernel, initrd = self._files(svc, impl_dir)
+        volumes = self._volumes()
+        if upload:
+            pool = volumes.pool(conn, create=True)
+            return (
+                bootfiles.ensure(conn, pool, Path(kernel), "kernel"),
+                bootfiles.ensure(conn, pool, Path(initrd), "initrd") if initrd else None,
+            )
+        where = volumes.pool_path(conn)
+
+        def planned(path: str) -> str:
+            return str(where / bootfiles.volume_name(bootfiles.file_digest(Path(path))[0]))
+
+        return planned(kernel), planned(initrd) if initrd else None
+
+    def _prune_boot_files(self, conn: Any) -> None:
+        """Boot volumes no domain boots from any more are removed; failing to is no reason to fail."""
+        with contextlib.suppress(BackendError):
+            pool = self._volumes().pool(conn, create=False)
+            if pool is not None:
+                bootfiles.prune(conn, pool)
+
+    def _xml(self, conn: Any, svc: Service, impl_dir: Path, uuid: str | None, *, upload: bool = False) -> str:
+        kernel, initrd = self._boot_files(conn, svc, impl_dir, upload=upload)
         return render(
             domain_spec(
                 svc,
                 domain_type=self.settings.domain_type or default_domain_type(),
                 kernel=kernel,
                 initrd=initrd,
-                serial_log=str(self.log_path(svc)),
+                serial_log=self._serial_log(conn, svc),
                 policy=self.ctx.config.policy,
                 others=self._others(svc),
                 uuid=uuid,
@@ -106,12 +165,12 @@ class LibvirtBackend:
         """The domain XML that starting SVC from IMPL_DIR would define, after every check."""
         with connection.connect(self.settings.uri) as conn:
             dom = self._domain(conn, svc)
-            return self._xml(svc, impl_dir, dom.UUIDString() if dom is not None else None)
+            return self._xml(conn, svc, impl_dir, dom.UUIDString() if dom is not None else None)
 
     def check(self, svc: Service, impl_dir: Path) -> None:
         with connection.connect(self.settings.uri) as conn:
             dom = self._domain(conn, svc)
-            self._xml(svc, impl_dir, dom.UUIDString() if dom is not None else None)
+            self._xml(conn, svc, impl_dir, dom.UUIDString() if dom is not None else None)
             for net in svc.networks:
                 if net.startswith(LIBVIRT_NETWORK):
                     name = net.removeprefix(LIBVIRT_NETWORK)
@@ -138,7 +197,7 @@ class LibvirtBackend:
     def _define(self, conn: Any, svc: Service, impl_dir: Path) -> Any:
         lv = connection.module()
         dom = self._domain(conn, svc)
-        xml = self._xml(svc, impl_dir, dom.UUIDString() if dom is not None else None)
+        xml = self._xml(conn, svc, impl_dir, dom.UUIDString() if dom is not None else None, upload=True)
         return connection.call(
             f"libvirt refused the domain of {svc.name}",
             conn.defineXMLFlags,
@@ -162,6 +221,7 @@ class LibvirtBackend:
                     return
                 _destroy(dom, svc)  # halted after its unikernel exited: make room
             dom = self._define(conn, svc, impl_dir)
+            self._prune_boot_files(conn)  # the version it ran before may have been the last to boot one
             existed, offset = self.log_path(svc).exists(), self._console_size(svc)
             try:
                 connection.call(f"{svc.name} did not start", dom.create, hint=self._start_hint(svc))
@@ -288,7 +348,22 @@ class LibvirtBackend:
                 if dom.isActive():
                     _destroy(dom, svc)
                 connection.call(f"cannot undefine the domain {svc.name}", dom.undefine)
+            self._prune_boot_files(conn)
+            if self._remote():
+                self._delete_console(conn, svc)
         shutil.rmtree(self._dir(svc), ignore_errors=True)
+
+
+    def _delete_console(self, conn: Any, svc: Service) -> None:
+        pool = self._volumes().pool(conn, create=False)
+        volume = connection.lookup(pool.storageVolLookupByName, console_volume(svc.name)) if pool else None
+        if volume is not None:
+            connection.call(f"cannot delete the console of {svc.name}", volume.delete, 0)
+
+
+def console_volume(service: str) -> str:
+    """The console of SERVICE in the pool of a host other than local."""
+    return f"0xl-console.{service}.log"
 
 
 def _destroy(dom: Any, svc: Service) -> None:

@@ -89,6 +89,16 @@ class Volumes:
             connection.call(f"cannot start the storage pool {self.pool_name}", pool.create, 0)
         return pool
 
+    def pool(self, conn: Any, *, create: bool) -> Any:
+        """The pool of 0xl's volumes on CONN's host (None if it does not exist and not CREATE)."""
+        return self._pool(conn, create=create)
+
+    def pool_path(self, conn: Any) -> Path:
+        """The directory of the pool on its host (where it will be, for 0xl's own pool not made yet)."""
+        pool = self._pool(conn, create=False)
+        path = ET.fromstring(pool.XMLDesc(0)).findtext("target/path") if pool is not None else None  # noqa: S314
+        return Path(path) if path else self._pool_dir()
+
     def _pool_dir(self) -> Path:
         return self.root / "pool"
 

@@ -1,0 +1,140 @@
+"""`0xl host add|list|remove`, and `--host NAME` (or ZEROXL_HOST) on the service commands: which host a
+command works on (docs/fleet.md). The host `local` is this machine: without `--host`, nothing changes."""
+
+from __future__ import annotations
+
+import argparse
+
+# The commands that work on one host's services, and take --host.
+SERVICE_COMMANDS = ("add", "run", "stop", "destroy", "status", "config", "logs", "update", "rollback", "history")
+
+
+def cmd_host_add(a: argparse.Namespace) -> int:
+    from zeroxl.host.paths import Home
+    from zeroxl.state.hosts import Hosts
+
+    host = Hosts(Home.from_env().root).add(a.name, a.uri, pool=a.pool, default=a.default)
+    if a.json:
+        from zeroxl.cli import render
+
+        render.print_json({"name": host.name, "uri": host.uri, "pool": a.pool, "default": bool(a.default)})
+        return 0
+    print(f"added host {host.name}: {host.uri}{' (the default host)' if a.default else ''}")
+    return 0
+
+
+def cmd_host_remove(a: argparse.Namespace) -> int:
+    from zeroxl.host.paths import Home, HostHome
+    from zeroxl.state.hosts import Hosts
+    from zeroxl.state.service import Records
+
+    main = Home.from_env()
+    records = Records(HostHome(main.root, a.name).services)
+    if records.names():
+        from zeroxl.errors import ConflictError
+
+        raise ConflictError(
+            f"0xl has services on the host {a.name}: {', '.join(records.names())}",
+            hint=f"destroy them first (0xl destroy --host {a.name} NAME)",
+        )
+    host = Hosts(main.root).remove(a.name)
+    if a.json:
+        from zeroxl.cli import render
+
+        render.print_json({"name": host.name, "uri": host.uri, "removed": True})
+        return 0
+    print(f"removed host {host.name} ({host.uri})")
+    return 0
+
+
+def _mib(value: int | None) -> str:
+    return "-" if value is None else f"{value >> 20} MiB"
+
+
+def cmd_host_list(a: argparse.Namespace) -> int:
+    from zeroxl.app.context import Context
+    from zeroxl.app.hosts import list_hosts
+    from zeroxl.cli import render
+    from zeroxl.host.paths import Home
+
+    with Context(Home.from_env()) as ctx:  # this machine's: the registry and the host local
+        reports = list_hosts(ctx, timeout=a.timeout)
+    if a.json:
+        render.print_json([r.as_json() for r in reports])
+        return 0
+    rows = [
+        [
+            r.name + (" *" if r.default else ""),
+            "yes" if r.reachable else "no",
+            r.hypervisor or "-",
+            _mib(r.free_memory_bytes),
+            ",".join(r.services) if r.services else ("-" if r.services is not None else "?"),
+            r.uri or "(this machine)" if r.reachable else r.error,
+        ]
+        for r in reports
+    ]
+    render.table(["HOST", "REACHABLE", "HYPERVISOR", "FREE", "SERVICES", "URI"], rows)
+    return 0
+
+
+def cmd_list(a: argparse.Namespace) -> int:
+    """`0xl list`, and with --all-hosts the services of every host, asked in parallel."""
+    if not a.all_hosts:
+        return int(a.list_one_host(a))
+    import sys
+
+    from zeroxl.app.context import Context
+    from zeroxl.app.hosts import list_all_hosts
+    from zeroxl.cli import render
+    from zeroxl.host.paths import Home
+
+    with Context(Home.from_env()) as ctx:
+        listed, missing = list_all_hosts(ctx, timeout=a.timeout)
+    if a.json:
+        render.print_json(listed)
+    else:
+        rows = [
+            [d["host"], d["name"], d["state"], d["version"], d["backend"], render.duration(d["uptime"]), d["feed"]]
+            for d in listed
+        ]
+        render.table(
+            ["HOST", "NAME", "STATE", "VERSION", "BACKEND", "UPTIME", "FEED"], [[c or "-" for c in r] for r in rows]
+        )
+    for host, why in missing.items():
+        sys.stderr.write(f"0xl: warning: host {host} is not listed: {why}\n")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`0xl host …`, and --host on the service commands registered before it."""
+    from zeroxl.cli import argtypes, jsonout
+
+    for name in SERVICE_COMMANDS:
+        if name in sub.choices:
+            sub.choices[name].add_argument(
+                "--host", metavar="NAME", help="the host to work on (default: $ZEROXL_HOST, else the default host)"
+            )
+    if "list" in sub.choices:
+        lp = sub.choices["list"]
+        lp.add_argument("--all-hosts", action="store_true", help="the services of every host (0xl host list)")
+        lp.add_argument(
+            "--timeout", type=argtypes.seconds, default=10.0, metavar="SECONDS", help="per host, with --all-hosts"
+        )
+        lp.set_defaults(handler=cmd_list, list_one_host=lp.get_default("handler"))
+    hp = sub.add_parser("host", help="the hosts 0xl manages from here", description="the hosts 0xl manages from here")
+    hsub = hp.add_subparsers(dest="host_command", required=True, metavar="COMMAND")
+    sp = hsub.add_parser("add", help="add a host reached at a libvirt URI")
+    sp.add_argument("name")
+    sp.add_argument("uri", metavar="URI", help="e.g. qemu+ssh://root@kvm1/system")
+    sp.add_argument("--pool", metavar="POOL", help="the host's storage pool for disks and kernels (default: 0xl's own)")
+    sp.add_argument("--default", action="store_true", help="make it the host of commands without --host")
+    jsonout.add_option(sp)
+    sp.set_defaults(handler=cmd_host_add)
+    sp = hsub.add_parser("list", help="every host: reachable?, hypervisor, free memory, 0xl's services there")
+    sp.add_argument("--json", action="store_true")
+    sp.add_argument("--timeout", type=argtypes.seconds, default=10.0, metavar="SECONDS", help="per host (default 10)")
+    sp.set_defaults(handler=cmd_host_list)
+    sp = hsub.add_parser("remove", help="forget a host (0xl must have no services on it)")
+    sp.add_argument("name")
+    jsonout.add_option(sp)
+    sp.set_defaults(handler=cmd_host_remove)
