@@ -14,7 +14,14 @@ import pytest
 from tests.support.feeds import FeedSite
 from tests.support.gpgkeys import Publisher, make_publisher
 from tests.support.http import StaticServer
-from tests.support.zx import Result, open_to_services, stop_everything, zx_inprocess, zx_process
+from tests.support.zx import (
+    Result,
+    open_to_services,
+    remove_stale_users,
+    stop_everything,
+    zx_inprocess,
+    zx_process,
+)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -24,6 +31,8 @@ def pytest_configure(config: pytest.Config) -> None:
     if os.geteuid() == 0 and config.option.basetemp is None and not hasattr(config, "workerinput"):
         config.option.basetemp = tempfile.mkdtemp(prefix="0xl-pytest-")
         config.stash[_OWN_BASETEMP] = config.option.basetemp
+    if os.geteuid() == 0 and not hasattr(config, "workerinput"):
+        remove_stale_users()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -131,6 +131,29 @@ def remove_users(home: Path) -> None:
                 subprocess.run(["userdel", "--force", "--", entry.pw_name], check=False, capture_output=True)
 
 
+def remove_stale_users() -> None:
+    """Remove the users 0xl made for services of test homes that no process runs as: left by a test
+    session that was killed before its teardown (a timeout, a Ctrl-C). Every test names its service
+    `web` or the like, and 0xl rightly refuses to lend a user it made for another home, so one stale
+    `0xl-web` would fail every later session's unix tests on this machine."""
+    import pwd
+
+    from zeroxl.host import users
+
+    running = set()
+    for pid in os.listdir("/proc"):
+        with contextlib.suppress(OSError):
+            if pid.isdigit():
+                running.add(os.stat(f"/proc/{pid}").st_uid)
+    for entry in pwd.getpwall():
+        if (
+            entry.pw_name.startswith(users.PREFIX)
+            and entry.pw_gecos.startswith("0xl service ")
+            and entry.pw_uid not in running
+        ):
+            subprocess.run(["userdel", "--force", "--", entry.pw_name], check=False, capture_output=True)
+
+
 def wait_for(predicate: object, timeout: float = 15.0, interval: float = 0.05) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
