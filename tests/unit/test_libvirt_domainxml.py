@@ -47,6 +47,15 @@ SPEC = DomainSpec(
     nics=(NicSpec("bridge", "br0", "02:00:00:00:00:01"), NicSpec("network", "default", "02:00:00:00:00:02")),
 )
 
+# The same service through libvirt's Xen driver: a PVH guest, disks by path at Xen disks.
+XEN_SPEC = replace(
+    SPEC,
+    domain_type="xen",
+    kernel="/var/lib/0xl/store/sha256new_X/web.xen",
+    disks=(DiskSpec("xvdb", "block", "/dev/vg0/0xl-web-storage"), DiskSpec("xvdd", "file", "/d/log.img")),
+    nics=(NicSpec("bridge", "xenbr0", "00:16:3e:00:00:01"),),
+)
+
 
 def shape(xml: str) -> list[tuple[str, tuple[str, ...]]]:
     """Every element's path and attribute names, in document order: what a value must never change."""
@@ -86,6 +95,50 @@ def test_the_domain_boots_the_kernel_with_only_the_declared_arguments_and_virtio
     assert [root.findtext(k) for k in ("on_poweroff", "on_reboot", "on_crash")] == ["destroy", "restart", "restart"]
 
 
+def test_a_xen_domain_is_a_pvh_guest_with_its_disks_at_xen_disks_and_the_pv_console() -> None:
+    root = safe_fromstring(render(XEN_SPEC))
+    assert root.get("type") == "xen"
+    os_type = root.find("os/type")
+    assert (
+        os_type is not None and os_type.text == "xenpvh" and os_type.attrib == {"arch": "x86_64", "machine": "xenpvh"}
+    )
+    assert root.findtext("os/kernel") == XEN_SPEC.kernel
+    assert root.findtext("os/initrd") == XEN_SPEC.initrd
+    assert root.findtext("os/cmdline") == "--ipv4=10.0.0.2/24 --tag=web"
+    disks = root.findall("devices/disk")
+    assert [(d.get("type"), d.find("source").attrib, d.find("target").attrib) for d in disks] == [  # type: ignore[union-attr]
+        ("block", {"dev": "/dev/vg0/0xl-web-storage"}, {"dev": "xvdb", "bus": "xen"}),
+        ("file", {"file": "/d/log.img"}, {"dev": "xvdd", "bus": "xen"}),
+    ]
+    # blkback, as xl attaches the xen backend's disks: no QEMU in dom0.
+    assert all(d.find("driver").attrib == {"name": "phy", "type": "raw"} for d in disks)  # type: ignore[union-attr]
+    nic = root.find("devices/interface")
+    assert nic is not None and nic.get("type") == "bridge" and nic.find("model") is None
+    assert nic.find("source").attrib == {"bridge": "xenbr0"}  # type: ignore[union-attr]
+    assert nic.find("mac").attrib == {"address": "00:16:3e:00:00:01"}  # type: ignore[union-attr]
+    console = root.find("devices/console")
+    assert console is not None and console.get("type") == "pty"
+    assert console.find("target").attrib == {"type": "xen", "port": "0"}  # type: ignore[union-attr]
+    # Nothing of the QEMU form: no serial file (xenconsoled logs the console), ACPI or balloon setting.
+    assert root.find("devices/serial") is None and root.find("features") is None
+    assert root.find("devices/memballoon") is None
+    assert read_metadata(render(XEN_SPEC)) == XEN_SPEC.metadata
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"disks": (DiskSpec("vda", "block", "/dev/vg0/x"),)}, "as a Xen disk"),
+        ({"disks": (DiskSpec("xvdb", "volume", "0xl/0xl-web-storage"),)}, "a Xen disk's kind must be one of file"),
+        ({"disks": (DiskSpec("xvdb", "file", "d/a.img"),)}, "not absolute"),
+        ({"nics": (NicSpec("bridge", "br0", "01:00:00:00:00:01"),)}, "MAC"),
+    ],
+)
+def test_values_a_xen_domain_cannot_hold_are_refused(change: dict[str, object], message: str) -> None:
+    with pytest.raises(DomainXmlError, match=message):
+        render(replace(XEN_SPEC, **change))  # type: ignore[arg-type]
+
+
 def test_the_metadata_names_the_service_feed_version_and_digest_in_0xls_namespace() -> None:
     xml = render(SPEC)
     service = safe_fromstring(xml).find(f"metadata/{M}service")
@@ -111,7 +164,7 @@ def test_the_metadata_names_the_service_feed_version_and_digest_in_0xls_namespac
         ({"kernel": "relative/web.virtio"}, "not absolute"),
         ({"kernel": "/store/web\x01.virtio"}, "characters 0xl does not write"),
         ({"memory": 0}, "memory must be a whole number"),
-        ({"domain_type": "xen"}, "domain type must be one of kvm, qemu"),
+        ({"domain_type": "bhyve"}, "domain type must be one of kvm, qemu, xen"),
         ({"on_crash": "coredump-restart"}, "on_crash must be one of"),
         ({"uuid": "not-a-uuid"}, "as uuid"),
         ({"disks": (DiskSpec("sda", "volume", "0xl/0xl-web-storage"),)}, "virtio disk"),
@@ -128,36 +181,48 @@ def test_values_that_cannot_be_written_as_themselves_are_refused(change: dict[st
         render(replace(SPEC, **change))  # type: ignore[arg-type]
 
 
-# Where each value a feed or a user chooses goes; one at a time, the others valid, so that each is tried.
+# Where each value a feed or a user chooses goes, in each form of domain (virtio for QEMU, PVH for Xen);
+# one at a time, the others valid, so that each is tried.
 PLACES = {
-    "feed": lambda v: replace(SPEC, metadata=replace(SPEC.metadata, feed=v)),
-    "version": lambda v: replace(SPEC, metadata=replace(SPEC.metadata, version=v)),
-    "digest": lambda v: replace(SPEC, metadata=replace(SPEC.metadata, digest=v)),
-    "kernel": lambda v: replace(SPEC, kernel="/" + v),
-    "initrd": lambda v: replace(SPEC, initrd="/" + v),
-    "serial_log": lambda v: replace(SPEC, serial_log="/" + v),
-    "arg": lambda v: replace(SPEC, cmdline=(("ipv4", v), ("tag", "web"))),
-    "pool": lambda v: replace(SPEC, disks=(DiskSpec("vda", "volume", f"{v}/0xl-web-storage"),)),
-    "file disk": lambda v: replace(SPEC, disks=(DiskSpec("vda", "file", "/" + v),)),
-    "bridge": lambda v: replace(SPEC, nics=(NicSpec("bridge", v, "02:00:00:00:00:01"),)),
-    "network": lambda v: replace(SPEC, nics=(NicSpec("network", v, "02:00:00:00:00:01"),)),
+    "feed": lambda s, v: replace(s, metadata=replace(s.metadata, feed=v)),
+    "version": lambda s, v: replace(s, metadata=replace(s.metadata, version=v)),
+    "digest": lambda s, v: replace(s, metadata=replace(s.metadata, digest=v)),
+    "kernel": lambda s, v: replace(s, kernel="/" + v),
+    "initrd": lambda s, v: replace(s, initrd="/" + v),
+    "serial_log": lambda s, v: replace(s, serial_log="/" + v),
+    "arg": lambda s, v: replace(s, cmdline=(("ipv4", v), ("tag", "web"))),
+    "pool": lambda s, v: replace(s, disks=(DiskSpec(s.disks[0].dev, "volume", f"{v}/0xl-web-storage"),)),
+    "file disk": lambda s, v: replace(s, disks=(DiskSpec(s.disks[0].dev, "file", "/" + v),)),
+    "block disk": lambda s, v: replace(s, disks=(DiskSpec(s.disks[0].dev, "block", "/" + v),)),
+    "bridge": lambda s, v: replace(s, nics=(NicSpec("bridge", v, "02:00:00:00:00:01"),)),
+    "network": lambda s, v: replace(s, nics=(NicSpec("network", v, "02:00:00:00:00:01"),)),
 }
+FORMS = {"virtio": SPEC, "xen": XEN_SPEC}
 
 
+@pytest.mark.parametrize("form", sorted(FORMS))
 @pytest.mark.parametrize("place", sorted(PLACES))
 @settings(max_examples=150, deadline=None)
 @given(value=st.one_of(st.text(), st.text(alphabet=st.characters(codec="ascii"))))
-def test_no_value_adds_an_element_or_an_attribute(place: str, value: str) -> None:
-    spec = PLACES[place](value)
+def test_no_value_adds_an_element_or_an_attribute(form: str, place: str, value: str) -> None:
+    base = FORMS[form]
+    spec = PLACES[place](base, value)
     try:
         xml = render(spec)
     except DomainXmlError:
         return
-    assert shape(xml) == shape(render(PLACES[place]("x")))  # the same elements and attributes as any value's
+    assert shape(xml) == shape(render(PLACES[place](base, "x")))  # the same elements and attributes as any value's
     root = safe_fromstring(xml)
     assert read_metadata(xml) == spec.metadata  # each value is itself, nothing more or less
     assert root.findtext("os/kernel") == spec.kernel
-    assert root.find("devices/serial/source").get("path") == spec.serial_log  # type: ignore[union-attr]
+    assert root.get("type") == base.domain_type
+    if form == "virtio":
+        assert root.find("devices/serial/source").get("path") == spec.serial_log  # type: ignore[union-attr]
+    else:  # xenconsoled logs a Xen guest's console
+        assert root.find("devices/serial") is None
+    for disk, element in zip(spec.disks, root.findall("devices/disk"), strict=True):
+        source = element.find("source")
+        assert source is not None and disk.source in ("/".join(source.attrib.values()), *source.attrib.values())
     # The command line is exactly the declared arguments, one word each.
     words = [f"--{name}={v}" for name, v in spec.cmdline]
     assert (root.findtext("os/cmdline") or "").split(" ") == words
@@ -222,6 +287,46 @@ def test_the_hosts_policy_applies_when_the_domain_is_written() -> None:
     with pytest.raises(PolicyError, match="network:default is not one the host allows"):
         spec_of(service(), Policy(bridges=("br0",)))
     spec_of(service(), Policy(bridges=("network:default",)))
+
+
+def xen_service(**kw: object) -> Service:
+    current = service().current
+    assert current is not None
+    fields: dict[str, object] = {
+        "current": replace(current, arch="Xen-x86_64", command_path="web.xen"),
+        "target": "Xen-x86_64",
+        "networks": ("xenbr0",),
+    }
+    return service(**(fields | kw))
+
+
+def test_through_libvirts_xen_driver_disks_are_at_the_xen_disks_the_feed_declares() -> None:
+    # As the xen backend attaches them (host.devices): storage at xvdb by mirage's rule, log where it is
+    # declared (xvdd); no virtio renaming.
+    spec = domain_spec(
+        xen_service(), domain_type="xen", kernel="/k", initrd="/i", serial_log="/c", policy=Policy(), others=[]
+    )
+    assert [(d.dev, d.source) for d in spec.disks] == [("xvdb", "0xl/0xl-web-storage"), ("xvdd", "0xl/0xl-web-log")]
+    assert spec.domain_type == "xen" and spec.nics == (NicSpec("bridge", "xenbr0", "02:00:00:00:00:01"),)
+
+
+def test_a_pv_guest_is_refused_through_libvirt() -> None:
+    current = xen_service().current
+    assert current is not None
+    svc = xen_service(current=replace(current, needs=replace(NEEDS, xen_type="pv")))
+    with pytest.raises(BackendError, match="PV guest; 0xl runs Xen guests through libvirt as PVH only"):
+        domain_spec(svc, domain_type="xen", kernel="/k", initrd="/i", serial_log="/c", policy=Policy(), others=[])
+
+
+def test_the_libvirt_backend_runs_xen_builds_at_a_xen_uri() -> None:
+    from zeroxl.backends import target_for
+    from zeroxl.feeds.selection import host_cpu
+
+    assert target_for("libvirt", "xen:///system") == f"Xen-{host_cpu()}"
+    assert target_for("libvirt", "xen+ssh://root@dom0/system") == f"Xen-{host_cpu()}"
+    assert target_for("libvirt", "qemu:///system") == f"Virtio-{host_cpu()}"
+    assert target_for("libvirt", "xenish:///system") == f"Virtio-{host_cpu()}"
+    assert target_for("xen") == f"Xen-{host_cpu()}"
 
 
 def test_a_disk_at_xvda_has_no_virtio_place() -> None:

@@ -88,7 +88,7 @@ def add(
             _clear_leftovers(ctx, name)
             loaded = ctx.loader.load(feed_url, trust_key=fpr, confirm=ctx.ui.confirm_key)
             backend_name = backend or default_backend(i.arch.os for i in loaded.feed.implementations)
-            target = Target.parse(target_for(backend_name))
+            target = Target.parse(target_for(backend_name, ctx.config.libvirt.uri))
             impl = select(loaded.feed, Requirements(target, chan, vrange))
             fits.check_args(arg_values, impl.needs, declared_only=target.vm)
             planned = fits.plan_disks(disk_specs, impl.needs, ctx.config.policy.max_disk_size)

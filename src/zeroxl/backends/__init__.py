@@ -48,9 +48,12 @@ def default_backend(oses: Iterable[str | None]) -> str:
     return "unix"
 
 
-def target_for(backend: str) -> str:
-    """The implementation target (OS-CPU) a backend runs on this host."""
+def target_for(backend: str, libvirt_uri: str = "") -> str:
+    """The implementation target (OS-CPU) a backend runs on this host; libvirt's is Xen at a Xen URI."""
     from zeroxl.feeds.selection import host_cpu
+    from zeroxl.host.config import is_xen_uri
 
+    if backend == "libvirt" and is_xen_uri(libvirt_uri):
+        return f"Xen-{host_cpu()}"
     os_name = {"xen": "Xen", "libvirt": "Virtio"}.get(backend, "Linux")
     return f"{os_name}-{host_cpu()}"

@@ -88,6 +88,11 @@ class LibvirtSettings:
 LIBVIRT_DOMAIN_TYPES = ("kvm", "qemu")
 
 
+def is_xen_uri(uri: str) -> bool:
+    """Whether the libvirt URI names libvirt's Xen driver (xen:///system, xen+ssh://host/system, …)."""
+    return uri.partition(":")[0].partition("+")[0].lower() == "xen"
+
+
 def _libvirt_settings(data: dict[str, Any]) -> LibvirtSettings:
     if "libvirt" not in data:
         return LibvirtSettings()

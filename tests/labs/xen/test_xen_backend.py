@@ -59,17 +59,22 @@ class Run:
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    return run_scenario(SCRIPT, tmp_path_factory, "xen-backend-share")
+
+
+def run_scenario(script: Path, tmp_path_factory: pytest.TempPathFactory, share_name: str) -> Run:
+    """SCRIPT run in one boot of the lab, with the test guest's signed feeds served in dom0."""
     if os.geteuid() != 0:
         pytest.skip("the Xen lab needs root (debootstrap, chroot, QEMU's 9p as root)")
     lab.build()
-    share = tmp_path_factory.mktemp("xen-backend-share")
+    share = tmp_path_factory.mktemp(share_name)
     publisher = make_publisher(tmp_path_factory.mktemp("publisher") / "gnupg")
     try:
         guest_feed.publish(share / "site", publisher, tmp_path_factory.mktemp("publishing"))
     finally:
         subprocess.run(["gpgconf", "--homedir", str(publisher.gnupghome), "--kill", "gpg-agent"], check=False)
     (share / "fingerprint").write_text(publisher.fingerprint)
-    result = lab.run_script(SCRIPT, timeout=1200, share_dir=share)
+    result = lab.run_script(script, timeout=1200, share_dir=share)
     assert result.returncode == 0, result.output
     return Run(result, share / "results")
 

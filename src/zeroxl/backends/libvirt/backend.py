@@ -12,6 +12,10 @@
 - logs: the first serial port, which libvirt appends to ZEROXL_HOME/services/NAME/libvirt/console.log;
 - destroy undefines the domain. A domain of the same name that 0xl did not define (no 0xl metadata
   naming the service) is never changed: add, start, stop and destroy refuse it.
+
+At a Xen URI (`xen:///system`: libvirt's Xen driver, libxl) a service is a `Xen-x86_64` kernel run as a
+PVH guest: its disks at the Xen disks the feed declares, given to libxl by path, and its console the PV
+one that xenconsoled logs, as for the xen backend.
 """
 
 from __future__ import annotations
@@ -22,23 +26,26 @@ import os
 import re
 import shutil
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from zeroxl.backends.base import BackendContext, RuntimeStatus
 from zeroxl.backends.libvirt import bootfiles, connection
 from zeroxl.backends.libvirt.domain import domain_spec
-from zeroxl.backends.libvirt.domainxml import read_metadata, render
+from zeroxl.backends.libvirt.domainxml import XEN, DiskSpec, DomainSpec, read_metadata, render
 from zeroxl.backends.libvirt.volumes import Volumes
 from zeroxl.backends.states import FAILED, RUNNING, STOPPED
 from zeroxl.backends.vmguest import inside
 from zeroxl.errors import BackendError, ConflictError, NotFoundError
+from zeroxl.host.config import is_xen_uri
 from zeroxl.host.paths import HostHome
 from zeroxl.host.policy import LIBVIRT_NETWORK
 from zeroxl.state import atomic
 from zeroxl.state.service import Records, Service
 
 CONSOLE = "console.log"
+XEN_CONSOLE_LOG_DIR = Path("/var/log/xen/console")  # xenconsoled --log=guest --log-dir=…, as for xl
 RUN_NOTE = "run.json"  # where this run's console starts, and when it was started
 GONE_POLL = 0.2
 # What Solo5's virtio platform_exit prints before it halts the CPU (solo5 bindings/virtio).
@@ -57,6 +64,7 @@ class LibvirtBackend:
     def __init__(self, ctx: BackendContext) -> None:
         self.ctx = ctx
         self.settings = ctx.config.libvirt
+        self.xen = is_xen_uri(self.settings.uri)
 
     # -- paths --------------------------------------------------------------------------------------
 
@@ -65,6 +73,8 @@ class LibvirtBackend:
 
     def log_path(self, svc: Service) -> Path:
         """The console log; on a host other than local, a copy of it pulled from the host's pool first."""
+        if self.xen:  # xenconsoled's log of the PV console, as for the xl backend
+            return XEN_CONSOLE_LOG_DIR / f"guest-{svc.name}.log"
         path = self._dir(svc) / CONSOLE
         if self._remote():
             self._pull_console(svc, path)
@@ -125,6 +135,10 @@ class LibvirtBackend:
         """The kernel and initrd as the domain boots them: volumes on the host (bootfiles.py), uploaded and
         checked if UPLOAD, else the paths they will have."""
         kernel, initrd = self._files(svc, impl_dir)
+        if self.xen:
+            # libxl in dom0 runs as root and reads them where they are, as xl does; the Xen lab tests
+            # this form (boot volumes are for an unprivileged QEMU and for remote hosts).
+            return kernel, initrd
         volumes = self._volumes()
         if upload:
             pool = volumes.pool(conn, create=True)
@@ -148,18 +162,36 @@ class LibvirtBackend:
 
     def _xml(self, conn: Any, svc: Service, impl_dir: Path, uuid: str | None, *, upload: bool = False) -> str:
         kernel, initrd = self._boot_files(conn, svc, impl_dir, upload=upload)
-        return render(
-            domain_spec(
-                svc,
-                domain_type=self.settings.domain_type or default_domain_type(),
-                kernel=kernel,
-                initrd=initrd,
-                serial_log=self._serial_log(conn, svc),
-                policy=self.ctx.config.policy,
-                others=self._others(svc),
-                uuid=uuid,
-            )
+        spec = domain_spec(
+            svc,
+            domain_type=XEN if self.xen else self.settings.domain_type or default_domain_type(),
+            kernel=kernel,
+            initrd=initrd,
+            serial_log=self._serial_log(conn, svc),
+            policy=self.ctx.config.policy,
+            others=self._others(svc),
+            uuid=uuid,
         )
+        return render(self._xen_paths(conn, spec) if self.xen else spec)
+
+    def _xen_paths(self, conn: Any, spec: DomainSpec) -> DomainSpec:
+        """SPEC with each storage volume given by its path: libxl attaches disks by path, as xl does."""
+        disks = []
+        for disk in spec.disks:
+            if disk.kind == "volume":
+                pool_name, _, vol_name = disk.source.partition("/")
+                pool = connection.lookup(conn.storagePoolLookupByName, pool_name)
+                vol = connection.lookup(pool.storageVolLookupByName, vol_name) if pool is not None else None
+                if vol is None:
+                    raise NotFoundError(
+                        f"the disk {disk.source} of {spec.name} is not in libvirt",
+                        hint=f"0xl disk list shows {spec.name}'s disks",
+                    )
+                path = str(connection.call(f"cannot read the path of {disk.source}", vol.path))
+                disks.append(DiskSpec(disk.dev, "block" if path.startswith("/dev/") else "file", path))
+            else:
+                disks.append(disk)
+        return replace(spec, disks=tuple(disks))
 
     def vm_config(self, svc: Service, impl_dir: Path) -> str:
         """The domain XML that starting SVC from IMPL_DIR would define, after every check."""
@@ -242,7 +274,8 @@ class LibvirtBackend:
     def _start_hint(self, svc: Service) -> str:
         bridges = [n for n in svc.networks if not n.startswith(LIBVIRT_NETWORK)]
         where = f"is there a bridge {', '.join(bridges)} where libvirtd runs? " if bridges else ""
-        return f"{where}libvirt's log of the domain (/var/log/libvirt/qemu/{svc.name}.log) says more"
+        driver = "libxl" if self.xen else "qemu"
+        return f"{where}libvirt's log of the domain (/var/log/libvirt/{driver}/{svc.name}.log) says more"
 
     def _console_size(self, svc: Service) -> int:
         try:
@@ -352,6 +385,9 @@ class LibvirtBackend:
             if self._remote():
                 self._delete_console(conn, svc)
         shutil.rmtree(self._dir(svc), ignore_errors=True)
+        if self.xen:  # xenconsoled's log is named after the domain: a new service of the name starts anew
+            with contextlib.suppress(OSError):
+                self.log_path(svc).unlink()
 
 
     def _delete_console(self, conn: Any, svc: Service) -> None:

@@ -6,6 +6,7 @@ What comes from where (as for xl: backends/xen/domain.py):
 - memory: --memory, the feed's recommendation or the default, within the policy (zeroxl.host.policy);
 - cmdline: the operator's --arg values, declared by the feed and matching its patterns (backends.vmguest);
 - disks: each at the virtio disk of its block in mirage's numbering (xvdb -> vda: host.devices.virtio_disk);
+  for a Xen domain (libvirt's Xen driver), at the Xen disk itself, as the xen backend attaches it;
 - nics: one per declared network, on the bridge or the libvirt network (`network:NAME`) recorded at `add`,
   with the MAC recorded at `add` (host.macs);
 - on_poweroff / on_reboot / on_crash: the service's restart policy;
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from zeroxl.backends.libvirt.domainxml import DiskSpec, DomainSpec, Metadata, NicSpec
+from zeroxl.backends.libvirt.domainxml import XEN, DiskSpec, DomainSpec, Metadata, NicSpec
 from zeroxl.backends.vmguest import RESTART_ACTIONS, cmdline, disk_vdevs
 from zeroxl.errors import BackendError, StateError
 from zeroxl.host.config import Policy
@@ -69,8 +70,16 @@ def domain_spec(
         raise StateError(f"the record of {svc.name} has {len(svc.macs)} MAC(s) for {len(svc.networks)} network(s)")
     check_unique(svc.name, svc.macs, {o.name: o.macs for o in others})
     on_poweroff, on_reboot, on_crash = ACTIONS[check_restart(svc.restart)]
+    if domain_type == XEN and needs.xen_type != "pvh":
+        raise BackendError(
+            f"{svc.name}: the version it runs is a {needs.xen_type.upper()} guest; 0xl runs Xen guests through "
+            "libvirt as PVH only",
+            hint="run it with the xen backend (--backend xen), or publish a PVH build (docs/libvirt.md)",
+        )
     try:
-        disks = tuple(disk_spec(virtio_disk(vdev), d) for vdev, d in disk_vdevs(svc))
+        disks = tuple(
+            disk_spec(vdev if domain_type == XEN else virtio_disk(vdev), d) for vdev, d in disk_vdevs(svc)
+        )
     except ValueError as e:
         raise BackendError(f"{svc.name}: {e}") from None
     return DomainSpec(

@@ -12,6 +12,11 @@ reaches the hypervisor means only what 0xl meant:
 - paths are absolute, without control characters; names, bridges, MACs, numbers and actions have their
   own forms; text that XML 1.0 cannot hold (most control characters) is refused, never dropped.
 
+Two forms, by the domain type: `kvm`/`qemu` (a Virtio-x86_64 kernel that QEMU boots: virtio disks and
+NICs, the console on a serial port written to a file by libvirt), and `xen` (a Xen-x86_64 kernel through
+libvirt's Xen driver, libxl: a PVH guest, disks at the Xen disks xvdb… as xl would attach them, the console
+the PV one that xenconsoled logs, as for the xl backend).
+
 0xl's record of what runs (service, feed, version, digest) is in `<metadata>`, in 0xl's namespace
 (METADATA_NS), so that a person using virsh sees it (`virsh metadata NAME urn:x-0xl:libvirt:1`).
 """
@@ -28,17 +33,20 @@ from zeroxl.host.names import ARG_NAME, BRIDGE_NAME, SERVICE_NAME
 
 METADATA_NS = "urn:x-0xl:libvirt:1"
 METADATA_PREFIX = "zeroxl"
-DOMAIN_TYPES = ("kvm", "qemu")
+DOMAIN_TYPES = ("kvm", "qemu", "xen")
+XEN = "xen"
 ACTIONS = ("destroy", "restart", "preserve")
 MAX_CMDLINE = 2048  # Linux's COMMAND_LINE_SIZE on x86
 MAX_MEMORY = 1 << 20  # MiB
 MAX_VCPUS = 128
 NIC_KINDS = ("bridge", "network")
 DISK_KINDS = ("volume", "file", "block")
+XEN_DISK_KINDS = ("file", "block")  # the backend gives a Xen domain its volumes' paths (libxl takes paths)
 
 _ARG_VALUE = re.compile(r"[!#-&(-\[\]-~]{0,4096}")  # printable ASCII without the blank, quotes, backslash
 _MAC = re.compile(r"[0-9a-f][02468ace](:[0-9a-f]{2}){5}")  # unicast, lower case
 _DEV = re.compile(r"vd[a-z]")
+_XEN_DEV = re.compile(r"xvd[a-z]")
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _POOL = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _VOLUME = re.compile(r"0xl-[a-z0-9-]{1,31}-[a-z0-9_]{1,16}")
@@ -67,7 +75,7 @@ class Metadata:
 
 @dataclass(frozen=True)
 class DiskSpec:
-    dev: str  # the virtio disk it appears at: vda, vdb, …
+    dev: str  # the disk it appears at: vda, vdb, … (virtio); xvdb, xvdc, … (xen)
     kind: str  # volume (a storage volume: source pool/volume), file (a path) or block (a device's path)
     source: str  # POOL/VOLUME for a volume, an absolute path otherwise
 
@@ -82,11 +90,12 @@ class NicSpec:
 @dataclass(frozen=True)
 class DomainSpec:
     name: str
-    domain_type: str  # kvm or qemu
+    domain_type: str  # kvm or qemu (a virtio guest), or xen (a PVH guest through libxl)
     kernel: str  # absolute path
     memory: int  # MiB
     metadata: Metadata
-    serial_log: str  # absolute path: the first serial port, written there by libvirt
+    serial_log: str  # absolute path: the first serial port, written there by libvirt (not xen: xenconsoled
+    # writes a Xen guest's console, named after the domain)
     initrd: str | None = None
     cmdline: tuple[tuple[str, str], ...] = ()  # (NAME, VALUE) pairs, written as --NAME=VALUE
     vcpus: int = 1
@@ -112,15 +121,20 @@ def render(spec: DomainSpec) -> str:
     _metadata(ET.SubElement(domain, "metadata"), spec.metadata)
     ET.SubElement(domain, "memory", unit="MiB").text = _number(spec.memory, 1, MAX_MEMORY, "memory")
     ET.SubElement(domain, "vcpu").text = _number(spec.vcpus, 1, MAX_VCPUS, "vcpus")
+    xen = spec.domain_type == XEN
     os_ = ET.SubElement(domain, "os")
-    ET.SubElement(os_, "type", arch="x86_64", machine="pc").text = "hvm"
+    if xen:
+        ET.SubElement(os_, "type", arch="x86_64", machine="xenpvh").text = "xenpvh"
+    else:
+        ET.SubElement(os_, "type", arch="x86_64", machine="pc").text = "hvm"
     ET.SubElement(os_, "kernel").text = _path(spec.kernel, "kernel")
     if spec.initrd is not None:
         ET.SubElement(os_, "initrd").text = _path(spec.initrd, "initrd")
     ET.SubElement(os_, "cmdline").text = _cmdline(spec.cmdline)
-    # ACPI lets a guest that handles the power button (a Linux kernel) stop cleanly on `0xl stop`; a
-    # virtio unikernel ignores it, and is destroyed after the stop timeout.
-    ET.SubElement(ET.SubElement(domain, "features"), "acpi")
+    if not xen:  # a Xen guest is asked to stop through xenstore, which mirage's Xen platform reads
+        # ACPI lets a guest that handles the power button (a Linux kernel) stop cleanly on `0xl stop`; a
+        # virtio unikernel ignores it, and is destroyed after the stop timeout.
+        ET.SubElement(ET.SubElement(domain, "features"), "acpi")
     ET.SubElement(domain, "on_poweroff").text = _one_of(spec.on_poweroff, ACTIONS, "on_poweroff")
     ET.SubElement(domain, "on_reboot").text = _one_of(spec.on_reboot, ACTIONS, "on_reboot")
     ET.SubElement(domain, "on_crash").text = _one_of(spec.on_crash, ACTIONS, "on_crash")
@@ -128,9 +142,17 @@ def render(spec: DomainSpec) -> str:
     _unique([d.dev for d in spec.disks], "disk device")
     _unique([n.mac for n in spec.nics], "MAC")
     for disk in spec.disks:
-        _disk(devices, disk)
+        if xen:
+            _xen_disk(devices, disk)
+        else:
+            _disk(devices, disk)
     for nic in spec.nics:
-        _nic(devices, nic)
+        _nic(devices, nic, model=None if xen else "virtio")
+    if xen:
+        console = ET.SubElement(devices, "console", type="pty")
+        ET.SubElement(console, "target", type="xen", port="0")
+        ET.indent(domain)
+        return ET.tostring(domain, encoding="unicode") + "\n"
     serial = ET.SubElement(devices, "serial", type="file")
     # append: the console of every run stays in the one file `0xl logs` shows; the backend notes where
     # each run starts in it.
@@ -179,13 +201,24 @@ def _disk(devices: ET.Element, d: DiskSpec) -> None:
     ET.SubElement(element, "target", dev=_check(_DEV.fullmatch, d.dev, "a virtio disk"), bus="virtio")
 
 
-def _nic(devices: ET.Element, n: NicSpec) -> None:
+def _xen_disk(devices: ET.Element, d: DiskSpec) -> None:
+    # libxl's phy backend (blkback) takes a block device or, through the hotplug script's loop device, a
+    # file: what xl does for the xen backend's disks, with no device model (QEMU) in dom0.
+    kind = _one_of(d.kind, XEN_DISK_KINDS, "a Xen disk's kind")
+    element = ET.SubElement(devices, "disk", type=kind, device="disk")
+    ET.SubElement(element, "driver", name="phy", type="raw")
+    ET.SubElement(element, "source", {"file" if kind == "file" else "dev": _path(d.source, "disk")})
+    ET.SubElement(element, "target", dev=_check(_XEN_DEV.fullmatch, d.dev, "a Xen disk"), bus="xen")
+
+
+def _nic(devices: ET.Element, n: NicSpec, *, model: str | None) -> None:
     kind = _one_of(n.kind, NIC_KINDS, "network kind")
     element = ET.SubElement(devices, "interface", type=kind)
     source = _check(BRIDGE_NAME.fits, n.source, f"a {kind} name")
     ET.SubElement(element, "source", {kind: source})
     ET.SubElement(element, "mac", address=_check(_MAC.fullmatch, n.mac, "a MAC"))
-    ET.SubElement(element, "model", type="virtio")
+    if model is not None:  # a Xen guest's vif is netfront, libxl's only kind for a PVH guest
+        ET.SubElement(element, "model", type=model)
 
 
 def _check(fits: Callable[[str], object], value: str, key: str) -> str:
