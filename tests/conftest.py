@@ -45,6 +45,16 @@ _OWN_BASETEMP = pytest.StashKey[str]()
 
 
 @pytest.fixture(autouse=True)
+def _no_service_users_left() -> Iterator[None]:
+    """Under root, the users 0xl made for a test's services go with the test, whichever home it used (the
+    zx fixtures remove those of zhome; a test may use others): a user left for `web` of one home makes
+    0xl refuse, rightly, to lend it to `web` of the next test's home."""
+    yield
+    if os.geteuid() == 0:
+        remove_stale_users()
+
+
+@pytest.fixture(autouse=True)
 def _no_proxy_from_the_outside(monkeypatch: pytest.MonkeyPatch) -> None:
     """0xl honours proxies from the environment; the suite's servers are on 127.0.0.1, reached directly
     unless a test sets a proxy itself (tests/integration/test_proxy.py)."""
