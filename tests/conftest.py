@@ -18,6 +18,7 @@ from tests.support.zx import (
     Result,
     open_to_services,
     remove_stale_users,
+    remove_users,
     stop_everything,
     zx_inprocess,
     zx_process,
@@ -45,13 +46,15 @@ _OWN_BASETEMP = pytest.StashKey[str]()
 
 
 @pytest.fixture(autouse=True)
-def _no_service_users_left() -> Iterator[None]:
-    """Under root, the users 0xl made for a test's services go with the test, whichever home it used (the
-    zx fixtures remove those of zhome; a test may use others): a user left for `web` of one home makes
-    0xl refuse, rightly, to lend it to `web` of the next test's home."""
+def _no_service_users_left(tmp_path: Path) -> Iterator[None]:
+    """Under root, the users 0xl made for a test's services go with the test, whichever of its homes it
+    used (the zx fixtures remove those of zhome; a test may run 0xl on others below its tmp_path): a user
+    left for `web` of one home makes 0xl refuse, rightly, to lend it to `web` of the next test's home.
+    Only this test's homes: another pytest session on the machine may be using its own users."""
     yield
     if os.geteuid() == 0:
-        remove_stale_users()
+        for services in tmp_path.rglob("services"):  # ZEROXL_HOME/services: one home each
+            remove_users(services.parent)
 
 
 @pytest.fixture(autouse=True)
