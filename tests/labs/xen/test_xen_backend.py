@@ -40,8 +40,9 @@ class Run:
         path = self.results / f"{name}.out"
         return path.read_text(errors="replace") if path.exists() else ""
 
-    def json(self, name: str) -> Any:
-        self.ok(name)
+    def json(self, name: str, status: int = 0) -> Any:
+        """The JSON check NAME printed, exiting with STATUS (12: `0xl status` of a service not running)."""
+        assert self.rc(name) == status, f"check {name}: exit status {self.rc(name)}, output:\n{self.out(name)}"
         return json.loads(self.out(name))
 
     def ok(self, *names: str) -> None:
@@ -171,8 +172,8 @@ def test_stop_removes_the_domain_after_a_clean_shutdown(run: Run) -> None:
     run.ok("stop")
     assert "mail stopped" in run.out("stop")
     assert run.rc("stop-domid") != 0  # xl no longer knows the domain
-    assert run.json("stop-status")["state"] == "stopped"
-    assert run.json("stop-status")["resources"] is None
+    assert run.json("stop-status", 12)["state"] == "stopped"
+    assert run.json("stop-status", 12)["resources"] is None
     assert run.out("stop-marker").strip() == "0XL-LAB-GUEST-DISK boot=1 state=down tag=mail"
 
 
@@ -232,7 +233,7 @@ def test_a_missing_bridge_fails_cleanly_with_nothing_left_behind(run: Run) -> No
     assert "xl create failed: libxl: error" in run.out("nobr-run")
     assert run.rc("nobr-domid") != 0  # no domain, not even a half-built one
     run.ok("nobr-unchanged", "nobr-no-xl-cfg")
-    assert run.json("nobr-status")["state"] == "stopped"
+    assert run.json("nobr-status", 12)["state"] == "stopped"
     run.failed("nobr-add-missing", 3, "there is no bridge xenbr9 on this host")
     run.ok("nobr-add-missing-unchanged", "nobr-cleanup")
 

@@ -73,7 +73,7 @@ def test_run_starts_it_through_libvirt_and_its_console_reaches_0xl_logs(run: Run
 def test_stop_shuts_it_down_cleanly_and_a_second_run_finds_the_data(run: Run) -> None:
     run.ok("stop", "stop-domstate", "rerun", "rerun-up")
     assert run.out("stop-domstate").strip() == "shut off"
-    assert run.json("stop-status")["state"] == "stopped"
+    assert run.json("stop-status", 12)["state"] == "stopped"
     assert run.out("stop-marker").strip() == "0XL-LAB-GUEST-DISK boot=1 state=down tag=web"
     assert "0XL-LAB-GUEST-PREVIOUS 0XL-LAB-GUEST-DISK boot=1 state=down tag=web" in run.out("rerun-logs")
 
