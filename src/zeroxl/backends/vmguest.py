@@ -6,13 +6,19 @@ formats.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
-from zeroxl.errors import ARG, BackendError, SettingError, StateError
+from zeroxl.errors import ARG, BackendError, NotFoundError, SettingError, StateError
 from zeroxl.feeds import patterns
+from zeroxl.host.config import Policy
 from zeroxl.host.devices import MAX_VDEVS, free_vdevs, vdev_number
-from zeroxl.state.service import Disk, Service
+from zeroxl.host.macs import check_unique
+from zeroxl.host.policy import check_bridges, check_memory, check_restart, vm_memory
+from zeroxl.state.selected import Selected
+from zeroxl.state.service import Disk, Records, Service
 
 # (on_poweroff, on_reboot, on_crash) for each restart policy (zeroxl.host.policy.RESTART_POLICIES), as xl
 # and libvirt both name them (docs/restart.md). Under on-failure a guest that powers itself off meant to
@@ -85,3 +91,46 @@ def inside(impl_dir: Path, rel: str, what: str) -> str:
     if not os.access(path, os.R_OK):
         raise BackendError(f"the {what} {path} cannot be read")
     return str(path)
+
+
+def boot_files(svc: Service, impl_dir: Path, *, suffix: str, ramdisk: str) -> tuple[str, str | None]:
+    """The absolute paths of SVC's kernel and ramdisk (called RAMDISK in messages), which must be files
+    inside the implementation; SUFFIX is how the publisher's build names a kernel (`NAME.xen`)."""
+    if svc.current is None or not svc.current.command_path:
+        raise BackendError(
+            f"the selected version of {svc.feed} names no kernel",
+            hint=f"the publisher must give the implementation a <command name='run' path='NAME.{suffix}'>",
+        )
+    kernel = inside(impl_dir, svc.current.command_path, "kernel")
+    rel = svc.current.needs.ramdisk
+    return kernel, inside(impl_dir, rel, ramdisk) if rel else None
+
+
+def other_services(services: Path, svc: Service, backend: str) -> list[Service]:
+    """The host's services of BACKEND other than SVC, for the total-memory limit and MAC collisions."""
+    records = Records(services)
+    others = []
+    for name in records.names():
+        if name != svc.name:
+            with contextlib.suppress(NotFoundError):  # destroyed meanwhile
+                other = records.load(name)
+                if other.backend == backend:
+                    others.append(other)
+    return others
+
+
+def checked(
+    svc: Service, policy: Policy, others: Iterable[Service]
+) -> tuple[Selected, int, tuple[str, str, str]]:
+    """What every VM writer checks first, against the host's POLICY and its OTHERS (services of the same
+    backend): SVC's version, its memory in MiB, and its (on_poweroff, on_reboot, on_crash)."""
+    if svc.current is None:
+        raise BackendError(f"service {svc.name} has no version selected")
+    others = list(others)
+    needs = svc.current.needs
+    memory = check_memory(svc.name, svc.memory, needs, policy, [vm_memory(o.memory, o.needs) for o in others])
+    check_bridges(svc.networks, needs, policy)
+    if len(svc.macs) != len(svc.networks):
+        raise StateError(f"the record of {svc.name} has {len(svc.macs)} MAC(s) for {len(svc.networks)} network(s)")
+    check_unique(svc.name, svc.macs, {o.name: o.macs for o in others})
+    return svc.current, memory, RESTART_ACTIONS[check_restart(svc.restart)]

@@ -36,13 +36,13 @@ from zeroxl.backends.libvirt.domain import domain_spec
 from zeroxl.backends.libvirt.domainxml import XEN, DiskSpec, DomainSpec, read_metadata, render
 from zeroxl.backends.libvirt.volumes import Volumes
 from zeroxl.backends.states import FAILED, RUNNING, STOPPED
-from zeroxl.backends.vmguest import inside
+from zeroxl.backends.vmguest import boot_files, other_services
 from zeroxl.errors import BackendError, ConflictError, NotFoundError
 from zeroxl.host.config import is_xen_uri
 from zeroxl.host.paths import HostHome
 from zeroxl.host.policy import LIBVIRT_NETWORK
 from zeroxl.state import atomic
-from zeroxl.state.service import Records, Service
+from zeroxl.state.service import Service
 
 CONSOLE = "console.log"
 XEN_CONSOLE_LOG_DIR = Path("/var/log/xen/console")  # xenconsoled --log=guest --log-dir=…, as for xl
@@ -108,25 +108,10 @@ class LibvirtBackend:
     # -- the domain's XML ---------------------------------------------------------------------------
 
     def _files(self, svc: Service, impl_dir: Path) -> tuple[str, str | None]:
-        if svc.current is None or not svc.current.command_path:
-            raise BackendError(
-                f"the selected version of {svc.feed} names no kernel",
-                hint="the publisher must give the implementation a <command name='run' path='NAME.virtio'>",
-            )
-        kernel = inside(impl_dir, svc.current.command_path, "kernel")
-        initrd = svc.current.needs.ramdisk
-        return kernel, inside(impl_dir, initrd, "initrd") if initrd else None
+        return boot_files(svc, impl_dir, suffix="virtio", ramdisk="initrd")
 
     def _others(self, svc: Service) -> list[Service]:
-        records = Records(self.ctx.home.services)
-        others = []
-        for name in records.names():
-            if name != svc.name:
-                with contextlib.suppress(NotFoundError):  # destroyed meanwhile
-                    other = records.load(name)
-                    if other.backend == self.name:
-                        others.append(other)
-        return others
+        return other_services(self.ctx.home.services, svc, self.name)
 
     def _volumes(self) -> Volumes:
         return Volumes(self.ctx.home.root / "libvirt", self.settings)

@@ -18,12 +18,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from zeroxl.backends.libvirt.domainxml import XEN, DiskSpec, DomainSpec, Metadata, NicSpec
-from zeroxl.backends.vmguest import RESTART_ACTIONS, cmdline, disk_vdevs
-from zeroxl.errors import BackendError, StateError
+from zeroxl.backends.vmguest import RESTART_ACTIONS, checked, cmdline, disk_vdevs
+from zeroxl.errors import BackendError
 from zeroxl.host.config import Policy
 from zeroxl.host.devices import virtio_disk
-from zeroxl.host.macs import check_unique
-from zeroxl.host.policy import LIBVIRT_NETWORK, check_bridges, check_memory, check_restart, vm_memory
+from zeroxl.host.policy import LIBVIRT_NETWORK
 from zeroxl.state.service import Disk, Service
 
 ACTIONS = RESTART_ACTIONS  # (on_poweroff, on_reboot, on_crash) per restart policy, as for xl
@@ -60,16 +59,8 @@ def domain_spec(
 
     OTHERS are the host's other libvirt services, for the total-memory limit and MAC collisions.
     """
-    if svc.current is None:
-        raise BackendError(f"service {svc.name} has no version selected")
-    others = list(others)
-    needs = svc.current.needs
-    memory = check_memory(svc.name, svc.memory, needs, policy, [vm_memory(o.memory, o.needs) for o in others])
-    check_bridges(svc.networks, needs, policy)
-    if len(svc.macs) != len(svc.networks):
-        raise StateError(f"the record of {svc.name} has {len(svc.macs)} MAC(s) for {len(svc.networks)} network(s)")
-    check_unique(svc.name, svc.macs, {o.name: o.macs for o in others})
-    on_poweroff, on_reboot, on_crash = ACTIONS[check_restart(svc.restart)]
+    current, memory, (on_poweroff, on_reboot, on_crash) = checked(svc, policy, others)
+    needs = current.needs
     if domain_type == XEN and needs.xen_type != "pvh":
         raise BackendError(
             f"{svc.name}: the version it runs is a {needs.xen_type.upper()} guest; 0xl runs Xen guests through "
@@ -91,7 +82,7 @@ def domain_spec(
         cmdline=cmdline(svc),
         memory=memory,
         serial_log=serial_log,
-        metadata=Metadata(service=svc.name, feed=svc.feed, version=svc.current.version, digest=svc.current.digest),
+        metadata=Metadata(service=svc.name, feed=svc.feed, version=current.version, digest=current.digest),
         on_poweroff=on_poweroff,
         on_reboot=on_reboot,
         on_crash=on_crash,

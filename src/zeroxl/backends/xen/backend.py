@@ -23,13 +23,13 @@ from zeroxl import proc
 from zeroxl.backends import usage
 from zeroxl.backends.base import BackendContext, RuntimeStatus
 from zeroxl.backends.states import FAILED, RUNNING, STOPPED
-from zeroxl.backends.vmguest import inside as _inside
+from zeroxl.backends.vmguest import boot_files, other_services
 from zeroxl.backends.xen import cfgfile, xl
 from zeroxl.backends.xen.dom0 import xen_available
 from zeroxl.backends.xen.domain import domain_config
 from zeroxl.errors import NET, BackendError, NotFoundError
 from zeroxl.state import atomic
-from zeroxl.state.service import Records, Service
+from zeroxl.state.service import Service
 
 log = logging.getLogger("zeroxl.xen")
 
@@ -62,27 +62,10 @@ class XenBackend:
     # -- the domain's config ------------------------------------------------------------------------
 
     def _files(self, svc: Service, impl_dir: Path) -> tuple[str, str | None]:
-        """The absolute paths of the kernel and the ramdisk, which must be files inside the implementation."""
-        if svc.current is None or not svc.current.command_path:
-            raise BackendError(
-                f"the selected version of {svc.feed} names no kernel",
-                hint="the publisher must give the implementation a <command name='run' path='NAME.xen'>",
-            )
-        kernel = _inside(impl_dir, svc.current.command_path, "kernel")
-        ramdisk = svc.current.needs.ramdisk
-        return kernel, _inside(impl_dir, ramdisk, "ramdisk") if ramdisk else None
+        return boot_files(svc, impl_dir, suffix="xen", ramdisk="ramdisk")
 
     def _others(self, svc: Service) -> list[Service]:
-        """The host's other Xen services, for the total-memory limit and MAC collisions."""
-        records = Records(self.ctx.home.services)
-        others = []
-        for name in records.names():
-            if name != svc.name:
-                with contextlib.suppress(NotFoundError):  # destroyed meanwhile
-                    other = records.load(name)
-                    if other.backend == self.name:
-                        others.append(other)
-        return others
+        return other_services(self.ctx.home.services, svc, self.name)
 
     def vm_config(self, svc: Service, impl_dir: Path) -> str:
         """The xl.cfg that starting SVC from IMPL_DIR would write, after every check."""

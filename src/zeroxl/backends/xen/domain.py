@@ -16,12 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from zeroxl.backends.vmguest import RESTART_ACTIONS, cmdline, disk_vdevs
+from zeroxl.backends.vmguest import RESTART_ACTIONS, checked, cmdline, disk_vdevs
 from zeroxl.backends.xen.cfgfile import DiskSpec, DomainConfig, VifSpec
-from zeroxl.errors import BackendError, StateError
+from zeroxl.errors import BackendError
 from zeroxl.host.config import Policy
-from zeroxl.host.macs import check_unique
-from zeroxl.host.policy import check_bridges, check_memory, check_restart, vm_memory
 from zeroxl.state.service import Disk, Service
 
 # (on_poweroff, on_reboot, on_crash) for each restart policy (zeroxl.host.policy.RESTART_POLICIES).
@@ -52,16 +50,8 @@ def domain_config(
 
     OTHERS are the host's other Xen services, for the total-memory limit and MAC collisions.
     """
-    if svc.current is None:
-        raise BackendError(f"service {svc.name} has no version selected")
-    others = list(others)
-    needs = svc.current.needs
-    memory = check_memory(svc.name, svc.memory, needs, policy, [vm_memory(o.memory, o.needs) for o in others])
-    check_bridges(svc.networks, needs, policy)
-    if len(svc.macs) != len(svc.networks):
-        raise StateError(f"the record of {svc.name} has {len(svc.macs)} MAC(s) for {len(svc.networks)} network(s)")
-    check_unique(svc.name, svc.macs, {o.name: o.macs for o in others})
-    on_poweroff, on_reboot, on_crash = ACTIONS[check_restart(svc.restart)]
+    current, memory, (on_poweroff, on_reboot, on_crash) = checked(svc, policy, others)
+    needs = current.needs
     disks = disk_vdevs(svc)
     return DomainConfig(
         name=svc.name,
