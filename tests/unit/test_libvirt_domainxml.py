@@ -235,10 +235,16 @@ NEEDS = ServiceNeeds(
     args=(BootArg("ipv4", "[0-9./]+"), BootArg("tag", "[a-z]+")),
     ramdisk="initrd.img",
 )
+# A Solo5 virtio unikernel has at most one block device and one network (host.devices.virtio_limits).
+VIRTIO_NEEDS = replace(NEEDS, blocks=NEEDS.blocks[:1])
+DISKS = (
+    Disk("log", 1 << 20, "libvirt", "0xl/0xl-web-log"),
+    Disk("storage", 1 << 20, "libvirt", "0xl/0xl-web-storage"),
+)
 
 
 def service(**kw: object) -> Service:
-    sel = Selected("id", "1.0", "sha256new_X", "Virtio-x86_64", "stable", "web.virtio", needs=NEEDS)
+    sel = Selected("id", "1.0", "sha256new_X", "Virtio-x86_64", "stable", "web.virtio", needs=VIRTIO_NEEDS)
     base = Service(
         name="web",
         feed="https://example.org/web.xml",
@@ -248,10 +254,7 @@ def service(**kw: object) -> Service:
         args={"tag": "web"},
         networks=("network:default",),
         macs=("02:00:00:00:00:01",),
-        disks=(
-            Disk("log", 1 << 20, "libvirt", "0xl/0xl-web-log"),
-            Disk("storage", 1 << 20, "libvirt", "0xl/0xl-web-storage"),
-        ),
+        disks=DISKS[1:],
     )
     return replace(base, **kw)  # type: ignore[arg-type]
 
@@ -263,10 +266,29 @@ def spec_of(svc: Service, policy: Policy | None = None) -> DomainSpec:
 
 
 def test_disks_are_at_the_virtio_disk_of_their_block_in_mirages_numbering() -> None:
-    # storage is mirage's first block (xvdb): the first virtio disk, which Solo5 takes; log is declared
-    # at xvdd, the third block's place: vdc.
+    # storage is mirage's first block (xvdb): the first virtio disk, which Solo5 takes.
     spec = spec_of(service())
-    assert [(d.dev, d.source) for d in spec.disks] == [("vda", "0xl/0xl-web-storage"), ("vdc", "0xl/0xl-web-log")]
+    assert [(d.dev, d.source) for d in spec.disks] == [("vda", "0xl/0xl-web-storage")]
+
+
+@pytest.mark.parametrize(
+    ("needs", "disks", "words"),
+    [
+        (NEEDS, DISKS, "declares 2 block devices"),
+        (replace(VIRTIO_NEEDS, networks=("service", "admin")), DISKS[1:], "declares 2 networks"),
+    ],
+)
+def test_a_virtio_guest_with_more_than_one_disk_or_network_is_refused(
+    needs: ServiceNeeds, disks: tuple[Disk, ...], words: str
+) -> None:
+    # Solo5's virtio bindings see one virtio-blk and one virtio-net device: a second would be attached and
+    # never found by the unikernel.
+    current = service().current
+    assert current is not None
+    macs = tuple(f"02:00:00:00:00:0{i}" for i in range(1, len(needs.networks) + 1))
+    svc = service(current=replace(current, needs=needs), disks=disks, networks=("br0",) * len(macs), macs=macs)
+    with pytest.raises(BackendError, match=f"at most 1 network and 1 block device, and this {words}"):
+        spec_of(svc)
 
 
 def test_a_network_named_network_colon_is_a_libvirt_network_and_the_rest_bridges() -> None:
@@ -293,8 +315,9 @@ def xen_service(**kw: object) -> Service:
     current = service().current
     assert current is not None
     fields: dict[str, object] = {
-        "current": replace(current, arch="Xen-x86_64", command_path="web.xen"),
+        "current": replace(current, arch="Xen-x86_64", command_path="web.xen", needs=NEEDS),
         "target": "Xen-x86_64",
+        "disks": DISKS,
         "networks": ("xenbr0",),
     }
     return service(**(fields | kw))

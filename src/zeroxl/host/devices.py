@@ -100,3 +100,25 @@ def virtio_disk(vdev: str) -> str:
     if number == 0:
         raise ValueError(f"{vdev} is kept for a boot disk: a virtio guest's first disk is mirage's first block, xvdb")
     return "vd" + chr(ord("a") + number - 1)
+
+
+# Solo5's virtio bindings drive one virtio-net and one virtio-blk device: a second is never seen by the
+# unikernel (Solo5's docs, "virtio": "at most one network and one block device"), so a service declaring
+# more would start and then miss a disk or a network it was promised.
+VIRTIO_MAX_BLOCKS = 1
+VIRTIO_MAX_NETWORKS = 1
+
+
+def virtio_limits(blocks: int, networks: int) -> str | None:
+    """Why a virtio unikernel cannot have BLOCKS block devices and NETWORKS networks; None if it can."""
+    over = []
+    if blocks > VIRTIO_MAX_BLOCKS:
+        over.append(f"{blocks} block devices")
+    if networks > VIRTIO_MAX_NETWORKS:
+        over.append(f"{networks} networks")
+    if not over:
+        return None
+    return (
+        f"Solo5's virtio target attaches at most {VIRTIO_MAX_NETWORKS} network and {VIRTIO_MAX_BLOCKS} block "
+        f"device, and this declares {' and '.join(over)}"
+    )

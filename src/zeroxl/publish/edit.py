@@ -25,7 +25,7 @@ from zeroxl.feeds.model import Arch, Stability
 from zeroxl.feeds.signature import append_signature
 from zeroxl.feeds.trust import domain_of, normalise_fingerprint
 from zeroxl.feeds.versions import Version
-from zeroxl.host.devices import block_vdevs
+from zeroxl.host.devices import block_vdevs, virtio_limits
 from zeroxl.publish import implxml, pack
 from zeroxl.publish.feedfile import FeedFile, ImplSite, check, editing, write
 from zeroxl.publish.implxml import ArchiveSpec, ImplSpec, NeedsSpec
@@ -115,6 +115,12 @@ def add_implementation(
         needs = _merge_mirage(needs, mirage.xen_type, mirage.memory, mirage.blocks, mirage.networks)
         default_command = f"{mirage.name}.xen"
     needs = _with_vdevs(needs)
+    if Arch.parse(arch).os == "Virtio":
+        problem = virtio_limits(len(needs.blocks), len(needs.networks))
+        if problem is not None:
+            raise UsageError(
+                f"--arch {arch}: {problem}", hint="build it for hvt or xen (mirage configure -t xen), or declare fewer"
+            )
     release = _Release(version, arch, released, stability, needs)
 
     with editing(path, on_wait=on_wait) as feed:

@@ -21,7 +21,7 @@ from zeroxl.backends.libvirt.domainxml import XEN, DiskSpec, DomainSpec, Metadat
 from zeroxl.backends.vmguest import RESTART_ACTIONS, checked, cmdline, disk_vdevs
 from zeroxl.errors import BackendError
 from zeroxl.host.config import Policy
-from zeroxl.host.devices import virtio_disk
+from zeroxl.host.devices import virtio_disk, virtio_limits
 from zeroxl.host.policy import LIBVIRT_NETWORK
 from zeroxl.state.service import Disk, Service
 
@@ -67,6 +67,10 @@ def domain_spec(
             "libvirt as PVH only",
             hint="run it with the xen backend (--backend xen), or publish a PVH build (docs/libvirt.md)",
         )
+    if domain_type != XEN:
+        problem = virtio_limits(len(needs.blocks), len(needs.networks))
+        if problem is not None:
+            raise BackendError(f"{svc.name}: the version it runs cannot boot under libvirt: {problem}")
     try:
         disks = tuple(
             disk_spec(vdev if domain_type == XEN else virtio_disk(vdev), d) for vdev, d in disk_vdevs(svc)
