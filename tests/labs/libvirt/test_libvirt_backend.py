@@ -4,8 +4,11 @@ users run it (a subprocess), the guest published as a signed Virtio-x86_64 feed 
 from __future__ import annotations
 
 import json
+import secrets
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from xml.etree import ElementTree
 
 import libvirt
 import pytest
@@ -256,6 +259,64 @@ def test_a_missing_bridge_fails_the_run_and_leaves_nothing_running(
     assert r.rc == 3 and "libvirt has no network nosuch" in r.err, r
     assert snapshot(home) == before
     assert "proxy" not in [d.name() for d in conn.listAllDomains()]
+
+
+def test_status_counts_the_bytes_the_guest_received_and_sent_from_its_side(  # noqa: PLR0917 - the lab's fixtures
+    home: Path, zx, site: FeedSite, guest_image: lab.GuestImage, conn: libvirt.virConnect,
+    libvirt_daemon: lab.SystemDaemon,
+) -> None:  # fmt: skip
+    # The guest answers HTTP on a bridge in the daemon's network namespace (never this host's network).
+    bridge = f"br{secrets.token_hex(3)}"
+    libvirt_daemon.netns_run("ip", "link", "add", bridge, "type", "bridge")
+    try:
+        libvirt_daemon.netns_run("ip", "addr", "add", "10.0.0.1/24", "dev", bridge)
+        libvirt_daemon.netns_run("ip", "link", "set", bridge, "up")
+        url = services.publish(site, guest_image, network=True)
+        r = add(zx, site, "net", url, "--disk", "storage=32M", "--net", bridge, "--arg", "ip=10.0.0.2/24")
+        assert r.rc == 0, r
+        assert zx("run", "net").rc == 0
+        console(home, "net").wait_for(rf"^{guest.PREFIX}-NET 10.0.0.2/24$")
+        fetch = (
+            "import sys, time, urllib.request\n"
+            "for _ in range(100):\n"
+            "    try:\n"
+            "        print(urllib.request.urlopen('http://10.0.0.2/', timeout=2).read().decode(), end='')\n"
+            "        sys.exit(0)\n"
+            "    except OSError:\n"
+            "        time.sleep(0.2)\n"
+            "sys.exit(1)\n"
+        )
+        for _ in range(3):
+            answer = libvirt_daemon.netns_run(sys.executable, "-c", fetch, check=False)
+            assert answer.stdout.strip() == f"{guest.PREFIX}-UP tag=net boot=1", answer.stderr
+        target = ElementTree.fromstring(conn.lookupByName("net").XMLDesc(0)).find("devices/interface/target")
+        assert target is not None
+        tap = target.get("dev", "")
+
+        def tap_bytes() -> tuple[int, int]:
+            # The oracle: the kernel's counters of the host's side of the tap, where what the guest sent
+            # is received, and what it received was sent.
+            read = [
+                int(libvirt_daemon.netns_run("cat", f"/sys/class/net/{tap}/statistics/{c}_bytes").stdout)
+                for c in ("rx", "tx")
+            ]
+            return read[0], read[1]
+
+        host_rx1, host_tx1 = tap_bytes()
+        r = zx("status", "net", "--json")
+        host_rx2, host_tx2 = tap_bytes()
+        assert r.rc == 0, r
+        resources = json.loads(r.out)["resources"]
+        assert host_tx1 <= resources["net_rx_bytes"] <= host_tx2, (resources, host_tx1, host_tx2)
+        assert host_rx1 <= resources["net_tx_bytes"] <= host_rx2, (resources, host_rx1, host_rx2)
+        assert resources["net_tx_bytes"] > 3 * len(answer.stdout), resources  # three answers went out
+        r = zx("status", "net")
+        assert "network:" in r.out and "received" in r.out, r
+        assert zx("stop", "net").rc == 0
+        r = zx("status", "net", "--json")
+        assert "net_rx_bytes" not in (json.loads(r.out).get("resources") or {}), r
+    finally:
+        libvirt_daemon.netns_run("ip", "link", "delete", bridge, check=False)
 
 
 @pytest.fixture

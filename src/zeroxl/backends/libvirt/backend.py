@@ -33,7 +33,7 @@ from typing import Any
 from zeroxl.backends.base import BackendContext, RuntimeStatus
 from zeroxl.backends.libvirt import bootfiles, connection
 from zeroxl.backends.libvirt.domain import domain_spec
-from zeroxl.backends.libvirt.domainxml import XEN, DiskSpec, DomainSpec, read_metadata, render
+from zeroxl.backends.libvirt.domainxml import XEN, DiskSpec, DomainSpec, interface_devices, read_metadata, render
 from zeroxl.backends.libvirt.volumes import Volumes
 from zeroxl.backends.states import FAILED, RUNNING, STOPPED
 from zeroxl.backends.vmguest import boot_files, other_services
@@ -318,6 +318,7 @@ class LibvirtBackend:
                 return RuntimeStatus(state=STOPPED, detail=detail)
             info = connection.call(f"cannot read the state of {svc.name}", dom.info)
             code, reason = connection.call(f"cannot read the state of {svc.name}", dom.state)
+            network = _network_bytes(dom) if code in (_RUNNING, _BLOCKED, _PAUSED) else None
         state_code, _max_kib, mem_kib, vcpus, cpu_ns = (int(v) for v in info)
         note = self._run_note(svc)
         exited = self._exit(svc) if note else None
@@ -334,7 +335,12 @@ class LibvirtBackend:
                 started=note.get("started"),
                 detail="paused" if code == _PAUSED else "shutting down" if code == _SHUTDOWN else "",
                 extra=extra,
-                resources={"cpu_seconds": cpu_ns / 1e9, "memory_bytes": mem_kib << 10, "vcpus": vcpus},
+                resources={
+                    "cpu_seconds": cpu_ns / 1e9,
+                    "memory_bytes": mem_kib << 10,
+                    "vcpus": vcpus,
+                    **(network or {}),
+                },
             )
         del state_code, reason
         if exited is not None and exited != 0:
@@ -385,6 +391,22 @@ class LibvirtBackend:
 def console_volume(service: str) -> str:
     """The console of SERVICE in the pool of a host other than local."""
     return f"0xl-console.{service}.log"
+
+
+def _network_bytes(dom: Any) -> dict[str, int] | None:
+    """The bytes the domain's interfaces received and sent, from the guest's side (as for Xen: libvirt swaps
+    a tap's counters so that they are the domain's); None if it has none or libvirt cannot count them.
+    An interface that goes away while it is read (the domain stopped meanwhile) is left out."""
+    rx = tx = 0
+    counted = False
+    for dev in interface_devices(str(connection.call("cannot read a domain", dom.XMLDesc, 0))):
+        try:
+            stats = connection.call("cannot count a domain's network bytes", dom.interfaceStats, dev)
+        except BackendError:
+            continue
+        if stats[0] >= 0 and stats[4] >= 0:  # -1: the driver does not count it
+            rx, tx, counted = rx + int(stats[0]), tx + int(stats[4]), True
+    return {"net_rx_bytes": rx, "net_tx_bytes": tx} if counted else None
 
 
 def _destroy(dom: Any, svc: Service) -> None:

@@ -270,3 +270,12 @@ def _cmdline(args: tuple[tuple[str, str], ...]) -> str:
 def _unique(values: list[str], what: str) -> None:
     if len(set(values)) != len(values):
         raise DomainXmlError(f"domain XML: a {what} appears twice ({', '.join(sorted(values))})")
+
+
+def interface_devices(xml_text: str) -> list[str]:
+    """The host-side devices (vnet0, …) of a running domain's interfaces, as libvirt names them in its XML."""
+    try:
+        root = ET.fromstring(xml_text)  # noqa: S314 - libvirt's own answer about a domain, not outside input
+    except ET.ParseError:
+        return []
+    return [dev for t in root.iterfind("devices/interface/target") if (dev := t.get("dev"))]
