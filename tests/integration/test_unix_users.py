@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.feeds import FeedSite, Impl
-from tests.support.zx import stop_everything, wait_for
+from tests.support.zx import snapshot, stop_everything, wait_for
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="services get users of their own only under root")
 
@@ -142,3 +142,29 @@ def test_a_user_of_that_name_0xl_did_not_make_is_not_taken(
         assert not (zhome / "services" / "taken").exists() and not (zhome / "disks" / "taken" / "data.img").exists()
     finally:
         subprocess.run(["userdel", "--", "0xl-taken"], check=True)
+
+
+def test_a_home_inside_a_directory_others_cannot_enter_is_refused_at_add(
+    site: FeedSite, zx, zhome: Path, tmp_path: Path, cleanup_users: None
+) -> None:
+    # The service's user runs its program from the store inside the home: behind a 0700 directory (as
+    # /root is) it would fail at run with "Permission denied"; add says so instead, and makes nothing.
+    url = site.publish("svc", [Impl("1.0", files={"bin/web": (b"#!/bin/sh\necho up\nexec sleep 1000\n", 0o755)})])
+    zhome.mkdir(mode=0o700)
+    tmp_path.chmod(0o700)
+    try:
+        before = snapshot(zhome)
+        r = zx("add", "web", url, "--trust-key", site.publisher.fingerprint, "--disk", "data=1M")
+        assert r.rc == 2, r
+        assert f"ZEROXL_HOME {zhome} is inside {tmp_path}, which other users cannot enter (mode 0700)" in r.err, r
+        assert f"chmod o+x {tmp_path}" in r.err, r
+        assert snapshot(zhome) == before
+        with pytest.raises(KeyError):
+            pwd.getpwnam("0xl-web")
+    finally:
+        tmp_path.chmod(0o711)
+    # Once others may pass, the same add works, and the program runs as its user.
+    r = zx("add", "web", url, "--trust-key", site.publisher.fingerprint, "--disk", "data=1M")
+    assert r.rc == 0, r
+    assert zx("run", "web").rc == 0
+    assert wait_for(lambda: "up" in _log(zx, "web"), timeout=10), _log(zx, "web")

@@ -24,7 +24,7 @@ from zeroxl import proc
 from zeroxl.backends.base import BackendContext, RuntimeStatus
 from zeroxl.backends.states import RUNNING
 from zeroxl.backends.unix import runtime
-from zeroxl.errors import BackendError, StateError
+from zeroxl.errors import BackendError, StateError, UsageError
 from zeroxl.host import procinfo, users
 from zeroxl.host.policy import check_restart
 from zeroxl.host.procinfo import Identity, alive, boot_id, identity, session_members
@@ -82,6 +82,8 @@ class UnixBackend:
     def check(self, svc: Service, impl_dir: Path) -> None:
         check_restart(svc.restart)
         service_argv(svc, impl_dir)
+        if users.runs_as_root() and svc.user != "root":
+            _check_reachable(self.ctx.home.root, users.own_name(svc.name) if svc.user is None else svc.user)
 
     def start(self, svc: Service, impl_dir: Path) -> None:
         argv = service_argv(svc, impl_dir)
@@ -339,6 +341,21 @@ def _open_for_the_store(home: Path) -> None:
     mode = stat.S_IMODE(home.stat().st_mode)
     if mode & 0o011 != 0o011:
         home.chmod(mode | 0o011)
+
+
+def _check_reachable(home: Path, user: str) -> None:
+    """Refuses a ZEROXL_HOME that USER (a user of no group of the directories') cannot reach: it runs its
+    program from the store, inside the home, so every directory above the home must let others pass
+    (o+x). Said here, at `add`, rather than by the program failing with "Permission denied" at `run`."""
+    for parent in home.resolve().parents:
+        mode = parent.stat().st_mode
+        if not mode & stat.S_IXOTH:
+            raise UsageError(
+                f"ZEROXL_HOME {home} is inside {parent}, which other users cannot enter (mode "
+                f"{stat.S_IMODE(mode):04o}): the user {user} this service would run as could not run its program",
+                hint=f"use a ZEROXL_HOME others can pass through (the default, /var/lib/0xl), or let them through "
+                f"{parent} (chmod o+x {parent}; docs/home.md)",
+            )
 
 
 def _own(location: str, account: users.Account) -> None:
