@@ -71,3 +71,26 @@ def test_zeroxl_host_selects_the_host(zx, zhome: Path, monkeypatch) -> None:
     monkeypatch.setenv("ZEROXL_HOST", "kvm9")
     r = zx("status", "web")
     assert r.rc == 3 and "no host kvm9" in r.err, r
+
+
+def test_every_command_that_takes_host_chooses_the_host_it_works_on() -> None:
+    # cli.main keeps its own copy of the list (it must not import the parser to start fast): the two
+    # must agree, or a command would accept --host and then work on the host local.
+    from zeroxl.cli import host_cmds, main
+
+    assert set(host_cmds.SERVICE_COMMANDS) == main._HOST_COMMANDS
+
+
+def test_restart_and_set_go_to_the_host_named(zx, zhome: Path, site: FeedSite) -> None:
+    url = site.publish("web", [Impl("1.0")])
+    assert zx("add", "web", url, "--trust-key", site.publisher.fingerprint).rc == 0  # on the host local
+    assert zx("host", "add", "kvm1", DEAD).rc == 0
+    before = snapshot(zhome)
+    for args in (("restart", "web"), ("set", "web", "--restart", "never")):
+        r = zx(*args, "--host", "kvm1")
+        # Looked up among kvm1's services (none), not the host local's.
+        assert r.rc == 3 and "no service named 'web'" in r.err, (args, r)
+        r = zx(*args, "--host", "kvm2")
+        assert r.rc == 3 and "no host kvm2" in r.err, (args, r)
+    assert snapshot(zhome) == before  # the host local's web was left alone
+    assert zx("set", "web", "--restart", "never").rc == 0  # which is there

@@ -6,7 +6,9 @@ from __future__ import annotations
 import argparse
 
 # The commands that work on one host's services, and take --host.
-SERVICE_COMMANDS = ("add", "run", "stop", "destroy", "status", "config", "logs", "update", "rollback", "history")
+SERVICE_COMMANDS = (
+    "add", "run", "stop", "restart", "destroy", "status", "config", "logs", "update", "rollback", "history", "set",
+)  # fmt: skip
 
 
 def cmd_host_add(a: argparse.Namespace) -> int:
