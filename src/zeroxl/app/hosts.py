@@ -9,9 +9,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from zeroxl.app.context import Context
+from zeroxl.app.context import Context, Ui
 from zeroxl.errors import ZeroxlError
-from zeroxl.host.paths import HostHome
+from zeroxl.host.paths import Home, HostHome
 from zeroxl.state.hosts import LOCAL, Host, Hosts
 
 DEFAULT_TIMEOUT = 10.0
@@ -42,6 +42,14 @@ class HostReport:
             "free_memory_bytes": self.free_memory_bytes,
             "services": self.services,
         }
+
+
+def context_of(main: Home, host: Host, ui: Ui | None = None) -> Context:
+    """The Context of a command on HOST: local is MAIN (this machine's ZEROXL_HOME) as ever; another host
+    keeps its records under ZEROXL_HOME/hosts/NAME and is reached at its libvirt URI, within its policy."""
+    if host.name == LOCAL:
+        return Context(main, ui)
+    return Context(HostHome(main.root, host.name), ui, libvirt_uri=host.uri, pool=host.pool)
 
 
 def _uri(ctx: Context, host: Host) -> str | None:
@@ -103,7 +111,7 @@ def list_all_hosts(ctx: Context, *, timeout: float = DEFAULT_TIMEOUT) -> tuple[l
         if host.name == LOCAL:
             listed = views.list_services(ctx.home.root)
         else:
-            hctx = Context(HostHome(ctx.home.root, host.name), libvirt_uri=host.uri, pool=host.pool)
+            hctx = context_of(ctx.home, host)
             listed = views.list_services(hctx.home.root, hctx.config)
         return [{"host": host.name, **d} for d in listed]
 

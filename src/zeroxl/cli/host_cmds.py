@@ -37,6 +37,16 @@ def cmd_host_remove(a: argparse.Namespace) -> int:
             f"0xl has services on the host {a.name}: {', '.join(records.names())}",
             hint=f"destroy them first (0xl destroy --host {a.name} NAME)",
         )
+    from zeroxl.host import config
+
+    if a.name in config.load(main.config_file).host_policies:
+        from zeroxl.errors import ConflictError
+
+        # Removed from the registry, the host's table would name no host: every command would refuse it.
+        raise ConflictError(
+            f"config.toml has a policy for the host {a.name}",
+            hint=f"remove its table [hosts.{a.name}.policy] from config.toml first",
+        )
     host = Hosts(main.root).remove(a.name)
     if a.json:
         from zeroxl.cli import render
