@@ -43,7 +43,7 @@ def test_a_hosts_table_replaces_the_keys_it_gives_and_keeps_the_others(tmp_path:
         ("[hosts]\nbig = 3\n", "[hosts.big] must be a table", "[hosts.big.policy]"),
         ("[hosts.big]\npolicy = 3\n", "[hosts.big.policy] must be a table", ""),
         ('[hosts.big.policy]\nmax_memory = "x"\n', "[hosts.big.policy] max_memory has the wrong type", ""),
-        ('[hosts.big.policy]\nbridges = [1]\n', "[hosts.big.policy] bridges must be a list of names", ""),
+        ("[hosts.big.policy]\nbridges = [1]\n", "[hosts.big.policy] bridges must be a list of names", ""),
     ],
 )
 def test_a_hosts_table_with_what_0xl_does_not_know_is_refused(
@@ -71,3 +71,29 @@ def test_a_hosts_context_carries_that_hosts_policy_and_an_unknown_host_is_refuse
     kvm1 = Context(HostHome(tmp_path, "kvm1"), libvirt_uri="qemu+ssh://root@kvm1/system")
     assert kvm1.host == "kvm1" and kvm1.config.policy.max_memory == 2048
     assert Context(HostHome(tmp_path, "kvm2")).config.policy.max_memory == 512
+
+
+# -- placement's rule (app.fleet.choose) -----------------------------------------------------------------
+
+
+def test_placement_takes_the_host_that_fits_with_the_most_free_memory_ties_by_name() -> None:
+    from zeroxl.app.fleet import Verdict, choose
+
+    mib = 1 << 20
+    verdicts = [
+        Verdict("a", False, "over its limit", 9000 * mib),
+        Verdict("c", True, "", 800 * mib),
+        Verdict("b", True, "", 800 * mib),
+        Verdict("d", True, "", 500 * mib),
+    ]
+    chosen = choose(verdicts)
+    assert chosen is not None and chosen.host == "b"
+    assert choose([*verdicts[:1], Verdict("e", True, "", 900 * mib)]).host == "e"  # type: ignore[union-attr]
+    assert choose(verdicts[:1]) is None
+
+
+def test_no_host_may_be_named_auto(tmp_path: Path) -> None:
+    from zeroxl.errors import UsageError
+
+    with pytest.raises(UsageError):
+        Hosts(tmp_path).add("auto", "qemu+ssh://root@kvm1/system")

@@ -78,7 +78,7 @@ def _ask(ctx: Context, host: Host, default: bool) -> HostReport:
     return report
 
 
-def _concurrently(hosts: list[Host], work: Callable[[Host], T], timeout: float) -> dict[str, T | BaseException]:
+def concurrently(hosts: list[Host], work: Callable[[Host], T], timeout: float) -> dict[str, T | BaseException]:
     """WORK(host) for every host in threads of their own; what each returned or raised, by host name. One
     that has not finished after TIMEOUT seconds is missing. Daemon threads: none can keep 0xl from exiting."""
     results: dict[str, T | BaseException] = {}
@@ -116,7 +116,7 @@ def list_all_hosts(ctx: Context, *, timeout: float = DEFAULT_TIMEOUT) -> tuple[l
         return [{"host": host.name, **d} for d in listed]
 
     hosts = Hosts(ctx.home.root).all()
-    results = _concurrently(hosts, services, timeout)
+    results = concurrently(hosts, services, timeout)
     rows: list[dict[str, Any]] = []
     missing: dict[str, str] = {}
     for host in hosts:
@@ -135,7 +135,7 @@ def list_hosts(ctx: Context, *, timeout: float = DEFAULT_TIMEOUT) -> list[HostRe
     reported unreachable. Its thread is a daemon's: it cannot keep 0xl from exiting."""
     registry = Hosts(ctx.home.root)
     hosts, default = registry.all(), registry.default()
-    results = _concurrently(hosts, lambda h: _ask(ctx, h, h.name == default), timeout)
+    results = concurrently(hosts, lambda h: _ask(ctx, h, h.name == default), timeout)
     reports = []
     for h in hosts:
         got = results.get(h.name)

@@ -18,6 +18,7 @@ from zeroxl.host.names import SERVICE_NAME
 from zeroxl.state import atomic
 
 LOCAL = "local"
+AUTO = "auto"  # `add --host auto`: placement chooses the host (app.fleet)
 FILE = "hosts.json"
 ENV = "ZEROXL_HOST"
 # libvirt's drivers that 0xl's libvirt backend can drive; a transport (+ssh, +tls, +tcp, +unix, +ext) may follow.
@@ -96,6 +97,10 @@ class Hosts:
         check_uri(uri)
         if name == LOCAL:
             raise UsageError("the host local is this machine: it cannot be added", hint="give the host another name")
+        if name == AUTO:
+            raise UsageError(
+                "`--host auto` asks 0xl to choose a host: no host may be named auto", hint="give the host another name"
+            )
         data = self._read()
         hosts = self._hosts(data)
         if name in hosts:

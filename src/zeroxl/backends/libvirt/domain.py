@@ -68,9 +68,7 @@ def domain_spec(
             hint="run it with the xen backend (--backend xen), or publish a PVH build (docs/libvirt.md)",
         )
     try:
-        disks = tuple(
-            disk_spec(vdev if domain_type == XEN else virtio_disk(vdev), d) for vdev, d in disk_vdevs(svc)
-        )
+        disks = tuple(disk_spec(vdev if domain_type == XEN else virtio_disk(vdev), d) for vdev, d in disk_vdevs(svc))
     except ValueError as e:
         raise BackendError(f"{svc.name}: {e}") from None
     return DomainSpec(
