@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 from zeroxl.app import session
 from zeroxl.app.context import Context, Ui
-from zeroxl.app.hosts import concurrently, context_of
+from zeroxl.app.hosts import _uri, concurrently, context_of
 from zeroxl.app.update import FAILED, Outcome, pruned, update
 from zeroxl.errors import BackendError, SelectionError, UnexpectedError, UsageError, ZeroxlError
-from zeroxl.state.hosts import LOCAL, Host, Hosts
+from zeroxl.state.hosts import Host, Hosts
 from zeroxl.state.service import Readiness
 
 TYPE_CHECKING = False
@@ -193,13 +193,11 @@ def _verdict(main: Context, host: Host, request: Request, loaded: LoadedFeed) ->
     from zeroxl.host.policy import check_memory, plan_bridges, vm_memory
 
     with context_of(main.home, host) as ctx:
-        uri = (
-            ctx.libvirt_uri
-            if host.name != LOCAL
-            else (ctx.config.libvirt.uri if ctx.config.libvirt.configured else None)
-        )
+        uri = _uri(ctx, host)
         if uri is None:
-            return Verdict(host.name, False, "not a libvirt host (no [libvirt] in config.toml)")
+            return Verdict(host.name, False, "not a libvirt host (config.toml has no [libvirt])")
+        if request.name in ctx.records.names():
+            return Verdict(host.name, False, f"it has a service named {request.name} already")
         try:
             facts = probe(uri)
             target = Target.parse(target_for("libvirt", uri))
@@ -216,8 +214,6 @@ def _verdict(main: Context, host: Host, request: Request, loaded: LoadedFeed) ->
             plan_bridges(request.networks, impl.needs, ctx.config.policy)
         except ZeroxlError as e:
             return Verdict(host.name, False, e.message)
-        if request.name in ctx.records.names():
-            return Verdict(host.name, False, f"it has a service named {request.name} already")
         free = facts.free_memory_bytes
         if memory << 20 > free:
             return Verdict(host.name, False, f"{free >> 20} MiB of memory free, the service needs {memory} MiB", free)

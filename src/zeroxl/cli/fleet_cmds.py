@@ -7,6 +7,10 @@ from __future__ import annotations
 import argparse
 import sys
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from zeroxl.app.fleet import Verdict
+
 
 def cmd_update(a: argparse.Namespace) -> int:
     """`update`, and with --all-hosts `update --all` on every host, concurrently."""
@@ -92,11 +96,19 @@ def cmd_add(a: argparse.Namespace) -> int:
     out.write(f"placing {a.name} on {chosen.host}: {chosen.reason}\n")
     for v in verdicts:
         if v.host != chosen.host:
-            out.write(f"passed over {v.host}: " + ("less free memory" if v.fits else v.reason) + "\n")
+            out.write(f"passed over {v.host}: {_why(v, chosen)}\n")
     out.flush()
     select_host(chosen.host)
     a.host = chosen.host
     return int(a.add_one_host(a))
+
+
+def _why(v: Verdict, chosen: Verdict) -> str:
+    """Why placement passed over V, which may fit too (app.fleet.choose: most free memory, ties by name)."""
+    if not v.fits:
+        return v.reason
+    than = "less than" if v.free_bytes < chosen.free_bytes else "as much as, but after by name,"
+    return f"it fits too, with {v.free_bytes >> 20} MiB of memory free, {than} {chosen.host}"
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
