@@ -97,3 +97,16 @@ def test_no_host_may_be_named_auto(tmp_path: Path) -> None:
 
     with pytest.raises(UsageError):
         Hosts(tmp_path).add("auto", "qemu+ssh://root@kvm1/system")
+
+
+def test_a_service_of_one_name_on_two_hosts_has_a_lock_of_its_own_on_each(tmp_path: Path) -> None:
+    """update --all --all-hosts updates web on h1 while web on h2 is updated: neither waits nor is refused."""
+    from zeroxl.app import session
+    from zeroxl.errors import ConflictError
+
+    (tmp_path / "locks").mkdir()
+    local, h1, h2 = Context(Home(tmp_path)), Context(HostHome(tmp_path, "h1")), Context(HostHome(tmp_path, "h2"))
+    with session.service_lock(h1, "web"), session.service_lock(h2, "web"), session.service_lock(local, "web"):
+        with pytest.raises(ConflictError):
+            with session.service_lock(Context(HostHome(tmp_path, "h1")), "web"):
+                pass
