@@ -16,7 +16,8 @@ from tests.labs.libvirt import lab, services
 from tests.labs.libvirt.remote import RemoteHost
 from tests.labs.libvirt.test_fleet import POOL, hosts  # noqa: F401 - the fixture, for this module's tests
 from tests.support.feeds import FeedSite
-from tests.support.zx import snapshot
+from tests.support.killing import Stoppable
+from tests.support.zx import snapshot, wait_for
 
 pytestmark = pytest.mark.libvirt
 
@@ -170,3 +171,39 @@ def test_update_all_hosts_updates_every_host_at_once_and_reports_a_dead_one_or_o
     assert recorded(zhome, "h1", "web") == recorded(zhome, "h2", "web") == recorded(zhome, "h2", "api") == "2.0"
     for name, host in (("web", "h1"), ("web", "h2"), ("api", "h2")):
         assert zx("destroy", name, "--host", host).rc == 0
+
+
+def test_an_update_across_hosts_killed_after_the_new_version_started_is_undone_on_that_host_by_its_guardian(
+    hosts,  # noqa: F811 - test_fleet's fixture
+    zx,
+    zhome: Path,
+    site: FeedSite,
+    guest_image: lab.GuestImage,
+) -> None:
+    (h1, c1), (h2, _) = hosts
+    register(zx, h1, h2)
+    url = services.publish(site, guest_image, "1.0")
+    assert add(zx, site, "web", url, "h1").rc == 0
+    assert zx("run", "web", "--host", "h1").rc == 0
+    services.publish(site, guest_image, "1.0", "2.0")
+    # The health check is one made from here: the console of a remote host is a copy (docs/fleet.md).
+    update = Stoppable(zhome, "started", "update", "--all", "--all-hosts", "--settle", "1", "--ready-timeout", "120")
+    update.wait_stopped(timeout=180)
+    assert services.metadata(c1.lookupByName("web"))["version"] == "2.0"  # the new one runs, unrecorded
+    update.kill()
+    # The guardian works on h1 (its URI, this machine's locks): 1.0 runs there again, as the record says.
+    assert wait_for(lambda: services.metadata(c1.lookupByName("web"))["version"] == "1.0", timeout=180), (
+        zhome / "hosts" / "h1" / "guardian.log"
+    ).read_text()
+    assert wait_for(lambda: c1.lookupByName("web").isActive(), timeout=60)
+    assert wait_for(
+        lambda: (
+            json.loads((zhome / "hosts" / "h1" / "services" / "web" / "service.json").read_text()).get("transition")
+            is None
+        ),
+        timeout=180,
+    )
+    assert recorded(zhome, "h1", "web") == "1.0"
+    status = json.loads(zx("status", "web", "--host", "h1", "--json").out)
+    assert (status["state"], status["version"]) == ("running", "1.0"), status
+    assert zx("destroy", "web", "--host", "h1").rc == 0
