@@ -157,9 +157,13 @@ def choose(verdicts: list[Verdict]) -> Verdict | None:
     return fitting[0] if fitting else None
 
 
-def place(ctx: Context, request: Request, *, backend: str | None = None, timeout: float = 10.0) -> list[Verdict]:
+def place(
+    ctx: Context, request: Request, *, backend: str | None = None, timeout: float = 10.0
+) -> tuple[list[Verdict], str | None]:
     """Each host's verdict on REQUEST, asked concurrently (TIMEOUT seconds); CTX is this machine's. The feed
-    is fetched and verified once, here, as `add` does; nothing is recorded or changed."""
+    is fetched and verified once, here, as `add` does; nothing is recorded or changed. Also returns the
+    fingerprint of a key the operator agreed to trust meanwhile (on a terminal), for the add to record
+    without asking again."""
     from zeroxl.app import fits
     from zeroxl.feeds.trust import normalise_fingerprint
 
@@ -182,7 +186,7 @@ def place(ctx: Context, request: Request, *, backend: str | None = None, timeout
             verdicts.append(got)
         else:
             verdicts.append(Verdict(h.name, False, _as_error(got, h.name, timeout).message))
-    return verdicts
+    return verdicts, loaded.new_trust[0] if loaded.new_trust else fpr
 
 
 def _verdict(main: Context, host: Host, request: Request, loaded: LoadedFeed) -> Verdict:

@@ -88,7 +88,7 @@ def cmd_add(a: argparse.Namespace) -> int:
 
     request = Request(a.name, a.feed, a.trust_key, a.channel, a.version, a.memory, tuple(a.net or ()))
     with Context(Home.from_env(), terminal_ui()) as ctx:
-        verdicts = place(ctx, request, backend=a.backend, timeout=a.timeout)
+        verdicts, a.trust_key = place(ctx, request, backend=a.backend, timeout=a.timeout)
     chosen = choose(verdicts)
     if chosen is None:
         raise no_host(request, verdicts)
