@@ -58,14 +58,17 @@ def cmd_update(a: argparse.Namespace) -> int:
             print("no services to update")
         for (h, name), warning in warnings.items():
             sys.stderr.write(f"0xl: warning: {h}: {name}: {warning}\n")
-    for host, e in down.items():
+    for host, e in down.items() if not a.json else ():  # the JSON says it for each of its services
         sys.stderr.write(f"0xl: warning: host {host} is not updated: {e.message}\n")
     failures = [(h, o) for h, o in outcomes if o.error is not None and h not in down]
     if not failures and not down:
         return 0
     if not a.json:
+        from zeroxl.cli.messages import print_error, worded
+
         for h, o in failures:
-            update_cmds._report_one(f"{h}: {o.name}", o.error)
+            message, hint = worded(o.error) if o.error is not None else ("", None)
+            print_error(f"{h}: " + (message if message.startswith(f"{o.name}:") else f"{o.name}: {message}"), hint)
     unreached = [o for h, o in outcomes if h in down]
     names = ", ".join([f"{h}/{o.name}" for h, o in failures] + [f"{h}/{o.name}" for h, o in outcomes if h in down])
     raise SomeFailed(
