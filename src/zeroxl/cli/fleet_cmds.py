@@ -74,7 +74,9 @@ def cmd_update(a: argparse.Namespace) -> int:
     raise SomeFailed(
         f"{len(failures) + len(unreached)} of {len(outcomes)} services were not updated: {names}",
         tuple(o.error for _, o in failures if o.error is not None) + tuple(down.values()),
-        hint=None if a.json else "see the error of each above",
+        hint=None
+        if a.json
+        else ("see the error of each above" if failures else "see the warning of each host above; 0xl host list"),
     )
 
 
