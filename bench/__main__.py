@@ -7,6 +7,7 @@ import sys
 
 BENCHES = [
     "bench.bench_list", "bench.bench_run", "bench.bench_digest", "bench.bench_update", "bench.bench_web", "bench.bench_libvirt",
+    "bench.bench_fleet",
 ]  # fmt: skip
 
 

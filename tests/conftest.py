@@ -61,8 +61,16 @@ def _no_service_users_left(tmp_path: Path) -> Iterator[None]:
 def _no_proxy_from_the_outside(monkeypatch: pytest.MonkeyPatch) -> None:
     """0xl honours proxies from the environment; the suite's servers are on 127.0.0.1, reached directly
     unless a test sets a proxy itself (tests/integration/test_proxy.py)."""
-    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY",
-                 "no_proxy", "NO_PROXY"):
+    for name in (
+        "http_proxy",
+        "HTTP_PROXY",
+        "https_proxy",
+        "HTTPS_PROXY",
+        "all_proxy",
+        "ALL_PROXY",
+        "no_proxy",
+        "NO_PROXY",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 

@@ -102,7 +102,9 @@ def test_update_all_refuses_each_bomb_and_writes_little(
         assert zxi("add", name, url, "--trust-key", site.publisher.fingerprint).rc == 0
     mirror_archives(zhome, site, mirror)
     for name in names:
-        publish(site, name, [plain_tar_impl(site, name, "1.0", len(bomb)), plain_tar_impl(site, name, "2.0", len(bomb))])
+        publish(
+            site, name, [plain_tar_impl(site, name, "1.0", len(bomb)), plain_tar_impl(site, name, "2.0", len(bomb))]
+        )
         (mirror.root / f"{name}-2.0.tar").write_bytes(bomb)
     start = written()
     r = zxi("update", "--all")
@@ -150,7 +152,9 @@ def test_the_host_sets_the_ratio_and_the_total_in_config(site: FeedSite, zxi, zh
         ("max_unpacked_size = '8\u212a'", "invalid [store] max_unpacked_size"),
     ],
 )
-def test_bad_unpacking_limits_in_config_are_refused(site: FeedSite, zxi, zhome: Path, config: str, message: str) -> None:
+def test_bad_unpacking_limits_in_config_are_refused(
+    site: FeedSite, zxi, zhome: Path, config: str, message: str
+) -> None:
     url = site.publish("web", [Impl("1.0")])
     zhome.mkdir(parents=True, exist_ok=True)
     (zhome / "config.toml").write_text(f"[store]\n{config}\n")

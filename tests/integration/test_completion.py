@@ -21,9 +21,7 @@ COMMANDS = [c for c in commandtree.walk(TREE) if c.path]
 
 
 def _zx(*args: str) -> str:
-    return subprocess.run(
-        [sys.executable, "-m", "zeroxl", *args], capture_output=True, text=True, check=True
-    ).stdout
+    return subprocess.run([sys.executable, "-m", "zeroxl", *args], capture_output=True, text=True, check=True).stdout
 
 
 @pytest.fixture(scope="module")
@@ -42,12 +40,13 @@ def bash_complete(script: Path, *words: str, env: dict[str, str] | None = None) 
         f"source {script}\n"
         "fn=$(complete -p 0xl | sed -n 's/.* -F \\([^ ]*\\) .*/\\1/p')\n"
         f"COMP_WORDS=({words_array}); COMP_CWORD=$((${{#COMP_WORDS[@]}} - 1))\n"
-        "COMP_LINE=\"${COMP_WORDS[*]}\"; COMP_POINT=${#COMP_LINE}\n"
+        'COMP_LINE="${COMP_WORDS[*]}"; COMP_POINT=${#COMP_LINE}\n'
         '"$fn" 0xl "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"\n'
         'printf "%s\\n" "${COMPREPLY[@]}"\n'
     )
-    done = subprocess.run(["bash", "--norc", "-c", code], capture_output=True, text=True, check=True,
-                          env=dict(os.environ, **(env or {})))
+    done = subprocess.run(
+        ["bash", "--norc", "-c", code], capture_output=True, text=True, check=True, env=dict(os.environ, **(env or {}))
+    )
     return done.stdout.split()
 
 
@@ -93,8 +92,12 @@ def test_fish_completes_every_command(tmp_path: Path) -> None:
     script.write_text(_zx("completion", "fish"))
 
     def complete(line: str) -> list[str]:
-        done = subprocess.run(["fish", "--no-config", "-c", f"source {script}; complete -C '{line}'"],
-                              capture_output=True, text=True, check=True)
+        done = subprocess.run(
+            ["fish", "--no-config", "-c", f"source {script}; complete -C '{line}'"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         return [entry.split("\t")[0] for entry in done.stdout.splitlines()]
 
     for c in COMMANDS:
@@ -116,8 +119,13 @@ def test_zsh_completes_commands_options_and_choices_at_a_real_prompt(tmp_path: P
         "0xl add x y --channel te": "add x y --channel testing",
         "0xl completion fi": "completion fish",
     }
-    done = subprocess.run(["zsh", "-f", str(Path(__file__).parents[1] / "support" / "zsh-complete"), str(tmp_path),
-                           *typed], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    done = subprocess.run(
+        ["zsh", "-f", str(Path(__file__).parents[1] / "support" / "zsh-complete"), str(tmp_path), *typed],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
     assert re.findall(r"GOTARGS\((.*?)\)", done.stdout) == list(typed.values()), done.stdout
 
 
@@ -138,8 +146,13 @@ def test_man_page_renders_and_documents_every_command(tmp_path: Path) -> None:
     page = tmp_path / "0xl.1"
     page.write_text(_zx("man"))
     # --warnings: groff reports bad roff (an unknown request, a stray escape) on stderr.
-    done = subprocess.run(["man", "--warnings", "-l", str(page)], capture_output=True, text=True, check=True,
-                          env=dict(os.environ, MANWIDTH="100", PAGER="cat"))
+    done = subprocess.run(
+        ["man", "--warnings", "-l", str(page)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=dict(os.environ, MANWIDTH="100", PAGER="cat"),
+    )
     assert done.stderr == "", done.stderr
     text = re.sub(".\b", "", done.stdout)  # no bold or underline by overstriking
     for section in ("NAME", "SYNOPSIS", "OPTIONS", "COMMANDS", "EXIT STATUS", "ENVIRONMENT"):

@@ -35,9 +35,7 @@ def test_a_third_party_feed_signed_with_plain_gpg_passes(site: FeedSite, zxi) ->
     assert lines[-1] == "all checks passed"
 
 
-def test_a_local_copy_of_the_feed_is_checked_with_the_key_beside_it(
-    site: FeedSite, server: StaticServer, zxi
-) -> None:
+def test_a_local_copy_of_the_feed_is_checked_with_the_key_beside_it(site: FeedSite, server: StaticServer, zxi) -> None:
     impl = Impl("1.0")
     site.publish("web", [impl])
     server.requests.clear()

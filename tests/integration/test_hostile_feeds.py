@@ -47,8 +47,12 @@ def sign(site: FeedSite, name: str, xml: bytes) -> str:
 
 
 def test_default_that_would_backtrack_for_days_is_refused_at_once(site: FeedSite, zx, zhome: Path) -> None:
-    url = site.publish("web", [Impl("1.0", needs_xml=arg_needs(f'<s:arg name="x" pattern="{NESTED}" default="{FORTY}"/>'))])
-    refused(zx, zhome, ["add", "web", url, "--trust-key", site.publisher.fingerprint], 4, "does not match its own pattern")
+    url = site.publish(
+        "web", [Impl("1.0", needs_xml=arg_needs(f'<s:arg name="x" pattern="{NESTED}" default="{FORTY}"/>'))]
+    )
+    refused(
+        zx, zhome, ["add", "web", url, "--trust-key", site.publisher.fingerprint], 4, "does not match its own pattern"
+    )
 
 
 def test_operators_value_against_a_backtracking_pattern_is_refused_at_once(site: FeedSite, zx, zhome: Path) -> None:
@@ -59,7 +63,9 @@ def test_operators_value_against_a_backtracking_pattern_is_refused_at_once(site:
 
 def test_pattern_re2_cannot_run_is_refused_with_one_message(site: FeedSite, zx, zhome: Path) -> None:
     url = site.publish("web", [Impl("1.0", needs_xml=arg_needs('<s:arg name="x" pattern="(?=a)a"/>'))])
-    r = refused(zx, zhome, ["add", "web", url, "--trust-key", site.publisher.fingerprint], 4, "arg x: invalid pattern '(?=a)a'")
+    r = refused(
+        zx, zhome, ["add", "web", url, "--trust-key", site.publisher.fingerprint], 4, "arg x: invalid pattern '(?=a)a'"
+    )
     # RE2's own log (its "Error parsing" line) does not reach the terminal: one error, one hint.
     assert [line.split(":")[1] for line in r.err.splitlines()] == [" error", " hint"], r
     assert "RE2's syntax" in r.err
@@ -122,7 +128,10 @@ def test_feed_with_numbers_in_other_digits_or_deep_groups_is_refused(
     ("option", "message"),
     [
         (["--disk", "1\u212a"], "0xl: error: invalid disk size '1\u212a'"),  # the Kelvin sign: KeyError before
-        (["--memory", "\u0662\u0665\u0666"], "argument --memory: '\u0662\u0665\u0666' is not a whole number in ASCII digits"),
+        (
+            ["--memory", "\u0662\u0665\u0666"],
+            "argument --memory: '\u0662\u0665\u0666' is not a whole number in ASCII digits",
+        ),
         (["--memory", "1\u00b2"], "argument --memory: '1\u00b2' is not a whole number"),
     ],
 )
@@ -137,7 +146,11 @@ def test_command_line_numbers_in_other_digits_are_refused(
 def test_durations_on_the_command_line_are_ascii_digits(site: FeedSite, zx, zhome: Path) -> None:
     url = site.publish("web", [Impl("1.0")])
     assert zx("add", "web", url, "--trust-key", site.publisher.fingerprint).rc == 0
-    for args in (["stop", "web", "--timeout", "\u0661"], ["update", "web", "--settle", "nan"], ["logs", "web", "--lines", "\u0661\u0660"]):
+    for args in (
+        ["stop", "web", "--timeout", "\u0661"],
+        ["update", "web", "--settle", "nan"],
+        ["logs", "web", "--lines", "\u0661\u0660"],
+    ):
         refused(zx, zhome, args, 2, f"{args[2]}: {args[3]!r} is not a", parser=True)
 
 

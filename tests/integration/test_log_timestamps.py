@@ -32,9 +32,7 @@ def _stamped(text: str) -> list[tuple[float, str]]:
     return out
 
 
-def test_logs_show_when_each_line_was_received_and_since_keeps_the_later_ones(
-    site: FeedSite, zx, zhome: Path
-) -> None:
+def test_logs_show_when_each_line_was_received_and_since_keeps_the_later_ones(site: FeedSite, zx, zhome: Path) -> None:
     url = site.publish("svc", [Impl("1.0", files={"bin/web": (PROGRAM, 0o755)})])
     assert zx("add", "svc", url, "--trust-key", site.publisher.fingerprint).rc == 0
     before = time.time()

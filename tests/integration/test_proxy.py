@@ -156,9 +156,28 @@ def test_https_goes_through_a_connect_tunnel_and_tls_is_still_checked(
 
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1",
-         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True,
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
     )
     (tmp_path / "www").mkdir()
     tls = StaticServer(tmp_path / "www")
@@ -179,8 +198,11 @@ def test_https_goes_through_a_connect_tunnel_and_tls_is_still_checked(
 
 
 def test_environment_rules_follow_curl() -> None:
-    env = {"http_proxy": "proxy.lan:3128", "HTTPS_PROXY": "http://secure.lan:3128",
-           "no_proxy": ".internal.example, 10.0.0.0/8, [::1], mirror.lan:8080"}
+    env = {
+        "http_proxy": "proxy.lan:3128",
+        "HTTPS_PROXY": "http://secure.lan:3128",
+        "no_proxy": ".internal.example, 10.0.0.0/8, [::1], mirror.lan:8080",
+    }
     p = from_environment(env)
     assert p.for_url("http://example.org/f.xml") == "http://proxy.lan:3128"
     assert p.for_url("https://example.org/f.xml") == "http://secure.lan:3128"

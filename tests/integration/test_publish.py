@@ -588,7 +588,9 @@ def test_from_mirage_reads_a_virtio_builds_solo5_manifest_and_takes_name_virtio_
         ),
     ],
 )
-def test_a_manifest_that_is_not_solo5s_is_refused_and_changes_nothing(zxi, tmp_path: Path, text: str, message: str) -> None:
+def test_a_manifest_that_is_not_solo5s_is_refused_and_changes_nothing(
+    zxi, tmp_path: Path, text: str, message: str
+) -> None:
     (tmp_path / "dist").mkdir()
     (tmp_path / "dist" / "web.virtio").write_bytes(b"kernel")
     (tmp_path / "manifest.json").write_text(text)

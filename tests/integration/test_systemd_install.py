@@ -35,7 +35,10 @@ def installed_0xl(*args: str, home: Path, env: dict[str, str] | None = None) -> 
     """The `0xl` script of this environment (a venv install), run as a user runs it."""
     script = Path(sys.executable).with_name("0xl")
     p = subprocess.run(
-        [str(script), *args], env={**os.environ, "ZEROXL_HOME": str(home), **(env or {})}, capture_output=True, text=True
+        [str(script), *args],
+        env={**os.environ, "ZEROXL_HOME": str(home), **(env or {})},
+        capture_output=True,
+        text=True,
     )
     return Result(p.returncode, p.stdout, p.stderr)
 

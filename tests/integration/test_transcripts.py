@@ -29,9 +29,7 @@ def test_a_transcript_that_no_longer_matches_is_found(tmp_path: Path) -> None:
     )
     assert transcripts.normalise(written) != transcripts.normalise(written.replace("1.0", "2.0"))
     assert transcripts.normalise(written) != transcripts.normalise(written.replace("started", "is running"))
-    text = (
-        "x\n<!-- transcript: deploy -->\n```\n$ 0xl list\n```\n<!-- /transcript -->\ny\n"
-    )
+    text = "x\n<!-- transcript: deploy -->\n```\n$ 0xl list\n```\n<!-- /transcript -->\ny\n"
     (tmp_path / "README.md").write_text(text)
     [m] = transcripts.blocks(tmp_path / "README.md")
     assert (m.group("name"), m.group("body")) == ("deploy", "$ 0xl list\n")

@@ -74,7 +74,14 @@ def test_each_service_runs_as_its_own_user_and_cannot_open_the_others_disk(
     b_fds = [f for f in os.listdir(f"/proc/{b_pid}/fd") if os.path.realpath(f"/proc/{b_pid}/fd/{f}") == str(other)]
     assert b_fds, "b's program holds its disk open"
     tried = subprocess.run(
-        ["setpriv", f"--reuid={a.pw_uid}", f"--regid={a.pw_gid}", "--clear-groups", "cat", f"/proc/{b_pid}/fd/{b_fds[0]}"],
+        [
+            "setpriv",
+            f"--reuid={a.pw_uid}",
+            f"--regid={a.pw_gid}",
+            "--clear-groups",
+            "cat",
+            f"/proc/{b_pid}/fd/{b_fds[0]}",
+        ],
         capture_output=True,
         text=True,
     )

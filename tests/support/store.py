@@ -44,7 +44,9 @@ def add_archive(
     with store.workspace() as work:
         tree = work / "tree"
         tree.mkdir(mode=0o755)
-        unpack(archive, tree, mime_type=mime, scratch=work / "unpack", extract=extract, limits=store.limits, durable=True)
+        unpack(
+            archive, tree, mime_type=mime, scratch=work / "unpack", extract=extract, limits=store.limits, durable=True
+        )
         return store.add_tree(tree, expected_digest)
 
 

@@ -186,7 +186,9 @@ def test_hostile_member_outside_extract_is_refused_too(tmp_path: Path, attack: s
 
 def test_symlink_that_is_harmless_in_the_archive_but_escapes_after_extract_is_refused(tmp_path: Path) -> None:
     # Inside the archive pkg/up -> .. stays in it; once `extract=pkg` takes pkg as the top, it leaves.
-    with pytest.raises(VerificationError, match=r"archive member 'pkg/up' is a symlink pointing outside the tree \(\.\.\)"):
+    with pytest.raises(
+        VerificationError, match=r"archive member 'pkg/up' is a symlink pointing outside the tree \(\.\.\)"
+    ):
         _unpack(tmp_path, "x.tar", [A.directory("pkg"), A.symlink("pkg/up", "..")], extract="pkg")
 
 

@@ -42,7 +42,20 @@ def test_whole_numbers_are_ascii_digits(text: str, number: int) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["", "\u00b2", "1\u00b2", "19\u0666", "\uff11", "1_000", " 1", "+1", "-1", "1.0", "1234567890123456789", "9" * 5000],
+    [
+        "",
+        "\u00b2",
+        "1\u00b2",
+        "19\u0666",
+        "\uff11",
+        "1_000",
+        " 1",
+        "+1",
+        "-1",
+        "1.0",
+        "1234567890123456789",
+        "9" * 5000,
+    ],
 )
 def test_anything_else_is_no_whole_number(text: str) -> None:
     assert whole_number(text) is None

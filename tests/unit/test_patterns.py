@@ -43,9 +43,6 @@ def needs(inner: str) -> bytes:
     )
 
 
-
-
-
 def test_nested_quantifier_default_is_checked_in_linear_time() -> None:
     with deadline(10), pytest.raises(FeedFormatError, match="does not match its own pattern"):
         parse_feed(needs(f'<s:arg name="x" pattern="{NESTED}" default="{FORTY}"/>'), url=URL)
@@ -61,7 +58,9 @@ def test_nested_quantifier_pattern_recorded_for_a_vm_is_checked_in_linear_time()
     # The Xen backend checks the recorded arguments again each time it writes the domain's config.
     declared = ServiceNeeds(args=(BootArg("x", NESTED),))
     sel = Selected("id", "1.0", "sha256new_X", "Xen-x86_64", "stable", "mail.xen", needs=declared)
-    svc = Service(name="mail", feed="http://x/mail.xml", backend="xen", target="Xen-x86_64", current=sel, args={"x": FORTY})
+    svc = Service(
+        name="mail", feed="http://x/mail.xml", backend="xen", target="Xen-x86_64", current=sel, args={"x": FORTY}
+    )
     with deadline(10), pytest.raises(UsageError, match="does not match the pattern"):
         cmdline(svc)
 
@@ -112,7 +111,9 @@ def test_pattern_recorded_before_patterns_were_re2s_is_refused_with_the_service_
     # An older 0xl accepted Python's syntax: a service it recorded with a lookahead cannot be started blindly.
     declared = ServiceNeeds(args=(BootArg("x", "(?=a)a"),))
     sel = Selected("id", "1.0", "sha256new_X", "Xen-x86_64", "stable", "mail.xen", needs=declared)
-    svc = Service(name="mail", feed="http://x/mail.xml", backend="xen", target="Xen-x86_64", current=sel, args={"x": "a"})
+    svc = Service(
+        name="mail", feed="http://x/mail.xml", backend="xen", target="Xen-x86_64", current=sel, args={"x": "a"}
+    )
     with refused(patterns.PatternError, "mail: --arg x: the version it runs declares a pattern") as e:
         cmdline(svc)
     assert e.value.exit_status == 4 and e.value.hint is not None and "update mail" in e.value.hint

@@ -18,11 +18,14 @@ from zeroxl.state.service import Records, Service
 # Each is several milliseconds of `0xl list` when imported (python -X importtime), or pulls in one that is.
 HEAVY = {"re", "json", "enum", "functools", "typing", "pathlib", "dataclasses", "argparse", "collections", "re2"}
 
+
 def test_list_loads_none_of_the_heavy_modules(tmp_path: Path) -> None:
     records = Records(Home(tmp_path).services)
     for i in range(3):
         sel = Selected(f"id{i}", "1.0", "sha256new_X", "*-*", "stable", "bin/web")
-        records.save(Service(name=f"svc-{i}", feed=f"http://127.0.0.1:1/{i}.xml", backend="unix", target="x", current=sel))
+        records.save(
+            Service(name=f"svc-{i}", feed=f"http://127.0.0.1:1/{i}.xml", backend="unix", target="x", current=sel)
+        )
     # Modules the interpreter loaded on its own (site may load some of these) do not count.
     code = (
         "import sys\n"

@@ -241,7 +241,12 @@ def test_lvm_failures_say_what_failed_and_what_to_check(monkeypatch: pytest.Monk
 
     def fail(args: list[str], **_kw: object) -> proc.Completed:
         if args[0] == "lvs" and fail.lvs_ok:  # type: ignore[attr-defined]
-            return proc.Completed(tuple(args), 0, lvs_json(("0xl-mail-storage", 64 << 20, "0xl,0xl.disk=storage,0xl.service=mail")).encode(), b"")
+            return proc.Completed(
+                tuple(args),
+                0,
+                lvs_json(("0xl-mail-storage", 64 << 20, "0xl,0xl.disk=storage,0xl.service=mail")).encode(),
+                b"",
+            )
         raise proc.CommandFailed(f"{args[0]} exited with 5: in use")
 
     fail.lvs_ok = False  # type: ignore[attr-defined]

@@ -467,10 +467,19 @@ def test_status_warns_about_old_expired_and_future_signatures() -> None:
     ("info", "words"),
     [
         (SigInfo(PRIMARY, PRIMARY, NOW, key_revoked=True), f"the feed {URL} is signed by key {PRIMARY}, which has"),
-        (SigInfo(PRIMARY, PRIMARY, NOW, key_expired=True, key_expired_at=NOW - 86400), f"the feed {URL} is signed by key {PRIMARY}, which expired on 2027-01-14 08:00:00 UTC"),
-        (SigInfo(PRIMARY, PRIMARY, NOW - 86400, sig_expired=True, expires=NOW - 10), f"the feed {URL} expired on 2027-01-15 07:59:50 UTC (it was made on 2027-01-14 08:00:00 UTC)"),
+        (
+            SigInfo(PRIMARY, PRIMARY, NOW, key_expired=True, key_expired_at=NOW - 86400),
+            f"the feed {URL} is signed by key {PRIMARY}, which expired on 2027-01-14 08:00:00 UTC",
+        ),
+        (
+            SigInfo(PRIMARY, PRIMARY, NOW - 86400, sig_expired=True, expires=NOW - 10),
+            f"the feed {URL} expired on 2027-01-15 07:59:50 UTC (it was made on 2027-01-14 08:00:00 UTC)",
+        ),
         # gpg said EXPSIG but gave no expiry date: the signature counts as expired now.
-        (SigInfo(PRIMARY, PRIMARY, NOW - 86400, sig_expired=True), f"the feed {URL} expired on 2027-01-15 08:00:00 UTC"),
+        (
+            SigInfo(PRIMARY, PRIMARY, NOW - 86400, sig_expired=True),
+            f"the feed {URL} expired on 2027-01-15 08:00:00 UTC",
+        ),
         (SigInfo(PRIMARY, PRIMARY, NOW + 3600), f"the feed {URL} is signed at 2027-01-15 09:00:00 UTC, 60 min ahead"),
     ],
 )

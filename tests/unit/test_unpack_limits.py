@@ -29,7 +29,9 @@ def test_archive_that_expands_past_the_ratio_is_refused_before_its_member_is_wri
     tree.mkdir()
     mime = {"x.tar.gz": X.TAR_GZ, "x.tar.xz": X.TAR_XZ, "x.zip": X.ZIP}[name]
     budget = X.ExtractLimits().budget(archive.stat().st_size)
-    with pytest.raises(VerificationError, match=f"'zeros' takes the unpacked size over the limit of {budget} bytes, 100 times"):
+    with pytest.raises(
+        VerificationError, match=f"'zeros' takes the unpacked size over the limit of {budget} bytes, 100 times"
+    ):
         X.unpack(archive, tree, mime_type=mime, scratch=tmp_path / "s")
     assert list(tree.iterdir()) == [] and not (tmp_path / "s").exists()
 

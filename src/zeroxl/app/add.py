@@ -64,9 +64,7 @@ def add(
     restart_policy = check_restart(restart or DEFAULT_RESTART)
     if user is not None:
         if not users.runs_as_root():
-            raise SettingError(
-                "a service runs as another user only when 0xl runs as root", hint="leave out --user"
-            )
+            raise SettingError("a service runs as another user only when 0xl runs as root", hint="leave out --user")
         users.existing(user)
     if backend is not None:
         ctx.backend(backend)  # refuses an unknown name before anything is fetched
@@ -145,9 +143,7 @@ def add(
             store_gc.prune(ctx, unused)
 
 
-def _choose_user(
-    ctx: Context, svc: Service, user: str | None, *, vm: bool, undo: list[Callable[[], None]]
-) -> Service:
+def _choose_user(ctx: Context, svc: Service, user: str | None, *, vm: bool, undo: list[Callable[[], None]]) -> Service:
     """The user a service that is a process (no VM) runs as when 0xl runs as root: USER, or one of its
     own, made now (host.users). As another user, 0xl runs it as itself."""
     if vm:

@@ -89,4 +89,3 @@ def set_enabled(ctx: Context, name: str, *, enabled: bool, wait: float = 0.0) ->
         if svc.enabled == enabled:
             return svc, False
         return ctx.records.change(svc, enabled=enabled), True
-

@@ -20,7 +20,7 @@ from zeroxl.backends.base import Backend, BackendContext
 from zeroxl.disks import all_providers, provider
 from zeroxl.disks.base import DiskProvider
 from zeroxl.host import config as host_config
-from zeroxl.host.paths import Home
+from zeroxl.host.paths import Home, HostHome
 from zeroxl.state.service import Records
 
 if TYPE_CHECKING:
@@ -60,12 +60,25 @@ class Context:
     ) -> None:
         self.close()
 
+    @property
+    def host(self) -> str:
+        """The name of the host this Context works on (state.hosts): `local`, or that of a HostHome."""
+        return self.home.root.name if isinstance(self.home, HostHome) else "local"
+
     @cached_property
     def config(self) -> host_config.Config:
+        import dataclasses
+
         config = host_config.load(self.home.config_file)
+        if config.host_policies:
+            from zeroxl.state.hosts import check_policy_hosts
+
+            main = self.home.main if isinstance(self.home, HostHome) else self.home.root
+            check_policy_hosts(main, config.host_policies)
+            # Every check of this host's services (memory, bridges, disks) sees this host's policy.
+            config = dataclasses.replace(config, policy=config.policy_of(self.host))
         if self.libvirt_uri is None:
             return config
-        import dataclasses
 
         libvirt = dataclasses.replace(config.libvirt, configured=True, uri=self.libvirt_uri, pool=self.pool)
         return dataclasses.replace(config, libvirt=libvirt)

@@ -58,4 +58,3 @@ def _damaged_record_hint(ctx: Context, name: str) -> str:
         f"changed it. Or remove the service by hand: end what runs of it, then move {ctx.records.dir(name)} "
         "out of ZEROXL_HOME; its disks are kept (0xl disk list shows them)"
     )
-

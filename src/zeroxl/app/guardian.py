@@ -21,9 +21,11 @@ import time
 from pathlib import Path
 
 from zeroxl.app import journal, session
-from zeroxl.app.context import Context, Ui
+from zeroxl.app.context import Ui
+from zeroxl.app.hosts import context_of
 from zeroxl.errors import ZeroxlError
 from zeroxl.host.paths import Home
+from zeroxl.state.hosts import LOCAL, Host, Hosts
 from zeroxl.state.private import UMASK
 
 # How long the guardian waits for a service's lock: another command may be updating it meanwhile.
@@ -37,15 +39,17 @@ def _log(message: str) -> None:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 4:
-        sys.stderr.write("usage: python -m zeroxl.app.guardian HOME FD OWNER_PID\n")
+    if len(argv) not in {4, 5}:
+        sys.stderr.write("usage: python -m zeroxl.app.guardian HOME FD OWNER_PID [HOST]\n")
         return 2
     os.umask(UMASK)  # it writes only in ZEROXL_HOME, which is its owner's alone
     home, fd, owner = Home(Path(argv[1])), int(argv[2]), int(argv[3])
     with contextlib.suppress(OSError):
         while os.read(fd, 4096):
             pass
-    with Context(home, Ui(info=_log)) as ctx:
+    # HOST: a host other than local (docs/fleet.md), reached at its URI as the 0xl that started this one did.
+    host = Hosts(home.root).get(argv[4]) if len(argv) == 5 else Host(LOCAL, "")
+    with context_of(home, host, Ui(info=_log)) as ctx:
         orphaned = []
         for name in ctx.records.names():
             with contextlib.suppress(ZeroxlError):

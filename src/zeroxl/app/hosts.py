@@ -9,9 +9,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from zeroxl.app.context import Context
+from zeroxl.app.context import Context, Ui
 from zeroxl.errors import ZeroxlError
-from zeroxl.host.paths import HostHome
+from zeroxl.host.paths import Home, HostHome
 from zeroxl.state.hosts import LOCAL, Host, Hosts
 
 DEFAULT_TIMEOUT = 10.0
@@ -44,6 +44,14 @@ class HostReport:
         }
 
 
+def context_of(main: Home, host: Host, ui: Ui | None = None) -> Context:
+    """The Context of a command on HOST: local is MAIN (this machine's ZEROXL_HOME) as ever; another host
+    keeps its records under ZEROXL_HOME/hosts/NAME and is reached at its libvirt URI, within its policy."""
+    if host.name == LOCAL:
+        return Context(main, ui)
+    return Context(HostHome(main.root, host.name), ui, libvirt_uri=host.uri, pool=host.pool)
+
+
 def _uri(ctx: Context, host: Host) -> str | None:
     """The libvirt URI of HOST; None for the host local without a [libvirt] section (its records say)."""
     if host.name != LOCAL:
@@ -70,7 +78,7 @@ def _ask(ctx: Context, host: Host, default: bool) -> HostReport:
     return report
 
 
-def _concurrently(hosts: list[Host], work: Callable[[Host], T], timeout: float) -> dict[str, T | BaseException]:
+def concurrently(hosts: list[Host], work: Callable[[Host], T], timeout: float) -> dict[str, T | BaseException]:
     """WORK(host) for every host in threads of their own; what each returned or raised, by host name. One
     that has not finished after TIMEOUT seconds is missing. Daemon threads: none can keep 0xl from exiting."""
     results: dict[str, T | BaseException] = {}
@@ -103,12 +111,12 @@ def list_all_hosts(ctx: Context, *, timeout: float = DEFAULT_TIMEOUT) -> tuple[l
         if host.name == LOCAL:
             listed = views.list_services(ctx.home.root)
         else:
-            hctx = Context(HostHome(ctx.home.root, host.name), libvirt_uri=host.uri, pool=host.pool)
+            hctx = context_of(ctx.home, host)
             listed = views.list_services(hctx.home.root, hctx.config)
         return [{"host": host.name, **d} for d in listed]
 
     hosts = Hosts(ctx.home.root).all()
-    results = _concurrently(hosts, services, timeout)
+    results = concurrently(hosts, services, timeout)
     rows: list[dict[str, Any]] = []
     missing: dict[str, str] = {}
     for host in hosts:
@@ -127,7 +135,7 @@ def list_hosts(ctx: Context, *, timeout: float = DEFAULT_TIMEOUT) -> list[HostRe
     reported unreachable. Its thread is a daemon's: it cannot keep 0xl from exiting."""
     registry = Hosts(ctx.home.root)
     hosts, default = registry.all(), registry.default()
-    results = _concurrently(hosts, lambda h: _ask(ctx, h, h.name == default), timeout)
+    results = concurrently(hosts, lambda h: _ask(ctx, h, h.name == default), timeout)
     reports = []
     for h in hosts:
         got = results.get(h.name)

@@ -31,7 +31,7 @@ from zeroxl.app.context import Context
 from zeroxl.app.implementations import impl_dir
 from zeroxl.backends.states import RUNNING
 from zeroxl.errors import BackendError, RolledBackError, ZeroxlError
-from zeroxl.host.paths import Home
+from zeroxl.host.paths import Home, HostHome
 from zeroxl.host.procinfo import identity
 from zeroxl.state.history import Entry, History
 from zeroxl.state.private import create_file
@@ -275,10 +275,12 @@ def _guardian(home: Home) -> Iterator[int]:
     read_end, write_end = os.pipe()  # not inherited by anything else 0xl starts (close_fds, O_CLOEXEC)
     log = home.root / "guardian.log"
     env = {k: v for k, v in os.environ.items() if k != testhooks.ENV}
+    # A service of another host: the guardian works on that host (its libvirt URI, this machine's locks).
+    where = [str(home.main), home.root.name] if isinstance(home, HostHome) else [str(home.root)]
     try:
         with open(create_file(str(log), os.O_WRONLY | os.O_APPEND | os.O_CREAT), "ab") as out:  # noqa: PTH123
             child = proc.spawn(
-                [sys.executable, "-m", "zeroxl.app.guardian", str(home.root), str(read_end), str(os.getpid())],
+                [sys.executable, "-m", "zeroxl.app.guardian", where[0], str(read_end), str(os.getpid()), *where[1:]],
                 cwd=home.root,
                 stdout=out.fileno(),
                 stderr=out.fileno(),

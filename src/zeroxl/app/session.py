@@ -23,7 +23,9 @@ from zeroxl.state.lock import locked
 @contextlib.contextmanager
 def service_lock(ctx: Context, name: str, *, wait: float = 0.0) -> Iterator[None]:
     """Hold NAME's lock and the store's, shared; wait up to WAIT seconds for each (ConflictError after)."""
-    lock = ctx.home.locks / f"service-{name}.lock"
+    # In this machine's locks whatever the host (the store's lock must be gc's), but one per host and name:
+    # `update --all --all-hosts` updates web on h1 while web on h2 is updated.
+    lock = ctx.home.locks / (f"service-{name}.lock" if ctx.host == "local" else f"service-{name}@{ctx.host}.lock")
     with (
         store_lock(ctx, wait=wait, shared=True),
         locked(lock, what=f"service {name}", wait=wait, busy=lambda: _busy(ctx, name)),

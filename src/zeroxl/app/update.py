@@ -144,18 +144,23 @@ def update(
     retry: bool = False,
     ready: Callable[[Readiness], Readiness] = lambda r: r,
     wait: float = 0.0,
+    dropped: set[str] | None = None,
 ) -> list[Outcome]:
     """Update NAMES (or every service, with EVERYTHING); with CHECK only find out what would change.
 
     READY turns a service's recorded readiness settings into those of this run (command-line options).
+    DROPPED: the caller (app.fleet, which updates several hosts at once) holds the lock of `update --all`
+    and collects here the store entries to prune once every host is done; without it, this run does both.
     """
     # Store entries this run may leave unused: versions updated services no longer keep, and what stage one
     # downloaded for an update that was then refused or failed. Removed at the end if no service needs them.
-    dropped: set[str] = set()
+    collected = dropped is not None
+    dropped = set() if dropped is None else dropped
     try:
         with contextlib.ExitStack() as stack:
             if everything:
-                stack.enter_context(session.update_all_lock(ctx, wait=wait))
+                if not collected:
+                    stack.enter_context(session.update_all_lock(ctx, wait=wait))
                 names = ctx.records.names()
             # Shared for the whole run: what stage one downloads stays in the store until stage two uses it.
             stack.enter_context(session.store_lock(ctx, wait=wait, shared=True))
@@ -165,10 +170,16 @@ def update(
             outcomes.update(_apply(ctx, plans, check=check, ready=ready, wait=wait, dropped=dropped))
     finally:
         # Only now: store_gc.prune needs the store to itself, and this run held it shared until here.
-        removed = store_gc.prune(ctx, dropped)
-        if removed:
-            ctx.ui.info(f"0xl: removed {len(removed)} implementation(s) no service keeps any more from the store")
+        if not collected:
+            pruned(ctx, dropped)
     return [_dated(ctx, outcomes[n], plans.get(n)) for n in names]
+
+
+def pruned(ctx: Context, dropped: set[str]) -> None:
+    """Remove what DROPPED holds that no service needs any more (store_gc.prune), and say so."""
+    removed = store_gc.prune(ctx, dropped)
+    if removed:
+        ctx.ui.info(f"0xl: removed {len(removed)} implementation(s) no service keeps any more from the store")
 
 
 def _dated(ctx: Context, outcome: Outcome, plan: _Plan | None) -> Outcome:

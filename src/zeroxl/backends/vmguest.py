@@ -119,9 +119,7 @@ def other_services(services: Path, svc: Service, backend: str) -> list[Service]:
     return others
 
 
-def checked(
-    svc: Service, policy: Policy, others: Iterable[Service]
-) -> tuple[Selected, int, tuple[str, str, str]]:
+def checked(svc: Service, policy: Policy, others: Iterable[Service]) -> tuple[Selected, int, tuple[str, str, str]]:
     """What every VM writer checks first, against the host's POLICY and its OTHERS (services of the same
     backend): SVC's version, its memory in MiB, and its (on_poweroff, on_reboot, on_crash)."""
     if svc.current is None:

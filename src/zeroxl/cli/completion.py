@@ -86,7 +86,7 @@ def bash(tree: Command) -> str:
         valued = _valued(c)
         if valued:
             lines.append(f"            {'|'.join(q(c.words + '|' + f) for f in valued)}) skip=1 ;;")
-    lines += ["        esac", "    done", "    local words=\"\" service=\"\"", '    case "$path|$prev" in']
+    lines += ["        esac", "    done", '    local words="" service=""', '    case "$path|$prev" in']
     for c in commands:
         for o in c.options:
             if not o.takes_value:
@@ -108,7 +108,7 @@ def bash(tree: Command) -> str:
             lines.append(f"        {q(c.words)}) words={q(' '.join(choices))}; service={'1' if service else ''} ;;")
     lines += [
         "    esac",
-        '    if [[ $cur == -* ]]; then',
+        "    if [[ $cur == -* ]]; then",
         '        case "$path" in',
     ]
     for c in commands:
@@ -116,7 +116,7 @@ def bash(tree: Command) -> str:
         lines.append(f"            {q(c.words)}) words={q(' '.join(flags))} ;;")
     lines += [
         "        esac",
-        '    elif [[ -n $service ]]; then',
+        "    elif [[ -n $service ]]; then",
         f'        words="$words $({LIST_SERVICES})"',
         "    fi",
         '    COMPREPLY=($(compgen -W "$words" -- "$cur"))',

@@ -35,12 +35,8 @@ def terminal_ui() -> Ui:
 def host_context(name: str, *, quiet: bool = False) -> Context:
     """The Context of a command on the host NAME: local is this machine's ZEROXL_HOME as ever; another
     host keeps its records under ZEROXL_HOME/hosts/NAME and is reached at its libvirt URI."""
-    from zeroxl.host.paths import HostHome
+    from zeroxl.app.hosts import context_of
     from zeroxl.state.hosts import check_name
 
-    ui = Ui() if quiet else terminal_ui()
     main = Home.from_env()
-    host = Hosts(main.root).get(check_name(name))
-    if host.name == LOCAL:
-        return Context(main, ui)
-    return Context(HostHome(main.root, host.name), ui, libvirt_uri=host.uri, pool=host.pool)
+    return context_of(main, Hosts(main.root).get(check_name(name)), Ui() if quiet else terminal_ui())

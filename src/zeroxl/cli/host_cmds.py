@@ -39,6 +39,16 @@ def cmd_host_remove(a: argparse.Namespace) -> int:
             f"0xl has services on the host {a.name}: {', '.join(records.names())}",
             hint=f"destroy them first (0xl destroy --host {a.name} NAME)",
         )
+    from zeroxl.host import config
+
+    if a.name in config.load(main.config_file).host_policies:
+        from zeroxl.errors import ConflictError
+
+        # Removed from the registry, the host's table would name no host: every command would refuse it.
+        raise ConflictError(
+            f"config.toml has a policy for the host {a.name}",
+            hint=f"remove its table [hosts.{a.name}.policy] from config.toml first",
+        )
     host = Hosts(main.root).remove(a.name)
     if a.json:
         from zeroxl.cli import render
@@ -114,7 +124,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     for name in SERVICE_COMMANDS:
         if name in sub.choices:
             sub.choices[name].add_argument(
-                "--host", metavar="NAME", help="the host to work on (default: $ZEROXL_HOST, else the default host)"
+                "--host",
+                metavar="NAME",
+                help="the host to work on (default: $ZEROXL_HOST, else the default host)"
+                + ("; auto: the one with room for it (docs/fleet.md)" if name == "add" else ""),
             )
     if "list" in sub.choices:
         lp = sub.choices["list"]
@@ -123,6 +136,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "--timeout", type=argtypes.seconds, default=10.0, metavar="SECONDS", help="per host, with --all-hosts"
         )
         lp.set_defaults(handler=cmd_list, list_one_host=lp.get_default("handler"))
+    from zeroxl.cli import fleet_cmds
+
+    fleet_cmds.register(sub)
     hp = sub.add_parser("host", help="the hosts 0xl manages from here", description="the hosts 0xl manages from here")
     hsub = hp.add_subparsers(dest="host_command", required=True, metavar="COMMAND")
     sp = hsub.add_parser("add", help="add a host reached at a libvirt URI")

@@ -10,6 +10,9 @@ is closest to: a policy that silently falls back to "no limit" would be worse th
     max_disk_size = "20G"
     bridges = ["xenbr0"]         # bridges a service may be attached to
 
+    [hosts.kvm1.policy]          # the host kvm1's policy (docs/fleet.md): each key given here replaces
+    max_total_memory = 16384     # [policy]'s on that host; the others are [policy]'s. `local` is this machine
+
     [disks]
     volume_group = "vg0"         # disks are LVM volumes there; without it, sparse files
 
@@ -172,6 +175,12 @@ class Config:
     # [fetch] proxy, checked (host.proxies.check_proxy); None: the environment decides, "": no proxy.
     proxy: str | None = None
     no_proxy: tuple[str, ...] = ()
+    # [hosts.NAME.policy]: each host's policy, [policy] with the keys that host's table gives replaced.
+    host_policies: dict[str, Policy] = field(default_factory=dict)
+
+    def policy_of(self, host: str) -> Policy:
+        """The policy on the host named HOST (state.hosts): its own table's, else [policy]."""
+        return self.host_policies.get(host, self.policy)
 
 
 def _get(table: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
@@ -276,7 +285,9 @@ KNOWN: dict[str, frozenset[str] | None] = {
     "libvirt": frozenset({"uri", "domain_type", "pool", "stop_timeout"}),
     "fetch": frozenset({"proxy", "no_proxy"}),
     "mirrors": None,
+    "hosts": None,  # one table per host, each holding only [hosts.NAME.policy] (HOST_KEYS): _check_hosts
 }
+HOST_KEYS = frozenset({"policy"})
 
 
 def _unknown(what: str, name: str, known: Iterable[str], shown: str = "{}") -> ConfigError:
@@ -295,11 +306,50 @@ def check_known(data: dict[str, Any]) -> None:
         if name not in KNOWN:
             raise _unknown("table", name, KNOWN, "[{}]")
         keys = KNOWN[name]
+        if name == "hosts" and isinstance(table, dict):
+            _check_hosts(table)
         if keys is None or not isinstance(table, dict):
             continue
         for key in table:
             if key not in keys:
                 raise _unknown("key", key, keys, f"[{name}] {{}}")
+
+
+def _check_hosts(hosts: dict[str, Any]) -> None:
+    """[hosts.NAME] holds [hosts.NAME.policy] only, whose keys are [policy]'s. Whether NAME is a host is
+    the registry's to say (state.hosts.check_policy_hosts), not this file's."""
+    policy_keys = KNOWN["policy"] or frozenset()
+    for host, table in hosts.items():
+        if not isinstance(table, dict):
+            raise ConfigError(f"config.toml: [hosts.{host}] must be a table", hint=f"write [hosts.{host}.policy]")
+        for key, value in table.items():
+            if key not in HOST_KEYS:
+                raise _unknown("table", key, HOST_KEYS, f"[hosts.{host}.{{}}]")
+            if not isinstance(value, dict):
+                raise ConfigError(f"config.toml: [hosts.{host}.{key}] must be a table")
+            for inner in value:
+                if inner not in policy_keys:
+                    raise _unknown("key", inner, policy_keys, f"[hosts.{host}.policy] {{}}")
+
+
+def _policy(pol: dict[str, Any], where: str, base: Policy) -> Policy:
+    """The policy table POL (at [WHERE]) over BASE: each key POL gives replaces BASE's."""
+    size = _get(pol, "max_disk_size", (str, int), where)
+    bridges = _get(pol, "bridges", list, where)
+    if bridges is not None and not all(isinstance(b, str) for b in bridges):
+        raise ConfigError(f"config.toml: [{where}] bridges must be a list of names")
+    memory, total = _get(pol, "max_memory", int, where), _get(pol, "max_total_memory", int, where)
+    return Policy(
+        max_memory=base.max_memory if memory is None else memory,
+        max_total_memory=base.max_total_memory if total is None else total,
+        max_disk_size=base.max_disk_size if size is None else _size(size, f"[{where}] max_disk_size"),
+        bridges=base.bridges if bridges is None else tuple(bridges),
+    )
+
+
+def _host_policies(data: dict[str, Any], base: Policy) -> dict[str, Policy]:
+    hosts = _table(data, "hosts")
+    return {host: _policy(table.get("policy", {}), f"hosts.{host}.policy", base) for host, table in hosts.items()}
 
 
 def load(path: Path) -> Config:
@@ -310,17 +360,7 @@ def load(path: Path) -> Config:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise ConfigError(f"{path} is not valid TOML: {e}") from e
     check_known(data)
-    pol = _table(data, "policy")
-    size = _get(pol, "max_disk_size", (str, int), "policy")
-    bridges = _get(pol, "bridges", list, "policy")
-    if bridges is not None and not all(isinstance(b, str) for b in bridges):
-        raise ConfigError("config.toml: [policy] bridges must be a list of names")
-    policy = Policy(
-        max_memory=_get(pol, "max_memory", int, "policy"),
-        max_total_memory=_get(pol, "max_total_memory", int, "policy"),
-        max_disk_size=_size(size, "[policy] max_disk_size"),
-        bridges=tuple(bridges) if bridges is not None else None,
-    )
+    policy = _policy(_table(data, "policy"), "policy", Policy())
     disks = _table(data, "disks")
     trust = _table(data, "trust")
     store = _table(data, "store")
@@ -349,4 +389,5 @@ def load(path: Path) -> Config:
         libvirt=_libvirt_settings(data),
         proxy=proxy,
         no_proxy=no_proxy,
+        host_policies=_host_policies(data, policy),
     )

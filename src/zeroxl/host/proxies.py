@@ -97,9 +97,7 @@ def from_environment(environ: Mapping[str, str]) -> Proxies:
 def from_config(proxy: str, no_proxy: tuple[str, ...]) -> Proxies:
     """`[fetch] proxy` (checked by host.config): for every http(s) URL; "" means none, whatever the
     environment says."""
-    return Proxies(
-        http=proxy or None, https=proxy or None, no_proxy=no_proxy, source="[fetch] proxy in config.toml"
-    )
+    return Proxies(http=proxy or None, https=proxy or None, no_proxy=no_proxy, source="[fetch] proxy in config.toml")
 
 
 def _bypasses(entry: str, host: str, port: int) -> bool:

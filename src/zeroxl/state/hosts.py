@@ -9,14 +9,16 @@ is not in the file, and cannot be added or removed. One host is the default of t
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from zeroxl.errors import ConflictError, NotFoundError, StateError, UsageError
+from zeroxl.errors import ConfigError, ConflictError, NotFoundError, StateError, UsageError
 from zeroxl.host.names import SERVICE_NAME
 from zeroxl.state import atomic
 
 LOCAL = "local"
+AUTO = "auto"  # `add --host auto`: placement chooses the host (app.fleet)
 FILE = "hosts.json"
 ENV = "ZEROXL_HOST"
 # libvirt's drivers that 0xl's libvirt backend can drive; a transport (+ssh, +tls, +tcp, +unix, +ext) may follow.
@@ -95,6 +97,10 @@ class Hosts:
         check_uri(uri)
         if name == LOCAL:
             raise UsageError("the host local is this machine: it cannot be added", hint="give the host another name")
+        if name == AUTO:
+            raise UsageError(
+                "`--host auto` asks 0xl to choose a host: no host may be named auto", hint="give the host another name"
+            )
         data = self._read()
         hosts = self._hosts(data)
         if name in hosts:
@@ -121,3 +127,20 @@ class Hosts:
             data["default"] = LOCAL
         self._write(data)
         return host
+
+
+def check_policy_hosts(home_root: Path, named: Iterable[str]) -> None:
+    """Refuse a [hosts.NAME.policy] of config.toml whose NAME is no host here: a misspelt host's limits
+    would otherwise be no limits (ConfigError, with the closest host's name)."""
+    known = [h.name for h in Hosts(home_root).all()]
+    for name in named:
+        if name not in known:
+            import difflib
+
+            close = difflib.get_close_matches(name, known, n=1)
+            raise ConfigError(
+                f"config.toml: [hosts.{name}.policy] names no host",
+                hint=f"did you mean [hosts.{close[0]}.policy]?"
+                if close
+                else f"the hosts are {', '.join(known)} (0xl host list); 0xl host add {name} URI adds it",
+            )

@@ -216,8 +216,7 @@ def start_system_daemon(root: Path, *, timeout: float = 60.0, qemu_user: str = "
     # directories: a path QEMU cannot traverse stays out of its reach, as on a real host.
     user = _conf_string(qemu_user)
     (etc / "qemu.conf").write_text(
-        f"user = {user}\ngroup = {user}\n"
-        'security_driver = "none"\nremember_owner = 0\ncgroup_controllers = [ ]\n'
+        f'user = {user}\ngroup = {user}\nsecurity_driver = "none"\nremember_owner = 0\ncgroup_controllers = [ ]\n'
     )
     (etc / "libvirtd.conf").write_text(
         f"unix_sock_dir = {_conf_string(root / 'sock')}\n"

@@ -44,7 +44,11 @@ def hosts(
     try:
         yield opened
     finally:
-        for host, conn in opened:
+        for host, used in opened:
+            with contextlib.suppress(libvirt.libvirtError):
+                used.close()
+            # A new connection: a test may have killed the daemon the first one reached (and started another).
+            conn = libvirt.open(host.uri)
             with contextlib.suppress(libvirt.libvirtError):
                 services.clean_daemon(conn)
                 pool = conn.storagePoolLookupByName(POOL)

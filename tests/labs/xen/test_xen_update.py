@@ -76,7 +76,9 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> Results:
 
 def test_the_service_runs_its_first_version(results: Results) -> None:
     results.ok("add", "set", "run", "run-up")
-    assert "healthy when 10.0.0.4:80 answers and log matches '0XL-LAB-GUEST-UP' and it stays up 3 s" in results.out("set")
+    assert "healthy when 10.0.0.4:80 answers and log matches '0XL-LAB-GUEST-UP' and it stays up 3 s" in results.out(
+        "set"
+    )
 
 
 def test_an_update_replaces_the_domain_and_the_new_version_finds_the_data(results: Results) -> None:

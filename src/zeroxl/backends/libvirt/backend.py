@@ -380,7 +380,6 @@ class LibvirtBackend:
             with contextlib.suppress(OSError):
                 self.log_path(svc).unlink()
 
-
     def _delete_console(self, conn: Any, svc: Service) -> None:
         pool = self._volumes().pool(conn, create=False)
         volume = connection.lookup(pool.storageVolLookupByName, console_volume(svc.name)) if pool else None

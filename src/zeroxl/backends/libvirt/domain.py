@@ -72,9 +72,7 @@ def domain_spec(
         if problem is not None:
             raise BackendError(f"{svc.name}: the version it runs cannot boot under libvirt: {problem}")
     try:
-        disks = tuple(
-            disk_spec(vdev if domain_type == XEN else virtio_disk(vdev), d) for vdev, d in disk_vdevs(svc)
-        )
+        disks = tuple(disk_spec(vdev if domain_type == XEN else virtio_disk(vdev), d) for vdev, d in disk_vdevs(svc))
     except ValueError as e:
         raise BackendError(f"{svc.name}: {e}") from None
     return DomainSpec(

@@ -131,7 +131,9 @@ class UnixBackend:
                 "stop_timeout": u.stop_timeout,
                 "version": svc.current.version if svc.current else None,
                 "user": None if account is None else {"name": account.name, "uid": account.uid, "gid": account.gid},
-                "disks": [] if account is None else [
+                "disks": []
+                if account is None
+                else [
                     {"name": d.name, "env": disk_env_name(d.name), "path": _device_path(d.location)} for d in svc.disks
                 ],
             },
