@@ -9,7 +9,7 @@ from zeroxl import testhooks
 from zeroxl.app import journal, session
 from zeroxl.app.context import Context
 from zeroxl.app.implementations import impl_dir
-from zeroxl.backends.states import RUNNING
+from zeroxl.backends.states import MISSING, RUNNING
 from zeroxl.disks.base import DiskProvider
 from zeroxl.errors import NotFoundError, UsageError
 from zeroxl.host import users
@@ -21,6 +21,7 @@ class DestroyResult:
     name: str
     kept_disks: tuple[Disk, ...]
     deleted_disks: tuple[Disk, ...]
+    domain_gone: bool = False  # its domain was gone from its host already (docs/fleet.md): only the record went
 
 
 def run(ctx: Context, name: str, *, wait: float = 0.0) -> tuple[Service, bool]:
@@ -83,6 +84,7 @@ def destroy(ctx: Context, name: str, *, delete_disks: bool = False, wait: float 
                     )
                 deletions.append((providers[disk.kind], disk))
         be = ctx.backend(svc.backend)
+        gone = ctx.libvirt_uri is not None and be.status(svc).state == MISSING
         be.stop(svc)
         be.cleanup(svc)
         for provider, disk in deletions:
@@ -93,7 +95,7 @@ def destroy(ctx: Context, name: str, *, delete_disks: bool = False, wait: float 
         kept = () if delete_disks else svc.disks
         if not kept:  # a kept disk keeps its owner, for an `add` of the same name to find it as it was
             users.remove_own(name, str(ctx.home.root))
-        return DestroyResult(name, tuple(kept), tuple(disk for _, disk in deletions))
+        return DestroyResult(name, tuple(kept), tuple(disk for _, disk in deletions), domain_gone=gone)
 
 
 def log_path(ctx: Context, name: str) -> Path:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from zeroxl.errors import SettingError
 
@@ -136,16 +136,17 @@ def read(xml_text: str) -> Metadata | None:
     service = root.find(f"metadata/{_NS}service")
     if service is None:
         return None
-    values = {field_name: (service.findtext(_NS + key) or "") for key, field_name in _KEYS}
+    service_name, feed, version, digest = (service.findtext(_NS + key) or "" for key, _ in _KEYS)
+    basic = Metadata(service_name, feed, version, digest)
     if service.get("format") is None:
-        return Metadata(**values)
+        return basic
     owner = service.findtext(_NS + "owner") or ""
     try:
         fmt = int(service.get("format", ""))
         settings = _settings(service.find(_NS + "settings"))
     except (ValueError, TypeError) as e:
-        return Metadata(**values, owner=owner, format=FORMAT, damaged=str(e))
-    return Metadata(**values, owner=owner, settings=settings, format=fmt)
+        return replace(basic, owner=owner, format=FORMAT, damaged=str(e))
+    return replace(basic, owner=owner, settings=settings, format=fmt)
 
 
 def _settings(element: ET.Element | None) -> Settings:
