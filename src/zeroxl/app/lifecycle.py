@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from zeroxl import testhooks
-from zeroxl.app import journal, session
+from zeroxl.app import journal, reconcile, session
 from zeroxl.app.context import Context
 from zeroxl.app.implementations import impl_dir
 from zeroxl.backends.states import MISSING, RUNNING
@@ -29,6 +29,7 @@ def run(ctx: Context, name: str, *, wait: float = 0.0) -> tuple[Service, bool]:
     with session.service_lock(ctx, name, wait=wait):
         journal.recover(ctx, name)
         svc = ctx.records.load(name)
+        reconcile.check_owned(ctx, svc)
         be = ctx.backend(svc.backend)
         if be.status(svc).state == RUNNING:
             if svc.desired != "running":
@@ -45,6 +46,7 @@ def stop(ctx: Context, name: str, *, timeout: float | None = None, wait: float =
     with session.service_lock(ctx, name, wait=wait):
         journal.recover(ctx, name)
         svc = ctx.records.load(name)
+        reconcile.check_owned(ctx, svc)
         be = ctx.backend(svc.backend)
         was_running = be.status(svc).state == RUNNING
         be.stop(svc, timeout=timeout)
@@ -57,6 +59,7 @@ def restart(ctx: Context, name: str, *, timeout: float | None = None, wait: floa
     with session.service_lock(ctx, name, wait=wait):
         journal.recover(ctx, name)
         svc = ctx.records.load(name)
+        reconcile.check_owned(ctx, svc)
         be = ctx.backend(svc.backend)
         was_running = be.status(svc).state == RUNNING
         be.stop(svc, timeout=timeout)
@@ -69,6 +72,7 @@ def destroy(ctx: Context, name: str, *, delete_disks: bool = False, wait: float 
     with session.service_lock(ctx, name, wait=wait):
         journal.recover(ctx, name)
         svc = ctx.records.load(name)
+        reconcile.check_owned(ctx, svc)
         # Each disk's provider is found before anything stops: a disk 0xl cannot reach now (its volume
         # group left config.toml) must not turn into a half-done destroy.
         deletions: list[tuple[DiskProvider, Disk]] = []

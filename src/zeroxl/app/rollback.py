@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from zeroxl import testhooks
-from zeroxl.app import fits, journal, session, store_gc
+from zeroxl.app import fits, journal, reconcile, session, store_gc
 from zeroxl.app.context import Context
 from zeroxl.app.implementations import impl_dir
 from zeroxl.errors import NotFoundError
@@ -42,6 +42,7 @@ def rollback(
     with session.service_lock(ctx, name, wait=wait):
         journal.recover(ctx, name)
         svc = ctx.records.load(name)
+        reconcile.check_owned(ctx, svc)
         history = History(ctx.records.dir(name))
         entries = history.entries()
         if svc.current is None:

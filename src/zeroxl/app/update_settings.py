@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from zeroxl.app import fits, health, journal, session
+from zeroxl.app import fits, health, journal, reconcile, session
 from zeroxl.app.context import Context
 from zeroxl.host.policy import check_restart, check_start_order
 from zeroxl.state.service import Service
@@ -40,6 +40,7 @@ def change_settings(
     with session.service_lock(ctx, name, wait=wait):
         journal.recover(ctx, name)
         svc = ctx.records.load(name)
+        reconcile.check_owned(ctx, svc)
         ready = health.readiness(svc.ready, settle=settle, log=ready_log, tcp=ready_tcp, timeout=ready_timeout)
         if any(changes.get(k, getattr(svc, k)) != getattr(svc, k) for k in ("channel", "versions")):
             changes["latest"] = None  # it was the newest of another channel or range

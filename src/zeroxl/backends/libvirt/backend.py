@@ -228,6 +228,11 @@ class LibvirtBackend:
             )
         return dom
 
+    def check_owner(self, svc: Service) -> None:
+        """ConflictError if another operator's machine owns SVC's domain (app.reconcile)."""
+        with connection.connect(self.settings.uri) as conn:
+            self._domain(conn, svc, change=True)
+
     def _foreign(self, owner: str) -> bool:
         """Whether OWNER (a domain's) is another operator's machine. A domain of an older 0xl has none: the
         machine with a record of it is taken to own it (it writes its id at the next define)."""
