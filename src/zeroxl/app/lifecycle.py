@@ -28,8 +28,7 @@ def run(ctx: Context, name: str, *, wait: float = 0.0) -> tuple[Service, bool]:
     """Start NAME; returns the service and False if it was running already."""
     with session.service_lock(ctx, name, wait=wait):
         journal.recover(ctx, name)
-        svc = ctx.records.load(name)
-        reconcile.check_owned(ctx, svc)
+        svc = reconcile.owned(ctx, name)
         be = ctx.backend(svc.backend)
         if be.status(svc).state == RUNNING:
             if svc.desired != "running":
@@ -45,8 +44,7 @@ def stop(ctx: Context, name: str, *, timeout: float | None = None, wait: float =
     """Stop NAME; returns the service and whether it was running."""
     with session.service_lock(ctx, name, wait=wait):
         journal.recover(ctx, name)
-        svc = ctx.records.load(name)
-        reconcile.check_owned(ctx, svc)
+        svc = reconcile.owned(ctx, name)
         be = ctx.backend(svc.backend)
         was_running = be.status(svc).state == RUNNING
         be.stop(svc, timeout=timeout)
@@ -58,8 +56,7 @@ def restart(ctx: Context, name: str, *, timeout: float | None = None, wait: floa
     that no other command sees it stopped in between; returns the service and whether it was running."""
     with session.service_lock(ctx, name, wait=wait):
         journal.recover(ctx, name)
-        svc = ctx.records.load(name)
-        reconcile.check_owned(ctx, svc)
+        svc = reconcile.owned(ctx, name)
         be = ctx.backend(svc.backend)
         was_running = be.status(svc).state == RUNNING
         be.stop(svc, timeout=timeout)
@@ -71,8 +68,7 @@ def destroy(ctx: Context, name: str, *, delete_disks: bool = False, wait: float 
     """Stop NAME and remove it; its disks are kept unless DELETE_DISKS."""
     with session.service_lock(ctx, name, wait=wait):
         journal.recover(ctx, name)
-        svc = ctx.records.load(name)
-        reconcile.check_owned(ctx, svc)
+        svc = reconcile.owned(ctx, name)
         # Each disk's provider is found before anything stops: a disk 0xl cannot reach now (its volume
         # group left config.toml) must not turn into a half-done destroy.
         deletions: list[tuple[DiskProvider, Disk]] = []

@@ -11,7 +11,38 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from zeroxl.app.context import Context
+from zeroxl.errors import ConflictError, NotFoundError
 from zeroxl.state.service import Service
+
+
+def owned(ctx: Context, name: str) -> Service:
+    """NAME's record, checked against its host (check_owned). On a remote host without a record of NAME
+    whose domain 0xl defined there, ConflictError: it is 0xl's, another machine's or lost records'."""
+    try:
+        svc = ctx.records.load(name)
+    except NotFoundError:
+        if ctx.libvirt_uri is not None:
+            _not_adopted(ctx, name)
+        raise
+    check_owned(ctx, svc)
+    return svc
+
+
+def _not_adopted(ctx: Context, name: str) -> None:
+    from zeroxl.backends.libvirt.facts import domains
+    from zeroxl.errors import ZeroxlError
+
+    try:
+        found = [d for d in domains(ctx.config.libvirt.uri) if d.name == name]
+    except ZeroxlError:
+        return  # the host cannot be asked: "no service named NAME" stays the answer
+    if found:
+        host = ctx.home.root.name
+        owner = found[0].meta.owner[:12] or "an older 0xl"
+        raise ConflictError(
+            f"{name} on {host} is a service 0xl deployed that this machine has no record of (its owner: {owner})",
+            hint=f"take it over: 0xl host adopt {name} --host {host}",
+        )
 
 
 def check_owned(ctx: Context, svc: Service) -> None:

@@ -41,8 +41,7 @@ def rollback(
     """Go back to the version NAME ran before, or to version TO from its history."""
     with session.service_lock(ctx, name, wait=wait):
         journal.recover(ctx, name)
-        svc = ctx.records.load(name)
-        reconcile.check_owned(ctx, svc)
+        svc = reconcile.owned(ctx, name)
         history = History(ctx.records.dir(name))
         entries = history.entries()
         if svc.current is None:

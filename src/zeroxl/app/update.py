@@ -302,8 +302,7 @@ def _fresh(ctx: Context, plan: _Plan, wait: float) -> Iterator[tuple[Service, Ch
         raise ValueError(f"{plan.svc.name}: nothing was chosen")
     with session.service_lock(ctx, plan.svc.name, wait=wait):
         journal.recover(ctx, plan.svc.name)
-        svc = ctx.records.load(plan.svc.name)
-        reconcile.check_owned(ctx, svc)
+        svc = reconcile.owned(ctx, plan.svc.name)
         if svc.feed != plan.svc.feed:
             raise ConflictError(
                 f"{svc.name}: its feed changed during the update", hint=f"run 0xl update {svc.name} again"

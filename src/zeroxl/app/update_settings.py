@@ -39,8 +39,7 @@ def change_settings(
         changes["start_order"] = check_start_order(start_order)
     with session.service_lock(ctx, name, wait=wait):
         journal.recover(ctx, name)
-        svc = ctx.records.load(name)
-        reconcile.check_owned(ctx, svc)
+        svc = reconcile.owned(ctx, name)
         ready = health.readiness(svc.ready, settle=settle, log=ready_log, tcp=ready_tcp, timeout=ready_timeout)
         if any(changes.get(k, getattr(svc, k)) != getattr(svc, k) for k in ("channel", "versions")):
             changes["latest"] = None  # it was the newest of another channel or range
