@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 
 # The commands that work on one host's services, and take --host.
-SERVICE_COMMANDS = ("add", "run", "stop", "destroy", "status", "config", "logs", "update", "rollback", "history")
+SERVICE_COMMANDS = ("add", "run", "stop", "destroy", "status", "config", "logs", "update", "rollback", "history", "set")
 
 
 def cmd_host_add(a: argparse.Namespace) -> int:
