@@ -84,15 +84,16 @@ class Metadata:
     damaged: str = ""  # why the settings could not be read, when a format-2 domain's are not 0xl's
 
 
-def write(parent: ET.Element, meta: Metadata) -> ET.Element:
-    """META as <zeroxl:service> under PARENT; MetadataError if a value cannot be written as itself."""
-    service = ET.SubElement(parent, _NS + "service")
+def write(parent: ET.Element, meta: Metadata, *, ns: str = _NS) -> ET.Element:
+    """META as <zeroxl:service> under PARENT (its elements in the namespace NS, "{URI}" or "" for none);
+    MetadataError if a value cannot be written as itself."""
+    service = ET.SubElement(parent, ns + "service")
     for key, field_name in _KEYS:
-        ET.SubElement(service, _NS + key).text = _text(getattr(meta, field_name), key)
+        ET.SubElement(service, ns + key).text = _text(getattr(meta, field_name), key)
     if meta.settings is None and not meta.owner:
         return service  # format 1: what an older 0xl wrote, and what tests of it write
     service.set("format", str(FORMAT))
-    ET.SubElement(service, _NS + "owner").text = _text(meta.owner, "owner")
+    ET.SubElement(service, ns + "owner").text = _text(meta.owner, "owner")
     s = meta.settings or Settings()
     attrs = {
         "channel": _text(s.channel, "channel"),
@@ -104,27 +105,28 @@ def write(parent: ET.Element, meta: Metadata) -> ET.Element:
         attrs["versions"] = _text(s.versions, "versions")
     if s.memory is not None:
         attrs["memory"] = str(int(s.memory))
-    settings = ET.SubElement(service, _NS + "settings", attrs)
+    settings = ET.SubElement(service, ns + "settings", attrs)
     for name, value in s.args:
-        ET.SubElement(settings, _NS + "arg", name=_text(name, "argument name")).text = _text(value, "argument")
+        ET.SubElement(settings, ns + "arg", name=_text(name, "argument name")).text = _text(value, "argument")
     for bridge, mac in s.networks:
-        ET.SubElement(settings, _NS + "network", bridge=_text(bridge, "bridge"), mac=_text(mac, "MAC"))
+        ET.SubElement(settings, ns + "network", bridge=_text(bridge, "bridge"), mac=_text(mac, "MAC"))
     for d in s.disks:
         disk = {"name": d.name, "size": str(int(d.size)), "kind": d.kind, "location": d.location, "key": d.key}
-        ET.SubElement(settings, _NS + "disk", {k: _text(v, f"disk {k}") for k, v in disk.items()})
+        ET.SubElement(settings, ns + "disk", {k: _text(v, f"disk {k}") for k, v in disk.items()})
     ready = {"settle": repr(float(s.ready_settle)), "timeout": repr(float(s.ready_timeout))}
     if s.ready_log is not None:
         ready["log"] = _text(s.ready_log, "readiness pattern")
     if s.ready_tcp is not None:
         ready["tcp"] = _text(s.ready_tcp, "readiness address")
-    ET.SubElement(settings, _NS + "ready", ready)
+    ET.SubElement(settings, ns + "ready", ready)
     return service
 
 
 def element_xml(meta: Metadata) -> str:
-    """META as the XML of its one element, for libvirt's virDomainSetMetadata."""
+    """META as the XML of its one element, for libvirt's virDomainSetMetadata: without a namespace, which
+    libvirt gives it (the call names the namespace and its prefix)."""
     holder = ET.Element("metadata")
-    return ET.tostring(write(holder, meta), encoding="unicode")
+    return ET.tostring(write(holder, meta, ns=""), encoding="unicode")
 
 
 def read(xml_text: str) -> Metadata | None:
