@@ -175,7 +175,13 @@ def test_another_operators_machine_sees_adopts_and_takes_over_a_running_service(
     ("pattern", "replacement", "status", "words"),
     [
         (r'(<arg name="tag">)web<', r"\1BAD!<", 2, "does not match the pattern"),
-        (r'(<disk name=")storage"', r'\1other"', 2, "declares no such disk"),
+        (
+            r'name="storage"([^>]*?location="\w+/)0xl-web-storage"',
+            r'name="other"\g<1>0xl-web-other"',
+            2,
+            "declares no such disk",
+        ),
+        (r'(<disk name="storage"[^>]*location=")[^"]*"', r'\1/etc/shadow"', 2, "not a volume 0xl makes"),
         (r"(<digest>)sha256new_\w+<", r"\1sha256new_AAAA<", 8, "adopts nothing unverified"),
         (r'size="\d+"', 'size="1024"', 2, "below the"),
         (r'key="[^"]*"', 'key="/etc/shadow"', 7, "its key differs"),
