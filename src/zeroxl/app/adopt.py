@@ -17,17 +17,23 @@ import contextlib
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from zeroxl.app import fits, health, journal, session, store_gc
 from zeroxl.app.context import Context
 from zeroxl.backends import target_for
 from zeroxl.errors import DISK, MEMORY, ConflictError, NotFoundError, SelectionError, SettingError
+from zeroxl.feeds.model import Feed, Implementation
 from zeroxl.feeds.selection import Target
 from zeroxl.feeds.trust import normalise_fingerprint
 from zeroxl.host import macs as mac_addresses
-from zeroxl.host.names import check_service_name
+from zeroxl.host.config import Policy
+from zeroxl.host.names import check_disk_name, check_service_name
 from zeroxl.host.policy import check_bridges, check_memory, check_restart, check_start_order, vm_memory
 from zeroxl.state.history import History
+
+if TYPE_CHECKING:
+    from zeroxl.backends.libvirt.metadata import Metadata
 from zeroxl.state.service import Disk, Readiness, Service
 
 BACKEND = "libvirt"
@@ -87,75 +93,20 @@ def adopt(ctx: Context, host: str, name: str, *, trust_key: str | None = None) -
         if svc.current is not None and svc.current.digest == meta.digest:
             return Adopted(svc, host, meta.owner, changed=False)
 
-    s = meta.settings
-    # The operator's choices, checked as `add` checks what the operator types.
-    chan = fits.channel(s.channel)
-    if s.versions is not None:
-        fits.version_range(s.versions)
-    args = fits.parse_args([f"{k}={v}" for k, v in s.args])
-    if s.memory is not None and s.memory <= 0:
-        raise SettingError(["invalid ", MEMORY, f" {s.memory}: it must be a positive number of MiB"])
-    restart = check_restart(s.restart)
-    start_order = check_start_order(s.start_order)
-    ready = health.readiness(
-        Readiness(), settle=s.ready_settle, log=s.ready_log or "", tcp=s.ready_tcp or "", timeout=s.ready_timeout
-    )
-    macs = tuple(mac_addresses.check_mac(mac) for _, mac in s.networks)
-    bridges = tuple(bridge for bridge, _ in s.networks)
-    volumes = Volumes(ctx.home.root / "libvirt", ctx.config.libvirt)
-    from zeroxl.backends.libvirt.volumes import KIND, volume_name
-
-    for d in s.disks:
-        if d.kind != KIND or d.location != f"{volumes.pool_name}/{volume_name(name, d.name)}" or not d.key:
-            where = f"{d.location} ({d.kind}) is not a volume 0xl makes in this host's pool {volumes.pool_name}"
-            raise SettingError([DISK, f" {d.name}: {where}"])
-
-    # The feed, verified with this machine's trust; the version the domain runs must be one of it.
+    # The feed, verified with this machine's trust; the domain's record is then checked against it.
     loaded = ctx.loader.load(meta.feed, trust_key=fpr, confirm=ctx.ui.confirm_key)
-    target = Target.parse(target_for(BACKEND, uri))
-    impl = next(
-        (
-            i
-            for i in loaded.feed.implementations
-            if i.store_name == meta.digest and str(i.version) == meta.version and target.matches(i.arch)
-        ),
-        None,
-    )
-    if impl is None:
-        raise SelectionError(
-            f"the domain {name} on {host} runs version {meta.version} ({meta.digest}), which is not a "
-            f"{target} implementation of {meta.feed} as this machine verified it: 0xl adopts nothing unverified",
-            hint="the domain's metadata was changed outside 0xl, or the feed no longer lists that version",
-        )
-    fits.check_args(args, impl.needs, declared_only=True)
-    planned = fits.plan_disks([(d.name, d.size) for d in s.disks], impl.needs, ctx.config.policy.max_disk_size)
-    check_bridges(bridges, impl.needs, ctx.config.policy)
-    if len(macs) != len(impl.needs.networks):
-        raise SettingError(f"the domain gives {len(macs)} MACs for {len(impl.needs.networks)} networks")
+    volumes = Volumes(ctx.home.root / "libvirt", ctx.config.libvirt)
     others = [ctx.records.load(n) for n in ctx.records.names() if n != name]
-    vms = [vm_memory(o.memory, o.needs) for o in others if o.backend == BACKEND]
-    check_memory(name, s.memory, impl.needs, ctx.config.policy, vms)
-    mac_addresses.check_unique(name, macs, {o.name: o.macs for o in others}, given=macs)
-    svc = Service(
-        name=name,
-        feed=meta.feed,
-        backend=BACKEND,
-        target=str(target),
-        channel=str(chan),
-        versions=s.versions,
-        args=args,
-        memory=s.memory,
-        networks=bridges,
-        macs=macs,
-        disks=tuple(Disk(n, size, KIND, d.location) for (n, size), d in zip(planned, s.disks, strict=True)),
-        restart=restart,
-        current=fits.selected_from(impl),
-        desired="running" if active else "stopped",
-        ready=ready,
-        enabled=s.enabled,
-        start_order=start_order,
+    svc, impl = service_from(
+        meta,
+        loaded.feed,
+        target=Target.parse(target_for(BACKEND, uri)),
+        policy=ctx.config.policy,
+        pool=volumes.pool_name,
+        others=others,
+        active=active,
     )
-
+    s = meta.settings
     downloaded: set[str] = set()
     undo: list[Callable[[], None]] = []
     try:
@@ -215,3 +166,84 @@ def _set_metadata(uri: str, host: str, name: str, element: str, *, active: bool)
             METADATA_NS,
             flags,
         )
+
+
+def service_from(
+    meta: Metadata,
+    feed: Feed,
+    *,
+    target: Target,
+    policy: Policy,
+    pool: str,
+    others: list[Service],
+    active: bool,
+) -> tuple[Service, Implementation]:
+    """The record META (a domain's metadata, hostile) makes, checked as `add` checks what the operator
+    types, against FEED (verified), this machine's POLICY and the host's OTHER services; and the
+    implementation of FEED the domain runs. Pure: no IO."""
+    from zeroxl.backends.libvirt.volumes import KIND, volume_name
+
+    name = check_service_name(meta.service)
+    s = meta.settings
+    if s is None:
+        raise ConflictError(f"the domain {name} does not hold the service's settings")
+    chan = fits.channel(s.channel)
+    if s.versions is not None:
+        fits.version_range(s.versions)
+    args = fits.parse_args([f"{k}={v}" for k, v in s.args])
+    if s.memory is not None and s.memory <= 0:
+        raise SettingError(["invalid ", MEMORY, f" {s.memory}: it must be a positive number of MiB"])
+    restart = check_restart(s.restart)
+    start_order = check_start_order(s.start_order)
+    ready = health.readiness(
+        Readiness(), settle=s.ready_settle, log=s.ready_log or "", tcp=s.ready_tcp or "", timeout=s.ready_timeout
+    )
+    macs = tuple(mac_addresses.check_mac(mac) for _, mac in s.networks)
+    bridges = tuple(bridge for bridge, _ in s.networks)
+    for d in s.disks:
+        check_disk_name(d.name)
+        if d.kind != KIND or d.location != f"{pool}/{volume_name(name, d.name)}" or not d.key:
+            where = f"{d.location} ({d.kind}) is not a volume 0xl makes in this host's pool {pool}"
+            raise SettingError([DISK, f" {d.name}: {where}"])
+    impl = next(
+        (
+            i
+            for i in feed.implementations
+            if i.store_name == meta.digest and str(i.version) == meta.version and target.matches(i.arch)
+        ),
+        None,
+    )
+    if impl is None:
+        raise SelectionError(
+            f"the domain {name} runs version {meta.version} ({meta.digest}), which is not a {target} "
+            f"implementation of {meta.feed} as this machine verified it: 0xl adopts nothing unverified",
+            hint="the domain's metadata was changed outside 0xl, or the feed no longer lists that version",
+        )
+    fits.check_args(args, impl.needs, declared_only=True)
+    planned = fits.plan_disks([(d.name, d.size) for d in s.disks], impl.needs, policy.max_disk_size)
+    if len(macs) != len(impl.needs.networks):
+        raise SettingError(f"the domain gives {len(macs)} networks; the service declares {len(impl.needs.networks)}")
+    check_bridges(bridges, impl.needs, policy)
+    vms = [vm_memory(o.memory, o.needs) for o in others if o.backend == BACKEND]
+    check_memory(name, s.memory, impl.needs, policy, vms)
+    mac_addresses.check_unique(name, macs, {o.name: o.macs for o in others}, given=macs)
+    svc = Service(
+        name=name,
+        feed=meta.feed,
+        backend=BACKEND,
+        target=str(target),
+        channel=str(chan),
+        versions=s.versions,
+        args=args,
+        memory=s.memory,
+        networks=bridges,
+        macs=macs,
+        disks=tuple(Disk(n, size, KIND, d.location) for (n, size), d in zip(planned, s.disks, strict=True)),
+        restart=restart,
+        current=fits.selected_from(impl),
+        desired="running" if active else "stopped",
+        ready=ready,
+        enabled=s.enabled,
+        start_order=start_order,
+    )
+    return svc, impl
