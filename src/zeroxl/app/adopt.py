@@ -63,11 +63,9 @@ def unadopted(ctx: Context) -> list[str]:
 def adopt(ctx: Context, host: str, name: str, *, trust_key: str | None = None) -> Adopted:
     """Adopt the service NAME on HOST (ctx is HOST's); see the module's docstring."""
     from zeroxl.backends.libvirt import connection
-    from zeroxl.backends.libvirt.domain import metadata_of
     from zeroxl.backends.libvirt.domainxml import read_metadata
-    from zeroxl.backends.libvirt.metadata import element_xml
     from zeroxl.backends.libvirt.volumes import Volumes
-    from zeroxl.state.hostid import known_operator_id, operator_id
+    from zeroxl.state.hostid import known_operator_id
 
     check_service_name(name)
     fpr = normalise_fingerprint(trust_key) if trust_key else None
@@ -128,8 +126,7 @@ def adopt(ctx: Context, host: str, name: str, *, trust_key: str | None = None) -
                     ctx.records.clear_buried()
                 ctx.records.save(svc)
                 undo.append(lambda: ctx.records.save(before) if before is not None else ctx.records.bury(name))
-                owner = operator_id(ctx.home.operator_id)
-                _set_metadata(uri, host, name, element_xml(metadata_of(svc, owner=owner, keys=keys)), active=active)
+                ctx.backend(BACKEND).note(svc, take=True)  # type: ignore[attr-defined]
             History(ctx.records.dir(name)).record(
                 "adopt", to=svc.current, message=f"adopted on {host} from {meta.owner[:12] or 'an older 0xl'}"
             )
@@ -143,29 +140,6 @@ def adopt(ctx: Context, host: str, name: str, *, trust_key: str | None = None) -
         if downloaded:
             store_gc.prune(ctx, downloaded)
     return Adopted(replace(svc), host, meta.owner, changed=True)
-
-
-def _set_metadata(uri: str, host: str, name: str, element: str, *, active: bool) -> None:
-    """Replace 0xl's metadata element of the domain NAME (its owner, above all): in its definition, and in
-    the running domain too if ACTIVE. Nothing else of the domain changes; it is not restarted."""
-    from zeroxl.backends.libvirt import connection
-    from zeroxl.backends.libvirt.metadata import METADATA_NS, METADATA_PREFIX
-
-    lv = connection.module()
-    flags = lv.VIR_DOMAIN_AFFECT_CONFIG | (lv.VIR_DOMAIN_AFFECT_LIVE if active else 0)
-    with connection.connect(uri) as conn:
-        dom = connection.lookup(conn.lookupByName, name)
-        if dom is None:
-            raise NotFoundError(f"the domain {name} left the host {host} while 0xl adopted it")
-        connection.call(
-            f"cannot write the owner of the domain {name}",
-            dom.setMetadata,
-            lv.VIR_DOMAIN_METADATA_ELEMENT,
-            element,
-            METADATA_PREFIX,
-            METADATA_NS,
-            flags,
-        )
 
 
 def service_from(

@@ -45,6 +45,21 @@ def _not_adopted(ctx: Context, name: str) -> None:
         )
 
 
+def note(ctx: Context, svc: Service) -> None:
+    """Tell SVC's domain what its record says now (its backend's `note`: libvirt's metadata), after a
+    change that does not define the domain again; a host that cannot be told is warned of, not an error:
+    the record is changed already, and the next start defines the domain from it."""
+    from zeroxl.errors import ZeroxlError
+
+    write: Callable[[Service], None] | None = getattr(ctx.backend(svc.backend), "note", None)
+    if write is None:
+        return
+    try:
+        write(svc)
+    except ZeroxlError as e:
+        ctx.ui.info(f"0xl: warning: {svc.name}: its domain still says what it said before this change: {e.message}")
+
+
 def check_owned(ctx: Context, svc: Service) -> None:
     """ConflictError if SVC's domain on its (remote) host is owned by another operator's machine."""
     if ctx.libvirt_uri is None:

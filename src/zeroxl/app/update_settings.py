@@ -43,4 +43,6 @@ def change_settings(
         ready = health.readiness(svc.ready, settle=settle, log=ready_log, tcp=ready_tcp, timeout=ready_timeout)
         if any(changes.get(k, getattr(svc, k)) != getattr(svc, k) for k in ("channel", "versions")):
             changes["latest"] = None  # it was the newest of another channel or range
-        return ctx.records.change(svc, ready=ready, **changes)
+        svc = ctx.records.change(svc, ready=ready, **changes)
+        reconcile.note(ctx, svc)
+        return svc

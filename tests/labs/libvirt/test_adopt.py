@@ -106,6 +106,9 @@ def test_another_operators_machine_sees_adopts_and_takes_over_a_running_service(
     assert r.rc == 0, r
     r = a("run", "web", "--host", "h1")
     assert r.rc == 0, r
+    # A changes a setting without a start: the domain's metadata says it too (what B will adopt).
+    r = a("set", "web", "--restart", "always", "--host", "h1")
+    assert r.rc == 0, r
     dom = c1.lookupByName("web")
     a_id = (a_home / "operator-id").read_text().strip()[:32]
     assert owner(dom) == a_id
@@ -137,7 +140,7 @@ def test_another_operators_machine_sees_adopts_and_takes_over_a_running_service(
     status = json.loads(r.out)
     assert status["state"] == "running" and status["version"] == "1.0", status
     assert [(d["name"], d["location"]) for d in status["disks"]] == [("storage", f"{POOL}/0xl-web-storage")]
-    assert status["args"] == {"tag": "web"}
+    assert status["args"] == {"tag": "web"} and status["restart"] == "always"
 
     # A's record is out of date: A sees the service with its new owner and can change nothing.
     r = a("status", "web", "--host", "h1", "--json")

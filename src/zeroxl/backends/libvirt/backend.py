@@ -34,8 +34,9 @@ from typing import Any
 
 from zeroxl.backends.base import BackendContext, RuntimeStatus
 from zeroxl.backends.libvirt import bootfiles, connection
-from zeroxl.backends.libvirt.domain import domain_spec
+from zeroxl.backends.libvirt.domain import domain_spec, metadata_of
 from zeroxl.backends.libvirt.domainxml import XEN, DiskSpec, DomainSpec, read_metadata, render
+from zeroxl.backends.libvirt.metadata import METADATA_NS, METADATA_PREFIX, element_xml
 from zeroxl.backends.libvirt.volumes import Volumes
 from zeroxl.backends.states import FAILED, MISSING, RUNNING, STOPPED
 from zeroxl.backends.vmguest import boot_files, other_services
@@ -227,6 +228,29 @@ class LibvirtBackend:
                 hint=f"take it over: 0xl host adopt {svc.name} --host {self._host_name()}",
             )
         return dom
+
+    def note(self, svc: Service, *, take: bool = False) -> None:
+        """Write SVC's record into its domain's metadata, and nothing else of the domain (it is not
+        restarted): after a change of the record that does not define the domain again (`set`, an update
+        of a stopped service), and when adopting it (TAKE: whoever owned it, this machine does now)."""
+        with connection.connect(self.settings.uri) as conn:
+            dom = self._domain(conn, svc, change=not take)
+            if dom is None:
+                return
+            volumes = self._volumes()
+            keys = {d.location: volumes.noted_key(d.location) for d in svc.disks if d.kind == "libvirt"}
+            meta = metadata_of(svc, owner=self._owner(make=True), keys=keys)
+            lv = connection.module()
+            live = lv.VIR_DOMAIN_AFFECT_LIVE if dom.isActive() else 0
+            connection.call(
+                f"cannot write the metadata of the domain {svc.name}",
+                dom.setMetadata,
+                lv.VIR_DOMAIN_METADATA_ELEMENT,
+                element_xml(meta),
+                METADATA_PREFIX,
+                METADATA_NS,
+                lv.VIR_DOMAIN_AFFECT_CONFIG | live,
+            )
 
     def check_owner(self, svc: Service) -> None:
         """ConflictError if another operator's machine owns SVC's domain (app.reconcile)."""
