@@ -33,6 +33,7 @@ from zeroxl.host.policy import check_bridges, check_memory, check_restart, check
 from zeroxl.state.history import History
 
 if TYPE_CHECKING:
+    from zeroxl.backends.libvirt.backend import LibvirtBackend
     from zeroxl.backends.libvirt.metadata import Metadata
 from zeroxl.state.service import Disk, Readiness, Service
 
@@ -126,7 +127,7 @@ def adopt(ctx: Context, host: str, name: str, *, trust_key: str | None = None) -
                     ctx.records.clear_buried()
                 ctx.records.save(svc)
                 undo.append(lambda: ctx.records.save(before) if before is not None else ctx.records.bury(name))
-                ctx.backend(BACKEND).note(svc, take=True)  # type: ignore[attr-defined]
+                _libvirt(ctx).note(svc, take=True)
             History(ctx.records.dir(name)).record(
                 "adopt", to=svc.current, message=f"adopted on {host} from {meta.owner[:12] or 'an older 0xl'}"
             )
@@ -140,6 +141,15 @@ def adopt(ctx: Context, host: str, name: str, *, trust_key: str | None = None) -
         if downloaded:
             store_gc.prune(ctx, downloaded)
     return Adopted(replace(svc), host, meta.owner, changed=True)
+
+
+def _libvirt(ctx: Context) -> LibvirtBackend:
+    from zeroxl.backends.libvirt.backend import LibvirtBackend
+
+    backend = ctx.backend(BACKEND)
+    if not isinstance(backend, LibvirtBackend):  # what get_backend gives for "libvirt"
+        raise TypeError(f"the {BACKEND} backend is a {type(backend).__name__}")
+    return backend
 
 
 def service_from(
