@@ -243,3 +243,36 @@ def test_a_domain_an_older_0xl_defined_is_refused_clearly(
     assert r.rc == 0, r
     assert wait_for(lambda: 'format="2"' in dom.metadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, NS, 0), timeout=5)
     assert a("stop", "web", "--host", "h1").rc == 0
+
+
+def test_a_record_older_than_what_runs_is_refused_and_adopting_refreshes_it(
+    homes,
+    fleet_hosts,  # noqa: F811 - the fixture
+    site: FeedSite,
+    guest_image: lab.GuestImage,
+) -> None:
+    """A ZEROXL_HOME restored from a backup: same owner, but the host runs a version its record predates."""
+    a, _b, a_home, _b_home = homes
+    (_h1, c1), _ = fleet_hosts
+    url = services.publish(site, guest_image, "1.0", "2.0")
+    r = a("add", "web", url, "--host", "h1", "--trust-key", site.publisher.fingerprint, "--backend", "libvirt",
+          "--arg", "tag=web", "--disk", "storage=32M", "--version", "..!2")  # fmt: skip
+    assert r.rc == 0 and "version 1.0" in r.out, r
+    assert a("run", "web", "--host", "h1").rc == 0
+    record = a_home / "hosts" / "h1" / "services" / "web" / "service.json"
+    backup = record.read_bytes()
+    assert a("set", "web", "--any-version", "--host", "h1").rc == 0
+    r = a("update", "web", "--host", "h1")
+    assert r.rc == 0, r
+    dom = c1.lookupByName("web")
+    assert services.metadata(dom)["version"] == "2.0" and dom.isActive()
+    record.write_bytes(backup)  # the backup of before the update comes back
+    before = everything(a_home)
+    r = a("stop", "web", "--host", "h1")
+    assert r.rc == 7 and "runs version 2.0, but this machine's record says 1.0" in r.err, r
+    assert "0xl host adopt web --host h1" in r.err and dom.isActive() and everything(a_home) == before
+    r = a("host", "adopt", "web", "--host", "h1")
+    assert r.rc == 0 and "adopted web 2.0 on h1" in r.out, r
+    assert json.loads(record.read_text())["current"]["version"] == "2.0"
+    r = a("stop", "web", "--host", "h1")
+    assert r.rc == 0 and not dom.isActive(), r

@@ -253,9 +253,24 @@ class LibvirtBackend:
             )
 
     def check_owner(self, svc: Service) -> None:
-        """ConflictError if another operator's machine owns SVC's domain (app.reconcile)."""
+        """ConflictError if another operator's machine owns SVC's domain, or if it runs another version than
+        SVC's record says (app.reconcile). A running domain was defined by the start that runs it, with the
+        version it runs in its metadata: another version there means this record is out of date (a
+        ZEROXL_HOME restored from a backup, or copied). A stopped one is defined again from the record at
+        its next start: the record is this machine's decision there."""
         with connection.connect(self.settings.uri) as conn:
-            self._domain(conn, svc, change=True)
+            dom = self._domain(conn, svc, change=True)
+            if dom is None or svc.transition is not None or svc.current is None or not dom.isActive():
+                return
+            meta = read_metadata(connection.call(f"cannot read the domain {svc.name}", dom.XMLDesc, 0))
+        if meta is not None and meta.digest and meta.digest != svc.current.digest:
+            host = self._host_name()
+            raise ConflictError(
+                f"{svc.name} on {host} runs version {meta.version}, but this machine's record says "
+                f"{svc.current.version}: the record is out of date (a ZEROXL_HOME restored or copied?), and 0xl "
+                "changes nothing",
+                hint=f"take what the host runs: 0xl host adopt {svc.name} --host {host}",
+            )
 
     def _foreign(self, owner: str) -> bool:
         """Whether OWNER (a domain's) is another operator's machine. A domain of an older 0xl has none: the
