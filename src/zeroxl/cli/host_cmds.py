@@ -54,7 +54,7 @@ def cmd_host_adopt(a: argparse.Namespace) -> int:
     from zeroxl.app.adopt import adopt, unadopted
     from zeroxl.cli import render
     from zeroxl.cli.context import host_context
-    from zeroxl.errors import UsageError
+    from zeroxl.errors import SomeFailed, UsageError, ZeroxlError
     from zeroxl.host.paths import Home
     from zeroxl.state.hosts import ENV, LOCAL, Hosts
 
@@ -63,9 +63,17 @@ def cmd_host_adopt(a: argparse.Namespace) -> int:
         raise UsageError("0xl host adopt takes over services on a host other than local", hint="give --host NAME")
     if bool(a.all) == bool(a.name):
         raise UsageError("give a service NAME or --all", hint=f"0xl list --host {host} shows what is not adopted")
+    failed: list[tuple[str, ZeroxlError]] = []
     with host_context(host) as ctx:
-        names = unadopted(ctx) if a.all else [a.name]
-        done = [adopt(ctx, host, n, trust_key=a.trust_key) for n in names]
+        if not a.all:
+            done = [adopt(ctx, host, a.name, trust_key=a.trust_key)]
+        else:  # each on its own: one refused does not keep the others from being adopted
+            done = []
+            for name in unadopted(ctx):
+                try:
+                    done.append(adopt(ctx, host, name, trust_key=a.trust_key))
+                except ZeroxlError as e:
+                    failed.append((name, e))
     if a.json:
         render.print_json(
             [
@@ -86,8 +94,15 @@ def cmd_host_adopt(a: argparse.Namespace) -> int:
             print(f"{d.service.name} on {d.host} is this machine's already ({version})")
         else:
             print(f"adopted {d.service.name} {version} on {d.host}: this machine owns it now")
-    if a.all and not done:
+    if a.all and not done and not failed:
         print(f"nothing to adopt on {host}")
+    if failed:
+        from zeroxl.cli.messages import print_error, worded
+
+        for name, error in failed:
+            message, hint = worded(error)
+            print_error(f"{name}: {message}", hint)
+        raise SomeFailed(f"{len(failed)} service(s) were not adopted", tuple(error for _, error in failed))
     return 0
 
 

@@ -214,6 +214,9 @@ def test_adopting_tampered_metadata_is_refused_and_changes_nothing(  # noqa: PLR
     assert r.rc == status and words in r.err, r
     assert "internal error" not in r.err
     assert everything(b_home) == before
+    r = b("host", "adopt", "--all", "--host", "h1", "--trust-key", site.publisher.fingerprint)
+    assert r.rc == status and "web: " in r.err and words in r.err, r
+    assert everything(b_home) == before
     assert services.metadata(dom)  # the domain is as the tamperer left it: B wrote nothing to it
 
 
