@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,7 +16,7 @@ from zeroxl.app.adopt import service_from
 from zeroxl.backends.libvirt.domain import metadata_of
 from zeroxl.backends.libvirt.domainxml import DomainSpec, DomainXmlError, read_metadata, render
 from zeroxl.backends.libvirt.metadata import METADATA_NS, DiskNote, Metadata, element_xml
-from zeroxl.errors import ConflictError, PolicyError, SelectionError, SettingError, UsageError
+from zeroxl.errors import ConflictError, PolicyError, SelectionError, SettingError, StateError, UsageError
 from zeroxl.feeds.model import Arch, Archive, Feed, Implementation, Stability
 from zeroxl.feeds.selection import Target
 from zeroxl.feeds.versions import Version
@@ -182,3 +183,27 @@ def test_a_mac_another_service_of_the_host_has_is_refused() -> None:
     other = service(name="api", disks=())
     with pytest.raises(Exception, match="02:00:00:00:00:01"):
         adopt(svc_meta(), others=(other,))
+
+
+def test_the_operator_id_is_made_once_and_is_not_the_mac_host_id(tmp_path: Path) -> None:
+    from zeroxl.state import hostid
+
+    assert hostid.known_operator_id(tmp_path / "operator-id") is None
+    made = hostid.operator_id(tmp_path / "operator-id")
+    assert len(made) == 32 and int(made, 16) >= 0
+    assert hostid.operator_id(tmp_path / "operator-id") == made == hostid.known_operator_id(tmp_path / "operator-id")
+    assert hostid.host_id(tmp_path / "host-id").hex()[:32] != made
+    (tmp_path / "operator-id").write_text("not hex\n")
+    with pytest.raises(StateError, match="owner of the libvirt domains") as e:
+        hostid.known_operator_id(tmp_path / "operator-id")
+    assert "0xl host adopt" in str(e.value.hint)
+
+
+def test_adopt_needs_a_host_other_than_local_and_a_name_or_all(zxi, zhome: Path) -> None:
+    r = zxi("host", "adopt", "web")
+    assert r.rc == 2 and "a host other than local" in r.err, r
+    assert zxi("host", "add", "h1", "qemu+ssh://root@127.0.0.1:1/system").rc == 0
+    r = zxi("host", "adopt", "--host", "h1")
+    assert r.rc == 2 and "give a service NAME or --all" in r.err, r
+    r = zxi("host", "adopt", "web", "--all", "--host", "h1")
+    assert r.rc == 2, r
