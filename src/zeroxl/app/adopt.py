@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from zeroxl.app import fits, health, journal, session, store_gc
@@ -140,7 +140,7 @@ def adopt(ctx: Context, host: str, name: str, *, trust_key: str | None = None) -
     finally:
         if downloaded:
             store_gc.prune(ctx, downloaded)
-    return Adopted(replace(svc), host, meta.owner, changed=True)
+    return Adopted(svc, host, meta.owner, changed=True)
 
 
 def _libvirt(ctx: Context) -> LibvirtBackend:
