@@ -298,7 +298,9 @@ def test_a_network_named_network_colon_is_a_libvirt_network_and_the_rest_bridges
 
 def test_the_metadata_and_the_restart_policy_come_from_the_record() -> None:
     spec = spec_of(service(restart="no"))
-    assert spec.metadata == Metadata("web", "https://example.org/web.xml", "1.0", "sha256new_X")
+    meta = spec.metadata
+    assert (meta.service, meta.feed, meta.version, meta.digest) == ("web", "https://example.org/web.xml", "1.0", "sha256new_X")
+    assert meta.settings is not None and meta.settings.restart == "no" and meta.settings.args == (("tag", "web"),)
     assert (spec.on_poweroff, spec.on_reboot, spec.on_crash) == ("destroy", "destroy", "preserve")
     assert spec.cmdline == (("tag", "web"),)
 

@@ -102,9 +102,13 @@ def concurrently(hosts: list[Host], work: Callable[[Host], T], timeout: float) -
         return dict(results)
 
 
-def list_all_hosts(ctx: Context, *, timeout: float = DEFAULT_TIMEOUT) -> tuple[list[dict[str, Any]], dict[str, str]]:
-    """The services of every host as `0xl list --json` shows them, each with its "host", asked in parallel;
-    and, by host name, why a host's services are missing (it did not answer within TIMEOUT seconds)."""
+def list_all_hosts(
+    ctx: Context, *, timeout: float = DEFAULT_TIMEOUT, only: str | None = None
+) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """The services of every host (or of the host ONLY) as `0xl list --json` shows them, each with its
+    "host", asked in parallel; and, by host name, why a host's services are missing (it did not answer
+    within TIMEOUT seconds). A remote host's 0xl domains that this machine has no record of are listed
+    too, "adopted": false (docs/fleet.md, "Reconciling with the hosts")."""
     from zeroxl.app import views
 
     def services(host: Host) -> list[dict[str, Any]]:
@@ -113,9 +117,11 @@ def list_all_hosts(ctx: Context, *, timeout: float = DEFAULT_TIMEOUT) -> tuple[l
         else:
             hctx = context_of(ctx.home, host)
             listed = views.list_services(hctx.home.root, hctx.config)
+            listed = [{**d, "adopted": True} for d in listed] + _not_adopted(hctx, host, {d["name"] for d in listed})
+            listed.sort(key=lambda d: str(d["name"]))
         return [{"host": host.name, **d} for d in listed]
 
-    hosts = Hosts(ctx.home.root).all()
+    hosts = Hosts(ctx.home.root).all() if only is None else [Hosts(ctx.home.root).get(only)]
     results = concurrently(hosts, services, timeout)
     rows: list[dict[str, Any]] = []
     missing: dict[str, str] = {}
@@ -128,6 +134,32 @@ def list_all_hosts(ctx: Context, *, timeout: float = DEFAULT_TIMEOUT) -> tuple[l
         else:
             rows.extend(got)
     return rows, missing
+
+
+def _not_adopted(hctx: Context, host: Host, recorded: set[str]) -> list[dict[str, Any]]:
+    """The 0xl domains on HOST that this machine has no record of, as rows of `list --json`."""
+    from zeroxl.backends.libvirt.facts import domains
+    from zeroxl.backends.states import RUNNING, STOPPED
+
+    try:
+        found = domains(hctx.config.libvirt.uri)
+    except ZeroxlError:
+        return []  # the records' rows say already that the host cannot be reached
+    return [
+        {
+            "name": d.name,
+            "state": RUNNING if d.active else STOPPED,
+            "version": d.meta.version or None,
+            "backend": "libvirt",
+            "feed": d.meta.feed,
+            "uptime": None,
+            "adopted": False,
+            "owner": d.meta.owner or None,
+            "detail": f"not adopted by this machine: 0xl host adopt {d.name} --host {host.name}",
+        }
+        for d in found
+        if d.name not in recorded
+    ]
 
 
 def list_hosts(ctx: Context, *, timeout: float = DEFAULT_TIMEOUT) -> list[HostReport]:

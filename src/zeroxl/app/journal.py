@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from zeroxl import proc, testhooks
-from zeroxl.app import health
+from zeroxl.app import health, reconcile
 from zeroxl.app.context import Context
 from zeroxl.app.implementations import impl_dir
 from zeroxl.backends.states import RUNNING
@@ -71,7 +71,9 @@ def replace_version(
     if runtime.state != RUNNING and not runtime.extra.get("restarting"):
         message = f"{svc.name} is not running: {to.version} runs when it is started"
         svc = _done(ctx, svc, _journal(svc, to, action, phase=DONE, guardian=None, message=message))
-        return Replaced(_finish_done(ctx, svc), restarted=False, message=message)
+        svc = _finish_done(ctx, svc)
+        reconcile.note(ctx, svc)  # a domain 0xl keeps defined while stopped says the version it will run
+        return Replaced(svc, restarted=False, message=message)
     with _guardian(ctx.home) as guardian:
         return _swap(ctx, svc, to, to_dir, action=action, ready=ready, guardian=guardian)
 

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from zeroxl import testhooks
-from zeroxl.app import journal, session
+from zeroxl.app import journal, reconcile, session
 from zeroxl.app.context import Context
 from zeroxl.app.implementations import impl_dir
-from zeroxl.backends.states import RUNNING
+from zeroxl.backends.states import MISSING, RUNNING
 from zeroxl.disks.base import DiskProvider
 from zeroxl.errors import NotFoundError, UsageError
 from zeroxl.host import users
@@ -21,13 +21,14 @@ class DestroyResult:
     name: str
     kept_disks: tuple[Disk, ...]
     deleted_disks: tuple[Disk, ...]
+    domain_gone: bool = False  # its domain was gone from its host already (docs/fleet.md): only the record went
 
 
 def run(ctx: Context, name: str, *, wait: float = 0.0) -> tuple[Service, bool]:
     """Start NAME; returns the service and False if it was running already."""
     with session.service_lock(ctx, name, wait=wait):
         journal.recover(ctx, name)
-        svc = ctx.records.load(name)
+        svc = reconcile.owned(ctx, name)
         be = ctx.backend(svc.backend)
         if be.status(svc).state == RUNNING:
             if svc.desired != "running":
@@ -43,7 +44,7 @@ def stop(ctx: Context, name: str, *, timeout: float | None = None, wait: float =
     """Stop NAME; returns the service and whether it was running."""
     with session.service_lock(ctx, name, wait=wait):
         journal.recover(ctx, name)
-        svc = ctx.records.load(name)
+        svc = reconcile.owned(ctx, name)
         be = ctx.backend(svc.backend)
         was_running = be.status(svc).state == RUNNING
         be.stop(svc, timeout=timeout)
@@ -55,7 +56,7 @@ def restart(ctx: Context, name: str, *, timeout: float | None = None, wait: floa
     that no other command sees it stopped in between; returns the service and whether it was running."""
     with session.service_lock(ctx, name, wait=wait):
         journal.recover(ctx, name)
-        svc = ctx.records.load(name)
+        svc = reconcile.owned(ctx, name)
         be = ctx.backend(svc.backend)
         was_running = be.status(svc).state == RUNNING
         be.stop(svc, timeout=timeout)
@@ -67,7 +68,7 @@ def destroy(ctx: Context, name: str, *, delete_disks: bool = False, wait: float 
     """Stop NAME and remove it; its disks are kept unless DELETE_DISKS."""
     with session.service_lock(ctx, name, wait=wait):
         journal.recover(ctx, name)
-        svc = ctx.records.load(name)
+        svc = reconcile.owned(ctx, name)
         # Each disk's provider is found before anything stops: a disk 0xl cannot reach now (its volume
         # group left config.toml) must not turn into a half-done destroy.
         deletions: list[tuple[DiskProvider, Disk]] = []
@@ -83,6 +84,7 @@ def destroy(ctx: Context, name: str, *, delete_disks: bool = False, wait: float 
                     )
                 deletions.append((providers[disk.kind], disk))
         be = ctx.backend(svc.backend)
+        gone = ctx.libvirt_uri is not None and be.status(svc).state == MISSING
         be.stop(svc)
         be.cleanup(svc)
         for provider, disk in deletions:
@@ -93,7 +95,7 @@ def destroy(ctx: Context, name: str, *, delete_disks: bool = False, wait: float 
         kept = () if delete_disks else svc.disks
         if not kept:  # a kept disk keeps its owner, for an `add` of the same name to find it as it was
             users.remove_own(name, str(ctx.home.root))
-        return DestroyResult(name, tuple(kept), tuple(disk for _, disk in deletions))
+        return DestroyResult(name, tuple(kept), tuple(disk for _, disk in deletions), domain_gone=gone)
 
 
 def log_path(ctx: Context, name: str) -> Path:

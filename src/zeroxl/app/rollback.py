@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from zeroxl import testhooks
-from zeroxl.app import fits, journal, session, store_gc
+from zeroxl.app import fits, journal, reconcile, session, store_gc
 from zeroxl.app.context import Context
 from zeroxl.app.implementations import impl_dir
 from zeroxl.errors import NotFoundError
@@ -41,7 +41,7 @@ def rollback(
     """Go back to the version NAME ran before, or to version TO from its history."""
     with session.service_lock(ctx, name, wait=wait):
         journal.recover(ctx, name)
-        svc = ctx.records.load(name)
+        svc = reconcile.owned(ctx, name)
         history = History(ctx.records.dir(name))
         entries = history.entries()
         if svc.current is None:

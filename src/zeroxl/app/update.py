@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from zeroxl import testhooks
-from zeroxl.app import fits, journal, session, store_gc
+from zeroxl.app import fits, journal, reconcile, session, store_gc
 from zeroxl.app.context import Context
 from zeroxl.errors import ConflictError, RolledBackError, SelectionError, UnexpectedError, ZeroxlError
 from zeroxl.feeds.load import LoadedFeed
@@ -313,7 +313,7 @@ def _fresh(ctx: Context, plan: _Plan, wait: float) -> Iterator[tuple[Service, Ch
         raise ValueError(f"{plan.svc.name}: nothing was chosen")
     with session.service_lock(ctx, plan.svc.name, wait=wait):
         journal.recover(ctx, plan.svc.name)
-        svc = ctx.records.load(plan.svc.name)
+        svc = reconcile.owned(ctx, plan.svc.name)
         if svc.feed != plan.svc.feed:
             raise ConflictError(
                 f"{svc.name}: its feed changed during the update", hint=f"run 0xl update {svc.name} again"

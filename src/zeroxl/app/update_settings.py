@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from zeroxl.app import fits, health, journal, session
+from zeroxl.app import fits, health, journal, reconcile, session
 from zeroxl.app.context import Context
 from zeroxl.host.policy import check_restart, check_start_order
 from zeroxl.state.service import Service
@@ -39,8 +39,10 @@ def change_settings(
         changes["start_order"] = check_start_order(start_order)
     with session.service_lock(ctx, name, wait=wait):
         journal.recover(ctx, name)
-        svc = ctx.records.load(name)
+        svc = reconcile.owned(ctx, name)
         ready = health.readiness(svc.ready, settle=settle, log=ready_log, tcp=ready_tcp, timeout=ready_timeout)
         if any(changes.get(k, getattr(svc, k)) != getattr(svc, k) for k in ("channel", "versions")):
             changes["latest"] = None  # it was the newest of another channel or range
-        return ctx.records.change(svc, ready=ready, **changes)
+        svc = ctx.records.change(svc, ready=ready, **changes)
+        reconcile.note(ctx, svc)
+        return svc

@@ -59,10 +59,13 @@ def _runtime(home: os.PathLike[str] | str, rec: dict[str, Any], config: Config |
         from zeroxl.backends import get_backend
         from zeroxl.backends.base import BackendContext
         from zeroxl.host.config import load
-        from zeroxl.host.paths import Home
+        from zeroxl.host.paths import Home, HostHome
         from zeroxl.state.service import Service
 
-        h = Home(Path(home))
+        p = Path(home)
+        # A remote host's records are at MAIN/hosts/NAME (host.paths.HostHome): its backend must know it is
+        # remote (its console is in the host's pool; a domain gone from the host is "missing").
+        h = HostHome(p.parent.parent, p.name) if config is not None and p.parent.name == "hosts" else Home(p)
         backend = get_backend(rec["backend"], BackendContext(h, config or load(h.config_file)))
         return asdict(backend.status(Service.from_json(rec)))
     except Exception as e:  # a broken backend must not hide the other services from `list`

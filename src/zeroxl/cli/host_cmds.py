@@ -59,6 +59,65 @@ def cmd_host_remove(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_host_adopt(a: argparse.Namespace) -> int:
+    """`0xl host adopt NAME --host H` (or --all): take over what 0xl deployed there (docs/fleet.md)."""
+    import os
+
+    from zeroxl.app.adopt import adopt, unadopted
+    from zeroxl.cli import render
+    from zeroxl.cli.context import host_context
+    from zeroxl.errors import SomeFailed, UsageError, ZeroxlError
+    from zeroxl.host.paths import Home
+    from zeroxl.state.hosts import ENV, LOCAL, Hosts
+
+    host = a.host or os.environ.get(ENV) or Hosts(Home.from_env().root).default()
+    if host == LOCAL:
+        raise UsageError("0xl host adopt takes over services on a host other than local", hint="give --host NAME")
+    if bool(a.all) == bool(a.name):
+        raise UsageError("give a service NAME or --all", hint=f"0xl list --host {host} shows what is not adopted")
+    failed: list[tuple[str, ZeroxlError]] = []
+    with host_context(host) as ctx:
+        if not a.all:
+            done = [adopt(ctx, host, a.name, trust_key=a.trust_key)]
+        else:  # each on its own: one refused does not keep the others from being adopted
+            done = []
+            for name in unadopted(ctx):
+                try:
+                    done.append(adopt(ctx, host, name, trust_key=a.trust_key))
+                except ZeroxlError as e:
+                    failed.append((name, e))
+    if a.json:
+        render.print_json(
+            [
+                {
+                    "name": d.service.name,
+                    "host": d.host,
+                    "version": d.service.current.version if d.service.current else None,
+                    "previous_owner": d.previous_owner or None,
+                    "adopted": d.changed,
+                }
+                for d in done
+            ]
+        )
+        return 0
+    for d in done:
+        version = d.service.current.version if d.service.current else "?"
+        if not d.changed:
+            print(f"{d.service.name} on {d.host} is this machine's already ({version})")
+        else:
+            print(f"adopted {d.service.name} {version} on {d.host}: this machine owns it now")
+    if a.all and not done and not failed:
+        print(f"nothing to adopt on {host}")
+    if failed:
+        from zeroxl.cli.messages import print_error, worded
+
+        for name, error in failed:
+            message, hint = worded(error)
+            print_error(f"{name}: {message}", hint)
+        raise SomeFailed(f"{len(failed)} service(s) were not adopted", tuple(error for _, error in failed))
+    return 0
+
+
 def _mib(value: int | None) -> str:
     return "-" if value is None else f"{value >> 20} MiB"
 
@@ -91,7 +150,7 @@ def cmd_host_list(a: argparse.Namespace) -> int:
 
 def cmd_list(a: argparse.Namespace) -> int:
     """`0xl list`, and with --all-hosts the services of every host, asked in parallel."""
-    if not a.all_hosts:
+    if not a.all_hosts and not a.host:
         return int(a.list_one_host(a))
     import sys
 
@@ -101,12 +160,20 @@ def cmd_list(a: argparse.Namespace) -> int:
     from zeroxl.host.paths import Home
 
     with Context(Home.from_env()) as ctx:
-        listed, missing = list_all_hosts(ctx, timeout=a.timeout)
+        listed, missing = list_all_hosts(ctx, timeout=a.timeout, only=a.host)
     if a.json:
         render.print_json(listed)
     else:
         rows = [
-            [d["host"], d["name"], d["state"], d["version"], d["backend"], render.duration(d["uptime"]), d["feed"]]
+            [
+                d["host"],
+                d["name"],
+                d["state"] + ("" if d.get("adopted", True) else " (not adopted)"),
+                d["version"],
+                d["backend"],
+                render.duration(d["uptime"]),
+                d["feed"],
+            ]
             for d in listed
         ]
         render.table(
@@ -132,6 +199,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     if "list" in sub.choices:
         lp = sub.choices["list"]
         lp.add_argument("--all-hosts", action="store_true", help="the services of every host (0xl host list)")
+        lp.add_argument("--host", metavar="NAME", help="the services of one host, and what 0xl there is not adopted")
         lp.add_argument(
             "--timeout", type=argtypes.seconds, default=10.0, metavar="SECONDS", help="per host, with --all-hosts"
         )
@@ -152,6 +220,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sp.add_argument("--json", action="store_true")
     sp.add_argument("--timeout", type=argtypes.seconds, default=10.0, metavar="SECONDS", help="per host (default 10)")
     sp.set_defaults(handler=cmd_host_list)
+    sp = hsub.add_parser(
+        "adopt",
+        help="take over a service 0xl deployed on a host (from another operator's machine, or lost records)",
+        description="take over a service 0xl deployed on a host, from its domain's metadata, verified here "
+        "(docs/fleet.md)",
+    )
+    sp.add_argument("name", nargs="?", help="the service (its domain's name)")
+    sp.add_argument("--host", metavar="NAME", help="the host (default: $ZEROXL_HOST, else the default host)")
+    sp.add_argument("--all", action="store_true", help="every 0xl domain on the host that is not this machine's")
+    sp.add_argument("--trust-key", metavar="FINGERPRINT", help="trust this key for the feed's site, as add does")
+    jsonout.add_option(sp)
+    sp.set_defaults(handler=cmd_host_adopt)
     sp = hsub.add_parser("remove", help="forget a host (0xl must have no services on it)")
     sp.add_argument("name")
     jsonout.add_option(sp)

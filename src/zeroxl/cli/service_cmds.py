@@ -96,10 +96,14 @@ def cmd_destroy(a: argparse.Namespace) -> int:
                 "name": result.name,
                 "deleted_disks": [d.to_json() for d in result.deleted_disks],
                 "kept_disks": [d.to_json() for d in result.kept_disks],
+                "domain_gone": result.domain_gone,
             }
         )
         return 0
-    print(f"destroyed {result.name}")
+    if result.domain_gone:
+        print(f"destroyed {result.name}: its domain was gone from the host already; its record is removed")
+    else:
+        print(f"destroyed {result.name}")
     for disk in result.deleted_disks:
         print(f"deleted disk {disk.name} ({disk.location})")
     for disk in result.kept_disks:

@@ -61,6 +61,11 @@ class Home:
         return self.root / "host-id"
 
     @property
+    def operator_id(self) -> Path:
+        """This ZEROXL_HOME's random id, the owner written into the domains it defines (docs/fleet.md)."""
+        return self.root / "operator-id"
+
+    @property
     def gnupg(self) -> Path:
         return self.root / "gnupg"
 
@@ -116,6 +121,10 @@ class HostHome(Home):
     @property
     def host_id(self) -> Path:
         return self.main / "host-id"
+
+    @property
+    def operator_id(self) -> Path:
+        return self.main / "operator-id"
 
     @property
     def gnupg(self) -> Path:

@@ -22,10 +22,37 @@ from zeroxl.state import atomic
 _FORM = re.compile(rb"([0-9a-f]{64})\n")
 
 
-def host_id(path: Path) -> bytes:
+_MACS = "from which 0xl derives MAC addresses"
+_MACS_HINT = (
+    "restore it from a backup of this host; if there is none, remove it: services keep the MACs "
+    "they have, and services added from now on get MACs derived from a new value"
+)
+_OWNER = "this machine's id as the owner of the libvirt domains it defines (docs/fleet.md)"
+_OWNER_HINT = (
+    "restore it from a backup; if there is none, remove it and take the domains over again: "
+    "0xl host adopt NAME --host HOST"
+)
+
+
+def operator_id(path: Path) -> str:
+    """The operator machine's id (32 hexadecimal digits) stored at PATH, made now if there is none yet:
+    written as the owner of the domains this ZEROXL_HOME defines. Random, and not the MAC host-id: it
+    says nothing an observer of the network could use, and two machines never share it by chance."""
+    return host_id(path, purpose=(_OWNER, _OWNER_HINT)).hex()[:32]
+
+
+def known_operator_id(path: Path) -> str | None:
+    """The operator machine's id if it has one (None: it owns no domain yet); never makes one."""
+    try:
+        return _read(path, (_OWNER, _OWNER_HINT)).hex()[:32]
+    except FileNotFoundError:
+        return None
+
+
+def host_id(path: Path, *, purpose: tuple[str, str] = (_MACS, _MACS_HINT)) -> bytes:
     """The host's value stored at PATH (32 bytes), made now if there is none yet."""
     try:
-        return _read(path)
+        return _read(path, purpose)
     except FileNotFoundError:
         pass
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -42,7 +69,7 @@ def host_id(path: Path) -> bytes:
     finally:
         with contextlib.suppress(FileNotFoundError):
             Path(tmp).unlink()
-    return _read(path)
+    return _read(path, purpose)
 
 
 def existing(path: Path) -> bytes:
@@ -53,13 +80,9 @@ def existing(path: Path) -> bytes:
         return secrets.token_bytes(32)
 
 
-def _read(path: Path) -> bytes:
+def _read(path: Path, purpose: tuple[str, str] = (_MACS, _MACS_HINT)) -> bytes:
     data = path.read_bytes()
     m = _FORM.fullmatch(data)
     if m is None:
-        raise StateError(
-            f"{path} is damaged: it should hold 64 hexadecimal digits, from which 0xl derives MAC addresses",
-            hint="restore it from a backup of this host; if there is none, remove it: services keep the MACs "
-            "they have, and services added from now on get MACs derived from a new value",
-        )
+        raise StateError(f"{path} is damaged: it should hold 64 hexadecimal digits, {purpose[0]}", hint=purpose[1])
     return bytes.fromhex(m.group(1).decode())

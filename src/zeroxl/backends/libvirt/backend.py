@@ -11,7 +11,9 @@
   exits halts its CPU, and libvirt still says "running"; only `Solo5: solo5_exit(N) called` tells;
 - logs: the first serial port, which libvirt appends to ZEROXL_HOME/services/NAME/libvirt/console.log;
 - destroy undefines the domain. A domain of the same name that 0xl did not define (no 0xl metadata
-  naming the service) is never changed: add, start, stop and destroy refuse it.
+  naming the service) is never changed: add, start, stop and destroy refuse it. Nor is one that another
+  operator's machine owns (its metadata's owner, docs/fleet.md "Reconciling with the hosts"): status shows
+  it, start, stop and destroy refuse it (ConflictError) until `0xl host adopt` takes it over.
 
 At a Xen URI (`xen:///system`: libvirt's Xen driver, libxl) a service is a `Xen-x86_64` kernel run as a
 PVH guest: its disks at the Xen disks the feed declares, given to libxl by path, and its console the PV
@@ -32,16 +34,17 @@ from typing import Any
 
 from zeroxl.backends.base import BackendContext, RuntimeStatus
 from zeroxl.backends.libvirt import bootfiles, connection
-from zeroxl.backends.libvirt.domain import domain_spec
+from zeroxl.backends.libvirt.domain import domain_spec, metadata_of
 from zeroxl.backends.libvirt.domainxml import XEN, DiskSpec, DomainSpec, interface_devices, read_metadata, render
+from zeroxl.backends.libvirt.metadata import METADATA_NS, METADATA_PREFIX, element_xml
 from zeroxl.backends.libvirt.volumes import Volumes
-from zeroxl.backends.states import FAILED, RUNNING, STOPPED
+from zeroxl.backends.states import FAILED, MISSING, RUNNING, STOPPED
 from zeroxl.backends.vmguest import boot_files, other_services
 from zeroxl.errors import BackendError, ConflictError, NotFoundError
 from zeroxl.host.config import is_xen_uri
 from zeroxl.host.paths import HostHome
 from zeroxl.host.policy import LIBVIRT_NETWORK
-from zeroxl.state import atomic
+from zeroxl.state import atomic, hostid
 from zeroxl.state.service import Service
 
 CONSOLE = "console.log"
@@ -145,8 +148,14 @@ class LibvirtBackend:
             if pool is not None:
                 bootfiles.prune(conn, pool)
 
+    def _owner(self, *, make: bool) -> str:
+        """This operator machine's id, the owner of the domains it defines; made only if MAKE (a define)."""
+        path = self.ctx.home.operator_id
+        return hostid.operator_id(path) if make else hostid.known_operator_id(path) or ""
+
     def _xml(self, conn: Any, svc: Service, impl_dir: Path, uuid: str | None, *, upload: bool = False) -> str:
         kernel, initrd = self._boot_files(conn, svc, impl_dir, upload=upload)
+        volumes = self._volumes()
         spec = domain_spec(
             svc,
             domain_type=XEN if self.xen else self.settings.domain_type or default_domain_type(),
@@ -156,6 +165,8 @@ class LibvirtBackend:
             policy=self.ctx.config.policy,
             others=self._others(svc),
             uuid=uuid,
+            owner=self._owner(make=upload),
+            keys={d.location: volumes.noted_key(d.location) for d in svc.disks if d.kind == "libvirt"},
         )
         return render(self._xen_paths(conn, spec) if self.xen else spec)
 
@@ -198,8 +209,9 @@ class LibvirtBackend:
 
     # -- lifecycle ----------------------------------------------------------------------------------
 
-    def _domain(self, conn: Any, svc: Service) -> Any:
-        """The domain of SVC, None if there is none; ConflictError if one of its name is not 0xl's."""
+    def _domain(self, conn: Any, svc: Service, *, change: bool = False) -> Any:
+        """The domain of SVC, None if there is none; ConflictError if one of its name is not 0xl's, or, to
+        CHANGE it, if another operator's machine owns it (docs/fleet.md, "Reconciling with the hosts")."""
         dom = connection.lookup(conn.lookupByName, svc.name)
         if dom is None:
             return None
@@ -209,11 +221,68 @@ class LibvirtBackend:
                 f"libvirt has a domain {svc.name} that 0xl did not define: 0xl leaves it alone",
                 hint=f"rename or undefine it (virsh undefine {svc.name}), or give the service another name",
             )
+        if change and self._foreign(meta.owner):
+            raise ConflictError(
+                f"{svc.name} on {self._host_name()} is owned by another operator's machine ({meta.owner[:12]}): "
+                "this machine's record of it is out of date, and 0xl changes nothing",
+                hint=f"take it over: 0xl host adopt {svc.name} --host {self._host_name()}",
+            )
         return dom
+
+    def note(self, svc: Service, *, take: bool = False) -> None:
+        """Write SVC's record into its domain's metadata, and nothing else of the domain (it is not
+        restarted): after a change of the record that does not define the domain again (`set`, an update
+        of a stopped service), and when adopting it (TAKE: whoever owned it, this machine does now)."""
+        with connection.connect(self.settings.uri) as conn:
+            dom = self._domain(conn, svc, change=not take)
+            if dom is None:
+                return
+            volumes = self._volumes()
+            keys = {d.location: volumes.noted_key(d.location) for d in svc.disks if d.kind == "libvirt"}
+            meta = metadata_of(svc, owner=self._owner(make=True), keys=keys)
+            lv = connection.module()
+            live = lv.VIR_DOMAIN_AFFECT_LIVE if dom.isActive() else 0
+            connection.call(
+                f"cannot write the metadata of the domain {svc.name}",
+                dom.setMetadata,
+                lv.VIR_DOMAIN_METADATA_ELEMENT,
+                element_xml(meta),
+                METADATA_PREFIX,
+                METADATA_NS,
+                lv.VIR_DOMAIN_AFFECT_CONFIG | live,
+            )
+
+    def check_owner(self, svc: Service) -> None:
+        """ConflictError if another operator's machine owns SVC's domain, or if it runs another version than
+        SVC's record says (app.reconcile). A running domain was defined by the start that runs it, with the
+        version it runs in its metadata: another version there means this record is out of date (a
+        ZEROXL_HOME restored from a backup, or copied). A stopped one is defined again from the record at
+        its next start: the record is this machine's decision there."""
+        with connection.connect(self.settings.uri) as conn:
+            dom = self._domain(conn, svc, change=True)
+            if dom is None or svc.transition is not None or svc.current is None or not dom.isActive():
+                return
+            meta = read_metadata(connection.call(f"cannot read the domain {svc.name}", dom.XMLDesc, 0))
+        if meta is not None and meta.digest and meta.digest != svc.current.digest:
+            host = self._host_name()
+            raise ConflictError(
+                f"{svc.name} on {host} runs version {meta.version}, but this machine's record says "
+                f"{svc.current.version}: the record is out of date (a ZEROXL_HOME restored or copied?), and 0xl "
+                "changes nothing",
+                hint=f"take what the host runs: 0xl host adopt {svc.name} --host {host}",
+            )
+
+    def _foreign(self, owner: str) -> bool:
+        """Whether OWNER (a domain's) is another operator's machine. A domain of an older 0xl has none: the
+        machine with a record of it is taken to own it (it writes its id at the next define)."""
+        return bool(owner) and owner != self._owner(make=False)
+
+    def _host_name(self) -> str:
+        return self.ctx.home.root.name if self._remote() else "local"
 
     def _define(self, conn: Any, svc: Service, impl_dir: Path) -> Any:
         lv = connection.module()
-        dom = self._domain(conn, svc)
+        dom = self._domain(conn, svc, change=True)
         xml = self._xml(conn, svc, impl_dir, dom.UUIDString() if dom is not None else None, upload=True)
         return connection.call(
             f"libvirt refused the domain of {svc.name}",
@@ -232,7 +301,7 @@ class LibvirtBackend:
     def start(self, svc: Service, impl_dir: Path) -> None:
         self._dir(svc).mkdir(parents=True, exist_ok=True)
         with connection.connect(self.settings.uri) as conn:
-            dom = self._domain(conn, svc)
+            dom = self._domain(conn, svc, change=True)
             if dom is not None and dom.isActive():
                 if self._exit(svc) is None:
                     return
@@ -296,7 +365,7 @@ class LibvirtBackend:
     def stop(self, svc: Service, *, timeout: float | None = None) -> None:
         grace = self.settings.stop_timeout if timeout is None else timeout
         with connection.connect(self.settings.uri) as conn:
-            dom = self._domain(conn, svc)
+            dom = self._domain(conn, svc, change=True)
             if dom is None or not dom.isActive():
                 return
             if grace > 0 and self._exit(svc) is None:
@@ -314,11 +383,30 @@ class LibvirtBackend:
         with connection.connect(self.settings.uri) as conn:
             dom = self._domain(conn, svc)
             if dom is None:
+                if self._remote():  # the host is the truth: this record is of nothing there
+                    return RuntimeStatus(
+                        state=MISSING,
+                        detail=f"its domain is gone from the host {self._host_name()}: 0xl destroy {svc.name} "
+                        f"--host {self._host_name()} removes this record",
+                    )
                 detail = "its domain is gone: it was undefined outside 0xl" if svc.desired == "running" else ""
                 return RuntimeStatus(state=STOPPED, detail=detail)
+            meta = read_metadata(connection.call(f"cannot read the domain {svc.name}", dom.XMLDesc, 0))
             info = connection.call(f"cannot read the state of {svc.name}", dom.info)
-            code, reason = connection.call(f"cannot read the state of {svc.name}", dom.state)
+            code, _reason = connection.call(f"cannot read the state of {svc.name}", dom.state)
             network = _network_bytes(dom) if code in (_RUNNING, _BLOCKED, _PAUSED) else None
+        status = self._status(svc, info, code, network)
+        owner = meta.owner if meta is not None else ""
+        if not owner:
+            return status
+        detail = status.detail
+        if self._foreign(owner):
+            host = self._host_name()
+            taken = f"owned by another operator's machine ({owner[:12]}): 0xl host adopt {svc.name} --host {host}"
+            detail = "; ".join(d for d in (taken, status.detail) if d)
+        return replace(status, detail=detail, extra={**status.extra, "owner": owner})
+
+    def _status(self, svc: Service, info: Any, code: int, network: dict[str, int] | None) -> RuntimeStatus:
         state_code, _max_kib, mem_kib, vcpus, cpu_ns = (int(v) for v in info)
         note = self._run_note(svc)
         exited = self._exit(svc) if note else None
@@ -342,7 +430,7 @@ class LibvirtBackend:
                     **(network or {}),
                 },
             )
-        del state_code, reason
+        del state_code
         if exited is not None and exited != 0:
             halted = " (its domain is halted: 0xl stop ends it)" if code != _SHUTOFF else ""
             return RuntimeStatus(
@@ -367,7 +455,7 @@ class LibvirtBackend:
 
     def cleanup(self, svc: Service) -> None:
         with connection.connect(self.settings.uri) as conn:
-            dom = self._domain(conn, svc)
+            dom = self._domain(conn, svc, change=True)
             if dom is not None:
                 if dom.isActive():
                     _destroy(dom, svc)

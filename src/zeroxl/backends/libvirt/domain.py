@@ -10,14 +10,16 @@ What comes from where (as for xl: backends/xen/domain.py):
 - nics: one per declared network, on the bridge or the libvirt network (`network:NAME`) recorded at `add`,
   with the MAC recorded at `add` (host.macs);
 - on_poweroff / on_reboot / on_crash: the service's restart policy;
-- metadata: the service, its feed, and the version and digest it runs.
+- metadata: the service, its feed, the version and digest it runs, its owner (this operator machine's id)
+  and the operator's choices, for another operator's machine to adopt it (metadata.py, docs/fleet.md).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from zeroxl.backends.libvirt.domainxml import XEN, DiskSpec, DomainSpec, Metadata, NicSpec
+from zeroxl.backends.libvirt.metadata import DiskNote, Settings
 from zeroxl.backends.vmguest import RESTART_ACTIONS, checked, cmdline, disk_vdevs
 from zeroxl.errors import BackendError
 from zeroxl.host.config import Policy
@@ -44,6 +46,36 @@ def nic_spec(net: str, mac: str) -> NicSpec:
     return NicSpec(kind="bridge", source=net, mac=mac)
 
 
+def metadata_of(svc: Service, *, owner: str, keys: Mapping[str, str]) -> Metadata:
+    """What the domain of SVC says of it: KEYS are its volumes' keys, by location (POOL/VOLUME)."""
+    if svc.current is None:
+        raise BackendError(f"{svc.name} has no version to run")
+    settings = Settings(
+        channel=svc.channel,
+        versions=svc.versions,
+        args=tuple(svc.args.items()),
+        memory=svc.memory,
+        networks=tuple(zip(svc.networks, svc.macs, strict=True)),
+        disks=tuple(DiskNote(d.name, d.size, d.kind, d.location, keys.get(d.location, "")) for d in svc.disks),
+        restart=svc.restart,
+        enabled=svc.enabled,
+        start_order=svc.start_order,
+        ready_settle=svc.ready.settle,
+        ready_timeout=svc.ready.timeout,
+        ready_log=svc.ready.log,
+        ready_tcp=svc.ready.tcp,
+    )
+    return Metadata(
+        service=svc.name,
+        feed=svc.feed,
+        version=svc.current.version,
+        digest=svc.current.digest,
+        owner=owner,
+        settings=settings,
+        format=2,
+    )
+
+
 def domain_spec(
     svc: Service,
     *,
@@ -54,10 +86,13 @@ def domain_spec(
     policy: Policy,
     others: Iterable[Service],
     uuid: str | None = None,
+    owner: str = "",
+    keys: Mapping[str, str] | None = None,
 ) -> DomainSpec:
     """The domain for SVC; KERNEL and INITRD are the absolute paths of its files in the store.
 
-    OTHERS are the host's other libvirt services, for the total-memory limit and MAC collisions.
+    OTHERS are the host's other libvirt services, for the total-memory limit and MAC collisions; OWNER
+    is this operator machine's id, KEYS the keys of SVC's volumes by location.
     """
     current, memory, (on_poweroff, on_reboot, on_crash) = checked(svc, policy, others)
     needs = current.needs
@@ -84,7 +119,7 @@ def domain_spec(
         cmdline=cmdline(svc),
         memory=memory,
         serial_log=serial_log,
-        metadata=Metadata(service=svc.name, feed=svc.feed, version=current.version, digest=current.digest),
+        metadata=metadata_of(svc, owner=owner, keys=keys or {}),
         on_poweroff=on_poweroff,
         on_reboot=on_reboot,
         on_crash=on_crash,

@@ -17,8 +17,9 @@ NICs, the console on a serial port written to a file by libvirt), and `xen` (a X
 libvirt's Xen driver, libxl: a PVH guest, disks at the Xen disks xvdb… as xl would attach them, the console
 the PV one that xenconsoled logs, as for the xl backend).
 
-0xl's record of what runs (service, feed, version, digest) is in `<metadata>`, in 0xl's namespace
-(METADATA_NS), so that a person using virsh sees it (`virsh metadata NAME urn:x-0xl:libvirt:1`).
+0xl's record of what runs (service, feed, version, digest), whose it is and the operator's choices are in
+`<metadata>`, in 0xl's namespace (METADATA_NS; its form: metadata.py), so that a person using virsh sees
+it (`virsh metadata NAME urn:x-0xl:libvirt:1`) and another operator's machine can adopt the domain.
 """
 
 from __future__ import annotations
@@ -28,11 +29,12 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from zeroxl.backends.libvirt import metadata
+from zeroxl.backends.libvirt.metadata import METADATA_NS, Metadata
 from zeroxl.errors import SettingError
 from zeroxl.host.names import ARG_NAME, BRIDGE_NAME, SERVICE_NAME
 
-METADATA_NS = "urn:x-0xl:libvirt:1"
-METADATA_PREFIX = "zeroxl"
+__all__ = ["METADATA_NS", "DiskSpec", "DomainSpec", "Metadata", "NicSpec", "read_metadata", "render"]
 DOMAIN_TYPES = ("kvm", "qemu", "xen")
 XEN = "xen"
 ACTIONS = ("destroy", "restart", "preserve")
@@ -51,26 +53,12 @@ _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 _POOL = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _VOLUME = re.compile(r"0xl-[a-z0-9-]{1,31}-[a-z0-9_]{1,16}")
 # What XML 1.0 can hold, less the other control characters (a path or a URL has no use for them).
-_TEXT = re.compile(r"[^\x00-\x1f\x7f\ud800-\udfff\ufffe\uffff]*")
+_TEXT = metadata.TEXT
 
-
-# <zeroxl:service> holds <zeroxl:name>, <zeroxl:feed>, <zeroxl:version>, <zeroxl:digest>: (element, field).
-_METADATA_KEYS = (("name", "service"), ("feed", "feed"), ("version", "version"), ("digest", "digest"))
-# A constant prefix in what `virsh dumpxml` shows (ElementTree would write ns0); registering is global, and
-# only ever maps this prefix to this namespace.
-ET.register_namespace(METADATA_PREFIX, METADATA_NS)
 
 
 class DomainXmlError(SettingError):
     """A value of the service's cannot be written into its domain XML as itself."""
-
-
-@dataclass(frozen=True)
-class Metadata:
-    service: str
-    feed: str
-    version: str
-    digest: str
 
 
 @dataclass(frozen=True)
@@ -165,24 +153,15 @@ def render(spec: DomainSpec) -> str:
 
 
 def _metadata(parent: ET.Element, meta: Metadata) -> None:
-    ns = "{" + METADATA_NS + "}"
-    service = ET.SubElement(parent, ns + "service")
-    for key, value in _METADATA_KEYS:
-        ET.SubElement(service, ns + key).text = _text(getattr(meta, value), f"metadata {key}")
+    try:
+        metadata.write(parent, meta)
+    except metadata.MetadataError as e:
+        raise DomainXmlError(e.message) from None
 
 
 def read_metadata(xml_text: str) -> Metadata | None:
     """0xl's metadata in a domain's XML (as libvirt returns it), or None if 0xl did not write any."""
-    try:
-        root = ET.fromstring(xml_text)  # noqa: S314 - libvirt's own answer about a domain, not outside input
-    except ET.ParseError:
-        return None
-    ns = "{" + METADATA_NS + "}"
-    service = root.find(f"metadata/{ns}service")
-    if service is None:
-        return None
-    values = {value: (service.findtext(ns + key) or "") for key, value in _METADATA_KEYS}
-    return Metadata(**values)
+    return metadata.read(xml_text)
 
 
 def _disk(devices: ET.Element, d: DiskSpec) -> None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from zeroxl.backends.libvirt import connection
 from zeroxl.backends.libvirt.domainxml import read_metadata
+from zeroxl.backends.libvirt.metadata import Metadata
 
 
 @dataclass
@@ -31,3 +32,23 @@ def probe(uri: str) -> HostFacts:
             if meta is not None and meta.service == dom.name():
                 services.append(meta.service)
     return HostFacts(hypervisor, hostname, int(info[1]) << 20, free, sorted(services))
+
+
+@dataclass(frozen=True)
+class Domain:
+    """A domain 0xl defined on a host, as its metadata says (nothing in it is verified)."""
+
+    name: str
+    meta: Metadata
+    active: bool
+
+
+def domains(uri: str) -> list[Domain]:
+    """The domains with 0xl's metadata naming them on the host at URI, by name; BackendError if unreachable."""
+    found = []
+    with connection.connect(uri) as conn:
+        for dom in connection.call("cannot list the host's domains", conn.listAllDomains, 0):
+            meta = read_metadata(str(connection.call("cannot read a domain", dom.XMLDesc, 0)))
+            if meta is not None and meta.service == dom.name():
+                found.append(Domain(meta.service, meta, bool(connection.call("cannot read a domain", dom.isActive))))
+    return sorted(found, key=lambda d: d.name)

@@ -64,6 +64,40 @@ class Volumes:
         except FileNotFoundError:
             return None
 
+    def noted_key(self, location: str) -> str:
+        """The key noted for the volume at LOCATION (POOL/VOLUME) in this pool; "" if 0xl has none."""
+        pool, _, volume = location.partition("/")
+        if pool != self.pool_name or parse_volume_name(volume) is None:
+            return ""
+        return self._noted_key(volume) or ""
+
+    def adopt(self, location: str, key: str) -> bool:
+        """Note the volume at LOCATION (POOL/VOLUME) as 0xl's, if it is in this pool under a name 0xl makes
+        and its key is KEY; whether it was noted now (False: it was noted already with that key)."""
+        pool_name, _, vol_name = location.partition("/")
+        if pool_name != self.pool_name or parse_volume_name(vol_name) is None:
+            raise ConflictError(f"{location} is not a volume 0xl makes in the pool {self.pool_name}")
+        with connection.connect(self.settings.uri) as conn:
+            pool = self._pool(conn, create=False)
+            volume = connection.lookup(pool.storageVolLookupByName, vol_name) if pool is not None else None
+            if volume is None:
+                raise ConflictError(f"the storage volume {location} is not on the host")
+            actual = str(volume.key())
+        if actual != key:
+            raise ConflictError(
+                f"the storage volume {location} is not the one the domain's metadata names (its key differs)"
+            )
+        if self._noted_key(vol_name) == key:
+            return False
+        self._write_note(vol_name, key)
+        return True
+
+    def forget(self, location: str) -> None:
+        """Drop the note of the volume at LOCATION (undoing `adopt`); the volume is not touched."""
+        _, _, vol_name = location.partition("/")
+        if parse_volume_name(vol_name) is not None:
+            self._note(vol_name).unlink(missing_ok=True)
+
     def _write_note(self, volume: str, key: str) -> None:
         note = self._note(volume)
         private.makedirs(str(note.parent))
