@@ -9,7 +9,8 @@ holds a change owned by that process (state/transition.py) and finishes or undoe
 stopping its old version and starting the new one would stay down until someone ran 0xl again.
 
 The guardian runs without the test hook (testhooks.ENV) and logs to ZEROXL_HOME/guardian.log.
-Run as `python -m zeroxl.app.guardian HOME FD OWNER_PID`.
+Run as `python -m zeroxl.app.guardian HOME FD OWNER_PID [HOST]`: HOST, for a change on a host other than
+local (docs/fleet.md), whose records are under HOME/hosts/HOST and which is reached at its libvirt URI.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 
 from zeroxl.app import journal, session
 from zeroxl.app.context import Context, Ui
+from zeroxl.app.hosts import host_context
 from zeroxl.errors import ZeroxlError
 from zeroxl.host.paths import Home
 from zeroxl.state.private import UMASK
@@ -37,15 +39,21 @@ def _log(message: str) -> None:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 4:
-        sys.stderr.write("usage: python -m zeroxl.app.guardian HOME FD OWNER_PID\n")
+    if len(argv) not in (4, 5):
+        sys.stderr.write("usage: python -m zeroxl.app.guardian HOME FD OWNER_PID [HOST]\n")
         return 2
     os.umask(UMASK)  # it writes only in ZEROXL_HOME, which is its owner's alone
-    home, fd, owner = Home(Path(argv[1])), int(argv[2]), int(argv[3])
+    home, fd, owner = Path(argv[1]), int(argv[2]), int(argv[3])
     with contextlib.suppress(OSError):
         while os.read(fd, 4096):
             pass
-    with Context(home, Ui(info=_log)) as ctx:
+    ui = Ui(info=_log)
+    try:
+        context = host_context(home, argv[4], ui) if len(argv) == 5 else Context(Home(home), ui)
+    except ZeroxlError as e:  # the host was removed from the registry meanwhile
+        _log(e.message)
+        return 1
+    with context as ctx:
         orphaned = []
         for name in ctx.records.names():
             with contextlib.suppress(ZeroxlError):

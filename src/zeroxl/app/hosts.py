@@ -7,11 +7,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
-from zeroxl.app.context import Context
+from zeroxl.app.context import Context, Ui
 from zeroxl.errors import ZeroxlError
-from zeroxl.host.paths import HostHome
+from zeroxl.host.paths import Home, HostHome
 from zeroxl.state.hosts import LOCAL, Host, Hosts
 
 DEFAULT_TIMEOUT = 10.0
@@ -42,6 +43,15 @@ class HostReport:
             "free_memory_bytes": self.free_memory_bytes,
             "services": self.services,
         }
+
+
+def host_context(main: Path, name: str, ui: Ui | None = None) -> Context:
+    """The Context of the host NAME of the ZEROXL_HOME at MAIN: local is MAIN itself; another host keeps its
+    records under MAIN/hosts/NAME and is reached at its libvirt URI, with its pool."""
+    host = Hosts(main).get(name)
+    if host.name == LOCAL:
+        return Context(Home(main), ui)
+    return Context(HostHome(main, host.name), ui, libvirt_uri=host.uri, pool=host.pool)
 
 
 def _uri(ctx: Context, host: Host) -> str | None:

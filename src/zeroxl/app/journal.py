@@ -31,7 +31,7 @@ from zeroxl.app.context import Context
 from zeroxl.app.implementations import impl_dir
 from zeroxl.backends.states import RUNNING
 from zeroxl.errors import BackendError, RolledBackError, ZeroxlError
-from zeroxl.host.paths import Home
+from zeroxl.host.paths import Home, HostHome
 from zeroxl.host.procinfo import identity
 from zeroxl.state.history import Entry, History
 from zeroxl.state.private import create_file
@@ -274,11 +274,16 @@ def _guardian(home: Home) -> Iterator[int]:
     """A guardian for HOME while the block runs; yields its pid."""
     read_end, write_end = os.pipe()  # not inherited by anything else 0xl starts (close_fds, O_CLOEXEC)
     log = home.root / "guardian.log"
+    # A host other than local: the guardian needs the operator machine's home and the host's name, to
+    # reach the host at its URI as this process does (its records alone say nothing of where it is).
+    where = [str(home.main), str(read_end), str(os.getpid()), home.root.name] if isinstance(home, HostHome) else [
+        str(home.root), str(read_end), str(os.getpid())
+    ]
     env = {k: v for k, v in os.environ.items() if k != testhooks.ENV}
     try:
         with open(create_file(str(log), os.O_WRONLY | os.O_APPEND | os.O_CREAT), "ab") as out:  # noqa: PTH123
             child = proc.spawn(
-                [sys.executable, "-m", "zeroxl.app.guardian", str(home.root), str(read_end), str(os.getpid())],
+                [sys.executable, "-m", "zeroxl.app.guardian", *where],
                 cwd=home.root,
                 stdout=out.fileno(),
                 stderr=out.fileno(),

@@ -6,13 +6,18 @@ from __future__ import annotations
 from zeroxl.app.context import Context, Ui
 from zeroxl.cli import interact
 from zeroxl.host.paths import Home
-from zeroxl.state.hosts import LOCAL, Hosts
+from zeroxl.state.hosts import LOCAL
 
 _selected: list[str] = []  # the host of a service command (--host, ZEROXL_HOST, the default), set by cli.main
 
 
 def select_host(name: str | None) -> None:
     _selected[:] = [name] if name else []
+
+
+def selected_host() -> str:
+    """The host of this service command."""
+    return _selected[0] if _selected else LOCAL
 
 
 def context(*, quiet: bool = False) -> Context:
@@ -35,12 +40,7 @@ def terminal_ui() -> Ui:
 def host_context(name: str, *, quiet: bool = False) -> Context:
     """The Context of a command on the host NAME: local is this machine's ZEROXL_HOME as ever; another
     host keeps its records under ZEROXL_HOME/hosts/NAME and is reached at its libvirt URI."""
-    from zeroxl.host.paths import HostHome
+    from zeroxl.app.hosts import host_context as context_of
     from zeroxl.state.hosts import check_name
 
-    ui = Ui() if quiet else terminal_ui()
-    main = Home.from_env()
-    host = Hosts(main.root).get(check_name(name))
-    if host.name == LOCAL:
-        return Context(main, ui)
-    return Context(HostHome(main.root, host.name), ui, libvirt_uri=host.uri, pool=host.pool)
+    return context_of(Home.from_env().root, check_name(name), Ui() if quiet else terminal_ui())

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 # The commands that take --host (cli.host_cmds.SERVICE_COMMANDS: not imported here, to start fast).
 _HOST_COMMANDS = frozenset(
-    ("add", "run", "stop", "destroy", "status", "config", "logs", "update", "rollback", "history")
+    ("add", "run", "stop", "destroy", "status", "config", "logs", "update", "rollback", "history", "move", "disk")
 )
 
 
