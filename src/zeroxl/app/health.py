@@ -125,7 +125,9 @@ class _LogWatch:
             return False
         lines = (self.partial + data).split(b"\n")
         self.partial = lines.pop()[-_MAX_LINE:]
-        lines = [logstamp.parse(line)[1] for line in lines]  # the time a line came is no part of it
+        # The time a line came is no part of it, nor the CR a serial console ends it with (CRLF): a pattern
+        # ending in `$` must match a console's line as it matches a process's.
+        lines = [logstamp.parse(line)[1].removesuffix(b"\r") for line in lines]
         return any(not line.startswith(_OWN_LINE) and self.pattern.search(line) for line in lines)
 
 

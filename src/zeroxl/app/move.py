@@ -23,6 +23,7 @@ it finished (steps 4 and 5).
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -156,6 +157,13 @@ def _check(src: Context, dst: Context, svc: Service, target: str, *, with_data: 
                     "0xl copies only volumes",
                     hint="move it without --with-data, and copy the data yourself",
                 )
+    kept = [d for d in svc.disks if dst.disks(BACKEND).find(svc.name, d.name) is not None]
+    if kept:
+        raise ConflictError(
+            f"the host {target} keeps a disk {kept[0].name} of an earlier service {svc.name}: "
+            "0xl does not overwrite it",
+            hint=f"delete it first (0xl disk delete {svc.name} {kept[0].name} --host {target}) if it is not needed",
+        )
     others = [dst.records.load(n) for n in dst.records.names() if n != svc.name]
     vms = [vm_memory(o.memory, o.needs) for o in others if o.backend == BACKEND]
     check_memory(svc.name, svc.memory, svc.needs, dst.config.policy, vms)
@@ -199,9 +207,10 @@ def _make(src: Context, dst: Context, svc: Service, note: _Note) -> tuple[Servic
         define: Callable[[Service, Path], None] = getattr(dst.backend(BACKEND), "define")  # noqa: B009
         define(moved, impl_dir(dst, moved))
         dst.records.save(moved)
-    except BaseException:
-        with contextlib.suppress(ZeroxlError):
-            _undo(src, dst, svc, note)
+    except ZeroxlError as e:
+        raise _not_moved(e, svc.name, note, _undo_quietly(src, dst, svc, note)) from None
+    except BaseException:  # Ctrl-C, or a failure of 0xl itself: undone all the same
+        _undo_quietly(src, dst, svc, note)
         raise
     how = "with its data" if note.with_data else "with new empty disks"
     History(directory).append(
@@ -227,22 +236,44 @@ def _volumes(ctx: Context) -> Volumes:
 
 
 def _undo(src: Context, dst: Context, svc: Service, note: _Note) -> list[str]:
-    """Remove what the move made on the target (its domain, the volumes adding.json lists, the record
-    directory), then run the service again on the source if the move stopped it. Raises if the target
-    cannot be reached: the note stays, for `0xl doctor`."""
+    """Run the service again on the source if the move stopped it, then remove what the move made on the
+    target (its domain, the volumes adding.json lists, the record directory). Raises if a host cannot be
+    reached: the note stays, for `0xl doctor`."""
     done = []
+    if note.stopped and src.records.exists(svc.name):
+        be = src.backend(BACKEND)
+        if be.status(svc).state != RUNNING:
+            be.start(svc, impl_dir(src, svc))
+            done.append(f"{svc.name} runs again on {note.source}")
     dst.backend(BACKEND).cleanup(svc)  # nothing if it was not defined there yet
     undone = add_app.undo_interrupted(dst, svc.name, set())
     if undone:
         done.append(undone.replace(f"undid an add of {svc.name} that was interrupted", f"on {note.target}"))
     dst.records.bury(svc.name)
     dst.records.clear_buried()
-    if note.stopped and src.records.exists(svc.name):
-        be = src.backend(BACKEND)
-        if be.status(svc).state != RUNNING:
-            be.start(svc, impl_dir(src, svc))
-            done.append(f"{svc.name} runs again on {note.source}")
     return done
+
+
+def _undo_quietly(src: Context, dst: Context, svc: Service, note: _Note) -> ZeroxlError | None:
+    """_undo, after a failure: returns why it could not finish (None if it did)."""
+    try:
+        _undo(src, dst, svc, note)
+    except ZeroxlError as e:
+        return e
+    return None
+
+
+def _not_moved(e: ZeroxlError, name: str, note: _Note, undo_error: ZeroxlError | None) -> ZeroxlError:
+    """E (of its own class, for its exit status), saying that NAME stays where it was."""
+    where = "runs" if note.was_running else "is"
+    said = [f"{name} was not moved to {note.target}: ", *e.parts, f"; it {where} on {note.source} as before"]
+    hint: list[str | Any] | None = list(e.hint_parts) if e.hint_parts else None
+    if undo_error is not None:
+        said.append(f", but what the move made on {note.target} is not undone yet: {undo_error.message}")
+        hint = [f"0xl doctor undoes it once {note.target} answers"]
+    error = copy.copy(e)
+    ZeroxlError.__init__(error, said, hint=hint)
+    return error
 
 
 def _finish(src: Context, dst: Context, name: str, note: _Note, moved: Service) -> Moved:
