@@ -71,3 +71,24 @@ def test_zeroxl_host_selects_the_host(zx, zhome: Path, monkeypatch) -> None:
     monkeypatch.setenv("ZEROXL_HOST", "kvm9")
     r = zx("status", "web")
     assert r.rc == 3 and "no host kvm9" in r.err, r
+
+
+def test_move_refusals_change_nothing(zx, zhome: Path, site: FeedSite) -> None:
+    # The moves themselves, between hosts reached over SSH: tests/labs/libvirt/test_fleet_move.py.
+    url = site.publish("web", [Impl("1.0")])
+    assert zx("add", "mover", url, "--trust-key", site.publisher.fingerprint).rc == 0  # a unix service
+    assert zx("host", "add", "kvm1", DEAD).rc == 0
+    cases = [
+        (("move", "mover", "--to", "kvm1"), 2, "mover runs on the unix backend: only a libvirt service moves"),
+        (("move", "mover", "--to", "local"), 2, "mover is on the host local already"),
+        (("move", "mover", "--to", "kvm9"), 3, "no host kvm9"),
+        (("move", "mover", "--to", "Bad_Name"), 2, "'Bad_Name' is not a host name"),
+        (("move", "nosuch", "--to", "kvm1"), 3, "no service named 'nosuch'"),
+        (("move", "mover", "--host", "kvm1", "--to", "local"), 3, "no service named 'mover'"),
+        (("disk", "delete", "mover", "data", "--host", "kvm9"), 3, "no host kvm9"),
+    ]
+    for args, status, message in cases:
+        before = snapshot(zhome)
+        r = zx(*args)
+        assert r.rc == status and "0xl: error: " in r.err and message in r.err, (args, r)
+        assert snapshot(zhome) == before and not (zhome / "hosts" / "kvm1" / "services" / "mover").exists()
