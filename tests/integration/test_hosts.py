@@ -86,6 +86,8 @@ def test_move_refusals_change_nothing(zx, zhome: Path, site: FeedSite) -> None:
         (("move", "nosuch", "--to", "kvm1"), 3, "no service named 'nosuch'"),
         (("move", "mover", "--host", "kvm1", "--to", "local"), 3, "no service named 'mover'"),
         (("disk", "delete", "mover", "data", "--host", "kvm9"), 3, "no host kvm9"),
+        (("history", "mover", "--host", "kvm9"), 3, "no host kvm9"),
+        (("history", "mover", "--host", "kvm1"), 3, "no service named 'mover'"),
     ]
     for args, status, message in cases:
         before = snapshot(zhome)

@@ -6,6 +6,7 @@ of a broken version is found there; and a run's check never matches a line an ea
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import libvirt
@@ -44,12 +45,14 @@ def state(zx, host: str) -> tuple[str, str]:
     return status["state"], status["version"]
 
 
-def test_a_remote_update_passes_its_log_check_and_a_broken_one_is_rolled_back_on_its_own(
+def test_a_remote_update_passes_its_log_check_and_a_broken_one_is_rolled_back_on_its_own(  # noqa: PLR0917 - the lab's fixtures
     hosts: list[tuple[RemoteHost, libvirt.virConnect]],  # noqa: F811
     zx,
+    zhome: Path,
     site: FeedSite,
     guest_image: lab.GuestImage,
     tmp_path: Path,
+    lab_timings: dict[str, list[float]],
 ) -> None:
     (h1, c1), _ = hosts
     assert zx("host", "add", "h1", h1.uri, "--pool", POOL).rc == 0
@@ -76,6 +79,22 @@ def test_a_remote_update_passes_its_log_check_and_a_broken_one_is_rolled_back_on
     assert "0XL-LIBVIRT-GUEST-BROKEN" in logs and "0XL-LIBVIRT-GUEST-READY tag=web boot=3" in logs, logs
     history = zx("history", "web", "--host", "h1").out
     assert "auto-rollback" in history, history
+
+    # What a look at a remote console costs (measured, never asserted): a console grown by 8 MiB pulled
+    # whole (no copy here yet), then again with nothing new (only its size is asked).
+    console = h1.home / "pool-images" / "0xl-console.web.log"
+    h1.as_user(
+        "sh",
+        "-c",
+        f"yes 0XL-FILLER-LINE-OF-SIXTY-FOUR-BYTES-FOR-THE-COST-OF-A-PULL------- | head -n 131072 >> {console}",
+    )
+    copy = zhome / "hosts" / "h1" / "services" / "web" / "libvirt" / "console.log"
+    copy.unlink()
+    for what in ("whole console of 8 MiB", "nothing new"):
+        started = time.monotonic()
+        assert zx("logs", "web", "--host", "h1").rc == 0
+        lab_timings.setdefault(f"0xl logs on a remote host, {what}", []).append(time.monotonic() - started)
+    assert copy.stat().st_size == console.stat().st_size
 
 
 def test_a_check_never_matches_a_line_of_the_run_before_it_remote(
