@@ -145,6 +145,7 @@ def test_a_move_whose_new_host_dies_leaves_the_service_where_it_was_and_a_killed
         assert r.rc == 7 and "a move of web to the host h2 was interrupted" in r.err, r
     finally:
         h2.start_daemon()
+    c2 = libvirt.open(h2.uri)  # the test's connection died with the daemon
     r = zx("doctor", timeout=120)
     assert r.rc == 0 and "undid the interrupted move of web to h2" in r.out, r
     assert "0xl-web-storage" not in volumes(c2) and "web" not in domains(c2)
