@@ -276,9 +276,8 @@ def _guardian(home: Home) -> Iterator[int]:
     log = home.root / "guardian.log"
     # A host other than local: the guardian needs the operator machine's home and the host's name, to
     # reach the host at its URI as this process does (its records alone say nothing of where it is).
-    where = [str(home.main), str(read_end), str(os.getpid()), home.root.name] if isinstance(home, HostHome) else [
-        str(home.root), str(read_end), str(os.getpid())
-    ]
+    args = [str(read_end), str(os.getpid())]
+    where = [str(home.main), *args, home.root.name] if isinstance(home, HostHome) else [str(home.root), *args]
     env = {k: v for k, v in os.environ.items() if k != testhooks.ENV}
     try:
         with open(create_file(str(log), os.O_WRONLY | os.O_APPEND | os.O_CREAT), "ab") as out:  # noqa: PTH123
