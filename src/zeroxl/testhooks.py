@@ -27,6 +27,9 @@ Point = Literal[
     # app.lifecycle: run started the service, before it recorded that; destroy buried the directory.
     "run-started",
     "destroy-buried",
+    # app.move: the volumes are made on the new host; the record is saved there (the old host's is not gone).
+    "move-disks-made",
+    "move-recorded",
     # app.update: every feed fetched and verified, and what it needs downloaded.
     "fetched",
     # app.rollback: the version to go back to is in the store again.

@@ -78,7 +78,7 @@ def test_every_command_that_takes_host_chooses_the_host_it_works_on() -> None:
     # must agree, or a command would accept --host and then work on the host local.
     from zeroxl.cli import host_cmds, main
 
-    assert set(host_cmds.SERVICE_COMMANDS) == main._HOST_COMMANDS
+    assert {*host_cmds.SERVICE_COMMANDS, "disk"} == main._HOST_COMMANDS  # disk: its list and delete
 
 
 def test_restart_and_set_go_to_the_host_named(zx, zhome: Path, site: FeedSite) -> None:
@@ -94,3 +94,26 @@ def test_restart_and_set_go_to_the_host_named(zx, zhome: Path, site: FeedSite) -
         assert r.rc == 3 and "no host kvm2" in r.err, (args, r)
     assert snapshot(zhome) == before  # the host local's web was left alone
     assert zx("set", "web", "--restart", "never").rc == 0  # which is there
+
+
+def test_move_refusals_change_nothing(zx, zhome: Path, site: FeedSite) -> None:
+    # The moves themselves, between hosts reached over SSH: tests/labs/libvirt/test_fleet_move.py.
+    url = site.publish("web", [Impl("1.0")])
+    assert zx("add", "mover", url, "--trust-key", site.publisher.fingerprint).rc == 0  # a unix service
+    assert zx("host", "add", "kvm1", DEAD).rc == 0
+    cases = [
+        (("move", "mover", "--to", "kvm1"), 2, "mover runs on the unix backend: only a libvirt service moves"),
+        (("move", "mover", "--to", "local"), 2, "mover is on the host local already"),
+        (("move", "mover", "--to", "kvm9"), 3, "no host kvm9"),
+        (("move", "mover", "--to", "Bad_Name"), 2, "'Bad_Name' is not a host name"),
+        (("move", "nosuch", "--to", "kvm1"), 3, "no service named 'nosuch'"),
+        (("move", "mover", "--host", "kvm1", "--to", "local"), 3, "no service named 'mover'"),
+        (("disk", "delete", "mover", "data", "--host", "kvm9"), 3, "no host kvm9"),
+        (("history", "mover", "--host", "kvm9"), 3, "no host kvm9"),
+        (("history", "mover", "--host", "kvm1"), 3, "no service named 'mover'"),
+    ]
+    for args, status, message in cases:
+        before = snapshot(zhome)
+        r = zx(*args)
+        assert r.rc == status and "0xl: error: " in r.err and message in r.err, (args, r)
+        assert snapshot(zhome) == before and not (zhome / "hosts" / "kvm1" / "services" / "mover").exists()

@@ -152,3 +152,40 @@ def test_ready_log_matches_a_line_as_the_service_wrote_it_not_its_stamp(tmp_path
 
     result = run(Writing(log), Readiness(settle=0.5, log="^ready on [0-9]+$", timeout=5), 0)
     assert result.ok, result
+
+
+def test_ready_log_matches_a_serial_console_line_ending_in_crlf(tmp_path: Path) -> None:
+    # A VM's serial console ends its lines with CR LF: `$` must match before the CR as before a LF.
+    log = tmp_path / "console.log"
+    log.write_bytes(b"READY boot=1\r\n")  # the run before's
+    offset = log.stat().st_size
+
+    class Writing(Scripted):
+        def sleep(self, seconds: float) -> None:
+            super().sleep(seconds)
+            if self.now >= 1.0 and log.stat().st_size == offset:
+                with log.open("ab") as f:
+                    f.write(b"booting\r\nREADY boot=2\r\n")
+
+    assert run(Writing(log), Readiness(settle=0.5, log="^READY boot=2$", timeout=5), offset).ok
+    # And never the run before's line, whatever the pattern.
+    result = run(Scripted(log), Readiness(settle=0.5, log="^READY boot=1$", timeout=5), log.stat().st_size)
+    assert not result.ok and "no log line matched" in result.reason, result
+
+
+def test_ready_log_asks_the_backend_for_the_log_at_every_look(tmp_path: Path) -> None:
+    # On a remote host the log is a copy of the console that asking for it brings up to date
+    # (backends/libvirt): a check that kept the first answer would never see the new run's lines.
+    first = tmp_path / "copy-1"
+    first.write_bytes(b"old line\n")
+    offset = first.stat().st_size
+
+    class Pulled(Scripted):
+        def log_path(self, svc: Service) -> Path:
+            copy = tmp_path / f"copy-{int(self.now) + 1}"
+            if not copy.exists():
+                copy.write_bytes(b"old line\n" + (b"listening\n" if self.now >= 2.0 else b""))
+            return copy
+
+    result = run(Pulled(first), Readiness(settle=0.5, log="^listening$", timeout=5), offset)
+    assert result.ok, result

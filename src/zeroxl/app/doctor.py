@@ -1,4 +1,5 @@
-"""`0xl doctor`: finish or undo every change a killed 0xl left half done, and clear the store's
+"""`0xl doctor`: finish or undo every change a killed 0xl left half done (a move of a service between hosts
+too, whichever hosts), and clear the store's
 abandoned workspaces and the tombstones of destroyed services. Every command on a service does the first
 for that service (app.journal.recover, once it holds the service's lock); doctor does it for all of them
 at once, e.g. after a host crashed. State it cannot repair (a damaged record, a damaged unix state file)
@@ -17,6 +18,13 @@ def doctor(ctx: Context, *, wait: float = 0.0) -> tuple[list[str], list[tuple[st
     done: list[str] = []
     failed: list[tuple[str, ZeroxlError]] = []
     _ = ctx.config  # a config.toml 0xl cannot read stops doctor before it looks at any service
+    # A killed `0xl move` first (app.move): its half on the new host looks like a killed add, which alone
+    # would not run the service again on the old host.
+    from zeroxl.app import move
+
+    moves_done, moves_failed = move.recover_all(ctx.home.root, wait=wait)
+    done.extend(moves_done)
+    failed.extend(moves_failed)
     for name in ctx.records.names():
         try:
             svc = ctx.records.load(name)

@@ -9,7 +9,8 @@ holds a change owned by that process (state/transition.py) and finishes or undoe
 stopping its old version and starting the new one would stay down until someone ran 0xl again.
 
 The guardian runs without the test hook (testhooks.ENV) and logs to ZEROXL_HOME/guardian.log.
-Run as `python -m zeroxl.app.guardian HOME FD OWNER_PID`.
+Run as `python -m zeroxl.app.guardian HOME FD OWNER_PID [HOST]`: HOST, for a change on a host other than
+local (docs/fleet.md), whose records are under HOME/hosts/HOST and which is reached at its libvirt URI.
 """
 
 from __future__ import annotations
@@ -47,9 +48,14 @@ def main(argv: list[str]) -> int:
     with contextlib.suppress(OSError):
         while os.read(fd, 4096):
             pass
-    # HOST: a host other than local (docs/fleet.md), reached at its URI as the 0xl that started this one did.
-    host = Hosts(home.root).get(argv[4]) if len(argv) == 5 else Host(LOCAL, "")
-    with context_of(home, host, Ui(info=_log)) as ctx:
+    ui = Ui(info=_log)
+    try:
+        # HOST: a host other than local (docs/fleet.md), reached at its URI as the 0xl that started this one did.
+        host = Hosts(home.root).get(argv[4]) if len(argv) == 5 else Host(LOCAL, "")
+    except ZeroxlError as e:  # the host was removed from the registry meanwhile
+        _log(e.message)
+        return 1
+    with context_of(home, host, ui) as ctx:
         orphaned = []
         for name in ctx.records.names():
             with contextlib.suppress(ZeroxlError):

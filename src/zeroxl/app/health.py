@@ -101,17 +101,20 @@ def log_size(path: Path) -> int:
 
 
 class _LogWatch:
-    """Reads what a service writes to its log after OFFSET and looks for a line matching PATTERN."""
+    """Reads what a service writes to its log after OFFSET and looks for a line matching PATTERN.
 
-    def __init__(self, path: Path, offset: int, pattern: str) -> None:
-        self.path = path
+    The log's path is asked of the backend at every look: on a host other than local it is a copy of the
+    console that asking brings up to date (backends/libvirt), not a file that grows by itself."""
+
+    def __init__(self, where: Callable[[], Path], offset: int, pattern: str) -> None:
+        self.where = where
         self.offset = offset
         self.pattern = re.compile(pattern.encode())
         self.partial = b""
 
     def matched(self) -> bool:
         try:
-            with self.path.open("rb") as f:
+            with self.where().open("rb") as f:
                 size = f.seek(0, 2)
                 if size < self.offset:  # rotated: what came after OFFSET went to the old file
                     self.offset = 0
@@ -122,7 +125,9 @@ class _LogWatch:
             return False
         lines = (self.partial + data).split(b"\n")
         self.partial = lines.pop()[-_MAX_LINE:]
-        lines = [logstamp.parse(line)[1] for line in lines]  # the time a line came is no part of it
+        # The time a line came is no part of it, nor the CR a serial console ends it with (CRLF): a pattern
+        # ending in `$` must match a console's line as it matches a process's.
+        lines = [logstamp.parse(line)[1].removesuffix(b"\r") for line in lines]
         return any(not line.startswith(_OWN_LINE) and self.pattern.search(line) for line in lines)
 
 
@@ -165,7 +170,7 @@ def check(
     # A fresh run that has already exited (it may be restarting already) is not going to get better.
     if first.state != RUNNING or first.last_exit is not None:
         return Health(False, _describe_exit(first), clock() - start)
-    log = _LogWatch(backend.log_path(svc), log_offset, ready.log) if ready.log else None
+    log = _LogWatch(lambda: backend.log_path(svc), log_offset, ready.log) if ready.log else None
     tcp = parse_tcp(ready.tcp) if ready.tcp else None
     log_seen, tcp_seen = log is None, tcp is None
     ready_at: float | None = None

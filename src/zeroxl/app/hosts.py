@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 from zeroxl.app.context import Context, Ui
@@ -50,6 +51,11 @@ def context_of(main: Home, host: Host, ui: Ui | None = None) -> Context:
     if host.name == LOCAL:
         return Context(main, ui)
     return Context(HostHome(main.root, host.name), ui, libvirt_uri=host.uri, pool=host.pool)
+
+
+def host_context(main: Path, name: str, ui: Ui | None = None) -> Context:
+    """The Context of the host NAME of the ZEROXL_HOME at MAIN (context_of, by name)."""
+    return context_of(Home(main), Hosts(main).get(name), ui)
 
 
 def _uri(ctx: Context, host: Host) -> str | None:

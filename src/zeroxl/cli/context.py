@@ -15,6 +15,11 @@ def select_host(name: str | None) -> None:
     _selected[:] = [name] if name else []
 
 
+def selected_host() -> str:
+    """The host of this service command."""
+    return _selected[0] if _selected else LOCAL
+
+
 def context(*, quiet: bool = False) -> Context:
     """The Context of this command; QUIET: the core tells nothing on its own (the command reports)."""
     host = _selected[0] if _selected else LOCAL

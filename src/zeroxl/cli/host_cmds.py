@@ -8,6 +8,7 @@ import argparse
 # The commands that work on one host's services, and take --host.
 SERVICE_COMMANDS = (
     "add", "run", "stop", "restart", "destroy", "status", "config", "logs", "update", "rollback", "history", "set",
+    "move",
 )  # fmt: skip
 
 
@@ -184,18 +185,90 @@ def cmd_list(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_move(a: argparse.Namespace) -> int:
+    """`0xl move NAME --to HOST`: from the host of --host (or ZEROXL_HOST, or the default) to HOST."""
+    from zeroxl.app.move import move
+    from zeroxl.cli import render
+    from zeroxl.cli.context import selected_host, terminal_ui
+    from zeroxl.host.paths import Home
+    from zeroxl.state.hosts import check_name
+
+    moved = move(
+        Home.from_env().root,
+        a.name,
+        selected_host(),
+        check_name(a.to),
+        with_data=a.with_data,
+        delete_disks=a.delete_disks,
+        ui=terminal_ui(),
+        wait=a.wait,
+    )
+    if a.json:
+        render.print_json(
+            {
+                "name": moved.name,
+                "from": moved.source,
+                "to": moved.target,
+                "disks": [d.to_json() for d in moved.disks],
+                "copied": moved.copied,
+                "kept_disks": [d.to_json() for d in moved.kept],
+                "deleted_disks": [d.to_json() for d in moved.deleted],
+                "running": moved.running,
+            }
+        )
+        return 0
+    how = "with its data" if a.with_data else "with new empty disks"
+    print(f"moved {moved.name} from {moved.source} to {moved.target} {how}")
+    for disk in moved.disks:
+        copied = f": copied, SHA-256 {moved.copied[disk.name]}" if disk.name in moved.copied else ""
+        print(f"disk {disk.name} on {moved.target} ({disk.location}){copied}")
+    for disk in moved.kept:
+        print(f"kept disk {disk.name} on {moved.source} ({disk.location})")
+    for disk in moved.deleted:
+        print(f"deleted disk {disk.name} on {moved.source} ({disk.location})")
+    if moved.running:
+        print(f"{moved.name} runs on {moved.target}")
+    return 0
+
+
+def _register_move(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from zeroxl.cli import jsonout
+    from zeroxl.cli.options import add_wait_option
+
+    sp = sub.add_parser(
+        "move",
+        help="move a libvirt service to another host (its data only with --with-data)",
+        description="Move a libvirt service from its host (--host) to another (--to): defined there with new "
+        "empty disks, or with copies of its disks (--with-data; it is stopped meanwhile); then destroyed on "
+        "its old host, whose volumes are kept unless --delete-disks (docs/fleet.md).",
+    )
+    sp.add_argument("name")
+    sp.add_argument("--to", required=True, metavar="HOST", help="the host to move it to")
+    sp.add_argument("--with-data", action="store_true", help="copy its disks' contents (checked by SHA-256)")
+    sp.add_argument("--delete-disks", action="store_true", help="delete its volumes on the old host once moved")
+    add_wait_option(sp)
+    jsonout.add_option(sp)
+    sp.set_defaults(handler=cmd_move)
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """`0xl host …`, and --host on the service commands registered before it."""
     from zeroxl.cli import argtypes, jsonout
 
+    _register_move(sub)
+    host_help = "the host to work on (default: $ZEROXL_HOST, else the default host)"
     for name in SERVICE_COMMANDS:
         if name in sub.choices:
             sub.choices[name].add_argument(
                 "--host",
                 metavar="NAME",
-                help="the host to work on (default: $ZEROXL_HOST, else the default host)"
-                + ("; auto: the one with room for it (docs/fleet.md)" if name == "add" else ""),
+                help=host_help + ("; auto: the one with room for it (docs/fleet.md)" if name == "add" else ""),
             )
+    if "disk" in sub.choices:  # `disk list|delete --host`: the volumes a destroy or a move kept on a host
+        for action in sub.choices["disk"]._actions:  # argparse keeps its subparsers there
+            if isinstance(action, argparse._SubParsersAction):
+                for parser in action.choices.values():
+                    parser.add_argument("--host", metavar="NAME", help=host_help)
     if "list" in sub.choices:
         lp = sub.choices["list"]
         lp.add_argument("--all-hosts", action="store_true", help="the services of every host (0xl host list)")

@@ -18,7 +18,22 @@ if TYPE_CHECKING:
 
 # The commands that take --host (cli.host_cmds.SERVICE_COMMANDS: not imported here, to start fast).
 _HOST_COMMANDS = frozenset(
-    ("add", "run", "stop", "restart", "destroy", "status", "config", "logs", "update", "rollback", "history", "set")
+    [
+        "add",
+        "run",
+        "stop",
+        "restart",
+        "destroy",
+        "status",
+        "config",
+        "logs",
+        "update",
+        "rollback",
+        "history",
+        "set",
+        "move",
+        "disk",
+    ]
 )
 
 

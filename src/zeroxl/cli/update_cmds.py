@@ -161,9 +161,10 @@ def cmd_rollback(a: argparse.Namespace) -> int:
 def cmd_history(a: argparse.Namespace) -> int:
     from zeroxl.app import views
     from zeroxl.cli import render
-    from zeroxl.host.paths import home_dir
+    from zeroxl.cli.context import context
 
-    entries = views.history(home_dir(), a.name)
+    with context(quiet=True) as ctx:  # the records of the host of --host, not always the host local's
+        entries = views.history(ctx.home.root, a.name)
     if a.json:
         render.print_json([views.entry_json(e) for e in entries])
         return 0

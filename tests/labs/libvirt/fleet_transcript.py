@@ -6,23 +6,37 @@ the lab's directory): the transcript shortens them to qemu+ssh://USER@127.0.0.1:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import libvirt
 
 from tests.labs.libvirt import lab, services
-from tests.labs.libvirt.remote import remote_hosts
+from tests.labs.libvirt.remote import RemoteHost, remote_hosts
 from tests.support.feeds import FeedSite
 from tests.support.gpgkeys import make_publisher
 from tests.support.http import StaticServer
 
 
-def main() -> None:
+@dataclass
+class Session:
+    zx: Callable[..., None]  # runs `0xl ARGS` and prints it with what it printed
+    hosts: list[RemoteHost]
+    url: str  # the guest's feed
+    fingerprint: str  # of its publisher's key
+    env: dict[str, str]
+
+
+@contextlib.contextmanager
+def session() -> Iterator[Session]:
+    """The lab's two remote hosts, each with a pool `images`, the guest's feed, and a ZEROXL_HOME."""
     lab.build()
     with (
         lab.guest_in_use() as image,
@@ -57,27 +71,33 @@ def main() -> None:
                     text = text.replace(uri, s)
                 print(re.sub(str(tmp), "/tmp/…", text), end="")
 
-            zx("host", "add", "kvm1", hosts[0].uri, "--pool", "images")
-            zx("host", "add", "kvm2", hosts[1].uri, "--pool", "images")
-            zx("add", "web", url, "--host", "kvm1", "--trust-key", publisher.fingerprint, "--backend", "libvirt",
-               "--arg", "tag=web", "--disk", "storage=32M")  # fmt: skip
-            zx("add", "api", url, "--host", "kvm2", "--backend", "libvirt", "--arg", "tag=api", "--disk", "storage=32M")
-            zx("run", "web", "--host", "kvm1")
-            zx("host", "list")
-            hosts[1].kill_daemon()
-            zx("list", "--all-hosts")
-            hosts[1].start_daemon()
-            zx("stop", "web", "--host", "kvm1")
-            for name, where in (("web", "kvm1"), ("api", "kvm2")):
-                subprocess.run(
-                    [sys.executable, "-m", "zeroxl", "destroy", name, "--host", where],
-                    env=env,
-                    capture_output=True,
-                    check=False,
-                )
+            yield Session(zx, hosts, url, publisher.fingerprint, env)
         finally:
             server.stop()
             subprocess.run(["gpgconf", "--homedir", str(publisher.gnupghome), "--kill", "gpg-agent"], check=False)
+
+
+def main() -> None:
+    with session() as lab_session:
+        zx, hosts, url, env = lab_session.zx, lab_session.hosts, lab_session.url, lab_session.env
+        zx("host", "add", "kvm1", hosts[0].uri, "--pool", "images")
+        zx("host", "add", "kvm2", hosts[1].uri, "--pool", "images")
+        zx("add", "web", url, "--host", "kvm1", "--trust-key", lab_session.fingerprint, "--backend", "libvirt",
+           "--arg", "tag=web", "--disk", "storage=32M")  # fmt: skip
+        zx("add", "api", url, "--host", "kvm2", "--backend", "libvirt", "--arg", "tag=api", "--disk", "storage=32M")
+        zx("run", "web", "--host", "kvm1")
+        zx("host", "list")
+        hosts[1].kill_daemon()
+        zx("list", "--all-hosts")
+        hosts[1].start_daemon()
+        zx("stop", "web", "--host", "kvm1")
+        for name, where in (("web", "kvm1"), ("api", "kvm2")):
+            subprocess.run(
+                [sys.executable, "-m", "zeroxl", "destroy", name, "--host", where],
+                env=env,
+                capture_output=True,
+                check=False,
+            )
 
 
 if __name__ == "__main__":

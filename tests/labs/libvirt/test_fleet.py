@@ -44,19 +44,20 @@ def hosts(
     try:
         yield opened
     finally:
-        for host, used in opened:
+        for host, first in opened:
             with contextlib.suppress(libvirt.libvirtError):
-                used.close()
-            # A new connection: a test may have killed the daemon the first one reached (and started another).
-            conn = libvirt.open(host.uri)
+                first.close()
+            # A new connection: the test may have killed the daemon (and started it again), and the hosts
+            # are the session's: the next test makes its pool `images` anew.
             with contextlib.suppress(libvirt.libvirtError):
+                conn = libvirt.open(host.uri)
                 services.clean_daemon(conn)
                 pool = conn.storagePoolLookupByName(POOL)
                 for vol in pool.listAllVolumes(0):
                     vol.delete(0)
                 pool.destroy()
                 host.as_user("rmdir", str(host.home / "pool-images"))
-            conn.close()
+                conn.close()
 
 
 def host_list(zx, *extra: str) -> dict[str, dict]:

@@ -89,19 +89,38 @@ class LibvirtBackend:
         return isinstance(self.ctx.home, HostHome)
 
     def _pull_console(self, svc: Service, path: Path) -> None:
-        """Copies the console from the host's pool to PATH; an unreachable host leaves the last copy."""
-        with contextlib.suppress(BackendError):
-            with connection.connect(self.settings.uri) as conn:
-                pool = self._volumes().pool(conn, create=False)
-                if pool is None:
-                    return
-                connection.call(f"cannot refresh the storage pool {pool.name()}", pool.refresh, 0)
-                volume = connection.lookup(pool.storageVolLookupByName, console_volume(svc.name))
-                if volume is None:
-                    return
-                data = connection.call(f"cannot read the console of {svc.name}", bootfiles.read_all, conn, volume)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            atomic.write_bytes(path, data, mode=0o600)
+        """Brings the copy of the console at PATH up to date; an unreachable host leaves the last copy."""
+        with contextlib.suppress(BackendError), connection.connect(self.settings.uri) as conn:
+            self._pull_console_with(conn, svc, path)
+
+    def _pull_console_with(self, conn: Any, svc: Service, path: Path) -> None:
+        """Brings the copy of the console at PATH up to date through CONN: only the bytes the copy does not
+        have yet are downloaded (the console only grows while the service exists: libvirt appends to it);
+        a console shorter than the copy (made anew) is read whole."""
+        pool = self._volumes().pool(conn, create=False)
+        if pool is None:
+            return
+        name = console_volume(svc.name)
+        volume = connection.lookup(pool.storageVolLookupByName, name)
+        if volume is None:  # libvirt made the file since the pool was last read
+            connection.call(f"cannot refresh the storage pool {pool.name()}", pool.refresh, 0)
+            volume = connection.lookup(pool.storageVolLookupByName, name)
+            if volume is None:
+                return
+        try:
+            have = path.read_bytes()
+        except FileNotFoundError:
+            have = b""
+        # A volume's info is read from its file each time (libvirt refreshes the volume): its size now.
+        size = int(connection.call(f"cannot read the console of {svc.name}", volume.info)[1])
+        if size == len(have):
+            return
+        start = len(have) if size > len(have) else 0
+        data = connection.call(
+            f"cannot read the console of {svc.name}", bootfiles.read_all, conn, volume, start, size - start
+        )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic.write_bytes(path, (have if start else b"") + data, mode=0o600)
 
     def _serial_log(self, conn: Any, svc: Service) -> str:
         if self._remote():
@@ -291,6 +310,11 @@ class LibvirtBackend:
             lv.VIR_DOMAIN_DEFINE_VALIDATE,
             hint=f"0xl config {svc.name} shows the XML; 0xl --debug shows more",
         )
+
+    def defined(self, svc: Service) -> bool:
+        """Whether the host has SVC's domain (ConflictError if a domain of its name is not 0xl's)."""
+        with connection.connect(self.settings.uri) as conn:
+            return self._domain(conn, svc) is not None
 
     def define(self, svc: Service, impl_dir: Path) -> None:
         """Define SVC's domain without starting it (at `add`: `virsh list --all` shows it)."""

@@ -67,8 +67,9 @@ def read_back(conn: Any, volume: Any) -> tuple[str, int]:
     return h.hexdigest(), size
 
 
-def read_all(conn: Any, volume: Any) -> bytes:
-    """VOLUME's contents, through a volume download stream."""
+def read_all(conn: Any, volume: Any, offset: int = 0, length: int = 0) -> bytes:
+    """VOLUME's contents from OFFSET, LENGTH bytes of them (0: to its end), through a volume download
+    stream."""
     pieces: list[bytes] = []
 
     def sink(_stream: Any, data: bytes, _opaque: object) -> int:
@@ -76,7 +77,7 @@ def read_all(conn: Any, volume: Any) -> bytes:
         return len(data)
 
     stream = conn.newStream(0)
-    volume.download(stream, 0, 0, 0)
+    volume.download(stream, offset, length, 0)
     stream.recvAll(sink, None)
     stream.finish()
     return b"".join(pieces)

@@ -207,6 +207,15 @@ class Volumes:
                 return None
             return self._disk(name, volume)
 
+    def volume(self, conn: Any, disk: Disk) -> Any:
+        """The storage volume of DISK through CONN; BackendError unless it is one 0xl made in this pool."""
+        pool_name, _, vol_name = disk.location.partition("/")
+        pool = self._pool(conn, create=False) if disk.kind == KIND and pool_name == self.pool_name else None
+        volume = connection.lookup(pool.storageVolLookupByName, vol_name) if pool is not None else None
+        if volume is None or not self._owned(vol_name, volume):
+            raise BackendError(f"the disk {disk.name} is not a volume 0xl made in {self.pool_name}: {disk.location}")
+        return volume
+
     def _owned(self, vol_name: str, volume: Any) -> bool:
         key = self._noted_key(vol_name)
         return key is not None and key in ("", volume.key())
