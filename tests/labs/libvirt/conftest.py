@@ -3,12 +3,15 @@ two "remote" hosts reached over SSH, and a table of measured timings printed at 
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
+import libvirt
 import pytest
 
-from tests.labs.libvirt import lab
+from tests.labs.libvirt import lab, services
 from tests.labs.libvirt.remote import RemoteHost, remote_hosts
 
 _timings: dict[str, list[float]] = {}
@@ -59,6 +62,41 @@ def ssh_hosts(guest_image: lab.GuestImage) -> Iterator[tuple[RemoteHost, RemoteH
     _needs_root()
     with remote_hosts(2) as hosts:
         yield hosts[0], hosts[1]
+
+
+@pytest.fixture
+def hosts(
+    ssh_hosts: tuple[RemoteHost, RemoteHost], zhome: Path
+) -> Iterator[list[tuple[RemoteHost, libvirt.virConnect]]]:
+    """Both ssh_hosts, each with a pool `images` in its home (made through the API), cleaned after the test."""
+    zhome.mkdir(mode=0o700, parents=True, exist_ok=True)
+    (zhome / "config.toml").write_text('[libvirt]\ndomain_type = "qemu"\nstop_timeout = 2\n')
+    opened = []
+    for host in ssh_hosts:
+        conn = libvirt.open(host.uri)
+        path = host.home / "pool-images"
+        conn.storagePoolCreateXML(
+            f"<pool type='dir'><name>{services.POOL}</name><target><path>{path}</path></target></pool>",
+            libvirt.VIR_STORAGE_POOL_CREATE_WITH_BUILD,
+        )
+        opened.append((host, conn))
+    try:
+        yield opened
+    finally:
+        for host, first in opened:
+            with contextlib.suppress(libvirt.libvirtError):
+                first.close()
+            # A new connection: the test may have killed the daemon (and started it again), and the hosts
+            # are the session's: the next test makes its pool `images` anew.
+            with contextlib.suppress(libvirt.libvirtError):
+                conn = libvirt.open(host.uri)
+                services.clean_daemon(conn)
+                pool = conn.storagePoolLookupByName(services.POOL)
+                for vol in pool.listAllVolumes(0):
+                    vol.delete(0)
+                pool.destroy()
+                host.as_user("rmdir", str(host.home / "pool-images"))
+                conn.close()
 
 
 @pytest.fixture(scope="session")

@@ -25,6 +25,7 @@ import secrets
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -152,6 +153,18 @@ def copy_if_changed(source: Path, target: Path) -> None:
     tmp.replace(target)
 
 
+_HTTP_GET = """\
+import sys, time, urllib.request
+for _ in range(100):
+    try:
+        print(urllib.request.urlopen(sys.argv[1], timeout=2).read().decode(), end="")
+        sys.exit(0)
+    except OSError:
+        time.sleep(0.2)
+sys.exit(1)
+"""
+
+
 @dataclass
 class SystemDaemon:
     """A private libvirtd running as root. Connect with libvirt.open(daemon.uri)."""
@@ -169,6 +182,11 @@ class SystemDaemon:
     def netns_run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         """Runs a command in the daemon's network namespace (where its bridges and guests' taps are)."""
         return subprocess.run(["ip", "netns", "exec", self.netns, *args], capture_output=True, text=True, check=check)
+
+    def http_get(self, url: str) -> subprocess.CompletedProcess[str]:
+        """GET URL from inside the daemon's network namespace (a guest on one of its bridges), trying again
+        for 20 s while the guest comes up; the body is the result's stdout."""
+        return self.netns_run(sys.executable, "-c", _HTTP_GET, url, check=False)
 
     def log_tail(self, lines: int = 30) -> str:
         try:

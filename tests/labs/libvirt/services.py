@@ -30,6 +30,7 @@ ARGS = (
     ("acpi", "yes|no"),
 )
 METADATA_NS = "urn:x-0xl:libvirt:1"
+POOL = "images"  # the storage pool of each remote host of the multi-host tests (conftest.py, hosts)
 
 
 def needs_xml(*, network: bool = False, block: bool = True, memory: int = 128) -> str:
@@ -134,3 +135,9 @@ def broken_impl(image: lab.GuestImage, version: str, scratch: Path, **needs: boo
     impl = guest_impl(image, version, **needs)
     impl.files["initrd.img"] = (image.initrd.read_bytes() + gzip.compress(cpio, mtime=0), 0o644)
     return impl
+
+
+def volumes(conn: libvirt.virConnect) -> dict[str, str]:
+    pool = conn.storagePoolLookupByName(POOL)
+    pool.refresh(0)
+    return {v.name(): v.path() for v in pool.listAllVolumes(0)}

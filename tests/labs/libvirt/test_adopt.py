@@ -17,8 +17,7 @@ import pytest
 
 from tests.labs.libvirt import lab, services
 from tests.labs.libvirt.remote import RemoteHost
-from tests.labs.libvirt.test_fleet import POOL
-from tests.labs.libvirt.test_fleet import hosts as fleet_hosts  # noqa: F401 - its fixture `hosts`, shared
+from tests.labs.libvirt.services import POOL
 from tests.support.feeds import FeedSite
 from tests.support.zx import Result, snapshot, wait_for, zx_process
 
@@ -42,12 +41,12 @@ def everything(home: Path) -> dict[str, str]:
 
 @pytest.fixture
 def homes(
-    fleet_hosts: list[tuple[RemoteHost, libvirt.virConnect]],  # noqa: F811 - the fixture
+    hosts: list[tuple[RemoteHost, libvirt.virConnect]],
     zhome: Path,
     tmp_path: Path,
 ) -> Iterator[tuple[Callable[..., Result], Callable[..., Result], Path, Path]]:
     """A (the test's ZEROXL_HOME) and B (another), each with the host h1 (the lab's first) added."""
-    (h1, _c1), _ = fleet_hosts
+    (h1, _c1), _ = hosts
     b_home = tmp_path / "zhome-b"
     b_home.mkdir(mode=0o700)
     (b_home / "config.toml").write_text(CONFIG)
@@ -63,7 +62,7 @@ def homes(
         assert r.rc == 0, r
     yield a, b, zhome, b_home
     # The consoles are files libvirt made in the pool: the pool must know them for its cleaning to delete them.
-    for _host, conn in fleet_hosts:
+    for _host, conn in hosts:
         with contextlib.suppress(libvirt.libvirtError):
             conn.storagePoolLookupByName(POOL).refresh(0)
 
@@ -94,12 +93,12 @@ def set_metadata(dom: libvirt.virDomain, element: str) -> None:
 
 def test_another_operators_machine_sees_adopts_and_takes_over_a_running_service(
     homes,
-    fleet_hosts,  # noqa: F811 - the fixture
+    hosts,
     site: FeedSite,
     guest_image: lab.GuestImage,
 ) -> None:
     a, b, a_home, b_home = homes
-    (_h1, c1), _ = fleet_hosts
+    (_h1, c1), _ = hosts
     url = services.publish(site, guest_image)
     r = a("add", "web", url, "--host", "h1", "--trust-key", site.publisher.fingerprint, "--backend", "libvirt",
           "--arg", "tag=web", "--disk", "storage=32M")  # fmt: skip
@@ -193,7 +192,7 @@ def test_another_operators_machine_sees_adopts_and_takes_over_a_running_service(
 )
 def test_adopting_tampered_metadata_is_refused_and_changes_nothing(  # noqa: PLR0917 - fixtures and parameters
     homes,
-    fleet_hosts,  # noqa: F811 - the fixture
+    hosts,
     site: FeedSite,
     guest_image: lab.GuestImage,
     pattern: str,
@@ -202,7 +201,7 @@ def test_adopting_tampered_metadata_is_refused_and_changes_nothing(  # noqa: PLR
     words: str,
 ) -> None:
     a, b, _a_home, b_home = homes
-    (_h1, c1), _ = fleet_hosts
+    (_h1, c1), _ = hosts
     url = services.publish(site, guest_image)
     r = a("add", "web", url, "--host", "h1", "--trust-key", site.publisher.fingerprint, "--backend", "libvirt",
           "--arg", "tag=web", "--disk", "storage=32M")  # fmt: skip
@@ -222,12 +221,12 @@ def test_adopting_tampered_metadata_is_refused_and_changes_nothing(  # noqa: PLR
 
 def test_a_domain_an_older_0xl_defined_is_refused_clearly(
     homes,
-    fleet_hosts,  # noqa: F811 - the fixture
+    hosts,
     site: FeedSite,
     guest_image: lab.GuestImage,
 ) -> None:
     a, b, _a_home, b_home = homes
-    (_h1, c1), _ = fleet_hosts
+    (_h1, c1), _ = hosts
     url = services.publish(site, guest_image)
     r = a("add", "web", url, "--host", "h1", "--trust-key", site.publisher.fingerprint, "--backend", "libvirt",
           "--arg", "tag=web", "--disk", "storage=32M")  # fmt: skip
@@ -250,13 +249,13 @@ def test_a_domain_an_older_0xl_defined_is_refused_clearly(
 
 def test_a_record_older_than_what_runs_is_refused_and_adopting_refreshes_it(
     homes,
-    fleet_hosts,  # noqa: F811 - the fixture
+    hosts,
     site: FeedSite,
     guest_image: lab.GuestImage,
 ) -> None:
     """A ZEROXL_HOME restored from a backup: same owner, but the host runs a version its record predates."""
     a, _b, a_home, _b_home = homes
-    (_h1, c1), _ = fleet_hosts
+    (_h1, c1), _ = hosts
     url = services.publish(site, guest_image, "1.0", "2.0")
     r = a("add", "web", url, "--host", "h1", "--trust-key", site.publisher.fingerprint, "--backend", "libvirt",
           "--arg", "tag=web", "--disk", "storage=32M", "--version", "..!2")  # fmt: skip

@@ -6,70 +6,23 @@ whose daemon is killed is reported without holding up the other."""
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
-import libvirt
 import pytest
 
 from tests.labs.libvirt import lab, services
-from tests.labs.libvirt.remote import RemoteHost
+from tests.labs.libvirt.services import POOL, volumes
 from tests.support.feeds import FeedSite
 from tests.support.zx import wait_for
 
 pytestmark = pytest.mark.libvirt
 
-POOL = "images"
-
-
-@pytest.fixture
-def hosts(
-    ssh_hosts: tuple[RemoteHost, RemoteHost], zhome: Path
-) -> Iterator[list[tuple[RemoteHost, libvirt.virConnect]]]:
-    """Both hosts, each with a pool `images` in its home (made through the API), cleaned after the test."""
-    zhome.mkdir(mode=0o700, parents=True, exist_ok=True)
-    (zhome / "config.toml").write_text('[libvirt]\ndomain_type = "qemu"\nstop_timeout = 2\n')
-    opened = []
-    for host in ssh_hosts:
-        conn = libvirt.open(host.uri)
-        path = host.home / "pool-images"
-        conn.storagePoolCreateXML(
-            f"<pool type='dir'><name>{POOL}</name><target><path>{path}</path></target></pool>",
-            libvirt.VIR_STORAGE_POOL_CREATE_WITH_BUILD,
-        )
-        opened.append((host, conn))
-    try:
-        yield opened
-    finally:
-        for host, first in opened:
-            with contextlib.suppress(libvirt.libvirtError):
-                first.close()
-            # A new connection: the test may have killed the daemon (and started it again), and the hosts
-            # are the session's: the next test makes its pool `images` anew.
-            with contextlib.suppress(libvirt.libvirtError):
-                conn = libvirt.open(host.uri)
-                services.clean_daemon(conn)
-                pool = conn.storagePoolLookupByName(POOL)
-                for vol in pool.listAllVolumes(0):
-                    vol.delete(0)
-                pool.destroy()
-                host.as_user("rmdir", str(host.home / "pool-images"))
-                conn.close()
-
-
 def host_list(zx, *extra: str) -> dict[str, dict]:
     r = zx("host", "list", "--json", *extra)
     assert r.rc == 0, r
     return {h["name"]: h for h in json.loads(r.out)}
-
-
-def volumes(conn: libvirt.virConnect) -> dict[str, str]:
-    pool = conn.storagePoolLookupByName(POOL)
-    pool.refresh(0)
-    return {v.name(): v.path() for v in pool.listAllVolumes(0)}
 
 
 def test_a_service_added_on_a_remote_host_over_ssh_and_a_host_whose_daemon_died(

@@ -14,7 +14,7 @@ import pytest
 
 from tests.labs.libvirt import lab, services
 from tests.labs.libvirt.remote import RemoteHost
-from tests.labs.libvirt.test_fleet import POOL, hosts  # noqa: F401 - the fixture
+from tests.labs.libvirt.services import POOL
 from tests.support.feeds import FeedSite
 from tests.support.killing import Stoppable
 from tests.support.zx import wait_for
@@ -46,7 +46,7 @@ def state(zx, host: str) -> tuple[str, str]:
 
 
 def test_a_remote_update_passes_its_log_check_and_a_broken_one_is_rolled_back_on_its_own(  # noqa: PLR0917 - the lab's fixtures
-    hosts: list[tuple[RemoteHost, libvirt.virConnect]],  # noqa: F811
+    hosts: list[tuple[RemoteHost, libvirt.virConnect]],
     zx,
     zhome: Path,
     site: FeedSite,
@@ -98,7 +98,7 @@ def test_a_remote_update_passes_its_log_check_and_a_broken_one_is_rolled_back_on
 
 
 def test_a_check_never_matches_a_line_of_the_run_before_it_remote(
-    hosts: list[tuple[RemoteHost, libvirt.virConnect]],  # noqa: F811
+    hosts: list[tuple[RemoteHost, libvirt.virConnect]],
     zx,
     site: FeedSite,
     guest_image: lab.GuestImage,
@@ -120,7 +120,7 @@ def test_a_check_never_matches_a_line_of_the_run_before_it_remote(
 
 
 def test_a_remote_update_killed_after_the_new_version_started_is_undone_by_its_guardian(
-    hosts: list[tuple[RemoteHost, libvirt.virConnect]],  # noqa: F811
+    hosts: list[tuple[RemoteHost, libvirt.virConnect]],
     zx,
     zhome: Path,
     site: FeedSite,

@@ -17,7 +17,7 @@ import pytest
 
 from tests.labs.libvirt import guest, lab, services, support
 from tests.labs.libvirt.remote import RemoteHost
-from tests.labs.libvirt.test_fleet import POOL, hosts, volumes  # noqa: F401 - the fixture
+from tests.labs.libvirt.services import POOL, volumes
 from tests.support.feeds import FeedSite
 from tests.support.killing import Stoppable
 from tests.support.zx import snapshot, wait_for
@@ -59,7 +59,7 @@ def homes(zhome: Path) -> dict[str, dict[str, str]]:
 
 
 def test_a_service_moves_with_its_data_only_when_told_to(  # noqa: PLR0917 - the lab's fixtures
-    hosts: list[tuple[RemoteHost, libvirt.virConnect]],  # noqa: F811
+    hosts: list[tuple[RemoteHost, libvirt.virConnect]],
     zx,
     zhome: Path,
     site: FeedSite,
@@ -120,7 +120,7 @@ def test_a_service_moves_with_its_data_only_when_told_to(  # noqa: PLR0917 - the
 
 
 def test_a_move_whose_new_host_dies_leaves_the_service_where_it_was_and_a_killed_move_is_finished_by_doctor(
-    hosts: list[tuple[RemoteHost, libvirt.virConnect]],  # noqa: F811
+    hosts: list[tuple[RemoteHost, libvirt.virConnect]],
     zx,
     zhome: Path,
     site: FeedSite,

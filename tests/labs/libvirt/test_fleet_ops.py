@@ -14,7 +14,7 @@ import pytest
 
 from tests.labs.libvirt import lab, services
 from tests.labs.libvirt.remote import RemoteHost
-from tests.labs.libvirt.test_fleet import POOL, hosts  # noqa: F401 - the fixture, for this module's tests
+from tests.labs.libvirt.services import POOL
 from tests.support.feeds import FeedSite
 from tests.support.killing import Stoppable
 from tests.support.zx import snapshot, wait_for
@@ -42,7 +42,7 @@ def register(zx, h1: RemoteHost, h2: RemoteHost) -> None:
 
 
 def test_a_hosts_policy_applies_on_that_host_and_placement_passes_over_a_host_it_rules_out(
-    hosts,  # noqa: F811 - test_fleet's fixture
+    hosts,
     zx,
     zhome: Path,
     site: FeedSite,
@@ -111,7 +111,7 @@ def test_a_hosts_policy_applies_on_that_host_and_placement_passes_over_a_host_it
 
 
 def test_update_all_hosts_updates_every_host_at_once_and_reports_a_dead_one_or_one_that_does_not_answer(
-    hosts,  # noqa: F811 - test_fleet's fixture
+    hosts,
     zx,
     zhome: Path,
     site: FeedSite,
@@ -174,7 +174,7 @@ def test_update_all_hosts_updates_every_host_at_once_and_reports_a_dead_one_or_o
 
 
 def test_an_update_across_hosts_killed_after_the_new_version_started_is_undone_on_that_host_by_its_guardian(
-    hosts,  # noqa: F811 - test_fleet's fixture
+    hosts,
     zx,
     zhome: Path,
     site: FeedSite,

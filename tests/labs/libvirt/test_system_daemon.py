@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -198,17 +197,7 @@ def test_guest_answers_on_a_bridge_in_the_daemons_network_namespace(
         with defined_domain(conn, xml) as domain:
             domain.create()
             console.wait_for(rf"^{guest.PREFIX}-NET 10.0.0.2/24$")
-            fetch = (
-                "import sys, time, urllib.request\n"
-                "for _ in range(100):\n"
-                "    try:\n"
-                "        print(urllib.request.urlopen('http://10.0.0.2/', timeout=2).read().decode(), end='')\n"
-                "        sys.exit(0)\n"
-                "    except OSError:\n"
-                "        time.sleep(0.2)\n"
-                "sys.exit(1)\n"
-            )
-            answer = libvirt_daemon.netns_run(sys.executable, "-c", fetch, check=False)
+            answer = libvirt_daemon.http_get("http://10.0.0.2/")
             assert answer.stdout.strip() == f"{guest.PREFIX}-UP tag=net boot=1", answer.stderr
             target = ElementTree.fromstring(domain.XMLDesc()).find("devices/interface/target")
             assert target is not None
