@@ -6,6 +6,7 @@ lines are never taken for the service's."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -189,3 +190,62 @@ def test_ready_log_asks_the_backend_for_the_log_at_every_look(tmp_path: Path) ->
 
     result = run(Pulled(first), Readiness(settle=0.5, log="^listening$", timeout=5), offset)
     assert result.ok, result
+
+
+def test_a_log_copy_shorter_than_where_the_run_began_is_waited_for_not_read_from_its_start(tmp_path: Path) -> None:
+    # A remote console's copy whose pull failed just before the start: the host's console was already
+    # longer than the copy. All the copy holds is earlier runs' — never a match for this one.
+    log = tmp_path / "console.log"
+    log.write_bytes(b"READY boot=1\r\n")
+    inode, began = log.stat().st_ino, log.stat().st_size + len(b"booting\r\n")
+    stale = Scripted(log)
+    result = health.check(
+        stale, SVC, Readiness(settle=0.5, log="^READY", timeout=3), log_offset=began, log_inode=inode,
+        clock=stale.clock, sleep=stale.sleep,
+    )  # fmt: skip
+    assert not result.ok and "no log line matched" in result.reason, result
+
+    # Once the copy catches up (appended in place: the same file), the new run's line counts.
+    class CatchingUp(Scripted):
+        def sleep(self, seconds: float) -> None:
+            super().sleep(seconds)
+            if self.now >= 1.0 and log.stat().st_size < began + 10:
+                with log.open("ab") as f:
+                    f.write(b"booting\r\nREADY boot=2\r\n")
+
+    backend = CatchingUp(log)
+    result = health.check(
+        backend, SVC, Readiness(settle=0.5, log="^READY boot=2$", timeout=5), log_offset=began, log_inode=inode,
+        clock=backend.clock, sleep=backend.sleep,
+    )  # fmt: skip
+    assert result.ok, result
+
+
+def test_a_rotated_log_is_read_from_its_start(tmp_path: Path) -> None:
+    log = tmp_path / "log"
+    log.write_bytes(b"x" * 100 + b"\n")
+    inode, offset = log.stat().st_ino, log.stat().st_size
+    (tmp_path / "log").rename(tmp_path / "log.1")
+    log.write_bytes(b"listening\n")  # another file, shorter than the offset in the old one
+    assert log.stat().st_ino != inode
+    backend = Scripted(log)
+    result = health.check(
+        backend, SVC, Readiness(settle=0.5, log="^listening$", timeout=3), log_offset=offset, log_inode=inode,
+        clock=backend.clock, sleep=backend.sleep,
+    )  # fmt: skip
+    assert result.ok, result
+
+
+def test_where_the_backend_noted_the_run_began_wins_over_the_callers_offset(tmp_path: Path) -> None:
+    # libvirt notes the console's size on the host as it starts the run: a check reads from there even
+    # when the caller measured the log before an earlier run's lines had reached it.
+    log = tmp_path / "console.log"
+    log.write_bytes(b"READY boot=1\r\n")
+
+    class Noting(Scripted):
+        def status(self, svc: Service) -> RuntimeStatus:
+            return replace(super().status(svc), log_start=log.stat().st_size)
+
+    backend = Noting(log)
+    result = run(backend, Readiness(settle=0.5, log="^READY", timeout=3), offset=0)
+    assert not result.ok and "no log line matched" in result.reason, result

@@ -10,6 +10,7 @@ restarts at any time during the check is unhealthy at once.
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 import time
@@ -92,12 +93,14 @@ def readiness(
     return ready
 
 
-def log_size(path: Path) -> int:
-    """Where the next output of a service will start in its log (0 if there is none yet)."""
+def log_mark(path: Path) -> tuple[int, int | None]:
+    """Where the next output of a service will start in its log (0 if there is none yet), and which file
+    that is (its inode; None if there is none): a check then knows a log rotated from one not yet caught up."""
     try:
-        return path.stat().st_size
+        st = path.stat()
     except FileNotFoundError:
-        return 0
+        return 0, None
+    return st.st_size, st.st_ino
 
 
 class _LogWatch:
@@ -106,18 +109,29 @@ class _LogWatch:
     The log's path is asked of the backend at every look: on a host other than local it is a copy of the
     console that asking brings up to date (backends/libvirt), not a file that grows by itself."""
 
-    def __init__(self, where: Callable[[], Path], offset: int, pattern: str) -> None:
+    def __init__(self, where: Callable[[], Path], offset: int, pattern: str, inode: int | None = None) -> None:
         self.where = where
         self.offset = offset
+        self.inode = inode  # the file OFFSET is in, if known
         self.pattern = re.compile(pattern.encode())
         self.partial = b""
 
     def matched(self) -> bool:
         try:
             with self.where().open("rb") as f:
+                inode = os.fstat(f.fileno()).st_ino
                 size = f.seek(0, 2)
-                if size < self.offset:  # rotated: what came after OFFSET went to the old file
-                    self.offset = 0
+                if self.inode is not None and inode != self.inode:
+                    self.offset = 0  # another file: rotated (what came after OFFSET went to the old one)
+                elif size < self.offset:
+                    if self.inode is None:
+                        self.offset = 0  # which file OFFSET was in is not known: taken as rotated
+                    else:
+                        # The same file, not yet as long as where this run begins: a copy of a remote
+                        # console whose pull failed. Nothing of this run is in it yet, and all of it is
+                        # earlier runs'.
+                        return False
+                self.inode = inode
                 f.seek(self.offset)
                 data = f.read()
                 self.offset = f.tell()
@@ -161,6 +175,7 @@ def check(
     ready: Readiness,
     *,
     log_offset: int,
+    log_inode: int | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Health:
@@ -170,7 +185,10 @@ def check(
     # A fresh run that has already exited (it may be restarting already) is not going to get better.
     if first.state != RUNNING or first.last_exit is not None:
         return Health(False, _describe_exit(first), clock() - start)
-    log = _LogWatch(lambda: backend.log_path(svc), log_offset, ready.log) if ready.log else None
+    # Where the run began, as the backend noted it when it started the run, else as the caller found the
+    # log before the start (LOG_OFFSET in the file LOG_INODE).
+    offset = first.log_start if first.log_start is not None else log_offset
+    log = _LogWatch(lambda: backend.log_path(svc), offset, ready.log, log_inode) if ready.log else None
     tcp = parse_tcp(ready.tcp) if ready.tcp else None
     log_seen, tcp_seen = log is None, tcp is None
     ready_at: float | None = None

@@ -89,14 +89,14 @@ def _swap(
     try:
         backend.stop(svc)
         testhooks.pause("stopped")
-        offset = health.log_size(backend.log_path(new))
+        offset, inode = health.log_mark(backend.log_path(new))
         try:
             backend.start(new, to_dir)
         except BackendError as e:
             result = health.Health(False, f"it did not start: {e.message}", 0.0)
         else:
             testhooks.pause("started")
-            result = health.check(backend, new, ready, log_offset=offset)
+            result = health.check(backend, new, ready, log_offset=offset, log_inode=inode)
     except ZeroxlError as e:  # the backend could not stop the old version, say: the update failed
         result = health.Health(False, e.message, 0.0)
     except BaseException:
@@ -186,9 +186,9 @@ def _roll_back(
     try:
         backend.stop(svc)
         testhooks.pause("rolling-back")
-        offset = health.log_size(backend.log_path(svc))
+        offset, inode = health.log_mark(backend.log_path(svc))
         backend.start(svc, impl_dir(ctx, svc))
-        again = health.check(backend, svc, replace(ready, settle=0.0), log_offset=offset)
+        again = health.check(backend, svc, replace(ready, settle=0.0), log_offset=offset, log_inode=inode)
         if not again.ok:
             restart_error = BackendError(again.reason)
     except ZeroxlError as e:

@@ -26,6 +26,10 @@ class RuntimeStatus:
     # What it uses while it runs, alike for every backend: cpu_seconds (since it started), memory_bytes,
     # and the backend's unit of work (processes, vcpus). None when nothing runs.
     resources: dict[str, Any] | None = None
+    # Where this run's output begins in the file log_path gives, when the backend noted it as it started
+    # the run (libvirt: the console's size on the host just before the domain was created). A health check
+    # reads from there: never a line of an earlier run, whatever a copy of the log said meanwhile.
+    log_start: int | None = None
 
 
 @dataclass(frozen=True)

@@ -120,7 +120,29 @@ class LibvirtBackend:
             f"cannot read the console of {svc.name}", bootfiles.read_all, conn, volume, start, size - start
         )
         path.parent.mkdir(parents=True, exist_ok=True)
-        atomic.write_bytes(path, (have if start else b"") + data, mode=0o600)
+        if start:
+            # Appended in place, not replaced: the copy stays one file (a health check tells a console
+            # made anew by its inode), and a kill mid-write leaves a shorter copy, still the host's prefix.
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+            try:
+                os.write(fd, data)
+            finally:
+                os.close(fd)
+        else:
+            atomic.write_bytes(path, data, mode=0o600)
+
+    def _host_console_size(self, conn: Any, svc: Service) -> int:
+        """The size of SVC's console on the host (0 if there is none yet), asked of the host itself: where
+        a run that starts now begins, whatever this machine's copy holds."""
+        pool = self._volumes().pool(conn, create=False)
+        if pool is None:
+            return 0
+        name = console_volume(svc.name)
+        connection.call(f"cannot refresh the storage pool {pool.name()}", pool.refresh, 0)
+        volume = connection.lookup(pool.storageVolLookupByName, name)
+        if volume is None:
+            return 0
+        return int(connection.call(f"cannot read the console of {svc.name}", volume.info)[1])
 
     def _serial_log(self, conn: Any, svc: Service) -> str:
         if self._remote():
@@ -333,6 +355,8 @@ class LibvirtBackend:
             dom = self._define(conn, svc, impl_dir)
             self._prune_boot_files(conn)  # the version it ran before may have been the last to boot one
             existed, offset = self.log_path(svc).exists(), self._console_size(svc)
+            if self._remote():
+                offset = self._host_console_size(conn, svc)
             try:
                 connection.call(f"{svc.name} did not start", dom.create, hint=self._start_hint(svc))
                 self._note_run(svc, offset)
@@ -342,10 +366,11 @@ class LibvirtBackend:
                 with contextlib.suppress(Exception):
                     if dom.isActive():
                         dom.destroy()
+                # (On another host the console is the host's file: this machine's copy only follows it.)
                 with contextlib.suppress(OSError):
-                    if existed:
+                    if existed and not self._remote():
                         os.truncate(self.log_path(svc), offset)
-                    else:
+                    elif not self._remote():
                         self.log_path(svc).unlink()
                 raise
 
@@ -445,6 +470,7 @@ class LibvirtBackend:
             return RuntimeStatus(
                 state=RUNNING,
                 started=note.get("started"),
+                log_start=int(note["console_offset"]) if "console_offset" in note else None,
                 detail="paused" if code == _PAUSED else "shutting down" if code == _SHUTDOWN else "",
                 extra=extra,
                 resources={
