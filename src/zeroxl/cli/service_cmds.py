@@ -86,7 +86,8 @@ def cmd_stop(a: argparse.Namespace) -> int:
 def cmd_destroy(a: argparse.Namespace) -> int:
     from zeroxl.app.lifecycle import destroy
     from zeroxl.cli import render
-    from zeroxl.cli.context import context
+    from zeroxl.cli.context import context, selected_host
+    from zeroxl.state.hosts import LOCAL
 
     with context() as ctx:
         result = destroy(ctx, a.name, delete_disks=a.delete_disks, wait=a.wait)
@@ -106,8 +107,13 @@ def cmd_destroy(a: argparse.Namespace) -> int:
         print(f"destroyed {result.name}")
     for disk in result.deleted_disks:
         print(f"deleted disk {disk.name} ({disk.location})")
+    host = selected_host()
+    on_host = "" if host == LOCAL else f" --host {host}"  # the disk is that host's: `disk` must go there too
     for disk in result.kept_disks:
-        print(f"kept disk {disk.name} ({disk.location}); delete it with: 0xl disk delete {result.name} {disk.name}")
+        print(
+            f"kept disk {disk.name} ({disk.location}); delete it with: "
+            f"0xl disk delete {result.name} {disk.name}{on_host}"
+        )
     return 0
 
 

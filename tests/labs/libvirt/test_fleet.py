@@ -108,6 +108,7 @@ def test_a_service_added_on_a_remote_host_over_ssh_and_a_host_whose_daemon_died(
     assert r.rc == 7 and "0xl has services on the host h1: web" in r.err, r
     r = zx("destroy", "web", "--host", "h1")
     assert r.rc == 0, r
+    assert "delete it with: 0xl disk delete web storage --host h1" in r.out, r  # the disk is h1's
     assert "web" not in [d.name() for d in c1.listAllDomains()]
     assert set(volumes(c1)) == {"0xl-web-storage"}  # the boot volumes went with the last domain; the data stays
     assert zx("host", "remove", "h1").rc == 0
