@@ -108,6 +108,11 @@ def concurrently(hosts: list[Host], work: Callable[[Host], T], timeout: float) -
         return dict(results)
 
 
+def _unanswered(got: object, timeout: float) -> str:
+    """What to say of a host whose work raised GOT, or had not finished (None) after TIMEOUT seconds."""
+    return f"no answer within {timeout:g} s" if got is None else str(got)
+
+
 def list_all_hosts(
     ctx: Context, *, timeout: float = DEFAULT_TIMEOUT, only: str | None = None
 ) -> tuple[list[dict[str, Any]], dict[str, str]]:
@@ -133,10 +138,8 @@ def list_all_hosts(
     missing: dict[str, str] = {}
     for host in hosts:
         got = results.get(host.name)
-        if got is None:
-            missing[host.name] = f"no answer within {timeout:g} s"
-        elif isinstance(got, BaseException):
-            missing[host.name] = str(got)
+        if got is None or isinstance(got, BaseException):
+            missing[host.name] = _unanswered(got, timeout)
         else:
             rows.extend(got)
     return rows, missing
@@ -180,6 +183,6 @@ def list_hosts(ctx: Context, *, timeout: float = DEFAULT_TIMEOUT) -> list[HostRe
         if isinstance(got, HostReport):
             reports.append(got)
         else:
-            error = str(got) if got is not None else f"no answer within {timeout:g} s"
+            error = _unanswered(got, timeout)
             reports.append(HostReport(h.name, h.uri, h.name == default, reachable=False, error=error))
     return reports

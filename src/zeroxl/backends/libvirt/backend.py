@@ -97,16 +97,9 @@ class LibvirtBackend:
         """Brings the copy of the console at PATH up to date through CONN: only the bytes the copy does not
         have yet are downloaded (the console only grows while the service exists: libvirt appends to it);
         a console shorter than the copy (made anew) is read whole."""
-        pool = self._volumes().pool(conn, create=False)
-        if pool is None:
+        volume = self._console_volume(conn, svc)
+        if volume is None:
             return
-        name = console_volume(svc.name)
-        volume = connection.lookup(pool.storageVolLookupByName, name)
-        if volume is None:  # libvirt made the file since the pool was last read
-            connection.call(f"cannot refresh the storage pool {pool.name()}", pool.refresh, 0)
-            volume = connection.lookup(pool.storageVolLookupByName, name)
-            if volume is None:
-                return
         try:
             have = path.read_bytes()
         except FileNotFoundError:
@@ -131,17 +124,25 @@ class LibvirtBackend:
         else:
             atomic.write_bytes(path, data, mode=0o600)
 
+    def _console_volume(self, conn: Any, svc: Service) -> Any:
+        """The volume of SVC's console in the host's pool; None if there is none yet."""
+        pool = self._volumes().pool(conn, create=False)
+        if pool is None:
+            return None
+        name = console_volume(svc.name)
+        volume = connection.lookup(pool.storageVolLookupByName, name)
+        if volume is None:  # libvirt made the file since the pool was last read
+            connection.call(f"cannot refresh the storage pool {pool.name()}", pool.refresh, 0)
+            volume = connection.lookup(pool.storageVolLookupByName, name)
+        return volume
+
     def _host_console_size(self, conn: Any, svc: Service) -> int:
         """The size of SVC's console on the host (0 if there is none yet), asked of the host itself: where
         a run that starts now begins, whatever this machine's copy holds."""
-        pool = self._volumes().pool(conn, create=False)
-        if pool is None:
-            return 0
-        name = console_volume(svc.name)
-        connection.call(f"cannot refresh the storage pool {pool.name()}", pool.refresh, 0)
-        volume = connection.lookup(pool.storageVolLookupByName, name)
+        volume = self._console_volume(conn, svc)
         if volume is None:
             return 0
+        # A volume's info is read from its file each time (libvirt refreshes the volume): its size now.
         return int(connection.call(f"cannot read the console of {svc.name}", volume.info)[1])
 
     def _serial_log(self, conn: Any, svc: Service) -> str:
@@ -354,9 +355,11 @@ class LibvirtBackend:
                 _destroy(dom, svc)  # halted after its unikernel exited: make room
             dom = self._define(conn, svc, impl_dir)
             self._prune_boot_files(conn)  # the version it ran before may have been the last to boot one
-            existed, offset = self.log_path(svc).exists(), self._console_size(svc)
-            if self._remote():
-                offset = self._host_console_size(conn, svc)
+            remote = self._remote()
+            if remote:  # the console is the host's file: this machine's copy only follows it
+                existed, offset = False, self._host_console_size(conn, svc)
+            else:
+                existed, offset = self.log_path(svc).exists(), self._console_size(svc)
             try:
                 connection.call(f"{svc.name} did not start", dom.create, hint=self._start_hint(svc))
                 self._note_run(svc, offset)
@@ -366,12 +369,12 @@ class LibvirtBackend:
                 with contextlib.suppress(Exception):
                     if dom.isActive():
                         dom.destroy()
-                # (On another host the console is the host's file: this machine's copy only follows it.)
-                with contextlib.suppress(OSError):
-                    if existed and not self._remote():
-                        os.truncate(self.log_path(svc), offset)
-                    elif not self._remote():
-                        self.log_path(svc).unlink()
+                if not remote:  # (a remote host's console is libvirt's to keep)
+                    with contextlib.suppress(OSError):
+                        if existed:
+                            os.truncate(self.log_path(svc), offset)
+                        else:
+                            self.log_path(svc).unlink()
                 raise
 
     def _start_hint(self, svc: Service) -> str:
